@@ -1,0 +1,241 @@
+//! Access tokens: JWTs signed with keys that live in the database, so every
+//! instance signs and verifies alike. The accepted algorithm is pinned to the
+//! configured one; `jku`, `jwk` and `x5u` headers are never followed.
+
+use super::CoreError;
+use crate::store::{DynStore, SigningKeyRecord};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::RwLock;
+use time::{Duration, OffsetDateTime};
+
+/// The signing algorithm, from `KLUCZNIK_JWT_ALGORITHM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    EdDsa,
+    Hs256,
+}
+
+impl JwtAlgorithm {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.to_ascii_uppercase().as_str() {
+            "EDDSA" | "ED25519" => Some(Self::EdDsa),
+            "HS256" => Some(Self::Hs256),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EdDsa => "EdDSA",
+            Self::Hs256 => "HS256",
+        }
+    }
+
+    fn jwt(self) -> Algorithm {
+        match self {
+            Self::EdDsa => Algorithm::EdDSA,
+            Self::Hs256 => Algorithm::HS256,
+        }
+    }
+}
+
+/// What an access token says.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub sid: String,
+    pub roles: Vec<String>,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    Expired,
+    Invalid,
+}
+
+struct KeySet {
+    signing_kid: String,
+    signing: EncodingKey,
+    verifying: HashMap<String, DecodingKey>,
+    public_jwks: Vec<serde_json::Value>,
+    loaded_at: OffsetDateTime,
+}
+
+pub struct TokenService {
+    algorithm: JwtAlgorithm,
+    issuer: String,
+    ttl: Duration,
+    store: DynStore,
+    keys: RwLock<KeySet>,
+}
+
+impl TokenService {
+    /// Loads the keys for `algorithm`, creating the first one if there is none.
+    pub async fn load(
+        store: DynStore,
+        algorithm: JwtAlgorithm,
+        issuer: String,
+        ttl: Duration,
+    ) -> Result<Self, CoreError> {
+        let keys = load_keys(&store, algorithm).await?;
+        Ok(Self { algorithm, issuer, ttl, store, keys: RwLock::new(keys) })
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        roles: Vec<String>,
+        now: OffsetDateTime,
+    ) -> Result<String, CoreError> {
+        let keys = self.keys.read().map_err(|_| CoreError::internal("key set poisoned"))?;
+        let mut header = Header::new(self.algorithm.jwt());
+        header.kid = Some(keys.signing_kid.clone());
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: account_id.to_owned(),
+            sid: session_id.to_owned(),
+            roles,
+            iat: now.unix_timestamp(),
+            exp: (now + self.ttl).unix_timestamp(),
+            jti: uuid::Uuid::now_v7().to_string(),
+        };
+        jsonwebtoken::encode(&header, &claims, &keys.signing)
+            .map_err(|e| CoreError::internal(format!("signing failed: {e}")))
+    }
+
+    /// Checks signature, algorithm, issuer and expiry (one second of leeway).
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenRejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Invalid)?;
+        if header.alg != self.algorithm.jwt() {
+            return Err(TokenRejection::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenRejection::Invalid)?;
+        if !self.knows(&kid) {
+            // Another instance may have created or rotated a key.
+            self.reload_if_stale().await;
+        }
+        let keys = self.keys.read().map_err(|_| TokenRejection::Invalid)?;
+        let key = keys.verifying.get(&kid).ok_or(TokenRejection::Invalid)?;
+        let mut validation = Validation::new(self.algorithm.jwt());
+        validation.leeway = 1;
+        validation.validate_aud = false;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenRejection::Expired,
+                _ => TokenRejection::Invalid,
+            })
+    }
+
+    /// The public keys, as a JWK set (empty for HS256: its key is secret).
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys = self
+            .keys
+            .read()
+            .map(|keys| keys.public_jwks.clone())
+            .unwrap_or_default();
+        serde_json::json!({ "keys": keys })
+    }
+
+    fn knows(&self, kid: &str) -> bool {
+        self.keys.read().map(|keys| keys.verifying.contains_key(kid)).unwrap_or(false)
+    }
+
+    /// Reloads the key set, at most every few seconds so that tokens with
+    /// made-up key ids cannot drive a query each.
+    async fn reload_if_stale(&self) {
+        let fresh_enough = self
+            .keys
+            .read()
+            .map(|keys| OffsetDateTime::now_utc() - keys.loaded_at < Duration::seconds(5))
+            .unwrap_or(true);
+        if fresh_enough {
+            return;
+        }
+        if let Ok(loaded) = load_keys(&self.store, self.algorithm).await
+            && let Ok(mut keys) = self.keys.write()
+        {
+            *keys = loaded;
+        }
+    }
+}
+
+async fn load_keys(store: &DynStore, algorithm: JwtAlgorithm) -> Result<KeySet, CoreError> {
+    let mut records = store.signing_keys(algorithm.name()).await?;
+    if records.is_empty() {
+        store.insert_signing_key(&generate_key(algorithm)?).await?;
+        records = store.signing_keys(algorithm.name()).await?;
+    }
+    // Newest first: the newest key signs, every key verifies.
+    let newest = records
+        .first()
+        .ok_or_else(|| CoreError::internal("no signing key after creating one"))?;
+    let signing = match algorithm {
+        JwtAlgorithm::EdDsa => EncodingKey::from_ed_der(&newest.private_key),
+        JwtAlgorithm::Hs256 => EncodingKey::from_secret(&newest.private_key),
+    };
+    let mut verifying = HashMap::new();
+    let mut public_jwks = Vec::new();
+    for record in &records {
+        let key = match algorithm {
+            JwtAlgorithm::EdDsa => {
+                public_jwks.push(serde_json::json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "use": "sig",
+                    "alg": "EdDSA",
+                    "kid": record.kid,
+                    "x": URL_SAFE_NO_PAD.encode(&record.public_key),
+                }));
+                DecodingKey::from_ed_der(&record.public_key)
+            }
+            JwtAlgorithm::Hs256 => DecodingKey::from_secret(&record.private_key),
+        };
+        verifying.insert(record.kid.clone(), key);
+    }
+    Ok(KeySet {
+        signing_kid: newest.kid.clone(),
+        signing,
+        verifying,
+        public_jwks,
+        loaded_at: OffsetDateTime::now_utc(),
+    })
+}
+
+fn generate_key(algorithm: JwtAlgorithm) -> Result<SigningKeyRecord, CoreError> {
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+    let (private_key, public_key) = match algorithm {
+        JwtAlgorithm::EdDsa => {
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
+                .map_err(|_| CoreError::internal("Ed25519 key generation failed"))?;
+            let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+                .map_err(|_| CoreError::internal("Ed25519 key rejected"))?;
+            (pkcs8.as_ref().to_vec(), pair.public_key().as_ref().to_vec())
+        }
+        JwtAlgorithm::Hs256 => (super::secrets::random_bytes::<32>().to_vec(), Vec::new()),
+    };
+    Ok(SigningKeyRecord {
+        kid: uuid::Uuid::now_v7().simple().to_string(),
+        algorithm: algorithm.name().to_owned(),
+        private_key,
+        public_key,
+        created_at: OffsetDateTime::now_utc(),
+    })
+}

@@ -1,0 +1,132 @@
+//! The command line: subcommands, and one flag per setting (each also read
+//! from its `KLUCZNIK_*` environment variable by clap; the TOML file and the
+//! defaults are merged in `config`).
+
+use clap::builder::BoolishValueParser;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "klucznik", version, about = "A self-hosted authentication server")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrations run first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts directly in the configured database.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account (the password is read from standard input when
+    /// --password is not given).
+    Create {
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        password: Option<String>,
+        /// A role to grant besides `user` (repeatable): moderator, admin.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Mark the email as verified.
+        #[arg(long)]
+        verified: bool,
+    },
+    /// List accounts, newest first.
+    List {
+        /// Part of an id, email or username.
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+        #[arg(long, default_value_t = 50)]
+        per_page: u64,
+    },
+    /// Show one account (LOGIN is an email or a username).
+    Show { login: String },
+    /// Disable an account and end its sessions.
+    Disable { login: String },
+    /// Enable a disabled account.
+    Enable { login: String },
+    /// Set a new password (read from standard input when --password is not
+    /// given) and end every session.
+    SetPassword {
+        login: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Grant a role.
+    Grant { login: String, role: String },
+    /// Revoke a role.
+    Revoke { login: String, role: String },
+}
+
+/// Every setting, as given on the command line or in the environment.
+/// `None` means "not given here": the TOML file or the default decides.
+#[derive(Debug, Default, Clone, Args)]
+pub struct SettingsArgs {
+    /// TOML file with settings (keys as the flags, with `_` for `-`).
+    #[arg(long, global = true, env = "KLUCZNIK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to bind; port 0 picks a free port.
+    #[arg(long, global = true, env = "KLUCZNIK_LISTEN")]
+    pub listen: Option<String>,
+    /// sqlite://PATH or postgres://…
+    #[arg(long, global = true, env = "KLUCZNIK_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Base URL of every link put in an email; also the token issuer.
+    #[arg(long, global = true, env = "KLUCZNIK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Extra dialect to mount, as NAME or NAME@PREFIX (repeatable).
+    #[arg(long = "api", global = true, env = "KLUCZNIK_API", value_delimiter = ',')]
+    pub apis: Vec<String>,
+    /// Development mode: cookies without `Secure`, codes echoed where a seed shows them.
+    #[arg(long, global = true, env = "KLUCZNIK_DEV", value_parser = BoolishValueParser::new(),
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub dev: Option<bool>,
+    /// Browser origin allowed to call the APIs with credentials (repeatable).
+    #[arg(long = "cors-origin", global = true, env = "KLUCZNIK_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Argon2id memory cost in KiB.
+    #[arg(long, global = true, env = "KLUCZNIK_ARGON2_M_KIB")]
+    pub argon2_m_kib: Option<String>,
+    /// Argon2id iterations.
+    #[arg(long, global = true, env = "KLUCZNIK_ARGON2_T")]
+    pub argon2_t: Option<String>,
+    /// Argon2id parallelism.
+    #[arg(long, global = true, env = "KLUCZNIK_ARGON2_P")]
+    pub argon2_p: Option<String>,
+    /// Threads that hash passwords (default: one per core).
+    #[arg(long, global = true, env = "KLUCZNIK_HASH_THREADS")]
+    pub hash_threads: Option<String>,
+    /// Access-token lifetime, e.g. 15m, 900s, 1h.
+    #[arg(long, global = true, env = "KLUCZNIK_ACCESS_TTL")]
+    pub access_ttl: Option<String>,
+    /// How long a normal session may go unused.
+    #[arg(long, global = true, env = "KLUCZNIK_SESSION_IDLE")]
+    pub session_idle: Option<String>,
+    /// How long a normal session lasts at most.
+    #[arg(long, global = true, env = "KLUCZNIK_SESSION_ABSOLUTE")]
+    pub session_absolute: Option<String>,
+    /// JWT algorithm: EdDSA (default) or HS256.
+    #[arg(long, global = true, env = "KLUCZNIK_JWT_ALGORITHM")]
+    pub jwt_algorithm: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, global = true, env = "KLUCZNIK_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Log filter, e.g. info or klucznik=debug.
+    #[arg(long, global = true, env = "KLUCZNIK_LOG")]
+    pub log: Option<String>,
+}

@@ -1,0 +1,342 @@
+//! Settings, resolved once at start: flag beats environment (both via clap)
+//! beats the TOML file beats the default. Every bad value is reported as one
+//! line naming the setting.
+
+use crate::app::{Argon2Cost, CoreSettings, JwtAlgorithm};
+use crate::cli::SettingsArgs;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+use time::Duration;
+use url::Url;
+
+/// A setting that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
+        Self { setting, message: message.into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A dialect to mount and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialectMount {
+    pub name: String,
+    pub prefix: Option<String>,
+}
+
+/// The dialects this build can mount (the native API is always there).
+pub const KNOWN_DIALECTS: &[&str] = &[];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    /// `None`: derived from the bound address at start.
+    pub public_url: Option<Url>,
+    pub dialects: Vec<DialectMount>,
+    pub dev: bool,
+    pub cors_origins: Vec<String>,
+    pub argon2: Argon2Cost,
+    pub hash_threads: usize,
+    pub jwt_algorithm: JwtAlgorithm,
+    pub core: CoreSettings,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://klucznik.db".into(),
+            public_url: None,
+            dialects: Vec::new(),
+            dev: false,
+            cors_origins: Vec::new(),
+            argon2: Argon2Cost::default(),
+            hash_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            jwt_algorithm: JwtAlgorithm::EdDsa,
+            core: CoreSettings::default(),
+            log_format: LogFormat::Text,
+            log_filter: "info".into(),
+        }
+    }
+}
+
+/// The optional TOML file; keys as the flags with `_` for `-`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    api: Option<Vec<String>>,
+    dev: Option<bool>,
+    cors_origins: Option<Vec<String>>,
+    argon2_m_kib: Option<u32>,
+    argon2_t: Option<u32>,
+    argon2_p: Option<u32>,
+    hash_threads: Option<usize>,
+    access_ttl: Option<String>,
+    session_idle: Option<String>,
+    session_absolute: Option<String>,
+    jwt_algorithm: Option<String>,
+    log_format: Option<String>,
+    log: Option<String>,
+}
+
+impl Config {
+    /// Merges flags and environment (`args`) over the file over defaults.
+    pub fn resolve(args: &SettingsArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let defaults = Config::default();
+        let pick = |flag: &Option<String>, from_file: Option<String>| flag.clone().or(from_file);
+        let pick_list = |flag: &Vec<String>, from_file: &Option<Vec<String>>| {
+            if flag.is_empty() { from_file.clone().unwrap_or_default() } else { flag.clone() }
+        };
+
+        let listen = match pick(&args.listen, file.listen) {
+            Some(raw) => raw.parse().map_err(|_| {
+                ConfigError::new("--listen / KLUCZNIK_LISTEN", format!("`{raw}` is not an address like 127.0.0.1:8080"))
+            })?,
+            None => defaults.listen,
+        };
+        let database_url = pick(&args.database_url, file.database_url).unwrap_or(defaults.database_url);
+        parse_database_url(&database_url)?;
+        let public_url = pick(&args.public_url, file.public_url)
+            .map(|raw| parse_public_url(&raw))
+            .transpose()?;
+        let dialects = pick_list(&args.apis, &file.api)
+            .iter()
+            .map(|raw| parse_dialect(raw))
+            .collect::<Result<Vec<_>, _>>()?;
+        let cors_origins = pick_list(&args.cors_origins, &file.cors_origins)
+            .iter()
+            .map(|raw| parse_origin(raw))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let argon2 = Argon2Cost {
+            memory_kib: number(pick(&args.argon2_m_kib, file.argon2_m_kib.map(|v| v.to_string())), "--argon2-m-kib / KLUCZNIK_ARGON2_M_KIB", defaults.argon2.memory_kib)?,
+            iterations: number(pick(&args.argon2_t, file.argon2_t.map(|v| v.to_string())), "--argon2-t / KLUCZNIK_ARGON2_T", defaults.argon2.iterations)?,
+            parallelism: number(pick(&args.argon2_p, file.argon2_p.map(|v| v.to_string())), "--argon2-p / KLUCZNIK_ARGON2_P", defaults.argon2.parallelism)?,
+        };
+        argon2
+            .params()
+            .map_err(|e| ConfigError::new("KLUCZNIK_ARGON2_M_KIB / _T / _P", e.to_string()))?;
+        let hash_threads: usize = number(
+            pick(&args.hash_threads, file.hash_threads.map(|v| v.to_string())),
+            "--hash-threads / KLUCZNIK_HASH_THREADS",
+            defaults.hash_threads,
+        )?;
+        if !(1..=256).contains(&hash_threads) {
+            return Err(ConfigError::new("--hash-threads / KLUCZNIK_HASH_THREADS", "must be 1 to 256"));
+        }
+
+        let mut core = defaults.core.clone();
+        core.access_ttl = duration(pick(&args.access_ttl, file.access_ttl), "--access-ttl / KLUCZNIK_ACCESS_TTL", core.access_ttl)?;
+        core.session_idle = duration(pick(&args.session_idle, file.session_idle), "--session-idle / KLUCZNIK_SESSION_IDLE", core.session_idle)?;
+        core.session_absolute = duration(pick(&args.session_absolute, file.session_absolute), "--session-absolute / KLUCZNIK_SESSION_ABSOLUTE", core.session_absolute)?;
+
+        let jwt_algorithm = match pick(&args.jwt_algorithm, file.jwt_algorithm) {
+            Some(raw) => JwtAlgorithm::parse(&raw).ok_or_else(|| {
+                ConfigError::new("--jwt-algorithm / KLUCZNIK_JWT_ALGORITHM", format!("`{raw}` is not EdDSA or HS256"))
+            })?,
+            None => defaults.jwt_algorithm,
+        };
+        let log_format = match pick(&args.log_format, file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new("--log-format / KLUCZNIK_LOG_FORMAT", format!("`{other}` is not text or json")));
+            }
+        };
+        Ok(Config {
+            listen,
+            database_url,
+            public_url,
+            dialects,
+            dev: args.dev.or(file.dev).unwrap_or(defaults.dev),
+            cors_origins,
+            argon2,
+            hash_threads,
+            jwt_algorithm,
+            core,
+            log_format,
+            log_filter: pick(&args.log, file.log).unwrap_or(defaults.log_filter),
+        })
+    }
+
+    /// The public URL, or `http://` and the address actually bound.
+    pub fn public_url_for(&self, bound: SocketAddr) -> Result<Url, ConfigError> {
+        match &self.public_url {
+            Some(url) => Ok(url.clone()),
+            None => Url::parse(&format!("http://{bound}/"))
+                .map_err(|e| ConfigError::new("--public-url / KLUCZNIK_PUBLIC_URL", e.to_string())),
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    const SETTING: &str = "--config / KLUCZNIK_CONFIG";
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(SETTING, format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        ConfigError::new(SETTING, format!("{}: {}", path.display(), e.message()))
+    })
+}
+
+fn parse_database_url(raw: &str) -> Result<(), ConfigError> {
+    const SETTING: &str = "--database-url / KLUCZNIK_DATABASE_URL";
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if !known.iter().any(|scheme| raw.starts_with(scheme)) {
+        return Err(ConfigError::new(SETTING, format!("`{}` must start with sqlite:// or postgres://", redact_url(raw))));
+    }
+    if raw.starts_with("postgres") && Url::parse(raw).is_err() {
+        return Err(ConfigError::new(SETTING, "malformed PostgreSQL URL"));
+    }
+    Ok(())
+}
+
+/// A URL with any password replaced, for messages and logs.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    const SETTING: &str = "--public-url / KLUCZNIK_PUBLIC_URL";
+    let url = Url::parse(raw).map_err(|e| ConfigError::new(SETTING, format!("`{raw}`: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(SETTING, format!("`{raw}` must be an http(s) URL with a host")));
+    }
+    Ok(url)
+}
+
+fn parse_origin(raw: &str) -> Result<String, ConfigError> {
+    const SETTING: &str = "--cors-origin / KLUCZNIK_CORS_ORIGINS";
+    let url = Url::parse(raw.trim()).map_err(|e| ConfigError::new(SETTING, format!("`{raw}`: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.path() != "/" {
+        return Err(ConfigError::new(SETTING, format!("`{raw}` must be an origin like https://app.example.com")));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+fn parse_dialect(raw: &str) -> Result<DialectMount, ConfigError> {
+    const SETTING: &str = "--api / KLUCZNIK_API";
+    let raw = raw.trim();
+    let (name, prefix) = match raw.split_once('@') {
+        Some((name, prefix)) => (name, Some(prefix)),
+        None => (raw, None),
+    };
+    if !KNOWN_DIALECTS.contains(&name) {
+        let known = if KNOWN_DIALECTS.is_empty() { "none yet".to_owned() } else { KNOWN_DIALECTS.join(", ") };
+        return Err(ConfigError::new(SETTING, format!("unknown dialect `{name}` (known: {known})")));
+    }
+    let prefix = match prefix {
+        Some(p) if p.starts_with('/') && p.len() > 1 && !p.ends_with('/') => Some(p.to_owned()),
+        Some(p) => return Err(ConfigError::new(SETTING, format!("prefix `{p}` must start with / and not end with /"))),
+        None => None,
+    };
+    Ok(DialectMount { name: name.to_owned(), prefix })
+}
+
+fn number<T: std::str::FromStr>(raw: Option<String>, setting: &'static str, default: T) -> Result<T, ConfigError> {
+    match raw {
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::new(setting, format!("`{raw}` is not a whole number"))),
+        None => Ok(default),
+    }
+}
+
+fn duration(raw: Option<String>, setting: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    parse_duration(&raw)
+        .filter(|d| d.is_positive())
+        .ok_or_else(|| ConfigError::new(setting, format!("`{raw}` is not a duration like 30s, 15m, 1h or 7d")))
+}
+
+/// `30s`, `15m`, `1h`, `7d`, or a number of seconds.
+pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let value: i64 = digits.parse().ok()?;
+    match unit {
+        "" | "s" => Some(Duration::seconds(value)),
+        "m" => Some(Duration::minutes(value)),
+        "h" => Some(Duration::hours(value)),
+        "d" => Some(Duration::days(value)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m"), Some(Duration::minutes(15)));
+        assert_eq!(parse_duration("90"), Some(Duration::seconds(90)));
+        assert_eq!(parse_duration("2d"), Some(Duration::days(2)));
+        assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration("5w"), None);
+    }
+
+    #[test]
+    fn flag_beats_file_beats_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\naccess_ttl = \"5m\"\n").unwrap();
+        let args = SettingsArgs {
+            config: Some(path),
+            access_ttl: Some("1m".into()),
+            ..Default::default()
+        };
+        let config = Config::resolve(&args).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.core.access_ttl, Duration::minutes(1));
+        assert_eq!(config.database_url, "sqlite://klucznik.db");
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_name_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "lissten = \"x\"\n").unwrap();
+        let args = SettingsArgs { config: Some(path), ..Default::default() };
+        assert!(Config::resolve(&args).unwrap_err().setting.contains("--config"));
+        let args = SettingsArgs { database_url: Some("mysql://x".into()), ..Default::default() };
+        assert!(Config::resolve(&args).unwrap_err().setting.contains("KLUCZNIK_DATABASE_URL"));
+        let args = SettingsArgs { apis: vec!["nope".into()], ..Default::default() };
+        assert!(Config::resolve(&args).unwrap_err().to_string().contains("unknown dialect `nope`"));
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    }
+}

@@ -1,0 +1,136 @@
+//! Accounts and sessions as the core sees them.
+
+use super::Invalid;
+use time::{Duration, OffsetDateTime};
+
+/// What an account may do beyond signing in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    User,
+    Moderator,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::User, Role::Moderator, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str().eq_ignore_ascii_case(raw.trim()))
+            .ok_or_else(|| Invalid::Role(raw.to_owned()))
+    }
+}
+
+/// A person's account. `password_hash` is a PHC string and never leaves the
+/// core; `Debug` leaves it out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub password_hash: String,
+    pub email_verified_at: Option<OffsetDateTime>,
+    pub roles: Vec<Role>,
+    pub custom_username: bool,
+    pub disabled: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("roles", &self.roles)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Account {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Adds a role, keeping the list sorted and free of repeats.
+    pub fn grant(&mut self, role: Role) {
+        if !self.has_role(role) {
+            self.roles.push(role);
+            self.roles.sort();
+        }
+    }
+
+    pub fn revoke(&mut self, role: Role) {
+        self.roles.retain(|r| *r != role);
+    }
+}
+
+/// One sign-in on one device. The secret behind it is never stored, only
+/// its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub account_id: String,
+    pub remember_me: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: OffsetDateTime,
+    /// The absolute end, whatever the use.
+    pub expires_at: OffsetDateTime,
+    /// How long the session may go unused before it ends.
+    pub idle_timeout: Duration,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl Session {
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none()
+            && now < self.expires_at
+            && now < self.last_used_at + self.idle_timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_case_insensitively() {
+        assert_eq!(Role::parse("Admin"), Ok(Role::Admin));
+        assert_eq!(Role::parse("root"), Err(Invalid::Role("root".into())));
+    }
+
+    #[test]
+    fn session_ends_when_idle_or_old_or_revoked() {
+        let start = OffsetDateTime::UNIX_EPOCH;
+        let session = Session {
+            id: "s".into(),
+            account_id: "a".into(),
+            remember_me: false,
+            user_agent: None,
+            ip: None,
+            created_at: start,
+            last_used_at: start,
+            expires_at: start + Duration::days(7),
+            idle_timeout: Duration::hours(24),
+            revoked_at: None,
+        };
+        assert!(session.is_active(start + Duration::hours(23)));
+        assert!(!session.is_active(start + Duration::hours(25)));
+        let used = Session { last_used_at: start + Duration::days(6), ..session.clone() };
+        assert!(used.is_active(start + Duration::days(6) + Duration::hours(12)));
+        assert!(!used.is_active(start + Duration::days(7)));
+        let revoked = Session { revoked_at: Some(start), ..session };
+        assert!(!revoked.is_active(start));
+    }
+}

@@ -1,0 +1,52 @@
+//! Email addresses as accounts use them: trimmed, syntax-checked, and
+//! compared case-insensitively.
+
+use super::Invalid;
+use email_address::{EmailAddress, Options};
+
+/// A syntactically valid email address, as the user typed it but trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.len() > 254 {
+            return Err(Invalid::Email);
+        }
+        let options = Options::default()
+            .with_required_tld()
+            .without_display_text()
+            .without_domain_literal();
+        EmailAddress::parse_with_options(trimmed, options).map_err(|_| Invalid::Email)?;
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form uniqueness is decided on.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_and_keeps_case() {
+        let email = Email::parse("  Ala@Example.PL ").unwrap();
+        assert_eq!(email.as_str(), "Ala@Example.PL");
+        assert_eq!(email.normalized(), "ala@example.pl");
+    }
+
+    #[test]
+    fn refuses_malformed() {
+        for raw in ["", "ala", "ala@", "@x.pl", "ala@localhost", "Ala <a@b.pl>", "a b@c.pl"] {
+            assert_eq!(Email::parse(raw), Err(Invalid::Email), "{raw}");
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Pure types and rules of the core: parsing of what users type, accounts,
+//! sessions. No I/O, no HTTP, no SQL, so every rule here is testable alone.
+
+pub mod account;
+pub mod email;
+pub mod invalid;
+pub mod password;
+pub mod username;
+
+pub use account::{Account, Role, Session};
+pub use email::Email;
+pub use invalid::Invalid;
+pub use password::Password;
+pub use username::Username;

@@ -1,0 +1,53 @@
+//! The HTTP edge: the router, shared state, the layers every response goes
+//! through, and one adapter per API. Handlers translate HTTP to core calls
+//! and back; no rule of authentication lives here.
+
+pub mod cookies;
+pub mod error;
+pub mod extract;
+mod layers;
+pub mod native;
+
+use crate::app::Core;
+use axum::Router;
+use axum::http::{HeaderMap, header};
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Arc<Core>,
+    pub web: Arc<WebSettings>,
+}
+
+/// Settings of the HTTP edge.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// `scheme://host[:port]` of the public URL.
+    pub public_origin: String,
+    /// Origins allowed by `--cors-origin`.
+    pub cors_origins: Vec<String>,
+    /// Cookies carry `Secure` (everywhere but `--dev`).
+    pub secure_cookies: bool,
+}
+
+impl WebSettings {
+    /// The CSRF rule for cookie-authenticated writes: the request comes from
+    /// our own origin or an allowed one, or from no browser at all.
+    pub fn same_origin_or_allowed(&self, headers: &HeaderMap) -> bool {
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or_default();
+            return origin == self.public_origin || self.cors_origins.iter().any(|o| o == origin);
+        }
+        if let Some(site) = headers.get("sec-fetch-site") {
+            return site.as_bytes() == b"same-origin";
+        }
+        true
+    }
+}
+
+/// The whole application: every API, with the layers around it.
+pub fn router(state: AppState) -> Router {
+    let routes = native::router(state.clone());
+    layers::wrap(routes, &state.web)
+}

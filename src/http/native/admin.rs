@@ -1,0 +1,163 @@
+//! Account administration, for accounts with the role `admin`.
+
+use super::views::{AccountEnvelope, AccountList, AccountView};
+use crate::app::Actor;
+use crate::domain::{Invalid, Role};
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiPath, ApiQuery, Authenticated};
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+const MAX_PER_PAGE: u64 = 100;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Part of an id, email or username (any case).
+    search: Option<String>,
+    /// From 1.
+    page: Option<u64>,
+    /// 1 to 100; 20 when absent.
+    per_page: Option<u64>,
+}
+
+/// List accounts, newest first, optionally filtered.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", params(ListQuery), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "a page of accounts", body = AccountList),
+    (status = 400, description = "bad paging", body = ErrorBody),
+    (status = 403, description = "not an admin", body = ErrorBody),
+))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<AccountList>, ApiError> {
+    let page = query.page.unwrap_or(1);
+    let per_page = query.per_page.unwrap_or(20);
+    if page == 0 || page > 1_000_000 {
+        return Err(ApiError::from(crate::app::CoreError::from(Invalid::Field {
+            field: "page",
+            reason: "must be from 1 to 1000000",
+        })));
+    }
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::from(crate::app::CoreError::from(Invalid::Field {
+            field: "per_page",
+            reason: "must be from 1 to 100",
+        })));
+    }
+    let found = state
+        .core
+        .list_accounts(Actor::Account(&auth.principal.account), query.search.as_deref(), (page - 1) * per_page, per_page)
+        .await?;
+    Ok(Json(AccountList {
+        users: found.accounts.iter().map(AccountView::from).collect(),
+        page,
+        per_page,
+        total: found.total,
+    }))
+}
+
+/// One account.
+#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", params(("id" = String, Path)), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "the account", body = AccountEnvelope),
+    (status = 403, description = "not an admin", body = ErrorBody),
+    (status = 404, description = "no such account", body = ErrorBody),
+))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<AccountEnvelope>, ApiError> {
+    let account = state.core.account(Actor::Account(&auth.principal.account), &id).await?;
+    Ok(Json((&account).into()))
+}
+
+/// Grant a role (`user`, `moderator`, `admin`).
+#[utoipa::path(put, path = "/admin/users/{id}/roles/{role}", tag = "admin", params(("id" = String, Path), ("role" = String, Path)),
+    security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "the account", body = AccountEnvelope),
+    (status = 400, description = "unknown role", body = ErrorBody),
+    (status = 403, description = "not an admin", body = ErrorBody),
+    (status = 404, description = "no such account", body = ErrorBody),
+))]
+pub async fn grant_role(
+    state: State<AppState>,
+    auth: Authenticated,
+    path: ApiPath<(String, String)>,
+) -> Result<Json<AccountEnvelope>, ApiError> {
+    set_role(state, auth, path, true).await
+}
+
+/// Revoke a role.
+#[utoipa::path(delete, path = "/admin/users/{id}/roles/{role}", tag = "admin", params(("id" = String, Path), ("role" = String, Path)),
+    security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "the account", body = AccountEnvelope),
+    (status = 400, description = "unknown role", body = ErrorBody),
+    (status = 403, description = "not an admin", body = ErrorBody),
+    (status = 404, description = "no such account", body = ErrorBody),
+))]
+pub async fn revoke_role(
+    state: State<AppState>,
+    auth: Authenticated,
+    path: ApiPath<(String, String)>,
+) -> Result<Json<AccountEnvelope>, ApiError> {
+    set_role(state, auth, path, false).await
+}
+
+async fn set_role(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiPath((id, role)): ApiPath<(String, String)>,
+    granted: bool,
+) -> Result<Json<AccountEnvelope>, ApiError> {
+    let role = Role::parse(&role).map_err(crate::app::CoreError::from)?;
+    let account = state
+        .core
+        .set_role(Actor::Account(&auth.principal.account), &id, role, granted)
+        .await?;
+    Ok(Json((&account).into()))
+}
+
+/// Disable an account; its sessions end at once.
+#[utoipa::path(post, path = "/admin/users/{id}/disable", tag = "admin", params(("id" = String, Path)), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "the account", body = AccountEnvelope),
+    (status = 403, description = "not an admin", body = ErrorBody),
+    (status = 404, description = "no such account", body = ErrorBody),
+))]
+pub async fn disable_user(
+    state: State<AppState>,
+    auth: Authenticated,
+    path: ApiPath<String>,
+) -> Result<Json<AccountEnvelope>, ApiError> {
+    set_disabled(state, auth, path, true).await
+}
+
+/// Enable a disabled account.
+#[utoipa::path(post, path = "/admin/users/{id}/enable", tag = "admin", params(("id" = String, Path)), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "the account", body = AccountEnvelope),
+    (status = 403, description = "not an admin", body = ErrorBody),
+    (status = 404, description = "no such account", body = ErrorBody),
+))]
+pub async fn enable_user(
+    state: State<AppState>,
+    auth: Authenticated,
+    path: ApiPath<String>,
+) -> Result<Json<AccountEnvelope>, ApiError> {
+    set_disabled(state, auth, path, false).await
+}
+
+async fn set_disabled(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiPath(id): ApiPath<String>,
+    disabled: bool,
+) -> Result<Json<AccountEnvelope>, ApiError> {
+    let account = state
+        .core
+        .set_disabled(Actor::Account(&auth.principal.account), &id, disabled)
+        .await?;
+    Ok(Json((&account).into()))
+}

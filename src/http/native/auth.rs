@@ -1,0 +1,136 @@
+//! Sign-up, sign-in, refresh and sign-out.
+
+use super::views::{AccountEnvelope, TokenResponse};
+use crate::app::{NewAccount, SignedIn};
+use crate::http::AppState;
+use crate::http::cookies::{cleared_session_cookie, session_cookie};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiJson, Authenticated, ClientDevice};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    /// Optional when a username is given.
+    email: Option<String>,
+    /// 3–32 letters, digits or `_`; optional when an email is given.
+    username: Option<String>,
+    /// 8–128 characters, not a common password.
+    password: String,
+}
+
+/// Create an account with an email and/or a username.
+#[utoipa::path(post, path = "/register", tag = "auth", request_body = RegisterRequest, responses(
+    (status = 201, description = "account created", body = AccountEnvelope),
+    (status = 400, description = "invalid input", body = ErrorBody),
+    (status = 409, description = "email or username taken", body = ErrorBody),
+))]
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<AccountEnvelope>), ApiError> {
+    let account = state
+        .core
+        .register(NewAccount {
+            email: body.email,
+            username: body.username,
+            password: body.password,
+            roles: Vec::new(),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json((&account).into())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// Email or username.
+    login: String,
+    password: String,
+    /// Keep the session for 30 days.
+    #[serde(default)]
+    remember_me: bool,
+}
+
+/// Sign in; also sets the HttpOnly session cookie for browsers.
+#[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, description = "signed in", body = TokenResponse),
+    (status = 401, description = "wrong login or password", body = ErrorBody),
+    (status = 403, description = "account disabled", body = ErrorBody),
+    (status = 429, description = "too many failures; see Retry-After", body = ErrorBody),
+))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientDevice(device): ClientDevice,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let signed_in = state
+        .core
+        .login(&body.login, &body.password, body.remember_me, device)
+        .await?;
+    Ok(token_response(&state, &signed_in))
+}
+
+fn token_response(state: &AppState, signed_in: &SignedIn) -> Response {
+    let mut response = Json(TokenResponse::from(signed_in)).into_response();
+    if let Some(secret) = &signed_in.session_secret {
+        let max_age = signed_in
+            .session
+            .remember_me
+            .then(|| signed_in.session.expires_at - signed_in.session.created_at);
+        if let Some(cookie) = session_cookie(&state.web, secret, max_age) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+    response
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// Exchange a refresh token for a new pair. A token is single use:
+/// presenting a used one ends its session (unless repeated within 2 s).
+#[utoipa::path(post, path = "/refresh", tag = "auth", request_body = RefreshRequest, responses(
+    (status = 200, description = "new tokens", body = TokenResponse),
+    (status = 401, description = "unknown, used, expired or revoked refresh token", body = ErrorBody),
+))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<Response, ApiError> {
+    let signed_in = state.core.refresh(&body.refresh_token).await?;
+    Ok(token_response(&state, &signed_in))
+}
+
+/// End this session.
+#[utoipa::path(post, path = "/logout", tag = "auth", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 204, description = "signed out"),
+    (status = 401, description = "not signed in", body = ErrorBody),
+))]
+pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Result<Response, ApiError> {
+    state.core.logout(&auth.principal).await?;
+    Ok(signed_out(&state))
+}
+
+/// End every session of the account, on every device.
+#[utoipa::path(post, path = "/logout/everywhere", tag = "auth", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 204, description = "signed out everywhere"),
+    (status = 401, description = "not signed in", body = ErrorBody),
+))]
+pub async fn logout_everywhere(State(state): State<AppState>, auth: Authenticated) -> Result<Response, ApiError> {
+    state.core.logout_everywhere(&auth.principal.account.id).await?;
+    Ok(signed_out(&state))
+}
+
+fn signed_out(state: &AppState) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Some(cookie) = cleared_session_cookie(&state.web) {
+        headers.insert(header::SET_COOKIE, cookie);
+    }
+    (StatusCode::NO_CONTENT, headers).into_response()
+}

@@ -1,0 +1,65 @@
+//! `klucznik`: parses the command line and dispatches; everything else is
+//! in the library.
+
+use clap::Parser;
+use klucznik::cli::{Cli, Command};
+use klucznik::config::Config;
+use klucznik::operator::{self, CommandError};
+use klucznik::startup::{Application, shutdown_signal};
+use klucznik::telemetry;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::resolve(&cli.settings) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("klucznik: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let log_filter = match cli.command {
+        Command::Serve => config.log_filter.clone(),
+        _ => cli.settings.log.clone().unwrap_or_else(|| "warn".into()),
+    };
+    telemetry::init(config.log_format, &log_filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("klucznik: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(config).await,
+            Command::Migrate => operator::migrate(&config).await,
+            Command::User(command) => operator::user(&config, command).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CommandError::Config(error)) => {
+            eprintln!("klucznik: {error}");
+            ExitCode::from(2)
+        }
+        Err(CommandError::Failed(message)) => {
+            eprintln!("klucznik: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), CommandError> {
+    let app = Application::build(config).await?;
+    let addr = app
+        .local_addr()
+        .map_err(|e| CommandError::Failed(e.to_string()))?;
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, public_url = %app.public_url(), "listening");
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|e| CommandError::Failed(format!("server error: {e}")))?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Boots the application once, the same way for `serve` and for tests:
+//! bind (port 0 allowed), open and migrate the store, load the signing keys,
+//! build the router.
+
+use crate::app::{Core, PasswordHasherPool, TokenService};
+use crate::config::{Config, ConfigError, redact_url};
+use crate::http::{self, AppState, WebSettings};
+use crate::store::{self, DynStore};
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use url::Url;
+
+const DATABASE_SETTING: &str = "--database-url / KLUCZNIK_DATABASE_URL";
+/// How long requests in flight may take to finish after a stop signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens the configured database and applies the migrations.
+pub async fn open_store(config: &Config) -> Result<DynStore, ConfigError> {
+    let failed = |e: store::StoreError| {
+        ConfigError::new(
+            DATABASE_SETTING,
+            format!("{}: {}", redact_url(&config.database_url), redact_url(&e.to_string())),
+        )
+    };
+    let store = store::connect(&config.database_url).await.map_err(failed)?;
+    store.migrate().await.map_err(failed)?;
+    Ok(store)
+}
+
+/// The core over an open store; `issuer` names this server in its tokens.
+pub async fn open_core(config: &Config, store: DynStore, issuer: &str) -> Result<Arc<Core>, ConfigError> {
+    let hasher = PasswordHasherPool::new(config.argon2, config.hash_threads)
+        .map_err(|e| ConfigError::new("KLUCZNIK_ARGON2_M_KIB / _T / _P", e.to_string()))?;
+    let tokens = TokenService::load(store.clone(), config.jwt_algorithm, issuer.to_owned(), config.core.access_ttl)
+        .await
+        .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load signing keys: {e}")))?;
+    Ok(Arc::new(Core::new(store, hasher, tokens, config.core.clone())))
+}
+
+/// A bound, ready server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    public_url: Url,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, ConfigError> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| ConfigError::new("--listen / KLUCZNIK_LISTEN", format!("cannot bind {}: {e}", config.listen)))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| ConfigError::new("--listen / KLUCZNIK_LISTEN", e.to_string()))?;
+        let public_url = config.public_url_for(bound)?;
+        let store = open_store(&config).await?;
+        let issuer = public_url.as_str().trim_end_matches('/').to_owned();
+        let core = open_core(&config, store, &issuer).await?;
+        let web = WebSettings {
+            public_origin: public_url.origin().ascii_serialization(),
+            cors_origins: config.cors_origins.clone(),
+            secure_cookies: !config.dev,
+        };
+        let router = http::router(AppState { core, web: Arc::new(web) });
+        Ok(Self { listener, router, public_url })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight
+    /// finish for up to ten seconds.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("stopping: finishing requests in flight");
+            let _ = stopping_tx.send(());
+        });
+        let deadline = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(DRAIN_TIMEOUT).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = server => result,
+            () = deadline => {
+                tracing::warn!("requests still in flight after {DRAIN_TIMEOUT:?}; stopping anyway");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

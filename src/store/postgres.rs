@@ -1,0 +1,31 @@
+//! PostgreSQL, for several instances sharing one database.
+
+use super::sql::{AccountRow, RefreshTokenRow, SessionRow, SigningKeyRow, encode_key, impl_store, like_pattern, roles_column};
+use super::{AccountPage, LoginFailures, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, classify, from_millis, to_millis};
+use crate::domain::{Account, Session};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Opens the pool lazily: a database that is down at some later moment
+    /// answers 503 and the pool reconnects by itself when it is back.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Other(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            // Well under the 5 s in which a request must learn the database is down.
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy_with(options);
+        Ok(Self { pool })
+    }
+}
+
+impl_store!(PostgresStore);

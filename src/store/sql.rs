@@ -1,0 +1,501 @@
+//! The SQL both backends share. `impl_store!` expands to a `Store`
+//! implementation over a concrete sqlx pool; each backend module supplies
+//! only its pool and migrations.
+
+use super::{RefreshTokenRecord, SigningKeyRecord, from_millis};
+use crate::domain::{Account, Role, Session};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use time::Duration;
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AccountRow {
+    id: String,
+    email: Option<String>,
+    username: Option<String>,
+    password_hash: String,
+    email_verified_at: Option<i64>,
+    roles: String,
+    custom_username: bool,
+    disabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Account {
+            id: row.id,
+            email: row.email,
+            username: row.username,
+            password_hash: row.password_hash,
+            email_verified_at: row.email_verified_at.map(from_millis),
+            // Roles are written by the core only; an unknown word is dropped.
+            roles: row.roles.split(',').filter_map(|r| Role::parse(r).ok()).collect(),
+            custom_username: row.custom_username,
+            disabled: row.disabled,
+            created_at: from_millis(row.created_at),
+            updated_at: from_millis(row.updated_at),
+        }
+    }
+}
+
+pub(super) fn roles_column(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SessionRow {
+    id: String,
+    account_id: String,
+    remember_me: bool,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    created_at: i64,
+    last_used_at: i64,
+    expires_at: i64,
+    idle_timeout_ms: i64,
+    revoked_at: Option<i64>,
+}
+
+impl From<SessionRow> for Session {
+    fn from(row: SessionRow) -> Self {
+        Session {
+            id: row.id,
+            account_id: row.account_id,
+            remember_me: row.remember_me,
+            user_agent: row.user_agent,
+            ip: row.ip,
+            created_at: from_millis(row.created_at),
+            last_used_at: from_millis(row.last_used_at),
+            expires_at: from_millis(row.expires_at),
+            idle_timeout: Duration::milliseconds(row.idle_timeout_ms),
+            revoked_at: row.revoked_at.map(from_millis),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RefreshTokenRow {
+    session_id: String,
+    used_at: Option<i64>,
+    sealed_successor: Option<String>,
+}
+
+impl From<RefreshTokenRow> for RefreshTokenRecord {
+    fn from(row: RefreshTokenRow) -> Self {
+        RefreshTokenRecord {
+            session_id: row.session_id,
+            used_at: row.used_at.map(from_millis),
+            sealed_successor: row.sealed_successor,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SigningKeyRow {
+    kid: String,
+    algorithm: String,
+    private_key: String,
+    public_key: String,
+    created_at: i64,
+}
+
+impl SigningKeyRow {
+    pub(super) fn into_record(self) -> Option<SigningKeyRecord> {
+        Some(SigningKeyRecord {
+            kid: self.kid,
+            algorithm: self.algorithm,
+            private_key: STANDARD.decode(self.private_key).ok()?,
+            public_key: STANDARD.decode(self.public_key).ok()?,
+            created_at: from_millis(self.created_at),
+        })
+    }
+}
+
+pub(super) fn encode_key(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// `%term%` for LIKE, with the pattern characters of `term` escaped.
+pub(super) fn like_pattern(term: &str) -> String {
+    let escaped = term
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+
+macro_rules! impl_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(classify)
+            }
+
+            async fn migrate(&self) -> Result<(), StoreError> {
+                MIGRATOR
+                    .run(&self.pool)
+                    .await
+                    .map_err(|e| match e {
+                        sqlx::migrate::MigrateError::Execute(inner) => classify(inner),
+                        other => StoreError::Other(other.to_string()),
+                    })
+            }
+
+            async fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, \
+                     password_hash, email_verified_at, roles, custom_username, disabled, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(&account.id)
+                .bind(&account.email)
+                .bind(account.email.as_deref().map(str::to_lowercase))
+                .bind(&account.username)
+                .bind(account.username.as_deref().map(str::to_lowercase))
+                .bind(&account.password_hash)
+                .bind(account.email_verified_at.map(to_millis))
+                .bind(roles_column(&account.roles))
+                .bind(account.custom_username)
+                .bind(account.disabled)
+                .bind(to_millis(account.created_at))
+                .bind(to_millis(account.updated_at))
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(classify)
+            }
+
+            async fn update_account(&self, account: &Account) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE accounts SET email = $2, email_normalized = $3, username = $4, \
+                     username_normalized = $5, password_hash = $6, email_verified_at = $7, roles = $8, \
+                     custom_username = $9, disabled = $10, updated_at = $11 WHERE id = $1",
+                )
+                .bind(&account.id)
+                .bind(&account.email)
+                .bind(account.email.as_deref().map(str::to_lowercase))
+                .bind(&account.username)
+                .bind(account.username.as_deref().map(str::to_lowercase))
+                .bind(&account.password_hash)
+                .bind(account.email_verified_at.map(to_millis))
+                .bind(roles_column(&account.roles))
+                .bind(account.custom_username)
+                .bind(account.disabled)
+                .bind(to_millis(account.updated_at))
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(classify)
+            }
+
+            async fn account_by_id(&self, id: &str) -> Result<Option<Account>, StoreError> {
+                sqlx::query_as::<_, AccountRow>(
+                    "SELECT id, email, username, password_hash, email_verified_at, roles, \
+                     custom_username, disabled, created_at, updated_at FROM accounts WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map(|row| row.map(Account::from))
+                .map_err(classify)
+            }
+
+            async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
+                let normalized = login.trim().to_lowercase();
+                sqlx::query_as::<_, AccountRow>(
+                    "SELECT id, email, username, password_hash, email_verified_at, roles, \
+                     custom_username, disabled, created_at, updated_at FROM accounts \
+                     WHERE email_normalized = $1 OR username_normalized = $1 \
+                     ORDER BY CASE WHEN email_normalized = $1 THEN 0 ELSE 1 END LIMIT 1",
+                )
+                .bind(normalized)
+                .fetch_optional(&self.pool)
+                .await
+                .map(|row| row.map(Account::from))
+                .map_err(classify)
+            }
+
+            async fn list_accounts(
+                &self,
+                search: Option<&str>,
+                offset: u64,
+                limit: u64,
+            ) -> Result<AccountPage, StoreError> {
+                let pattern = search.map(like_pattern);
+                let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let rows = sqlx::query_as::<_, AccountRow>(
+                    "SELECT id, email, username, password_hash, email_verified_at, roles, \
+                     custom_username, disabled, created_at, updated_at FROM accounts \
+                     WHERE $1 IS NULL OR lower(id) LIKE $1 ESCAPE '\\' \
+                     OR email_normalized LIKE $1 ESCAPE '\\' OR username_normalized LIKE $1 ESCAPE '\\' \
+                     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+                )
+                .bind(&pattern)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                let (total,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM accounts WHERE $1 IS NULL OR lower(id) LIKE $1 ESCAPE '\\' \
+                     OR email_normalized LIKE $1 ESCAPE '\\' OR username_normalized LIKE $1 ESCAPE '\\'",
+                )
+                .bind(&pattern)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)?;
+                Ok(AccountPage {
+                    accounts: rows.into_iter().map(Account::from).collect(),
+                    total: u64::try_from(total).unwrap_or(0),
+                })
+            }
+
+            async fn insert_session(
+                &self,
+                session: &Session,
+                secret_digest: &str,
+                refresh_digest: &str,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(classify)?;
+                sqlx::query(
+                    "INSERT INTO sessions (id, account_id, secret_digest, remember_me, user_agent, ip, \
+                     created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
+                )
+                .bind(&session.id)
+                .bind(&session.account_id)
+                .bind(secret_digest)
+                .bind(session.remember_me)
+                .bind(&session.user_agent)
+                .bind(&session.ip)
+                .bind(to_millis(session.created_at))
+                .bind(to_millis(session.last_used_at))
+                .bind(to_millis(session.expires_at))
+                .bind(i64::try_from(session.idle_timeout.whole_milliseconds()).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                sqlx::query("INSERT INTO refresh_tokens (digest, session_id, created_at) VALUES ($1, $2, $3)")
+                    .bind(refresh_digest)
+                    .bind(&session.id)
+                    .bind(to_millis(session.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                tx.commit().await.map_err(classify)
+            }
+
+            async fn session_by_id(&self, id: &str) -> Result<Option<Session>, StoreError> {
+                sqlx::query_as::<_, SessionRow>(
+                    "SELECT id, account_id, remember_me, user_agent, ip, created_at, last_used_at, \
+                     expires_at, idle_timeout_ms, revoked_at FROM sessions WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map(|row| row.map(Session::from))
+                .map_err(classify)
+            }
+
+            async fn session_by_secret(&self, secret_digest: &str) -> Result<Option<Session>, StoreError> {
+                sqlx::query_as::<_, SessionRow>(
+                    "SELECT id, account_id, remember_me, user_agent, ip, created_at, last_used_at, \
+                     expires_at, idle_timeout_ms, revoked_at FROM sessions WHERE secret_digest = $1",
+                )
+                .bind(secret_digest)
+                .fetch_optional(&self.pool)
+                .await
+                .map(|row| row.map(Session::from))
+                .map_err(classify)
+            }
+
+            async fn touch_session(&self, id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+                sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE id = $1 AND last_used_at < $2")
+                    .bind(id)
+                    .bind(to_millis(now))
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(classify)
+            }
+
+            async fn sessions_of(&self, account_id: &str) -> Result<Vec<Session>, StoreError> {
+                sqlx::query_as::<_, SessionRow>(
+                    "SELECT id, account_id, remember_me, user_agent, ip, created_at, last_used_at, \
+                     expires_at, idle_timeout_ms, revoked_at FROM sessions \
+                     WHERE account_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+                )
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await
+                .map(|rows| rows.into_iter().map(Session::from).collect())
+                .map_err(classify)
+            }
+
+            async fn revoke_session(&self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+                sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(to_millis(now))
+                    .execute(&self.pool)
+                    .await
+                    .map(|done| done.rows_affected() == 1)
+                    .map_err(classify)
+            }
+
+            async fn revoke_sessions_of(
+                &self,
+                account_id: &str,
+                keep: Option<&str>,
+                now: OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $3 WHERE account_id = $1 AND revoked_at IS NULL \
+                     AND ($2 IS NULL OR id <> $2)",
+                )
+                .bind(account_id)
+                .bind(keep)
+                .bind(to_millis(now))
+                .execute(&self.pool)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(classify)
+            }
+
+            async fn refresh_token(&self, digest: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
+                sqlx::query_as::<_, RefreshTokenRow>(
+                    "SELECT session_id, used_at, sealed_successor FROM refresh_tokens WHERE digest = $1",
+                )
+                .bind(digest)
+                .fetch_optional(&self.pool)
+                .await
+                .map(|row| row.map(RefreshTokenRecord::from))
+                .map_err(classify)
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                used_digest: &str,
+                successor_digest: &str,
+                sealed_successor: &str,
+                now: OffsetDateTime,
+            ) -> Result<Rotation, StoreError> {
+                // The UPDATE is the transaction's first statement, so it takes
+                // the write lock before reading: of two concurrent rotations
+                // exactly one sees `used_at IS NULL`.
+                let mut tx = self.pool.begin().await.map_err(classify)?;
+                let claimed: Option<(String,)> = sqlx::query_as(
+                    "UPDATE refresh_tokens SET used_at = $2, sealed_successor = $3 \
+                     WHERE digest = $1 AND used_at IS NULL RETURNING session_id",
+                )
+                .bind(used_digest)
+                .bind(to_millis(now))
+                .bind(sealed_successor)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(classify)?;
+                let Some((session_id,)) = claimed else {
+                    tx.rollback().await.map_err(classify)?;
+                    return Ok(match self.refresh_token(used_digest).await? {
+                        Some(record) => Rotation::AlreadyUsed(record),
+                        None => Rotation::Unknown,
+                    });
+                };
+                sqlx::query("INSERT INTO refresh_tokens (digest, session_id, created_at) VALUES ($1, $2, $3)")
+                    .bind(successor_digest)
+                    .bind(&session_id)
+                    .bind(to_millis(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                tx.commit().await.map_err(classify)?;
+                Ok(Rotation::Rotated)
+            }
+
+            async fn signing_keys(&self, algorithm: &str) -> Result<Vec<SigningKeyRecord>, StoreError> {
+                let rows = sqlx::query_as::<_, SigningKeyRow>(
+                    "SELECT kid, algorithm, private_key, public_key, created_at FROM signing_keys \
+                     WHERE algorithm = $1 AND retired_at IS NULL ORDER BY created_at DESC, kid DESC",
+                )
+                .bind(algorithm)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                Ok(rows.into_iter().filter_map(SigningKeyRow::into_record).collect())
+            }
+
+            async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&key.kid)
+                .bind(&key.algorithm)
+                .bind(encode_key(&key.private_key))
+                .bind(encode_key(&key.public_key))
+                .bind(to_millis(key.created_at))
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(classify)
+            }
+
+            async fn login_failures(&self, login: &str) -> Result<Option<LoginFailures>, StoreError> {
+                let row: Option<(i64, Option<i64>)> =
+                    sqlx::query_as("SELECT failures, locked_until FROM login_failures WHERE login = $1")
+                        .bind(login)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                Ok(row.map(|(count, locked_until)| LoginFailures {
+                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                    locked_until: locked_until.map(from_millis),
+                }))
+            }
+
+            async fn add_login_failure(&self, login: &str, now: OffsetDateTime) -> Result<u32, StoreError> {
+                let (count,): (i64,) = sqlx::query_as(
+                    "INSERT INTO login_failures (login, failures, last_failed_at) VALUES ($1, 1, $2) \
+                     ON CONFLICT (login) DO UPDATE SET failures = login_failures.failures + 1, \
+                     last_failed_at = $2 RETURNING failures",
+                )
+                .bind(login)
+                .bind(to_millis(now))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)?;
+                Ok(u32::try_from(count).unwrap_or(u32::MAX))
+            }
+
+            async fn lock_login(&self, login: &str, until: OffsetDateTime) -> Result<(), StoreError> {
+                sqlx::query("UPDATE login_failures SET locked_until = $2 WHERE login = $1")
+                    .bind(login)
+                    .bind(to_millis(until))
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(classify)
+            }
+
+            async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM login_failures WHERE login = $1")
+                    .bind(login)
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(classify)
+            }
+        }
+    };
+}
+
+pub(super) use impl_store;
