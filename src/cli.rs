@@ -97,7 +97,12 @@ pub struct SettingsArgs {
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub dev: Option<bool>,
     /// Browser origin allowed to call the APIs with credentials (repeatable).
-    #[arg(long = "cors-origin", global = true, env = "KLUCZNIK_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        global = true,
+        env = "KLUCZNIK_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
     /// Argon2id memory cost in KiB.
     #[arg(long, global = true, env = "KLUCZNIK_ARGON2_M_KIB")]

@@ -20,7 +20,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
-        Self { setting, message: message.into() }
+        Self {
+            setting,
+            message: message.into(),
+        }
     }
 }
 
@@ -108,12 +111,19 @@ impl Config {
         let defaults = Config::default();
         let pick = |flag: &Option<String>, from_file: Option<String>| flag.clone().or(from_file);
         let pick_list = |flag: &Vec<String>, from_file: &Option<Vec<String>>| {
-            if flag.is_empty() { from_file.clone().unwrap_or_default() } else { flag.clone() }
+            if flag.is_empty() {
+                from_file.clone().unwrap_or_default()
+            } else {
+                flag.clone()
+            }
         };
 
         let listen = match pick(&args.listen, file.listen) {
             Some(raw) => raw.parse().map_err(|_| {
-                ConfigError::new("--listen / KLUCZNIK_LISTEN", format!("`{raw}` is not an address like 127.0.0.1:8080"))
+                ConfigError::new(
+                    "--listen / KLUCZNIK_LISTEN",
+                    format!("`{raw}` is not an address like 127.0.0.1:8080"),
+                )
             })?,
             None => defaults.listen,
         };
@@ -132,9 +142,21 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
 
         let argon2 = Argon2Cost {
-            memory_kib: number(pick(&args.argon2_m_kib, file.argon2_m_kib.map(|v| v.to_string())), "--argon2-m-kib / KLUCZNIK_ARGON2_M_KIB", defaults.argon2.memory_kib)?,
-            iterations: number(pick(&args.argon2_t, file.argon2_t.map(|v| v.to_string())), "--argon2-t / KLUCZNIK_ARGON2_T", defaults.argon2.iterations)?,
-            parallelism: number(pick(&args.argon2_p, file.argon2_p.map(|v| v.to_string())), "--argon2-p / KLUCZNIK_ARGON2_P", defaults.argon2.parallelism)?,
+            memory_kib: number(
+                pick(&args.argon2_m_kib, file.argon2_m_kib.map(|v| v.to_string())),
+                "--argon2-m-kib / KLUCZNIK_ARGON2_M_KIB",
+                defaults.argon2.memory_kib,
+            )?,
+            iterations: number(
+                pick(&args.argon2_t, file.argon2_t.map(|v| v.to_string())),
+                "--argon2-t / KLUCZNIK_ARGON2_T",
+                defaults.argon2.iterations,
+            )?,
+            parallelism: number(
+                pick(&args.argon2_p, file.argon2_p.map(|v| v.to_string())),
+                "--argon2-p / KLUCZNIK_ARGON2_P",
+                defaults.argon2.parallelism,
+            )?,
         };
         argon2
             .params()
@@ -145,17 +167,35 @@ impl Config {
             defaults.hash_threads,
         )?;
         if !(1..=256).contains(&hash_threads) {
-            return Err(ConfigError::new("--hash-threads / KLUCZNIK_HASH_THREADS", "must be 1 to 256"));
+            return Err(ConfigError::new(
+                "--hash-threads / KLUCZNIK_HASH_THREADS",
+                "must be 1 to 256",
+            ));
         }
 
         let mut core = defaults.core.clone();
-        core.access_ttl = duration(pick(&args.access_ttl, file.access_ttl), "--access-ttl / KLUCZNIK_ACCESS_TTL", core.access_ttl)?;
-        core.session_idle = duration(pick(&args.session_idle, file.session_idle), "--session-idle / KLUCZNIK_SESSION_IDLE", core.session_idle)?;
-        core.session_absolute = duration(pick(&args.session_absolute, file.session_absolute), "--session-absolute / KLUCZNIK_SESSION_ABSOLUTE", core.session_absolute)?;
+        core.access_ttl = duration(
+            pick(&args.access_ttl, file.access_ttl),
+            "--access-ttl / KLUCZNIK_ACCESS_TTL",
+            core.access_ttl,
+        )?;
+        core.session_idle = duration(
+            pick(&args.session_idle, file.session_idle),
+            "--session-idle / KLUCZNIK_SESSION_IDLE",
+            core.session_idle,
+        )?;
+        core.session_absolute = duration(
+            pick(&args.session_absolute, file.session_absolute),
+            "--session-absolute / KLUCZNIK_SESSION_ABSOLUTE",
+            core.session_absolute,
+        )?;
 
         let jwt_algorithm = match pick(&args.jwt_algorithm, file.jwt_algorithm) {
             Some(raw) => JwtAlgorithm::parse(&raw).ok_or_else(|| {
-                ConfigError::new("--jwt-algorithm / KLUCZNIK_JWT_ALGORITHM", format!("`{raw}` is not EdDSA or HS256"))
+                ConfigError::new(
+                    "--jwt-algorithm / KLUCZNIK_JWT_ALGORITHM",
+                    format!("`{raw}` is not EdDSA or HS256"),
+                )
             })?,
             None => defaults.jwt_algorithm,
         };
@@ -163,7 +203,10 @@ impl Config {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(ConfigError::new("--log-format / KLUCZNIK_LOG_FORMAT", format!("`{other}` is not text or json")));
+                return Err(ConfigError::new(
+                    "--log-format / KLUCZNIK_LOG_FORMAT",
+                    format!("`{other}` is not text or json"),
+                ));
             }
         };
         Ok(Config {
@@ -196,16 +239,18 @@ fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
     const SETTING: &str = "--config / KLUCZNIK_CONFIG";
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(SETTING, format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| {
-        ConfigError::new(SETTING, format!("{}: {}", path.display(), e.message()))
-    })
+    toml::from_str(&text)
+        .map_err(|e| ConfigError::new(SETTING, format!("{}: {}", path.display(), e.message())))
 }
 
 fn parse_database_url(raw: &str) -> Result<(), ConfigError> {
     const SETTING: &str = "--database-url / KLUCZNIK_DATABASE_URL";
     let known = ["sqlite:", "postgres://", "postgresql://"];
     if !known.iter().any(|scheme| raw.starts_with(scheme)) {
-        return Err(ConfigError::new(SETTING, format!("`{}` must start with sqlite:// or postgres://", redact_url(raw))));
+        return Err(ConfigError::new(
+            SETTING,
+            format!("`{}` must start with sqlite:// or postgres://", redact_url(raw)),
+        ));
     }
     if raw.starts_with("postgres") && Url::parse(raw).is_err() {
         return Err(ConfigError::new(SETTING, "malformed PostgreSQL URL"));
@@ -228,7 +273,10 @@ fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
     const SETTING: &str = "--public-url / KLUCZNIK_PUBLIC_URL";
     let url = Url::parse(raw).map_err(|e| ConfigError::new(SETTING, format!("`{raw}`: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(ConfigError::new(SETTING, format!("`{raw}` must be an http(s) URL with a host")));
+        return Err(ConfigError::new(
+            SETTING,
+            format!("`{raw}` must be an http(s) URL with a host"),
+        ));
     }
     Ok(url)
 }
@@ -237,7 +285,10 @@ fn parse_origin(raw: &str) -> Result<String, ConfigError> {
     const SETTING: &str = "--cors-origin / KLUCZNIK_CORS_ORIGINS";
     let url = Url::parse(raw.trim()).map_err(|e| ConfigError::new(SETTING, format!("`{raw}`: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.path() != "/" {
-        return Err(ConfigError::new(SETTING, format!("`{raw}` must be an origin like https://app.example.com")));
+        return Err(ConfigError::new(
+            SETTING,
+            format!("`{raw}` must be an origin like https://app.example.com"),
+        ));
     }
     Ok(url.origin().ascii_serialization())
 }
@@ -250,18 +301,37 @@ fn parse_dialect(raw: &str) -> Result<DialectMount, ConfigError> {
         None => (raw, None),
     };
     if !KNOWN_DIALECTS.contains(&name) {
-        let known = if KNOWN_DIALECTS.is_empty() { "none yet".to_owned() } else { KNOWN_DIALECTS.join(", ") };
-        return Err(ConfigError::new(SETTING, format!("unknown dialect `{name}` (known: {known})")));
+        let known = if KNOWN_DIALECTS.is_empty() {
+            "none yet".to_owned()
+        } else {
+            KNOWN_DIALECTS.join(", ")
+        };
+        return Err(ConfigError::new(
+            SETTING,
+            format!("unknown dialect `{name}` (known: {known})"),
+        ));
     }
     let prefix = match prefix {
         Some(p) if p.starts_with('/') && p.len() > 1 && !p.ends_with('/') => Some(p.to_owned()),
-        Some(p) => return Err(ConfigError::new(SETTING, format!("prefix `{p}` must start with / and not end with /"))),
+        Some(p) => {
+            return Err(ConfigError::new(
+                SETTING,
+                format!("prefix `{p}` must start with / and not end with /"),
+            ));
+        }
         None => None,
     };
-    Ok(DialectMount { name: name.to_owned(), prefix })
+    Ok(DialectMount {
+        name: name.to_owned(),
+        prefix,
+    })
 }
 
-fn number<T: std::str::FromStr>(raw: Option<String>, setting: &'static str, default: T) -> Result<T, ConfigError> {
+fn number<T: std::str::FromStr>(
+    raw: Option<String>,
+    setting: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
     match raw {
         Some(raw) => raw
             .trim()
@@ -273,9 +343,12 @@ fn number<T: std::str::FromStr>(raw: Option<String>, setting: &'static str, defa
 
 fn duration(raw: Option<String>, setting: &'static str, default: Duration) -> Result<Duration, ConfigError> {
     let Some(raw) = raw else { return Ok(default) };
-    parse_duration(&raw)
-        .filter(|d| d.is_positive())
-        .ok_or_else(|| ConfigError::new(setting, format!("`{raw}` is not a duration like 30s, 15m, 1h or 7d")))
+    parse_duration(&raw).filter(|d| d.is_positive()).ok_or_else(|| {
+        ConfigError::new(
+            setting,
+            format!("`{raw}` is not a duration like 30s, 15m, 1h or 7d"),
+        )
+    })
 }
 
 /// `30s`, `15m`, `1h`, `7d`, or a number of seconds.
@@ -327,12 +400,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.toml");
         std::fs::write(&path, "lissten = \"x\"\n").unwrap();
-        let args = SettingsArgs { config: Some(path), ..Default::default() };
+        let args = SettingsArgs {
+            config: Some(path),
+            ..Default::default()
+        };
         assert!(Config::resolve(&args).unwrap_err().setting.contains("--config"));
-        let args = SettingsArgs { database_url: Some("mysql://x".into()), ..Default::default() };
-        assert!(Config::resolve(&args).unwrap_err().setting.contains("KLUCZNIK_DATABASE_URL"));
-        let args = SettingsArgs { apis: vec!["nope".into()], ..Default::default() };
-        assert!(Config::resolve(&args).unwrap_err().to_string().contains("unknown dialect `nope`"));
+        let args = SettingsArgs {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        };
+        assert!(
+            Config::resolve(&args)
+                .unwrap_err()
+                .setting
+                .contains("KLUCZNIK_DATABASE_URL")
+        );
+        let args = SettingsArgs {
+            apis: vec!["nope".into()],
+            ..Default::default()
+        };
+        assert!(
+            Config::resolve(&args)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown dialect `nope`")
+        );
     }
 
     #[test]

@@ -36,7 +36,13 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandEr
     let core = open_core(config, store, issuer.as_str().trim_end_matches('/')).await?;
     let op = Actor::Operator;
     match command {
-        UserCommand::Create { email, username, password, roles, verified } => {
+        UserCommand::Create {
+            email,
+            username,
+            password,
+            roles,
+            verified,
+        } => {
             let roles = roles
                 .iter()
                 .map(|r| Role::parse(r))
@@ -46,15 +52,35 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandEr
                 Some(password) => password,
                 None => read_password()?,
             };
-            let account = core.register(NewAccount { email, username, password, roles }).await?;
-            let account = if verified { core.mark_email_verified(op, &account.id).await? } else { account };
+            let account = core
+                .register(NewAccount {
+                    email,
+                    username,
+                    password,
+                    roles,
+                })
+                .await?;
+            let account = if verified {
+                core.mark_email_verified(op, &account.id).await?
+            } else {
+                account
+            };
             print_account(&account);
         }
-        UserCommand::List { search, page, per_page } => {
+        UserCommand::List {
+            search,
+            page,
+            per_page,
+        } => {
             let page = page.max(1);
             let per_page = per_page.clamp(1, 1000);
-            let found = core.list_accounts(op, search.as_deref(), (page - 1) * per_page, per_page).await?;
-            println!("{:<38} {:<32} {:<24} {:<22} STATUS", "ID", "EMAIL", "USERNAME", "ROLES");
+            let found = core
+                .list_accounts(op, search.as_deref(), (page - 1) * per_page, per_page)
+                .await?;
+            println!(
+                "{:<38} {:<32} {:<24} {:<22} STATUS",
+                "ID", "EMAIL", "USERNAME", "ROLES"
+            );
             for account in &found.accounts {
                 let roles: Vec<&str> = account.roles.iter().map(|r| r.as_str()).collect();
                 println!(
@@ -66,7 +92,11 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandEr
                     if account.disabled { "disabled" } else { "active" },
                 );
             }
-            println!("{} of {} accounts (page {page})", found.accounts.len(), found.total);
+            println!(
+                "{} of {} accounts (page {page})",
+                found.accounts.len(),
+                found.total
+            );
         }
         UserCommand::Show { login } => print_account(&core.account_by_login(op, &login).await?),
         UserCommand::Disable { login } => {
@@ -114,7 +144,9 @@ fn read_password() -> Result<String, CommandError> {
         .map_err(|e| CommandError::Failed(format!("cannot read the password from standard input: {e}")))?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     if password.is_empty() {
-        return Err(CommandError::Failed("give --password or the password on standard input".into()));
+        return Err(CommandError::Failed(
+            "give --password or the password on standard input".into(),
+        ));
     }
     Ok(password)
 }

@@ -23,7 +23,11 @@ pub async fn open_store(config: &Config) -> Result<DynStore, ConfigError> {
     let failed = |e: store::StoreError| {
         ConfigError::new(
             DATABASE_SETTING,
-            format!("{}: {}", redact_url(&config.database_url), redact_url(&e.to_string())),
+            format!(
+                "{}: {}",
+                redact_url(&config.database_url),
+                redact_url(&e.to_string())
+            ),
         )
     };
     let store = store::connect(&config.database_url).await.map_err(failed)?;
@@ -35,9 +39,14 @@ pub async fn open_store(config: &Config) -> Result<DynStore, ConfigError> {
 pub async fn open_core(config: &Config, store: DynStore, issuer: &str) -> Result<Arc<Core>, ConfigError> {
     let hasher = PasswordHasherPool::new(config.argon2, config.hash_threads)
         .map_err(|e| ConfigError::new("KLUCZNIK_ARGON2_M_KIB / _T / _P", e.to_string()))?;
-    let tokens = TokenService::load(store.clone(), config.jwt_algorithm, issuer.to_owned(), config.core.access_ttl)
-        .await
-        .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load signing keys: {e}")))?;
+    let tokens = TokenService::load(
+        store.clone(),
+        config.jwt_algorithm,
+        issuer.to_owned(),
+        config.core.access_ttl,
+    )
+    .await
+    .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load signing keys: {e}")))?;
     Ok(Arc::new(Core::new(store, hasher, tokens, config.core.clone())))
 }
 
@@ -46,13 +55,17 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     public_url: Url,
+    core: Arc<Core>,
 }
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, ConfigError> {
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| ConfigError::new("--listen / KLUCZNIK_LISTEN", format!("cannot bind {}: {e}", config.listen)))?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            ConfigError::new(
+                "--listen / KLUCZNIK_LISTEN",
+                format!("cannot bind {}: {e}", config.listen),
+            )
+        })?;
         let bound = listener
             .local_addr()
             .map_err(|e| ConfigError::new("--listen / KLUCZNIK_LISTEN", e.to_string()))?;
@@ -65,12 +78,25 @@ impl Application {
             cors_origins: config.cors_origins.clone(),
             secure_cookies: !config.dev,
         };
-        let router = http::router(AppState { core, web: Arc::new(web) });
-        Ok(Self { listener, router, public_url })
+        let router = http::router(AppState {
+            core: Arc::clone(&core),
+            web: Arc::new(web),
+        });
+        Ok(Self {
+            listener,
+            router,
+            public_url,
+            core,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The core behind the router (for the operator's work and for tests).
+    pub fn core(&self) -> Arc<Core> {
+        Arc::clone(&self.core)
     }
 
     pub fn public_url(&self) -> &Url {

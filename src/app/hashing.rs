@@ -27,7 +27,11 @@ pub struct Argon2Cost {
 impl Default for Argon2Cost {
     /// The OWASP minimum for Argon2id.
     fn default() -> Self {
-        Self { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -78,10 +82,7 @@ impl PasswordHasherPool {
     }
 
     /// Runs `job` on the pool, keeping the caller's tracing span.
-    async fn run<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, CoreError> {
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, CoreError> {
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
@@ -98,9 +99,7 @@ impl PasswordHasherPool {
         self.jobs
             .send(boxed)
             .map_err(|_| CoreError::internal("hashing pool stopped"))?;
-        answer
-            .await
-            .map_err(|_| CoreError::internal("hashing job lost"))
+        answer.await.map_err(|_| CoreError::internal("hashing job lost"))
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String, CoreError> {
@@ -162,5 +161,9 @@ fn verify_with(argon2: &Argon2<'static>, password: &str, stored: &str) -> Verdic
                 && params.p_cost() == wanted.p_cost()
         })
         .unwrap_or(false);
-    if same_cost { Verdict::Match } else { Verdict::MatchNeedsRehash }
+    if same_cost {
+        Verdict::Match
+    } else {
+        Verdict::MatchNeedsRehash
+    }
 }

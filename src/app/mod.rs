@@ -105,8 +105,18 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(store: DynStore, hasher: PasswordHasherPool, tokens: TokenService, settings: CoreSettings) -> Self {
-        Self { store, hasher, tokens, settings }
+    pub fn new(
+        store: DynStore,
+        hasher: PasswordHasherPool,
+        tokens: TokenService,
+        settings: CoreSettings,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            tokens,
+            settings,
+        }
     }
 
     pub fn settings(&self) -> &CoreSettings {
@@ -125,7 +135,9 @@ impl Core {
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, new: NewAccount) -> Result<Account, CoreError> {
         let email = non_empty(new.email.as_deref()).map(Email::parse).transpose()?;
-        let username = non_empty(new.username.as_deref()).map(Username::parse).transpose()?;
+        let username = non_empty(new.username.as_deref())
+            .map(Username::parse)
+            .transpose()?;
         if email.is_none() && username.is_none() {
             return Err(Invalid::IdentifierMissing.into());
         }
@@ -170,7 +182,11 @@ impl Core {
                     ),
                     None => false,
                 };
-                if email_taken { CoreError::EmailTaken } else { CoreError::UsernameTaken }
+                if email_taken {
+                    CoreError::EmailTaken
+                } else {
+                    CoreError::UsernameTaken
+                }
             }
         }
     }
@@ -187,7 +203,8 @@ impl Core {
         device: Device,
     ) -> Result<SignedIn, CoreError> {
         let login_key = login.trim().to_lowercase();
-        if login_key.is_empty() || login_key.len() > LONGEST_LOGIN || password.len() > LONGEST_PASSWORD_BYTES {
+        if login_key.is_empty() || login_key.len() > LONGEST_LOGIN || password.len() > LONGEST_PASSWORD_BYTES
+        {
             return Err(CoreError::InvalidCredentials);
         }
         let now = now();
@@ -195,7 +212,9 @@ impl Core {
             && let Some(until) = failures.locked_until
             && until > now
         {
-            return Err(CoreError::TooManyAttempts { retry_after_secs: seconds_until(now, until) });
+            return Err(CoreError::TooManyAttempts {
+                retry_after_secs: seconds_until(now, until),
+            });
         }
         let account = self.store.account_by_login(&login_key).await?;
         let verdict = self
@@ -225,7 +244,11 @@ impl Core {
         if count >= self.settings.lockout_threshold {
             let doublings = (count - self.settings.lockout_threshold).min(16);
             let pause = (FIRST_LOCKOUT * 2_i32.pow(doublings)).min(LONGEST_LOCKOUT);
-            tracing::warn!(failures = count, pause_s = pause.whole_seconds(), "sign-ins paused after repeated failures");
+            tracing::warn!(
+                failures = count,
+                pause_s = pause.whole_seconds(),
+                "sign-ins paused after repeated failures"
+            );
             self.store.lock_login(login_key, now + pause).await?;
         }
         Ok(())
@@ -259,7 +282,11 @@ impl Core {
         let session_secret = secrets::random_secret();
         let refresh_token = secrets::random_secret();
         self.store
-            .insert_session(&session, &secrets::digest(&session_secret), &secrets::digest(&refresh_token))
+            .insert_session(
+                &session,
+                &secrets::digest(&session_secret),
+                &secrets::digest(&refresh_token),
+            )
             .await?;
         tracing::info!(account_id = %account.id, session_id = %session.id, "signed in");
         let access_token = self.issue_access_token(&account, &session, now)?;
@@ -273,7 +300,12 @@ impl Core {
         })
     }
 
-    fn issue_access_token(&self, account: &Account, session: &Session, now: OffsetDateTime) -> Result<String, CoreError> {
+    fn issue_access_token(
+        &self,
+        account: &Account,
+        session: &Session,
+        now: OffsetDateTime,
+    ) -> Result<String, CoreError> {
         let roles = account.roles.iter().map(|r| r.as_str().to_owned()).collect();
         self.tokens.issue(&account.id, &session.id, roles, now)
     }
@@ -327,7 +359,12 @@ impl Core {
         }
     }
 
-    fn refreshed(&self, principal: Principal, refresh_token: String, now: OffsetDateTime) -> Result<SignedIn, CoreError> {
+    fn refreshed(
+        &self,
+        principal: Principal,
+        refresh_token: String,
+        now: OffsetDateTime,
+    ) -> Result<SignedIn, CoreError> {
         let access_token = self.issue_access_token(&principal.account, &principal.session, now)?;
         Ok(SignedIn {
             account: principal.account,
@@ -340,14 +377,22 @@ impl Core {
     }
 
     /// The live session and its enabled account, marking the session used.
-    async fn live_session(&self, session_id: &str, now: OffsetDateTime) -> Result<Option<Principal>, CoreError> {
+    async fn live_session(
+        &self,
+        session_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Principal>, CoreError> {
         let Some(session) = self.store.session_by_id(session_id).await? else {
             return Ok(None);
         };
         self.principal_of(session, now).await
     }
 
-    async fn principal_of(&self, mut session: Session, now: OffsetDateTime) -> Result<Option<Principal>, CoreError> {
+    async fn principal_of(
+        &self,
+        mut session: Session,
+        now: OffsetDateTime,
+    ) -> Result<Option<Principal>, CoreError> {
         if !session.is_active(now) {
             return Ok(None);
         }
@@ -368,10 +413,14 @@ impl Core {
     /// session that is still live (so sign-out and disabling take effect at
     /// once, not when the token expires).
     pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal, CoreError> {
-        let claims = self.tokens.verify(token).await.map_err(|rejection| match rejection {
-            TokenRejection::Expired => CoreError::TokenExpired,
-            TokenRejection::Invalid => CoreError::Unauthenticated,
-        })?;
+        let claims = self
+            .tokens
+            .verify(token)
+            .await
+            .map_err(|rejection| match rejection {
+                TokenRejection::Expired => CoreError::TokenExpired,
+                TokenRejection::Invalid => CoreError::Unauthenticated,
+            })?;
         let principal = self
             .live_session(&claims.sid, now())
             .await?
@@ -452,7 +501,12 @@ impl Core {
     /// Changes the password after checking the current one; every other
     /// session of the account ends.
     #[tracing::instrument(skip_all)]
-    pub async fn change_password(&self, principal: &Principal, current: &str, new: &str) -> Result<(), CoreError> {
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+    ) -> Result<(), CoreError> {
         let new = Password::parse(new)?;
         let mut account = self.account_required(&principal.account.id).await?;
         if current.len() > LONGEST_PASSWORD_BYTES
@@ -469,7 +523,10 @@ impl Core {
     }
 
     async fn account_required(&self, id: &str) -> Result<Account, CoreError> {
-        self.store.account_by_id(id).await?.ok_or(CoreError::NotFound("account"))
+        self.store
+            .account_by_id(id)
+            .await?
+            .ok_or(CoreError::NotFound("account"))
     }
 
     // --- administration -------------------------------------------------
@@ -502,10 +559,19 @@ impl Core {
     /// Finds an account by email or username (for the operator's CLI).
     pub async fn account_by_login(&self, actor: Actor<'_>, login: &str) -> Result<Account, CoreError> {
         Self::ensure_admin(actor)?;
-        self.store.account_by_login(login).await?.ok_or(CoreError::NotFound("account"))
+        self.store
+            .account_by_login(login)
+            .await?
+            .ok_or(CoreError::NotFound("account"))
     }
 
-    pub async fn set_role(&self, actor: Actor<'_>, id: &str, role: Role, granted: bool) -> Result<Account, CoreError> {
+    pub async fn set_role(
+        &self,
+        actor: Actor<'_>,
+        id: &str,
+        role: Role,
+        granted: bool,
+    ) -> Result<Account, CoreError> {
         Self::ensure_admin(actor)?;
         let mut account = self.account_required(id).await?;
         if granted {
@@ -520,7 +586,12 @@ impl Core {
     }
 
     /// Disables (ending every session) or enables an account.
-    pub async fn set_disabled(&self, actor: Actor<'_>, id: &str, disabled: bool) -> Result<Account, CoreError> {
+    pub async fn set_disabled(
+        &self,
+        actor: Actor<'_>,
+        id: &str,
+        disabled: bool,
+    ) -> Result<Account, CoreError> {
         Self::ensure_admin(actor)?;
         let mut account = self.account_required(id).await?;
         account.disabled = disabled;
@@ -562,7 +633,8 @@ impl Core {
 /// what a call returns equals what a later read finds.
 fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(t)
+    t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(t)
 }
 
 fn non_empty(value: Option<&str>) -> Option<&str> {

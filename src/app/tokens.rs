@@ -87,7 +87,13 @@ impl TokenService {
         ttl: Duration,
     ) -> Result<Self, CoreError> {
         let keys = load_keys(&store, algorithm).await?;
-        Ok(Self { algorithm, issuer, ttl, store, keys: RwLock::new(keys) })
+        Ok(Self {
+            algorithm,
+            issuer,
+            ttl,
+            store,
+            keys: RwLock::new(keys),
+        })
     }
 
     pub fn ttl(&self) -> Duration {
@@ -101,7 +107,10 @@ impl TokenService {
         roles: Vec<String>,
         now: OffsetDateTime,
     ) -> Result<String, CoreError> {
-        let keys = self.keys.read().map_err(|_| CoreError::internal("key set poisoned"))?;
+        let keys = self
+            .keys
+            .read()
+            .map_err(|_| CoreError::internal("key set poisoned"))?;
         let mut header = Header::new(self.algorithm.jwt());
         header.kid = Some(keys.signing_kid.clone());
         let claims = Claims {
@@ -154,7 +163,10 @@ impl TokenService {
     }
 
     fn knows(&self, kid: &str) -> bool {
-        self.keys.read().map(|keys| keys.verifying.contains_key(kid)).unwrap_or(false)
+        self.keys
+            .read()
+            .map(|keys| keys.verifying.contains_key(kid))
+            .unwrap_or(false)
     }
 
     /// Reloads the key set, at most every few seconds so that tokens with

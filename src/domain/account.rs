@@ -94,9 +94,7 @@ pub struct Session {
 
 impl Session {
     pub fn is_active(&self, now: OffsetDateTime) -> bool {
-        self.revoked_at.is_none()
-            && now < self.expires_at
-            && now < self.last_used_at + self.idle_timeout
+        self.revoked_at.is_none() && now < self.expires_at && now < self.last_used_at + self.idle_timeout
     }
 }
 
@@ -127,10 +125,16 @@ mod tests {
         };
         assert!(session.is_active(start + Duration::hours(23)));
         assert!(!session.is_active(start + Duration::hours(25)));
-        let used = Session { last_used_at: start + Duration::days(6), ..session.clone() };
+        let used = Session {
+            last_used_at: start + Duration::days(6),
+            ..session.clone()
+        };
         assert!(used.is_active(start + Duration::days(6) + Duration::hours(12)));
         assert!(!used.is_active(start + Duration::days(7)));
-        let revoked = Session { revoked_at: Some(start), ..session };
+        let revoked = Session {
+            revoked_at: Some(start),
+            ..session
+        };
         assert!(!revoked.is_active(start));
     }
 }

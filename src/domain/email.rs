@@ -45,7 +45,15 @@ mod tests {
 
     #[test]
     fn refuses_malformed() {
-        for raw in ["", "ala", "ala@", "@x.pl", "ala@localhost", "Ala <a@b.pl>", "a b@c.pl"] {
+        for raw in [
+            "",
+            "ala",
+            "ala@",
+            "@x.pl",
+            "ala@localhost",
+            "Ala <a@b.pl>",
+            "a b@c.pl",
+        ] {
             assert_eq!(Email::parse(raw), Err(Invalid::Email), "{raw}");
         }
     }

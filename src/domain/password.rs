@@ -64,7 +64,11 @@ mod tests {
     #[test]
     fn common_passwords_refused_in_any_case() {
         for raw in ["12345678", "password", "PassWord1", "qwertyuiop"] {
-            assert_eq!(Password::parse(raw).unwrap_err(), Invalid::PasswordCommon, "{raw}");
+            assert_eq!(
+                Password::parse(raw).unwrap_err(),
+                Invalid::PasswordCommon,
+                "{raw}"
+            );
         }
     }
 

@@ -34,7 +34,11 @@ impl ApiError {
     pub fn new(status: StatusCode, key: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
-            body: ErrorBody { error: key, message: message.into(), field: None },
+            body: ErrorBody {
+                error: key,
+                message: message.into(),
+                field: None,
+            },
             retry_after: None,
         }
     }
@@ -44,15 +48,27 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this method is not allowed here")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this method is not allowed here",
+        )
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "something went wrong on our side",
+        )
     }
 
     pub fn csrf() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "csrf_check_failed", "cross-site request refused")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf_check_failed",
+            "cross-site request refused",
+        )
     }
 
     fn invalid(invalid: Invalid) -> Self {
@@ -78,7 +94,9 @@ impl From<CoreError> for ApiError {
             CoreError::Invalid(invalid) => Self::invalid(invalid),
             CoreError::EmailTaken => Self::new(S::CONFLICT, "email_taken", error.to_string()),
             CoreError::UsernameTaken => Self::new(S::CONFLICT, "username_taken", error.to_string()),
-            CoreError::InvalidCredentials => Self::new(S::UNAUTHORIZED, "invalid_credentials", error.to_string()),
+            CoreError::InvalidCredentials => {
+                Self::new(S::UNAUTHORIZED, "invalid_credentials", error.to_string())
+            }
             CoreError::AccountDisabled => Self::new(S::FORBIDDEN, "account_disabled", error.to_string()),
             CoreError::EmailNotVerified => Self::new(S::FORBIDDEN, "email_not_verified", error.to_string()),
             CoreError::TooManyAttempts { retry_after_secs } => {
@@ -88,8 +106,12 @@ impl From<CoreError> for ApiError {
             }
             CoreError::Unauthenticated => Self::new(S::UNAUTHORIZED, "unauthenticated", error.to_string()),
             CoreError::TokenExpired => Self::new(S::UNAUTHORIZED, "token_expired", error.to_string()),
-            CoreError::InvalidRefreshToken => Self::new(S::UNAUTHORIZED, "invalid_refresh_token", error.to_string()),
-            CoreError::WrongCurrentPassword => Self::new(S::BAD_REQUEST, "wrong_current_password", error.to_string()),
+            CoreError::InvalidRefreshToken => {
+                Self::new(S::UNAUTHORIZED, "invalid_refresh_token", error.to_string())
+            }
+            CoreError::WrongCurrentPassword => {
+                Self::new(S::BAD_REQUEST, "wrong_current_password", error.to_string())
+            }
             CoreError::NotFound(what) => Self::new(S::NOT_FOUND, "not_found", format!("{what} not found")),
             CoreError::Forbidden => Self::new(S::FORBIDDEN, "forbidden", "your roles do not allow this"),
             CoreError::Unavailable => Self::new(
@@ -116,9 +138,11 @@ impl From<JsonRejection> for ApiError {
                 "unsupported_media_type",
                 "send the body as JSON with Content-Type: application/json",
             ),
-            JsonRejection::BytesRejection(e) if e.status() == S::PAYLOAD_TOO_LARGE => {
-                Self::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is larger than 64 KiB")
-            }
+            JsonRejection::BytesRejection(e) if e.status() == S::PAYLOAD_TOO_LARGE => Self::new(
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the body is larger than 64 KiB",
+            ),
             other => Self::new(S::BAD_REQUEST, "invalid_body", other.body_text()),
         }
     }

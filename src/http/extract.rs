@@ -45,7 +45,10 @@ impl FromRequestParts<AppState> for Authenticated {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(token) = bearer_token(&parts.headers) {
             let principal = state.core.authenticate_access_token(token).await?;
-            return Ok(Self { principal, via: AuthVia::Bearer });
+            return Ok(Self {
+                principal,
+                via: AuthVia::Bearer,
+            });
         }
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(cookie) = jar.get(SESSION_COOKIE) else {
@@ -56,7 +59,10 @@ impl FromRequestParts<AppState> for Authenticated {
             return Err(ApiError::csrf());
         }
         let principal = state.core.authenticate_session_secret(cookie.value()).await?;
-        Ok(Self { principal, via: AuthVia::Cookie })
+        Ok(Self {
+            principal,
+            via: AuthVia::Cookie,
+        })
     }
 }
 
@@ -64,7 +70,10 @@ impl FromRequestParts<AppState> for Authenticated {
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 fn is_safe_method(method: &Method) -> bool {

@@ -3,8 +3,8 @@
 //! macro, so the two backends cannot drift apart; only the migrations and the
 //! way a pool is opened differ.
 
-mod sql;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use crate::domain::{Account, Session};

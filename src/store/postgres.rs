@@ -1,7 +1,13 @@
 //! PostgreSQL, for several instances sharing one database.
 
-use super::sql::{AccountRow, RefreshTokenRow, SessionRow, SigningKeyRow, encode_key, impl_store, like_pattern, roles_column};
-use super::{AccountPage, LoginFailures, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, classify, from_millis, to_millis};
+use super::sql::{
+    AccountRow, RefreshTokenRow, SessionRow, SigningKeyRow, encode_key, impl_store, like_pattern,
+    roles_column,
+};
+use super::{
+    AccountPage, LoginFailures, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, classify,
+    from_millis, to_millis,
+};
 use crate::domain::{Account, Session};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;

@@ -127,7 +127,6 @@ pub(super) fn like_pattern(term: &str) -> String {
     format!("%{escaped}%")
 }
 
-
 macro_rules! impl_store {
     ($store:ty) => {
         #[async_trait::async_trait]

@@ -1,9 +1,17 @@
 //! The embedded default: one SQLite file in WAL mode, created on first start.
 
-use super::sql::{AccountRow, RefreshTokenRow, SessionRow, SigningKeyRow, encode_key, impl_store, like_pattern, roles_column};
-use super::{AccountPage, LoginFailures, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, classify, from_millis, to_millis};
+use super::sql::{
+    AccountRow, RefreshTokenRow, SessionRow, SigningKeyRow, encode_key, impl_store, like_pattern,
+    roles_column,
+};
+use super::{
+    AccountPage, LoginFailures, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, classify,
+    from_millis, to_millis,
+};
 use crate::domain::{Account, Session};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;

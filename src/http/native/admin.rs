@@ -50,7 +50,12 @@ pub async fn list_users(
     }
     let found = state
         .core
-        .list_accounts(Actor::Account(&auth.principal.account), query.search.as_deref(), (page - 1) * per_page, per_page)
+        .list_accounts(
+            Actor::Account(&auth.principal.account),
+            query.search.as_deref(),
+            (page - 1) * per_page,
+            per_page,
+        )
         .await?;
     Ok(Json(AccountList {
         users: found.accounts.iter().map(AccountView::from).collect(),
@@ -71,7 +76,10 @@ pub async fn get_user(
     auth: Authenticated,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AccountEnvelope>, ApiError> {
-    let account = state.core.account(Actor::Account(&auth.principal.account), &id).await?;
+    let account = state
+        .core
+        .account(Actor::Account(&auth.principal.account), &id)
+        .await?;
     Ok(Json((&account).into()))
 }
 

@@ -122,7 +122,10 @@ pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Resul
     (status = 204, description = "signed out everywhere"),
     (status = 401, description = "not signed in", body = ErrorBody),
 ))]
-pub async fn logout_everywhere(State(state): State<AppState>, auth: Authenticated) -> Result<Response, ApiError> {
+pub async fn logout_everywhere(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Response, ApiError> {
     state.core.logout_everywhere(&auth.principal.account.id).await?;
     Ok(signed_out(&state))
 }

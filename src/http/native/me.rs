@@ -36,7 +36,10 @@ pub async fn patch_me(
     auth: Authenticated,
     ApiJson(body): ApiJson<PatchMeRequest>,
 ) -> Result<Json<AccountEnvelope>, ApiError> {
-    let account = state.core.set_username(&auth.principal.account.id, &body.username).await?;
+    let account = state
+        .core
+        .set_username(&auth.principal.account.id, &body.username)
+        .await?;
     Ok(Json((&account).into()))
 }
 
@@ -67,7 +70,10 @@ pub async fn change_password(
 #[utoipa::path(get, path = "/sessions", tag = "me", security(("bearer" = []), ("session_cookie" = [])), responses(
     (status = 200, description = "sessions", body = SessionList),
 ))]
-pub async fn list_sessions(State(state): State<AppState>, auth: Authenticated) -> Result<Json<SessionList>, ApiError> {
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<SessionList>, ApiError> {
     let current = &auth.principal.session.id;
     let sessions = state.core.sessions(&auth.principal.account.id).await?;
     Ok(Json(SessionList {

@@ -48,7 +48,9 @@ pub struct AccountEnvelope {
 
 impl From<&Account> for AccountEnvelope {
     fn from(account: &Account) -> Self {
-        Self { account: account.into() }
+        Self {
+            account: account.into(),
+        }
     }
 }
 
@@ -98,7 +100,11 @@ impl SessionView {
             remember_me: session.remember_me,
             created_at: rfc3339(session.created_at),
             last_used_at: rfc3339(session.last_used_at),
-            expires_at: rfc3339(session.expires_at.min(session.last_used_at + session.idle_timeout)),
+            expires_at: rfc3339(
+                session
+                    .expires_at
+                    .min(session.last_used_at + session.idle_timeout),
+            ),
         }
     }
 }

@@ -1,0 +1,294 @@
+//! The `klucznik` binary itself: operator commands, bad settings, logs that
+//! never carry secrets, and a clean stop on SIGTERM.
+
+use crate::helpers::{PASSWORD, assert_error};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
+fn klucznik(database_url: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_klucznik"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KLUCZNIK_DATABASE_URL", database_url)
+        .env("KLUCZNIK_ARGON2_M_KIB", "256")
+        .env("KLUCZNIK_ARGON2_T", "1");
+    command
+}
+
+/// Starts `serve` on a free port and returns it with its base URL.
+fn serve(mut command: Command) -> (Child, String) {
+    let mut child = command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("got {line:?}"))
+        .to_owned();
+    (child, address)
+}
+
+fn stop(child: &mut Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap()
+}
+
+#[tokio::test]
+async fn operator_creates_the_first_admin_who_then_administers_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+
+    let migrated = klucznik(&url).arg("migrate").output().unwrap();
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let created = klucznik(&url)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "szef@example.pl",
+            "--password",
+            PASSWORD,
+            "--role",
+            "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let account: Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(account["roles"], json!(["user", "admin"]));
+
+    // The password can come on standard input instead of the command line.
+    let mut child = klucznik(&url)
+        .args(["user", "create", "--username", "ala"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), format!("{PASSWORD}\n").as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let refused = klucznik(&url)
+        .args(["user", "create", "--username", "bolek", "--password", "12345678"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("too common"));
+
+    let listed = klucznik(&url).args(["user", "list"]).output().unwrap();
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listing.contains("szef@example.pl") && listing.contains("ala") && listing.contains("2 of 2"),
+        "{listing}"
+    );
+    for args in [
+        vec!["user", "grant", "ala", "moderator"],
+        vec!["user", "revoke", "ala", "moderator"],
+        vec!["user", "disable", "ala"],
+        vec!["user", "enable", "ala"],
+        vec!["user", "set-password", "ala", "--password", "inne-haslo-77"],
+        vec!["user", "show", "ALA"],
+    ] {
+        let output = klucznik(&url).args(&args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let missing = klucznik(&url).args(["user", "show", "nobody"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    let bad_role = klucznik(&url)
+        .args(["user", "grant", "ala", "root"])
+        .output()
+        .unwrap();
+    assert_eq!(bad_role.status.code(), Some(1));
+
+    let (mut server, address) = serve(klucznik(&url));
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{address}/api/v1/login"))
+        .json(&json!({"login": "szef@example.pl", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let users: Value = client
+        .get(format!("{address}/api/v1/admin/users"))
+        .bearer_auth(login["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users["total"], 2);
+    let ala = client
+        .post(format!("{address}/api/v1/login"))
+        .json(&json!({"login": "ala", "password": "inne-haslo-77"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ala.status(), StatusCode::OK);
+    assert!(
+        stop(&mut server).success(),
+        "SIGTERM stops the server with exit code 0"
+    );
+}
+
+#[test]
+fn bad_settings_stop_start_up_with_one_line_and_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let config = dir.path().join("k.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nunknown_key = 1\n").unwrap();
+    // Arguments, environment, and the setting the message must name.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (vec!["serve", "--api", "no-such-dialect"], vec![], "--api"),
+        (vec!["serve", "--listen", "not-an-address"], vec![], "--listen"),
+        (
+            vec!["serve"],
+            vec![("KLUCZNIK_DATABASE_URL", "mysql://x")],
+            "KLUCZNIK_DATABASE_URL",
+        ),
+        (
+            vec!["serve"],
+            vec![(
+                "KLUCZNIK_DATABASE_URL",
+                "postgres://nobody:secret@127.0.0.1:1/none",
+            )],
+            "KLUCZNIK_DATABASE_URL",
+        ),
+        (vec!["serve", "--public-url", "ftp://x"], vec![], "--public-url"),
+        (
+            vec!["serve"],
+            vec![("KLUCZNIK_ACCESS_TTL", "soon")],
+            "KLUCZNIK_ACCESS_TTL",
+        ),
+        (vec!["serve"], vec![("KLUCZNIK_ARGON2_M_KIB", "1")], "ARGON2"),
+        (
+            vec!["serve"],
+            vec![("KLUCZNIK_JWT_ALGORITHM", "RS256")],
+            "KLUCZNIK_JWT_ALGORITHM",
+        ),
+        (
+            vec!["serve", "--config", config.to_str().unwrap()],
+            vec![],
+            "--config",
+        ),
+        (
+            vec!["serve", "--cors-origin", "not a url"],
+            vec![],
+            "--cors-origin",
+        ),
+    ];
+    for (args, env, setting) in cases {
+        let output = klucznik(&url).args(&args).envs(env.clone()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(setting), "{args:?} names {setting}: {stderr}");
+        assert!(!stderr.contains("secret"), "no password in the message: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let mut command = klucznik(&url);
+    command
+        .env("KLUCZNIK_LOG", "trace")
+        .env("KLUCZNIK_LOG_FORMAT", "json");
+    let (mut server, address) = serve(command);
+    let client = reqwest::Client::new();
+    let password = "Tajne-Haslo-Ktore-Nie-Wycieknie";
+    let new_password = "Drugie-Tajne-Haslo-Tez-Nie";
+    let registered = client
+        .post(format!("{address}/api/v1/register"))
+        .json(&json!({"email": "ala@example.pl", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let login = client
+        .post(format!("{address}/api/v1/login"))
+        .json(&json!({"login": "ala@example.pl", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let login: Value = login.json().await.unwrap();
+    let access = login["access_token"].as_str().unwrap().to_owned();
+    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed: Value = client
+        .post(format!("{address}/api/v1/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let changed = client
+        .post(format!("{address}/api/v1/me/password"))
+        .header("cookie", &cookie)
+        .json(&json!({"current_password": password, "new_password": new_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    let wrong = client
+        .post(format!("{address}/api/v1/login"))
+        .json(&json!({"login": "ala@example.pl", "password": "Zle-Haslo-Tez-Tajne"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+
+    assert!(stop(&mut server).success());
+    let mut logs = String::new();
+    server.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    assert!(logs.contains("signed in"), "the log was captured: {logs:.2000}");
+    let secret_value = cookie.split_once('=').unwrap().1;
+    for secret in [
+        password,
+        new_password,
+        "Zle-Haslo-Tez-Tajne",
+        &access,
+        &refresh,
+        refreshed["refresh_token"].as_str().unwrap(),
+        refreshed["access_token"].as_str().unwrap(),
+        secret_value,
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}

@@ -1,0 +1,244 @@
+//! `TestApp`: a server on a random port over a fresh database, with typed
+//! helpers for the requests the tests make.
+
+use klucznik::app::{Actor, Argon2Cost, Core};
+use klucznik::config::Config;
+use klucznik::domain::Role;
+use klucznik::startup::Application;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Runs each named `async fn name(backend: Backend)` once per backend.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(backend) = $crate::helpers::Backend::postgres() {
+                        super::$name(backend).await
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use both_backends;
+
+pub const PASSWORD: &str = "kot-ma-ale-9";
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL when `KLUCZNIK_TEST_POSTGRES_URL` is set; else a loud skip.
+    pub fn postgres() -> Option<Self> {
+        match std::env::var("KLUCZNIK_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ => {
+                static WARNED: AtomicBool = AtomicBool::new(false);
+                if !WARNED.swap(true, Ordering::Relaxed) {
+                    eprintln!("SKIPPED: PostgreSQL tests (set KLUCZNIK_TEST_POSTGRES_URL to run them)");
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A database for one test: a file in a temporary folder, or a fresh
+/// PostgreSQL database dropped when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: &Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}", dir.path().join("klucznik.db").display()),
+                _dir: dir,
+                postgres: None,
+            },
+            Backend::Postgres(admin_url) => {
+                let name = format!("klucznik_test_{}", uuid::Uuid::now_v7().simple());
+                let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                let mut url = url::Url::parse(admin_url).unwrap();
+                url.set_path(&format!("/{name}"));
+                Self {
+                    url: url.to_string(),
+                    _dir: dir,
+                    postgres: Some((admin_url.clone(), name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside any runtime we may block; use a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Settings for tests: any free port, a cheap Argon2 cost.
+pub fn test_config(database_url: &str) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: database_url.to_owned(),
+        argon2: Argon2Cost {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        },
+        hash_threads: 2,
+        ..Config::default()
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub core: Arc<Core>,
+    pub database: TestDatabase,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        if std::env::var("TEST_LOG").is_ok() {
+            klucznik::telemetry::init(klucznik::config::LogFormat::Text, "debug");
+        }
+        let database = TestDatabase::create(&backend).await;
+        let mut config = test_config(&database.url);
+        tweak(&mut config);
+        Self::start(config, database).await
+    }
+
+    pub async fn start(config: Config, database: TestDatabase) -> Self {
+        let app = Application::build(config).await.expect("the server starts");
+        let address = format!("http://{}", app.local_addr().unwrap());
+        let core = app.core();
+        tokio::spawn(app.run_until(std::future::pending()));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            address,
+            client,
+            core,
+            database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.client.post(self.url(path)).json(&body).send().await.unwrap()
+    }
+
+    pub async fn get_with_token(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, email: &str) -> Value {
+        let response = self
+            .post("/api/v1/register", json!({"email": email, "password": PASSWORD}))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Response {
+        self.post("/api/v1/login", json!({"login": login, "password": password}))
+            .await
+    }
+
+    /// Registers `email` and signs in: the login answer.
+    pub async fn signed_in(&self, email: &str) -> Value {
+        self.register(email).await;
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Registers an account and makes it an admin: its login answer.
+    pub async fn admin(&self, email: &str) -> Value {
+        let account = self.register(email).await;
+        let id = account["account"]["id"].as_str().unwrap();
+        self.core
+            .set_role(Actor::Operator, id, Role::Admin, true)
+            .await
+            .unwrap();
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+}
+
+pub fn token(login: &Value) -> &str {
+    login["access_token"].as_str().unwrap()
+}
+
+/// Reads a JSON error body and checks its status and key.
+pub async fn assert_error(response: Response, status: StatusCode, key: &str) -> Value {
+    assert_eq!(response.status(), status, "status for {key}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], key, "body: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
+    body
+}

@@ -1,0 +1,16 @@
+//! One integration-test binary: every test drives a real server over HTTP,
+//! on SQLite always and on PostgreSQL when `KLUCZNIK_TEST_POSTGRES_URL` is
+//! set (each test on its own database, so they run in parallel).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod account;
+mod admin;
+mod auth;
+mod cli;
+mod errors;
+mod ops;
+mod sessions;
+mod tokens;

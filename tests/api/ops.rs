@@ -1,0 +1,211 @@
+//! Health, readiness, the OpenAPI document and its offline docs page, and
+//! behaviour while the database is away.
+
+use crate::helpers::{Backend, TestApp, TestDatabase, assert_error, both_backends, test_config};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+both_backends!(
+    health_and_readiness_answer,
+    openapi_lists_every_native_route_and_docs_work_offline
+);
+
+async fn health_and_readiness_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
+}
+
+/// Every route the native API serves, as "METHOD path".
+const NATIVE_ROUTES: &[&str] = &[
+    "post /api/v1/register",
+    "post /api/v1/login",
+    "post /api/v1/refresh",
+    "post /api/v1/logout",
+    "post /api/v1/logout/everywhere",
+    "get /api/v1/me",
+    "patch /api/v1/me",
+    "post /api/v1/me/password",
+    "get /api/v1/sessions",
+    "delete /api/v1/sessions",
+    "delete /api/v1/sessions/{id}",
+    "get /api/v1/admin/users",
+    "get /api/v1/admin/users/{id}",
+    "put /api/v1/admin/users/{id}/roles/{role}",
+    "delete /api/v1/admin/users/{id}/roles/{role}",
+    "post /api/v1/admin/users/{id}/disable",
+    "post /api/v1/admin/users/{id}/enable",
+    "get /healthz",
+    "get /readyz",
+    "get /.well-known/jwks.json",
+];
+
+async fn openapi_lists_every_native_route_and_docs_work_offline(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let document: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    let mut documented = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert(format!("{method} {path}"));
+        }
+    }
+    let expected: BTreeSet<String> = NATIVE_ROUTES.iter().map(|r| r.to_string()).collect();
+    assert_eq!(documented, expected);
+
+    // Every documented route exists: none answers 404/405 from the router.
+    for route in NATIVE_ROUTES {
+        let (method, path) = route.split_once(' ').unwrap();
+        let path = path.replace("{id}", "x").replace("{role}", "user");
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = app
+            .client
+            .request(method, app.url(&path))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{route}");
+        if response.status() == StatusCode::NOT_FOUND {
+            // Only "no such thing" from a handler, not "no such route".
+            let body: Value = response.json().await.unwrap();
+            assert!(
+                body["message"].as_str().unwrap().contains("not found"),
+                "{route}: {body}"
+            );
+        }
+    }
+
+    // The docs page and everything it loads come from this server.
+    let page = app.client.get(app.url("/api/v1/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger"), "{html}");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external assets: {html}"
+    );
+    for asset in ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-initializer.js"] {
+        let response = app
+            .client
+            .get(app.url(&format!("/api/v1/docs/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+    }
+    let initializer = app
+        .client
+        .get(app.url("/api/v1/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(initializer.contains("/api/v1/openapi.json"), "{initializer}");
+}
+
+/// A TCP relay that can be cut and restored, standing for a database that
+/// goes away and comes back.
+struct Relay {
+    port: u16,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(port: u16, upstream: String) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let mut stopped_accept = stopped.clone();
+                let (mut inbound, _) = tokio::select! {
+                    accepted = listener.accept() => match accepted { Ok(pair) => pair, Err(_) => return },
+                    _ = stopped_accept.changed() => return,
+                };
+                let upstream = upstream.clone();
+                let mut stopped_conn = stopped.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
+                        _ = stopped_conn.changed() => {},
+                    }
+                });
+            }
+        });
+        Self { port, stop }
+    }
+
+    fn cut(self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_answers_503_quickly_and_recovers() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let database = TestDatabase::create(&backend).await;
+    let mut direct = url::Url::parse(&database.url).unwrap();
+    let upstream = format!("{}:{}", direct.host_str().unwrap(), direct.port().unwrap_or(5432));
+    let relay = Relay::start(0, upstream.clone()).await;
+    let port = relay.port;
+    direct.set_port(Some(port)).unwrap();
+    let config = test_config(direct.as_str());
+    let app = TestApp::start(config, database).await;
+    let login = app.signed_in("ala@example.pl").await;
+    let token = crate::helpers::token(&login).to_owned();
+
+    relay.cut();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let me = app.get_with_token("/api/v1/me", &token).await;
+    assert_error(me, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_error(ready, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+    let register = app
+        .post(
+            "/api/v1/register",
+            serde_json::json!({"email": "b@example.pl", "password": crate::helpers::PASSWORD}),
+        )
+        .await;
+    assert_error(register, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+
+    let _relay = Relay::start(port, upstream).await;
+    let mut recovered = false;
+    for _ in 0..50 {
+        if app.get_with_token("/api/v1/me", &token).await.status() == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(recovered, "the server serves again once the database is back");
+    assert_eq!(
+        app.client.get(app.url("/readyz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+}

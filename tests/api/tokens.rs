@@ -1,0 +1,255 @@
+//! Access tokens: their claims, the published keys, and every way a forged
+//! or stale token is refused.
+
+use crate::helpers::{Backend, TestApp, assert_error, both_backends, token};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use klucznik::app::{Claims, JwtAlgorithm};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+both_backends!(
+    access_tokens_carry_the_claims_and_verify_with_the_published_key,
+    expired_tampered_and_unsigned_tokens_are_refused,
+    hs256_can_be_chosen_and_then_eddsa_tokens_are_refused,
+    keys_are_shared_by_instances_on_one_database,
+    a_disabled_account_is_refused_at_once,
+);
+
+fn decode_part(part: &str) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+async fn access_tokens_carry_the_claims_and_verify_with_the_published_key(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let login = app.signed_in("ala@example.pl").await;
+    let jwt = token(&login);
+    let header = decode_part(jwt.split('.').next().unwrap());
+    assert_eq!(header["alg"], "EdDSA");
+    let kid = header["kid"].as_str().unwrap();
+
+    let jwks: JwkSet = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks.find(kid).expect("the signing key is published");
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[app.address.as_str()]);
+    let claims = jsonwebtoken::decode::<Claims>(jwt, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims.sub, login["account"]["id"].as_str().unwrap());
+    assert_eq!(claims.roles, ["user"]);
+    assert_eq!(claims.exp - claims.iat, 900);
+    assert!(!claims.sid.is_empty() && !claims.jti.is_empty());
+}
+
+async fn expired_tampered_and_unsigned_tokens_are_refused(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.core.access_ttl = time::Duration::seconds(1)).await;
+    let login = app.signed_in("ala@example.pl").await;
+    let jwt = token(&login).to_owned();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(
+        app.get_with_token("/api/v1/me", &jwt).await.status(),
+        StatusCode::OK
+    );
+
+    // Tampered: the same signature over claims naming more roles.
+    let mut claims = decode_part(parts[1]);
+    claims["roles"] = json!(["user", "admin"]);
+    let forged_claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+    let tampered = format!("{}.{}.{}", parts[0], forged_claims, parts[2]);
+    assert_error(
+        app.get_with_token("/api/v1/me", &tampered).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+
+    // alg none, with and without a signature part.
+    let mut header = decode_part(parts[0]);
+    header["alg"] = json!("none");
+    let none_header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
+    for unsigned in [
+        format!("{none_header}.{}.", parts[1]),
+        format!("{none_header}.{}.{}", parts[1], parts[2]),
+    ] {
+        assert_error(
+            app.get_with_token("/api/v1/me", &unsigned).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
+    }
+    // HS256 signed with the public key as a secret (key confusion).
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let public_key = URL_SAFE_NO_PAD
+        .decode(jwks["keys"][0]["x"].as_str().unwrap())
+        .unwrap();
+    let mut hs_header = jsonwebtoken::Header::new(Algorithm::HS256);
+    hs_header.kid = header["kid"].as_str().map(str::to_owned);
+    let confused = jsonwebtoken::encode(
+        &hs_header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&public_key),
+    )
+    .unwrap();
+    assert_error(
+        app.get_with_token("/api/v1/me", &confused).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+
+    // Expired: one second of life, one second of leeway.
+    tokio::time::sleep(std::time::Duration::from_millis(3_100)).await;
+    assert_error(
+        app.get_with_token("/api/v1/me", &jwt).await,
+        StatusCode::UNAUTHORIZED,
+        "token_expired",
+    )
+    .await;
+    // The refresh token still works and gives a fresh access token.
+    let refreshed = app
+        .post(
+            "/api/v1/refresh",
+            json!({"refresh_token": login["refresh_token"]}),
+        )
+        .await;
+    let refreshed: Value = refreshed.json().await.unwrap();
+    assert_eq!(
+        app.get_with_token("/api/v1/me", token(&refreshed)).await.status(),
+        StatusCode::OK
+    );
+}
+
+async fn hs256_can_be_chosen_and_then_eddsa_tokens_are_refused(backend: Backend) {
+    let eddsa = TestApp::spawn(backend.clone()).await;
+    let eddsa_login = eddsa.signed_in("ala@example.pl").await;
+    let app = TestApp::spawn_with(backend, |c| c.jwt_algorithm = JwtAlgorithm::Hs256).await;
+    let login = app.signed_in("ala@example.pl").await;
+    let header = decode_part(token(&login).split('.').next().unwrap());
+    assert_eq!(header["alg"], "HS256");
+    assert_eq!(
+        app.get_with_token("/api/v1/me", token(&login)).await.status(),
+        StatusCode::OK
+    );
+    let jwks: Value = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"], json!([]), "a shared secret is never published");
+    let foreign = app.get_with_token("/api/v1/me", token(&eddsa_login)).await;
+    assert_error(foreign, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
+
+async fn keys_are_shared_by_instances_on_one_database(backend: Backend) {
+    let first = TestApp::spawn(backend).await;
+    let login = first.signed_in("ala@example.pl").await;
+    // A second instance on the same database, with the same public URL.
+    let mut config = crate::helpers::test_config(&first.database.url);
+    config.public_url = Some(url::Url::parse(&first.address).unwrap());
+    let app = klucznik::startup::Application::build(config).await.unwrap();
+    let second = format!("http://{}", app.local_addr().unwrap());
+    tokio::spawn(app.run_until(std::future::pending()));
+    let response = first
+        .client
+        .get(format!("{second}/api/v1/me"))
+        .bearer_auth(token(&login))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let jwks_first: Value = first
+        .client
+        .get(first.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwks_second: Value = first
+        .client
+        .get(format!("{second}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks_first, jwks_second);
+}
+
+async fn a_disabled_account_is_refused_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin("admin@example.pl").await;
+    let login = app.signed_in("ala@example.pl").await;
+    let id = login["account"]["id"].as_str().unwrap();
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/users/{id}/disable")))
+        .bearer_auth(token(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["account"]["disabled"],
+        true
+    );
+    // Its live token, its refresh token and a new sign-in are all refused.
+    assert_error(
+        app.get_with_token("/api/v1/me", token(&login)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    let refresh = app
+        .post(
+            "/api/v1/refresh",
+            json!({"refresh_token": login["refresh_token"]}),
+        )
+        .await;
+    assert_error(refresh, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+    let again = app.login("ala@example.pl", crate::helpers::PASSWORD).await;
+    assert_error(again, StatusCode::FORBIDDEN, "account_disabled").await;
+    // A wrong password does not reveal that the account is disabled.
+    let wrong = app.login("ala@example.pl", "wrong-password").await;
+    assert_error(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/users/{id}/enable")))
+        .bearer_auth(token(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        app.login("ala@example.pl", crate::helpers::PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
