@@ -208,8 +208,8 @@ impl Core {
             return Err(CoreError::InvalidCredentials);
         }
         let now = now();
-        if let Some(failures) = self.store.login_failures(&login_key).await?
-            && let Some(until) = failures.locked_until
+        let failures = self.store.login_failures(&login_key).await?;
+        if let Some(until) = failures.and_then(|f| f.locked_until)
             && until > now
         {
             return Err(CoreError::TooManyAttempts {
@@ -225,7 +225,9 @@ impl Core {
             self.count_failure(&login_key, now).await?;
             return Err(CoreError::InvalidCredentials);
         };
-        self.store.clear_login_failures(&login_key).await?;
+        if failures.is_some() {
+            self.store.clear_login_failures(&login_key).await?;
+        }
         if account.disabled {
             return Err(CoreError::AccountDisabled);
         }

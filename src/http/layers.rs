@@ -13,7 +13,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// Largest request body accepted anywhere.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -55,7 +55,8 @@ pub fn wrap(routes: Router, web: &WebSettings) -> Router {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-    }))
+    })
+    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
