@@ -128,6 +128,22 @@ pub struct SettingsArgs {
     /// JWT algorithm: EdDSA (default) or HS256.
     #[arg(long, global = true, env = "KLUCZNIK_JWT_ALGORITHM")]
     pub jwt_algorithm: Option<String>,
+    /// Mail transport: log (print to standard output), file, smtp.
+    #[arg(long, global = true, env = "KLUCZNIK_MAIL_TRANSPORT")]
+    pub mail: Option<String>,
+    /// Folder for `--mail file` (one .eml per message).
+    #[arg(long, global = true, env = "KLUCZNIK_MAIL_DIR")]
+    pub mail_dir: Option<String>,
+    /// SMTP server for `--mail smtp`: smtp://[user:pass@]host[:port][?tls=required] or smtps://…
+    #[arg(long, global = true, env = "KLUCZNIK_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of every message.
+    #[arg(long, global = true, env = "KLUCZNIK_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Accounts with an unverified email cannot sign in (default true).
+    #[arg(long, global = true, env = "KLUCZNIK_REQUIRE_VERIFIED_EMAIL", value_parser = BoolishValueParser::new(),
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub require_verified_email: Option<bool>,
     /// Log format: text or json.
     #[arg(long, global = true, env = "KLUCZNIK_LOG_FORMAT")]
     pub log_format: Option<String>,

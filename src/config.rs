@@ -33,6 +33,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// How mail leaves the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailSettings {
+    Log,
+    File(std::path::PathBuf),
+    /// The URL holds credentials: never print it unredacted.
+    Smtp(String),
+}
+
 /// A dialect to mount and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DialectMount {
@@ -58,6 +67,8 @@ pub struct Config {
     pub core: CoreSettings,
     pub log_format: LogFormat,
     pub log_filter: String,
+    pub mail: MailSettings,
+    pub mail_from: String,
 }
 
 impl Default for Config {
@@ -75,6 +86,8 @@ impl Default for Config {
             core: CoreSettings::default(),
             log_format: LogFormat::Text,
             log_filter: "info".into(),
+            mail: MailSettings::Log,
+            mail_from: "Klucznik <no-reply@localhost>".into(),
         }
     }
 }
@@ -99,6 +112,11 @@ struct FileSettings {
     jwt_algorithm: Option<String>,
     log_format: Option<String>,
     log: Option<String>,
+    mail: Option<String>,
+    mail_dir: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    require_verified_email: Option<bool>,
 }
 
 impl Config {
@@ -209,7 +227,52 @@ impl Config {
                 ));
             }
         };
+        core.require_verified_email = args
+            .require_verified_email
+            .or(file.require_verified_email)
+            .unwrap_or(core.require_verified_email);
+        let mail = match pick(&args.mail, file.mail).as_deref() {
+            None | Some("log") => MailSettings::Log,
+            Some("file") => MailSettings::File(
+                pick(&args.mail_dir, file.mail_dir)
+                    .unwrap_or_else(|| "mail".into())
+                    .into(),
+            ),
+            Some("smtp") => {
+                let url = pick(&args.smtp_url, file.smtp_url).ok_or_else(|| {
+                    ConfigError::new("--smtp-url / KLUCZNIK_SMTP_URL", "required with --mail smtp")
+                })?;
+                let parsed = Url::parse(&url).map_err(|e| {
+                    ConfigError::new(
+                        "--smtp-url / KLUCZNIK_SMTP_URL",
+                        format!("`{}`: {e}", redact_url(&url)),
+                    )
+                })?;
+                if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host().is_none() {
+                    return Err(ConfigError::new(
+                        "--smtp-url / KLUCZNIK_SMTP_URL",
+                        format!(
+                            "`{}` must be smtp://host[:port] or smtps://host[:port]",
+                            redact_url(&url)
+                        ),
+                    ));
+                }
+                MailSettings::Smtp(url)
+            }
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "--mail / KLUCZNIK_MAIL_TRANSPORT",
+                    format!("`{other}` is not log, file or smtp"),
+                ));
+            }
+        };
+        let mail_from = pick(&args.mail_from, file.mail_from).unwrap_or(defaults.mail_from);
+        mail_from.parse::<lettre::message::Mailbox>().map_err(|e| {
+            ConfigError::new("--mail-from / KLUCZNIK_MAIL_FROM", format!("`{mail_from}`: {e}"))
+        })?;
         Ok(Config {
+            mail,
+            mail_from,
             listen,
             database_url,
             public_url,

@@ -6,6 +6,7 @@ use crate::cli::UserCommand;
 use crate::config::Config;
 use crate::domain::Role;
 use crate::http::native::views::AccountView;
+use crate::mail::Lang;
 use crate::startup::{open_core, open_store};
 use std::io::BufRead;
 
@@ -32,8 +33,9 @@ pub async fn migrate(config: &Config) -> Result<(), CommandError> {
 
 pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandError> {
     let store = open_store(config).await?;
-    let issuer = config.public_url_for(config.listen)?;
-    let core = open_core(config, store, issuer.as_str().trim_end_matches('/')).await?;
+    // Mail queued here (a verification, say) goes out from the server.
+    let public_url = config.public_url_for(config.listen)?;
+    let core = open_core(config, store, &public_url, Default::default()).await?;
     let op = Actor::Operator;
     match command {
         UserCommand::Create {
@@ -52,19 +54,14 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandEr
                 Some(password) => password,
                 None => read_password()?,
             };
-            let account = core
-                .register(NewAccount {
-                    email,
-                    username,
-                    password,
-                    roles,
-                })
-                .await?;
-            let account = if verified {
-                core.mark_email_verified(op, &account.id).await?
-            } else {
-                account
+            let new = NewAccount {
+                email,
+                username,
+                password,
+                roles,
+                email_verified: verified,
             };
+            let account = core.register(new, Lang::En).await?.account;
             print_account(&account);
         }
         UserCommand::List {

@@ -3,15 +3,18 @@
 //! build the router.
 
 use crate::app::{Core, PasswordHasherPool, TokenService};
-use crate::config::{Config, ConfigError, redact_url};
+use crate::config::{Config, ConfigError, MailSettings, redact_url};
 use crate::http::{self, AppState, WebSettings};
+use crate::mail::{Composer, MailTransport, spawn_worker};
 use crate::store::{self, DynStore};
 use axum::Router;
+use lettre::message::Mailbox;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use url::Url;
 
 const DATABASE_SETTING: &str = "--database-url / KLUCZNIK_DATABASE_URL";
@@ -35,19 +38,60 @@ pub async fn open_store(config: &Config) -> Result<DynStore, ConfigError> {
     Ok(store)
 }
 
-/// The core over an open store; `issuer` names this server in its tokens.
-pub async fn open_core(config: &Config, store: DynStore, issuer: &str) -> Result<Arc<Core>, ConfigError> {
+/// The core over an open store. `public_url` names this server in its
+/// tokens and starts every mailed link; `mail_wake` nudges the outbox worker.
+pub async fn open_core(
+    config: &Config,
+    store: DynStore,
+    public_url: &Url,
+    mail_wake: Arc<Notify>,
+) -> Result<Arc<Core>, ConfigError> {
     let hasher = PasswordHasherPool::new(config.argon2, config.hash_threads)
         .map_err(|e| ConfigError::new("KLUCZNIK_ARGON2_M_KIB / _T / _P", e.to_string()))?;
+    let issuer = public_url.as_str().trim_end_matches('/').to_owned();
     let tokens = TokenService::load(
         store.clone(),
         config.jwt_algorithm,
-        issuer.to_owned(),
+        issuer,
         config.core.access_ttl,
     )
     .await
     .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load signing keys: {e}")))?;
-    Ok(Arc::new(Core::new(store, hasher, tokens, config.core.clone())))
+    let composer = Composer::new(public_url.clone());
+    Ok(Arc::new(Core::new(
+        store,
+        hasher,
+        tokens,
+        config.core.clone(),
+        composer,
+        mail_wake,
+    )))
+}
+
+/// The configured mail transport.
+pub fn mail_transport(config: &Config) -> Result<MailTransport, ConfigError> {
+    Ok(match &config.mail {
+        MailSettings::Log => MailTransport::Log,
+        MailSettings::File(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ConfigError::new(
+                    "--mail-dir / KLUCZNIK_MAIL_DIR",
+                    format!("cannot create {}: {e}", dir.display()),
+                )
+            })?;
+            MailTransport::File(dir.clone())
+        }
+        MailSettings::Smtp(url) => MailTransport::smtp(url)
+            .map_err(|e| ConfigError::new("--smtp-url / KLUCZNIK_SMTP_URL", redact_url(&e)))?,
+    })
+}
+
+/// What the outbox worker needs, kept until the server runs.
+struct MailDelivery {
+    store: DynStore,
+    transport: Arc<MailTransport>,
+    from: Mailbox,
+    wake: Arc<Notify>,
 }
 
 /// A bound, ready server.
@@ -56,6 +100,7 @@ pub struct Application {
     router: Router,
     public_url: Url,
     core: Arc<Core>,
+    mail: MailDelivery,
 }
 
 impl Application {
@@ -70,9 +115,20 @@ impl Application {
             .local_addr()
             .map_err(|e| ConfigError::new("--listen / KLUCZNIK_LISTEN", e.to_string()))?;
         let public_url = config.public_url_for(bound)?;
+        let transport = Arc::new(mail_transport(&config)?);
+        let from: Mailbox = config
+            .mail_from
+            .parse()
+            .map_err(|e| ConfigError::new("--mail-from / KLUCZNIK_MAIL_FROM", format!("{e}")))?;
         let store = open_store(&config).await?;
-        let issuer = public_url.as_str().trim_end_matches('/').to_owned();
-        let core = open_core(&config, store, &issuer).await?;
+        let wake = Arc::new(Notify::new());
+        let core = open_core(&config, store.clone(), &public_url, Arc::clone(&wake)).await?;
+        let mail = MailDelivery {
+            store,
+            transport,
+            from,
+            wake,
+        };
         let web = WebSettings {
             public_origin: public_url.origin().ascii_serialization(),
             cors_origins: config.cors_origins.clone(),
@@ -87,6 +143,7 @@ impl Application {
             router,
             public_url,
             core,
+            mail,
         })
     }
 
@@ -103,13 +160,27 @@ impl Application {
         &self.public_url
     }
 
-    /// Serves until `shutdown` completes, then lets requests in flight
-    /// finish for up to ten seconds.
+    /// Serves (and delivers mail) until `shutdown` completes, then lets
+    /// requests in flight finish for up to ten seconds and stops the worker.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
+        let mail = self.mail;
+        let worker = spawn_worker(mail.store, mail.transport, mail.from, mail.wake, mail_stopped);
+        let served = Self::serve(self.listener, self.router, shutdown).await;
+        let _ = stop_mail.send(true);
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, worker).await;
+        served
+    }
+
+    async fn serve(
+        listener: TcpListener,
+        router: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
-            self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -29,6 +29,17 @@ pub enum CoreError {
     /// Unknown, used, expired or revoked refresh token.
     #[error("the refresh token is not valid")]
     InvalidRefreshToken,
+    /// A verification code or link that cannot verify.
+    #[error("{0}")]
+    Verification(VerificationProblem),
+    #[error("the email address is already verified")]
+    AlreadyVerified,
+    /// More resends than allowed in an hour; nothing was sent.
+    #[error("too many verification mails; try again later")]
+    TooManyResends,
+    /// A password-reset token that cannot be used.
+    #[error("{0}")]
+    ResetToken(ResetProblem),
     #[error("the current password is wrong")]
     WrongCurrentPassword,
     #[error("{0} not found")]
@@ -57,4 +68,28 @@ impl From<StoreError> for CoreError {
             other => CoreError::Internal(other.to_string()),
         }
     }
+}
+
+/// Why a verification code or link was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VerificationProblem {
+    /// Unknown, wrong, used or replaced.
+    #[error("the verification code or link is not valid")]
+    Invalid,
+    #[error("the verification code or link has expired")]
+    Expired,
+    /// Five wrong codes: this code is dead; ask for a new one.
+    #[error("too many wrong codes; ask for a new one")]
+    TooManyAttempts,
+}
+
+/// Why a password-reset token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResetProblem {
+    #[error("the reset link is not valid")]
+    Invalid,
+    #[error("the reset link has expired")]
+    Expired,
+    #[error("the reset link was already used")]
+    Used,
 }

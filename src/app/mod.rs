@@ -4,17 +4,23 @@
 
 mod error;
 pub mod hashing;
+mod recovery;
 pub mod secrets;
 pub mod tokens;
+mod verification;
 
-pub use error::CoreError;
+pub use error::{CoreError, ResetProblem, VerificationProblem};
 pub use hashing::{Argon2Cost, PasswordHasherPool};
 pub use tokens::{Claims, JwtAlgorithm, TokenRejection, TokenService};
+pub use verification::IssuedVerification;
 
 use crate::domain::{Account, Email, Invalid, Password, Role, Session, Username};
-use crate::store::{AccountPage, DynStore, Rotation, StoreError, UniqueField};
+use crate::mail::{Composer, Lang};
+use crate::store::{AccountPage, DynStore, OutboxMessage, Rotation, StoreError, UniqueField};
 use hashing::Verdict;
+use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
+use tokio::sync::Notify;
 
 /// Lifetimes and limits of the core, from configuration.
 #[derive(Debug, Clone)]
@@ -30,6 +36,9 @@ pub struct CoreSettings {
     pub refresh_grace: Duration,
     /// Consecutive failures of one login name before sign-in pauses.
     pub lockout_threshold: u32,
+    /// An account with an unverified email cannot sign in (native API, web
+    /// page, verify-code dialect).
+    pub require_verified_email: bool,
 }
 
 impl Default for CoreSettings {
@@ -41,6 +50,7 @@ impl Default for CoreSettings {
             remember_me_ttl: Duration::days(30),
             refresh_grace: Duration::seconds(2),
             lockout_threshold: 10,
+            require_verified_email: true,
         }
     }
 }
@@ -61,6 +71,15 @@ pub struct NewAccount {
     pub username: Option<String>,
     pub password: String,
     pub roles: Vec<Role>,
+    /// The operator vouches for the email: no verification mail.
+    pub email_verified: bool,
+}
+
+/// A new account, and the verification mailed to it when it has an email.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub account: Account,
+    pub verification: Option<IssuedVerification>,
 }
 
 /// Where a request came from, kept with its session for the user to see.
@@ -102,6 +121,9 @@ pub struct Core {
     hasher: PasswordHasherPool,
     tokens: TokenService,
     settings: CoreSettings,
+    composer: Composer,
+    /// Wakes the outbox worker when a message is queued.
+    mail_wake: Arc<Notify>,
 }
 
 impl Core {
@@ -110,13 +132,23 @@ impl Core {
         hasher: PasswordHasherPool,
         tokens: TokenService,
         settings: CoreSettings,
+        composer: Composer,
+        mail_wake: Arc<Notify>,
     ) -> Self {
         Self {
             store,
             hasher,
             tokens,
             settings,
+            composer,
+            mail_wake,
         }
+    }
+
+    fn compose(&self, lang: Lang, to: &str, mail: crate::mail::Mail<'_>) -> Result<OutboxMessage, CoreError> {
+        self.composer
+            .compose(lang, to, mail)
+            .map_err(|e| CoreError::internal(format!("mail template: {e}")))
     }
 
     pub fn settings(&self) -> &CoreSettings {
@@ -132,8 +164,10 @@ impl Core {
         Ok(self.store.ping().await?)
     }
 
+    /// Creates an account; one with an email also gets a verification code
+    /// and link, mailed in the same transaction.
     #[tracing::instrument(skip_all)]
-    pub async fn register(&self, new: NewAccount) -> Result<Account, CoreError> {
+    pub async fn register(&self, new: NewAccount, lang: Lang) -> Result<Registered, CoreError> {
         let email = non_empty(new.email.as_deref()).map(Email::parse).transpose()?;
         let username = non_empty(new.username.as_deref())
             .map(Username::parse)
@@ -152,17 +186,42 @@ impl Core {
             email: email.as_ref().map(|e| e.as_str().to_owned()),
             username: username.as_ref().map(|u| u.as_str().to_owned()),
             password_hash: self.hasher.hash(&password).await?,
-            email_verified_at: None,
+            email_verified_at: (new.email_verified && email.is_some()).then_some(now),
             roles,
             custom_username: username.is_some(),
             disabled: false,
             created_at: now,
             updated_at: now,
         };
-        match self.store.insert_account(&account).await {
+        let pending = match (&email, new.email_verified) {
+            (Some(email), false) => Some(self.new_verification(
+                &account.id,
+                email.as_str(),
+                crate::store::VerificationPurpose::Signup,
+                false,
+                lang,
+                now,
+            )?),
+            _ => None,
+        };
+        let (record, mail, issued) = match pending {
+            Some((record, mail, issued)) => (Some(record), Some(mail), Some(issued)),
+            None => (None, None, None),
+        };
+        match self
+            .store
+            .insert_account(&account, record.as_ref(), mail.as_ref())
+            .await
+        {
             Ok(()) => {
                 tracing::info!(account_id = %account.id, "account created");
-                Ok(account)
+                if mail.is_some() {
+                    self.mail_wake.notify_one();
+                }
+                Ok(Registered {
+                    account,
+                    verification: issued,
+                })
             }
             Err(StoreError::Conflict(field)) => Err(self.conflict(field, &account).await),
             Err(other) => Err(other.into()),
@@ -230,6 +289,12 @@ impl Core {
         }
         if account.disabled {
             return Err(CoreError::AccountDisabled);
+        }
+        if self.settings.require_verified_email
+            && account.email.is_some()
+            && account.email_verified_at.is_none()
+        {
+            return Err(CoreError::EmailNotVerified);
         }
         if verdict == Verdict::MatchNeedsRehash
             && let Ok(parsed) = Password::parse(password)
@@ -603,17 +668,6 @@ impl Core {
             self.logout_everywhere(&account.id).await?;
         }
         tracing::info!(account_id = %account.id, disabled, "account status changed");
-        Ok(account)
-    }
-
-    /// Marks the account's email verified (the operator vouches for it).
-    pub async fn mark_email_verified(&self, actor: Actor<'_>, id: &str) -> Result<Account, CoreError> {
-        Self::ensure_admin(actor)?;
-        let mut account = self.account_required(id).await?;
-        let now = now();
-        account.email_verified_at.get_or_insert(now);
-        account.updated_at = now;
-        self.store.update_account(&account).await?;
         Ok(account)
     }
 

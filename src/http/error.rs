@@ -2,7 +2,7 @@
 //! mapping of core errors and framework rejections onto it. 5xx bodies say
 //! nothing of the cause; the cause is logged once here.
 
-use crate::app::CoreError;
+use crate::app::{CoreError, ResetProblem, VerificationProblem};
 use crate::domain::Invalid;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -108,6 +108,28 @@ impl From<CoreError> for ApiError {
             CoreError::TokenExpired => Self::new(S::UNAUTHORIZED, "token_expired", error.to_string()),
             CoreError::InvalidRefreshToken => {
                 Self::new(S::UNAUTHORIZED, "invalid_refresh_token", error.to_string())
+            }
+            CoreError::Verification(problem) => {
+                let key = match problem {
+                    VerificationProblem::Invalid => "invalid_verification",
+                    VerificationProblem::Expired => "verification_expired",
+                    VerificationProblem::TooManyAttempts => "verification_attempts_exhausted",
+                };
+                Self::new(S::BAD_REQUEST, key, problem.to_string())
+            }
+            CoreError::AlreadyVerified => Self::new(S::CONFLICT, "already_verified", error.to_string()),
+            CoreError::TooManyResends => {
+                let mut api = Self::new(S::TOO_MANY_REQUESTS, "too_many_resends", error.to_string());
+                api.retry_after = Some(3600);
+                api
+            }
+            CoreError::ResetToken(problem) => {
+                let key = match problem {
+                    ResetProblem::Invalid => "reset_token_invalid",
+                    ResetProblem::Expired => "reset_token_expired",
+                    ResetProblem::Used => "reset_token_used",
+                };
+                Self::new(S::BAD_REQUEST, key, problem.to_string())
             }
             CoreError::WrongCurrentPassword => {
                 Self::new(S::BAD_REQUEST, "wrong_current_password", error.to_string())

@@ -99,3 +99,18 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientDevice {
         Ok(Self(Device { user_agent, ip }))
     }
 }
+
+/// The language a person reading our mail or pages asked for.
+pub struct AcceptLanguage(pub crate::mail::Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for AcceptLanguage {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        Ok(Self(crate::mail::Lang::from_accept_language(header)))
+    }
+}

@@ -68,6 +68,90 @@ pub struct LoginFailures {
     pub locked_until: Option<OffsetDateTime>,
 }
 
+/// What an email verification is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerificationPurpose {
+    /// Proving the address an account signed up with.
+    Signup,
+    /// Proving a new address before it replaces the old one.
+    EmailChange,
+}
+
+impl VerificationPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::EmailChange => "email_change",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Self {
+        if raw == "email_change" {
+            Self::EmailChange
+        } else {
+            Self::Signup
+        }
+    }
+}
+
+/// A verification code and link, as stored (digests only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationRecord {
+    /// Also the `sessionId` the code is bound to.
+    pub id: String,
+    pub account_id: String,
+    pub purpose: VerificationPurpose,
+    /// The address being verified, as typed.
+    pub email: String,
+    pub code_digest: String,
+    pub link_digest: String,
+    pub attempts: u32,
+    /// Made by a resend rather than by the sign-up itself.
+    pub resent: bool,
+    pub created_at: OffsetDateTime,
+    pub code_expires_at: OffsetDateTime,
+    pub link_expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+    pub replaced_at: Option<OffsetDateTime>,
+}
+
+/// A password-reset token, as stored (its digest only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordResetRecord {
+    pub digest: String,
+    pub account_id: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// A rendered message waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A message a worker has leased for one delivery attempt.
+#[derive(Debug, Clone)]
+pub struct ClaimedMessage {
+    pub message: OutboxMessage,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// How many outbox messages are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub sent: u64,
+    pub failed: u64,
+}
+
 /// One page of accounts and how many match in all.
 #[derive(Debug, Clone)]
 pub struct AccountPage {
@@ -82,7 +166,14 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     async fn migrate(&self) -> Result<(), StoreError>;
 
-    async fn insert_account(&self, account: &Account) -> Result<(), StoreError>;
+    /// Stores a new account, with its first verification and mail when it
+    /// has an email, in one transaction.
+    async fn insert_account(
+        &self,
+        account: &Account,
+        verification: Option<&VerificationRecord>,
+        mail: Option<&OutboxMessage>,
+    ) -> Result<(), StoreError>;
     /// Saves every mutable field of `account`.
     async fn update_account(&self, account: &Account) -> Result<(), StoreError>;
     async fn account_by_id(&self, id: &str) -> Result<Option<Account>, StoreError>;
@@ -131,6 +222,71 @@ pub trait Store: Send + Sync + 'static {
 
     async fn signing_keys(&self, algorithm: &str) -> Result<Vec<SigningKeyRecord>, StoreError>;
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+
+    /// Stores a new verification, retiring the account's earlier ones of the
+    /// same purpose, and its mail, in one transaction.
+    async fn issue_verification(
+        &self,
+        verification: &VerificationRecord,
+        mail: &[OutboxMessage],
+    ) -> Result<(), StoreError>;
+    async fn verification_by_id(&self, id: &str) -> Result<Option<VerificationRecord>, StoreError>;
+    async fn verification_by_link(&self, digest: &str) -> Result<Option<VerificationRecord>, StoreError>;
+    /// The newest live (not used, not replaced) verification of an address.
+    async fn live_verification_for_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<VerificationRecord>, StoreError>;
+    async fn count_resends_since(&self, account_id: &str, since: OffsetDateTime) -> Result<u32, StoreError>;
+    /// Counts a wrong code; returns the attempts so far.
+    async fn add_verification_attempt(&self, id: &str) -> Result<u32, StoreError>;
+    /// Marks the verification used and saves the account, unless it was used
+    /// or replaced meanwhile (then false); `mail` goes out in the same
+    /// transaction.
+    async fn complete_verification(
+        &self,
+        id: &str,
+        account: &Account,
+        now: OffsetDateTime,
+        mail: Option<&OutboxMessage>,
+    ) -> Result<bool, StoreError>;
+
+    async fn insert_password_reset(
+        &self,
+        reset: &PasswordResetRecord,
+        mail: &OutboxMessage,
+    ) -> Result<(), StoreError>;
+    async fn password_reset(&self, digest: &str) -> Result<Option<PasswordResetRecord>, StoreError>;
+    /// Uses the reset token, saves the account's new password, ends every
+    /// session and queues `mail`, all at once; false when the token was used.
+    async fn complete_password_reset(
+        &self,
+        digest: &str,
+        account: &Account,
+        now: OffsetDateTime,
+        mail: &OutboxMessage,
+    ) -> Result<bool, StoreError>;
+
+    async fn enqueue_mail(&self, mail: &OutboxMessage) -> Result<(), StoreError>;
+    /// Leases up to `limit` due messages until `lease_until`; two workers
+    /// never lease the same message.
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClaimedMessage>, StoreError>;
+    /// Marks a message delivered and forgets its body (it holds codes and links).
+    async fn mail_sent(&self, id: &str, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn mail_retry(
+        &self,
+        id: &str,
+        attempts: u32,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), StoreError>;
+    async fn mail_failed(&self, id: &str, attempts: u32, error: &str) -> Result<(), StoreError>;
+    async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
 
     async fn login_failures(&self, login: &str) -> Result<Option<LoginFailures>, StoreError>;
     /// Counts one more failure and returns the new count.

@@ -1,12 +1,13 @@
 //! PostgreSQL, for several instances sharing one database.
 
 use super::sql::{
-    AccountRow, RefreshTokenRow, SessionRow, SigningKeyRow, encode_key, impl_store, like_pattern,
-    roles_column,
+    AccountRow, ClaimedRow, PasswordResetRow, RefreshTokenRow, SessionRow, SigningKeyRow, VerificationRow,
+    encode_key, impl_store, like_pattern, roles_column,
 };
 use super::{
-    AccountPage, LoginFailures, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, classify,
-    from_millis, to_millis,
+    AccountPage, ClaimedMessage, LoginFailures, OutboxCounts, OutboxMessage, PasswordResetRecord,
+    RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, VerificationRecord, classify, from_millis,
+    to_millis,
 };
 use crate::domain::{Account, Session};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -34,4 +35,9 @@ impl PostgresStore {
     }
 }
 
-impl_store!(PostgresStore);
+// Leases due messages; SKIP LOCKED lets instances claim side by side without waiting.
+impl_store!(
+    PostgresStore,
+    sqlx::PgConnection,
+    "UPDATE outbox SET lease_until = $2 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, recipient, subject, text_body, html_body, attempts, created_at"
+);

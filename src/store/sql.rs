@@ -2,7 +2,10 @@
 //! implementation over a concrete sqlx pool; each backend module supplies
 //! only its pool and migrations.
 
-use super::{RefreshTokenRecord, SigningKeyRecord, from_millis};
+use super::{
+    ClaimedMessage, OutboxMessage, PasswordResetRecord, RefreshTokenRecord, SigningKeyRecord,
+    VerificationPurpose, VerificationRecord, from_millis,
+};
 use crate::domain::{Account, Role, Session};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -113,6 +116,91 @@ impl SigningKeyRow {
     }
 }
 
+#[derive(sqlx::FromRow)]
+pub(super) struct VerificationRow {
+    id: String,
+    account_id: String,
+    purpose: String,
+    email: String,
+    code_digest: String,
+    link_digest: String,
+    attempts: i64,
+    resent: bool,
+    created_at: i64,
+    code_expires_at: i64,
+    link_expires_at: i64,
+    used_at: Option<i64>,
+    replaced_at: Option<i64>,
+}
+
+impl From<VerificationRow> for VerificationRecord {
+    fn from(row: VerificationRow) -> Self {
+        VerificationRecord {
+            id: row.id,
+            account_id: row.account_id,
+            purpose: VerificationPurpose::parse(&row.purpose),
+            email: row.email,
+            code_digest: row.code_digest,
+            link_digest: row.link_digest,
+            attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+            resent: row.resent,
+            created_at: from_millis(row.created_at),
+            code_expires_at: from_millis(row.code_expires_at),
+            link_expires_at: from_millis(row.link_expires_at),
+            used_at: row.used_at.map(from_millis),
+            replaced_at: row.replaced_at.map(from_millis),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct PasswordResetRow {
+    digest: String,
+    account_id: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl From<PasswordResetRow> for PasswordResetRecord {
+    fn from(row: PasswordResetRow) -> Self {
+        PasswordResetRecord {
+            digest: row.digest,
+            account_id: row.account_id,
+            created_at: from_millis(row.created_at),
+            expires_at: from_millis(row.expires_at),
+            used_at: row.used_at.map(from_millis),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ClaimedRow {
+    id: String,
+    recipient: String,
+    subject: String,
+    text_body: String,
+    html_body: String,
+    attempts: i64,
+    created_at: i64,
+}
+
+impl From<ClaimedRow> for ClaimedMessage {
+    fn from(row: ClaimedRow) -> Self {
+        ClaimedMessage {
+            message: OutboxMessage {
+                id: row.id,
+                recipient: row.recipient,
+                subject: row.subject,
+                text_body: row.text_body,
+                html_body: row.html_body,
+                created_at: from_millis(row.created_at),
+            },
+            attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+        }
+    }
+}
+
 pub(super) fn encode_key(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
@@ -128,7 +216,73 @@ pub(super) fn like_pattern(term: &str) -> String {
 }
 
 macro_rules! impl_store {
-    ($store:ty) => {
+    ($store:ty, $conn:ty, $claim_sql:literal) => {
+        /// Statements shared by several transactions.
+        impl $store {
+            async fn update_account_on(conn: &mut $conn, account: &Account) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE accounts SET email = $2, email_normalized = $3, username = $4, \
+                     username_normalized = $5, password_hash = $6, email_verified_at = $7, roles = $8, \
+                     custom_username = $9, disabled = $10, updated_at = $11 WHERE id = $1",
+                )
+                .bind(&account.id)
+                .bind(&account.email)
+                .bind(account.email.as_deref().map(str::to_lowercase))
+                .bind(&account.username)
+                .bind(account.username.as_deref().map(str::to_lowercase))
+                .bind(&account.password_hash)
+                .bind(account.email_verified_at.map(to_millis))
+                .bind(roles_column(&account.roles))
+                .bind(account.custom_username)
+                .bind(account.disabled)
+                .bind(to_millis(account.updated_at))
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+                .map_err(classify)
+            }
+
+            async fn insert_mail_on(conn: &mut $conn, mail: &OutboxMessage) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO outbox (id, recipient, subject, text_body, html_body, status, attempts, \
+                     next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+                )
+                .bind(&mail.id)
+                .bind(&mail.recipient)
+                .bind(&mail.subject)
+                .bind(&mail.text_body)
+                .bind(&mail.html_body)
+                .bind(to_millis(mail.created_at))
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+                .map_err(classify)
+            }
+
+            async fn insert_verification_on(conn: &mut $conn, v: &VerificationRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO email_verifications (id, account_id, purpose, email, code_digest, link_digest, \
+                     attempts, resent, created_at, code_expires_at, link_expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&v.id)
+                .bind(&v.account_id)
+                .bind(v.purpose.as_str())
+                .bind(&v.email)
+                .bind(&v.code_digest)
+                .bind(&v.link_digest)
+                .bind(i64::from(v.attempts))
+                .bind(v.resent)
+                .bind(to_millis(v.created_at))
+                .bind(to_millis(v.code_expires_at))
+                .bind(to_millis(v.link_expires_at))
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+                .map_err(classify)
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
@@ -149,7 +303,13 @@ macro_rules! impl_store {
                     })
             }
 
-            async fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
+            async fn insert_account(
+                &self,
+                account: &Account,
+                verification: Option<&VerificationRecord>,
+                mail: Option<&OutboxMessage>,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(classify)?;
                 sqlx::query(
                     "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, \
                      password_hash, email_verified_at, roles, custom_username, disabled, created_at, updated_at) \
@@ -167,33 +327,21 @@ macro_rules! impl_store {
                 .bind(account.disabled)
                 .bind(to_millis(account.created_at))
                 .bind(to_millis(account.updated_at))
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
-                .map(|_| ())
-                .map_err(classify)
+                .map_err(classify)?;
+                if let Some(verification) = verification {
+                    Self::insert_verification_on(&mut tx, verification).await?;
+                }
+                if let Some(mail) = mail {
+                    Self::insert_mail_on(&mut tx, mail).await?;
+                }
+                tx.commit().await.map_err(classify)
             }
 
             async fn update_account(&self, account: &Account) -> Result<(), StoreError> {
-                sqlx::query(
-                    "UPDATE accounts SET email = $2, email_normalized = $3, username = $4, \
-                     username_normalized = $5, password_hash = $6, email_verified_at = $7, roles = $8, \
-                     custom_username = $9, disabled = $10, updated_at = $11 WHERE id = $1",
-                )
-                .bind(&account.id)
-                .bind(&account.email)
-                .bind(account.email.as_deref().map(str::to_lowercase))
-                .bind(&account.username)
-                .bind(account.username.as_deref().map(str::to_lowercase))
-                .bind(&account.password_hash)
-                .bind(account.email_verified_at.map(to_millis))
-                .bind(roles_column(&account.roles))
-                .bind(account.custom_username)
-                .bind(account.disabled)
-                .bind(to_millis(account.updated_at))
-                .execute(&self.pool)
-                .await
-                .map(|_| ())
-                .map_err(classify)
+                let mut conn = self.pool.acquire().await.map_err(classify)?;
+                Self::update_account_on(&mut conn, account).await
             }
 
             async fn account_by_id(&self, id: &str) -> Result<Option<Account>, StoreError> {
@@ -446,6 +594,265 @@ macro_rules! impl_store {
                 .await
                 .map(|_| ())
                 .map_err(classify)
+            }
+
+            async fn issue_verification(
+                &self,
+                verification: &VerificationRecord,
+                mail: &[OutboxMessage],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(classify)?;
+                sqlx::query(
+                    "UPDATE email_verifications SET replaced_at = $3 WHERE account_id = $1 AND purpose = $2 \
+                     AND used_at IS NULL AND replaced_at IS NULL",
+                )
+                .bind(&verification.account_id)
+                .bind(verification.purpose.as_str())
+                .bind(to_millis(verification.created_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                Self::insert_verification_on(&mut tx, verification).await?;
+                for message in mail {
+                    Self::insert_mail_on(&mut tx, message).await?;
+                }
+                tx.commit().await.map_err(classify)
+            }
+
+            async fn verification_by_id(&self, id: &str) -> Result<Option<VerificationRecord>, StoreError> {
+                sqlx::query_as::<_, VerificationRow>("SELECT * FROM email_verifications WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map(|row| row.map(VerificationRecord::from))
+                    .map_err(classify)
+            }
+
+            async fn verification_by_link(&self, digest: &str) -> Result<Option<VerificationRecord>, StoreError> {
+                sqlx::query_as::<_, VerificationRow>("SELECT * FROM email_verifications WHERE link_digest = $1")
+                    .bind(digest)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map(|row| row.map(VerificationRecord::from))
+                    .map_err(classify)
+            }
+
+            async fn live_verification_for_email(&self, email: &str) -> Result<Option<VerificationRecord>, StoreError> {
+                sqlx::query_as::<_, VerificationRow>(
+                    "SELECT * FROM email_verifications WHERE lower(email) = $1 AND used_at IS NULL \
+                     AND replaced_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1",
+                )
+                .bind(email.trim().to_lowercase())
+                .fetch_optional(&self.pool)
+                .await
+                .map(|row| row.map(VerificationRecord::from))
+                .map_err(classify)
+            }
+
+            async fn count_resends_since(&self, account_id: &str, since: OffsetDateTime) -> Result<u32, StoreError> {
+                let (count,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM email_verifications WHERE account_id = $1 AND resent AND created_at >= $2",
+                )
+                .bind(account_id)
+                .bind(to_millis(since))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)?;
+                Ok(u32::try_from(count).unwrap_or(u32::MAX))
+            }
+
+            async fn add_verification_attempt(&self, id: &str) -> Result<u32, StoreError> {
+                let (attempts,): (i64,) = sqlx::query_as(
+                    "UPDATE email_verifications SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+                )
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)?;
+                Ok(u32::try_from(attempts).unwrap_or(u32::MAX))
+            }
+
+            async fn complete_verification(
+                &self,
+                id: &str,
+                account: &Account,
+                now: OffsetDateTime,
+                mail: Option<&OutboxMessage>,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(classify)?;
+                let used = sqlx::query(
+                    "UPDATE email_verifications SET used_at = $2 WHERE id = $1 AND used_at IS NULL \
+                     AND replaced_at IS NULL",
+                )
+                .bind(id)
+                .bind(to_millis(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                if used.rows_affected() != 1 {
+                    tx.rollback().await.map_err(classify)?;
+                    return Ok(false);
+                }
+                Self::update_account_on(&mut tx, account).await?;
+                if let Some(mail) = mail {
+                    Self::insert_mail_on(&mut tx, mail).await?;
+                }
+                tx.commit().await.map_err(classify)?;
+                Ok(true)
+            }
+
+            async fn insert_password_reset(
+                &self,
+                reset: &PasswordResetRecord,
+                mail: &OutboxMessage,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(classify)?;
+                sqlx::query(
+                    "INSERT INTO password_resets (digest, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&reset.digest)
+                .bind(&reset.account_id)
+                .bind(to_millis(reset.created_at))
+                .bind(to_millis(reset.expires_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                Self::insert_mail_on(&mut tx, mail).await?;
+                tx.commit().await.map_err(classify)
+            }
+
+            async fn password_reset(&self, digest: &str) -> Result<Option<PasswordResetRecord>, StoreError> {
+                sqlx::query_as::<_, PasswordResetRow>(
+                    "SELECT digest, account_id, created_at, expires_at, used_at FROM password_resets WHERE digest = $1",
+                )
+                .bind(digest)
+                .fetch_optional(&self.pool)
+                .await
+                .map(|row| row.map(PasswordResetRecord::from))
+                .map_err(classify)
+            }
+
+            async fn complete_password_reset(
+                &self,
+                digest: &str,
+                account: &Account,
+                now: OffsetDateTime,
+                mail: &OutboxMessage,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(classify)?;
+                let used = sqlx::query("UPDATE password_resets SET used_at = $2 WHERE digest = $1 AND used_at IS NULL")
+                    .bind(digest)
+                    .bind(to_millis(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                if used.rows_affected() != 1 {
+                    tx.rollback().await.map_err(classify)?;
+                    return Ok(false);
+                }
+                Self::update_account_on(&mut tx, account).await?;
+                sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
+                    .bind(&account.id)
+                    .bind(to_millis(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                // Other reset links of the account die with this one.
+                sqlx::query("UPDATE password_resets SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL")
+                    .bind(&account.id)
+                    .bind(to_millis(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                Self::insert_mail_on(&mut tx, mail).await?;
+                tx.commit().await.map_err(classify)?;
+                Ok(true)
+            }
+
+            async fn enqueue_mail(&self, mail: &OutboxMessage) -> Result<(), StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(classify)?;
+                Self::insert_mail_on(&mut conn, mail).await
+            }
+
+            async fn claim_mail(
+                &self,
+                now: OffsetDateTime,
+                lease_until: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<ClaimedMessage>, StoreError> {
+                sqlx::query_as::<_, ClaimedRow>($claim_sql)
+                    .bind(to_millis(now))
+                    .bind(to_millis(lease_until))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map(|rows| rows.into_iter().map(ClaimedMessage::from).collect())
+                    .map_err(classify)
+            }
+
+            async fn mail_sent(&self, id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, lease_until = NULL, \
+                     text_body = '', html_body = '', last_error = NULL WHERE id = $1",
+                )
+                .bind(id)
+                .bind(to_millis(now))
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(classify)
+            }
+
+            async fn mail_retry(
+                &self,
+                id: &str,
+                attempts: u32,
+                next_attempt_at: OffsetDateTime,
+                error: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE outbox SET attempts = $2, next_attempt_at = $3, lease_until = NULL, last_error = $4 \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(i64::from(attempts))
+                .bind(to_millis(next_attempt_at))
+                .bind(error)
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(classify)
+            }
+
+            async fn mail_failed(&self, id: &str, attempts: u32, error: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'failed', attempts = $2, lease_until = NULL, last_error = $3, \
+                     text_body = '', html_body = '' WHERE id = $1",
+                )
+                .bind(id)
+                .bind(i64::from(attempts))
+                .bind(error)
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(classify)
+            }
+
+            async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+                let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                let mut counts = OutboxCounts::default();
+                for (status, count) in rows {
+                    let count = u64::try_from(count).unwrap_or(0);
+                    match status.as_str() {
+                        "pending" => counts.pending = count,
+                        "sent" => counts.sent = count,
+                        _ => counts.failed += count,
+                    }
+                }
+                Ok(counts)
             }
 
             async fn login_failures(&self, login: &str) -> Result<Option<LoginFailures>, StoreError> {

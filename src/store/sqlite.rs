@@ -1,12 +1,13 @@
 //! The embedded default: one SQLite file in WAL mode, created on first start.
 
 use super::sql::{
-    AccountRow, RefreshTokenRow, SessionRow, SigningKeyRow, encode_key, impl_store, like_pattern,
-    roles_column,
+    AccountRow, ClaimedRow, PasswordResetRow, RefreshTokenRow, SessionRow, SigningKeyRow, VerificationRow,
+    encode_key, impl_store, like_pattern, roles_column,
 };
 use super::{
-    AccountPage, LoginFailures, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, classify,
-    from_millis, to_millis,
+    AccountPage, ClaimedMessage, LoginFailures, OutboxCounts, OutboxMessage, PasswordResetRecord,
+    RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, VerificationRecord, classify, from_millis,
+    to_millis,
 };
 use crate::domain::{Account, Session};
 use sqlx::sqlite::{
@@ -43,4 +44,9 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore);
+// Leases due messages; SQLite runs one writer at a time, so the UPDATE alone is atomic.
+impl_store!(
+    SqliteStore,
+    sqlx::SqliteConnection,
+    "UPDATE outbox SET lease_until = $2 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at, id LIMIT $3) RETURNING id, recipient, subject, text_body, html_body, attempts, created_at"
+);

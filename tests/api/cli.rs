@@ -228,14 +228,14 @@ async fn secrets_never_reach_the_logs() {
     let new_password = "Drugie-Tajne-Haslo-Tez-Nie";
     let registered = client
         .post(format!("{address}/api/v1/register"))
-        .json(&json!({"email": "ala@example.pl", "password": password}))
+        .json(&json!({"username": "ala", "password": password}))
         .send()
         .await
         .unwrap();
     assert_eq!(registered.status(), StatusCode::CREATED);
     let login = client
         .post(format!("{address}/api/v1/login"))
-        .json(&json!({"login": "ala@example.pl", "password": password}))
+        .json(&json!({"login": "ala", "password": password}))
         .send()
         .await
         .unwrap();
@@ -268,7 +268,7 @@ async fn secrets_never_reach_the_logs() {
     assert_eq!(changed.status(), StatusCode::NO_CONTENT);
     let wrong = client
         .post(format!("{address}/api/v1/login"))
-        .json(&json!({"login": "ala@example.pl", "password": "Zle-Haslo-Tez-Tajne"}))
+        .json(&json!({"login": "ala", "password": "Zle-Haslo-Tez-Tajne"}))
         .send()
         .await
         .unwrap();

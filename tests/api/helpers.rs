@@ -2,7 +2,7 @@
 //! helpers for the requests the tests make.
 
 use klucznik::app::{Actor, Argon2Cost, Core};
-use klucznik::config::Config;
+use klucznik::config::{Config, MailSettings};
 use klucznik::domain::Role;
 use klucznik::startup::Application;
 use reqwest::{Response, StatusCode};
@@ -64,6 +64,8 @@ impl Backend {
 /// PostgreSQL database dropped when the test ends.
 pub struct TestDatabase {
     pub url: String,
+    /// Where the file transport puts this test's mail.
+    pub mail_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
     postgres: Option<(String, String)>,
 }
@@ -74,6 +76,7 @@ impl TestDatabase {
         match backend {
             Backend::Sqlite => Self {
                 url: format!("sqlite://{}", dir.path().join("klucznik.db").display()),
+                mail_dir: dir.path().join("mail"),
                 _dir: dir,
                 postgres: None,
             },
@@ -88,6 +91,7 @@ impl TestDatabase {
                 url.set_path(&format!("/{name}"));
                 Self {
                     url: url.to_string(),
+                    mail_dir: dir.path().join("mail"),
                     _dir: dir,
                     postgres: Some((admin_url.clone(), name)),
                 }
@@ -121,19 +125,20 @@ impl Drop for TestDatabase {
     }
 }
 
-/// Settings for tests: any free port, a cheap Argon2 cost.
-pub fn test_config(database_url: &str) -> Config {
-    Config {
+/// Settings for tests: any free port, a cheap Argon2 cost, mail to files.
+/// Sign-in does not wait for a verified email here; the mail tests turn
+/// that back on.
+pub fn test_config(database: &TestDatabase) -> Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: database_url.to_owned(),
-        argon2: Argon2Cost {
-            memory_kib: 256,
-            iterations: 1,
-            parallelism: 1,
-        },
+        database_url: database.url.clone(),
+        argon2: Argon2Cost { memory_kib: 256, iterations: 1, parallelism: 1 },
         hash_threads: 2,
+        mail: MailSettings::File(database.mail_dir.clone()),
         ..Config::default()
-    }
+    };
+    config.core.require_verified_email = false;
+    config
 }
 
 pub struct TestApp {
@@ -153,7 +158,7 @@ impl TestApp {
             klucznik::telemetry::init(klucznik::config::LogFormat::Text, "debug");
         }
         let database = TestDatabase::create(&backend).await;
-        let mut config = test_config(&database.url);
+        let mut config = test_config(&database);
         tweak(&mut config);
         Self::start(config, database).await
     }

@@ -27,6 +27,12 @@ const NATIVE_ROUTES: &[&str] = &[
     "post /api/v1/refresh",
     "post /api/v1/logout",
     "post /api/v1/logout/everywhere",
+    "post /api/v1/verify-email",
+    "post /api/v1/verify-email/resend",
+    "post /api/v1/password/forgot",
+    "post /api/v1/password/reset/check",
+    "post /api/v1/password/reset",
+    "post /api/v1/me/email",
     "get /api/v1/me",
     "patch /api/v1/me",
     "post /api/v1/me/password",
@@ -169,7 +175,8 @@ async fn postgres_outage_answers_503_quickly_and_recovers() {
     let relay = Relay::start(0, upstream.clone()).await;
     let port = relay.port;
     direct.set_port(Some(port)).unwrap();
-    let config = test_config(direct.as_str());
+    let mut config = test_config(&database);
+    config.database_url = direct.to_string();
     let app = TestApp::start(config, database).await;
     let login = app.signed_in("ala@example.pl").await;
     let token = crate::helpers::token(&login).to_owned();

@@ -167,7 +167,7 @@ async fn keys_are_shared_by_instances_on_one_database(backend: Backend) {
     let first = TestApp::spawn(backend).await;
     let login = first.signed_in("ala@example.pl").await;
     // A second instance on the same database, with the same public URL.
-    let mut config = crate::helpers::test_config(&first.database.url);
+    let mut config = crate::helpers::test_config(&first.database);
     config.public_url = Some(url::Url::parse(&first.address).unwrap());
     let app = klucznik::startup::Application::build(config).await.unwrap();
     let second = format!("http://{}", app.local_addr().unwrap());

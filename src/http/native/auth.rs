@@ -5,7 +5,7 @@ use crate::app::{NewAccount, SignedIn};
 use crate::http::AppState;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, Authenticated, ClientDevice};
+use crate::http::extract::{AcceptLanguage, ApiJson, Authenticated, ClientDevice};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -31,18 +31,18 @@ pub struct RegisterRequest {
 ))]
 pub async fn register(
     State(state): State<AppState>,
+    AcceptLanguage(lang): AcceptLanguage,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<AccountEnvelope>), ApiError> {
-    let account = state
-        .core
-        .register(NewAccount {
-            email: body.email,
-            username: body.username,
-            password: body.password,
-            roles: Vec::new(),
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json((&account).into())))
+    let new = NewAccount {
+        email: body.email,
+        username: body.username,
+        password: body.password,
+        roles: Vec::new(),
+        email_verified: false,
+    };
+    let registered = state.core.register(new, lang).await?;
+    Ok((StatusCode::CREATED, Json((&registered.account).into())))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -74,7 +74,7 @@ pub async fn login(
     Ok(token_response(&state, &signed_in))
 }
 
-fn token_response(state: &AppState, signed_in: &SignedIn) -> Response {
+pub(super) fn token_response(state: &AppState, signed_in: &SignedIn) -> Response {
     let mut response = Json(TokenResponse::from(signed_in)).into_response();
     if let Some(secret) = &signed_in.session_secret {
         let max_age = signed_in

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod email;
 mod me;
 pub mod views;
 
@@ -67,6 +68,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_everywhere))
+        .routes(routes!(email::verify_email))
+        .routes(routes!(email::resend_verification))
+        .routes(routes!(email::forgot_password))
+        .routes(routes!(email::check_reset_token))
+        .routes(routes!(email::reset_password))
+        .routes(routes!(email::change_email))
         .routes(routes!(me::get_me, me::patch_me))
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_sessions, me::revoke_other_sessions))

@@ -1,0 +1,108 @@
+//! Password recovery: a single-use link valid for one hour. Asking for it
+//! answers the same, in the same time, whether or not the account exists.
+
+use super::{Core, CoreError, ResetProblem, now, secrets};
+use crate::domain::Password;
+use crate::mail::{Lang, Mail};
+use crate::store::PasswordResetRecord;
+use std::time::{Duration as StdDuration, Instant};
+use time::Duration;
+
+const RESET_LIFETIME: Duration = Duration::hours(1);
+/// Every forgot-password request takes at least this long, so the work
+/// done for a real account does not show in the response time.
+const FORGOT_FLOOR: StdDuration = StdDuration::from_millis(300);
+
+impl Core {
+    /// Mails a reset link when `email` belongs to an enabled account; does
+    /// nothing otherwise. Either way it takes the same time.
+    #[tracing::instrument(skip_all)]
+    pub async fn forgot_password(&self, email: &str, lang: Lang) -> Result<(), CoreError> {
+        let started = Instant::now();
+        let outcome = self.send_reset_link(email, lang).await;
+        tokio::time::sleep_until((started + FORGOT_FLOOR).into()).await;
+        outcome
+    }
+
+    async fn send_reset_link(&self, email: &str, lang: Lang) -> Result<(), CoreError> {
+        let Some(account) = self.account_by_email(email).await?.filter(|a| !a.disabled) else {
+            return Ok(());
+        };
+        let Some(address) = account.email.clone() else {
+            return Ok(());
+        };
+        let token = secrets::random_secret();
+        let now = now();
+        let record = PasswordResetRecord {
+            digest: secrets::digest(&token),
+            account_id: account.id.clone(),
+            created_at: now,
+            expires_at: now + RESET_LIFETIME,
+            used_at: None,
+        };
+        let mail = self.compose(
+            lang,
+            &address,
+            Mail::PasswordReset {
+                email: &address,
+                token: &token,
+            },
+        )?;
+        self.store.insert_password_reset(&record, &mail).await?;
+        self.mail_wake.notify_one();
+        tracing::info!(account_id = %account.id, "password reset link queued");
+        Ok(())
+    }
+
+    /// Whether a reset token can still be used.
+    pub async fn check_reset_token(&self, token: &str) -> Result<(), CoreError> {
+        self.live_reset(token).await.map(|_| ())
+    }
+
+    async fn live_reset(&self, token: &str) -> Result<PasswordResetRecord, CoreError> {
+        if token.trim().is_empty() || token.len() > 256 {
+            return Err(CoreError::ResetToken(ResetProblem::Invalid));
+        }
+        let record = self
+            .store
+            .password_reset(&secrets::digest(token.trim()))
+            .await?
+            .ok_or(CoreError::ResetToken(ResetProblem::Invalid))?;
+        if record.used_at.is_some() {
+            return Err(CoreError::ResetToken(ResetProblem::Used));
+        }
+        if now() >= record.expires_at {
+            return Err(CoreError::ResetToken(ResetProblem::Expired));
+        }
+        Ok(record)
+    }
+
+    /// Sets a new password with a reset token: every session ends and the
+    /// account is told by mail.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password_with_token(
+        &self,
+        token: &str,
+        password: &str,
+        lang: Lang,
+    ) -> Result<(), CoreError> {
+        let record = self.live_reset(token).await?;
+        let password = Password::parse(password)?;
+        let mut account = self.account_required(&record.account_id).await?;
+        let now = now();
+        account.password_hash = self.hasher.hash(&password).await?;
+        account.updated_at = now;
+        let address = account.email.clone().unwrap_or_default();
+        let notice = self.compose(lang, &address, Mail::PasswordChanged { email: &address })?;
+        if !self
+            .store
+            .complete_password_reset(&record.digest, &account, now, &notice)
+            .await?
+        {
+            return Err(CoreError::ResetToken(ResetProblem::Used));
+        }
+        self.mail_wake.notify_one();
+        tracing::info!(account_id = %account.id, "password reset; every session ended");
+        Ok(())
+    }
+}

@@ -1,0 +1,296 @@
+//! Email verification by code (bound to a verification id, 10 minutes, five
+//! tries) or by link (single use), resends, and changes of email address.
+
+use super::{Core, CoreError, Device, Principal, SignedIn, VerificationProblem, now, secrets};
+use crate::domain::{Account, Email};
+use crate::mail::{Lang, Mail};
+use crate::store::{OutboxMessage, StoreError, VerificationPurpose, VerificationRecord};
+use time::{Duration, OffsetDateTime};
+
+const CODE_LIFETIME: Duration = Duration::minutes(10);
+const LINK_LIFETIME: Duration = Duration::hours(24);
+const CODE_ATTEMPTS: u32 = 5;
+const RESENDS_PER_HOUR: u32 = 5;
+const CODE_ALPHABET: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const CODE_LENGTH: usize = 8;
+
+/// A code just mailed, and the verification id it is bound to. Adapters
+/// echo the code only where their seed shows it, and only in `--dev`.
+#[derive(Debug, Clone)]
+pub struct IssuedVerification {
+    pub id: String,
+    pub code: String,
+}
+
+/// Eight characters of `[0-9A-Z]`, uniformly drawn.
+fn random_code() -> String {
+    let mut code = String::with_capacity(CODE_LENGTH);
+    while code.len() < CODE_LENGTH {
+        for byte in secrets::random_bytes::<16>() {
+            // 252 = 7 × 36: dropping larger bytes keeps every character equally likely.
+            if byte < 252 && code.len() < CODE_LENGTH {
+                code.push(char::from(CODE_ALPHABET[usize::from(byte % 36)]));
+            }
+        }
+    }
+    code
+}
+
+impl Core {
+    /// A fresh code and link for `email`, with the mail that carries them.
+    pub(super) fn new_verification(
+        &self,
+        account_id: &str,
+        email: &str,
+        purpose: VerificationPurpose,
+        resent: bool,
+        lang: Lang,
+        now: OffsetDateTime,
+    ) -> Result<(VerificationRecord, OutboxMessage, IssuedVerification), CoreError> {
+        let code = random_code();
+        let token = secrets::random_secret();
+        let record = VerificationRecord {
+            id: uuid::Uuid::now_v7().simple().to_string(),
+            account_id: account_id.to_owned(),
+            purpose,
+            email: email.to_owned(),
+            code_digest: secrets::digest(&code),
+            link_digest: secrets::digest(&token),
+            attempts: 0,
+            resent,
+            created_at: now,
+            code_expires_at: now + CODE_LIFETIME,
+            link_expires_at: now + LINK_LIFETIME,
+            used_at: None,
+            replaced_at: None,
+        };
+        let mail = self.compose(
+            lang,
+            email,
+            Mail::Verification {
+                email,
+                code: &code,
+                token: &token,
+                code_minutes: CODE_LIFETIME.whole_minutes(),
+            },
+        )?;
+        let issued = IssuedVerification {
+            id: record.id.clone(),
+            code,
+        };
+        Ok((record, mail, issued))
+    }
+
+    /// Verifies by code. With `verification_id` the code must belong to that
+    /// verification; without it, to the newest one of the address.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_email_code(
+        &self,
+        email: &str,
+        verification_id: Option<&str>,
+        code: &str,
+        device: Device,
+    ) -> Result<SignedIn, CoreError> {
+        let invalid = CoreError::Verification(VerificationProblem::Invalid);
+        let record = match verification_id {
+            Some(id) if id.len() <= 128 => self.store.verification_by_id(id).await?,
+            Some(_) => None,
+            None => self.store.live_verification_for_email(email).await?,
+        };
+        let Some(record) = record.filter(|r| r.email.trim().eq_ignore_ascii_case(email.trim())) else {
+            return Err(invalid);
+        };
+        if record.used_at.is_some() || record.replaced_at.is_some() {
+            return Err(invalid);
+        }
+        if record.attempts >= CODE_ATTEMPTS {
+            return Err(CoreError::Verification(VerificationProblem::TooManyAttempts));
+        }
+        let now = now();
+        if now >= record.code_expires_at {
+            return Err(CoreError::Verification(VerificationProblem::Expired));
+        }
+        let presented = secrets::digest(&code.trim().to_ascii_uppercase());
+        if !secrets::constant_time_eq(presented.as_bytes(), record.code_digest.as_bytes()) {
+            let attempts = self.store.add_verification_attempt(&record.id).await?;
+            return Err(if attempts >= CODE_ATTEMPTS {
+                CoreError::Verification(VerificationProblem::TooManyAttempts)
+            } else {
+                invalid
+            });
+        }
+        self.complete_verification(record, now, device).await
+    }
+
+    /// Verifies by the mailed link's token.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_email_token(&self, token: &str, device: Device) -> Result<SignedIn, CoreError> {
+        let invalid = CoreError::Verification(VerificationProblem::Invalid);
+        if token.is_empty() || token.len() > 256 {
+            return Err(invalid);
+        }
+        let Some(record) = self
+            .store
+            .verification_by_link(&secrets::digest(token.trim()))
+            .await?
+        else {
+            return Err(invalid);
+        };
+        if record.used_at.is_some() || record.replaced_at.is_some() {
+            return Err(invalid);
+        }
+        let now = now();
+        if now >= record.link_expires_at {
+            return Err(CoreError::Verification(VerificationProblem::Expired));
+        }
+        self.complete_verification(record, now, device).await
+    }
+
+    async fn complete_verification(
+        &self,
+        record: VerificationRecord,
+        now: OffsetDateTime,
+        device: Device,
+    ) -> Result<SignedIn, CoreError> {
+        let mut account = self.account_required(&record.account_id).await?;
+        match record.purpose {
+            VerificationPurpose::Signup => {
+                if !account
+                    .email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(&record.email))
+                {
+                    return Err(CoreError::Verification(VerificationProblem::Invalid));
+                }
+            }
+            VerificationPurpose::EmailChange => account.email = Some(record.email.clone()),
+        }
+        account.email_verified_at = Some(now);
+        account.updated_at = now;
+        match self
+            .store
+            .complete_verification(&record.id, &account, now, None)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Err(CoreError::Verification(VerificationProblem::Invalid)),
+            Err(StoreError::Conflict(_)) => return Err(CoreError::EmailTaken),
+            Err(other) => return Err(other.into()),
+        }
+        tracing::info!(account_id = %account.id, purpose = record.purpose.as_str(), "email verified");
+        if account.disabled {
+            return Err(CoreError::AccountDisabled);
+        }
+        self.start_session(account, false, device).await
+    }
+
+    /// Mails a new code and link, replacing the earlier ones. At most five
+    /// resends an hour; the first after sign-up always goes out.
+    #[tracing::instrument(skip_all)]
+    pub async fn resend_verification(
+        &self,
+        email: &str,
+        lang: Lang,
+    ) -> Result<IssuedVerification, CoreError> {
+        let account = self
+            .account_by_email(email)
+            .await?
+            .ok_or(CoreError::NotFound("account"))?;
+        if account.email_verified_at.is_some() {
+            return Err(CoreError::AlreadyVerified);
+        }
+        let now = now();
+        let resends = self
+            .store
+            .count_resends_since(&account.id, now - Duration::hours(1))
+            .await?;
+        if resends >= RESENDS_PER_HOUR {
+            return Err(CoreError::TooManyResends);
+        }
+        let address = account.email.clone().unwrap_or_default();
+        let (record, mail, issued) = self.new_verification(
+            &account.id,
+            &address,
+            VerificationPurpose::Signup,
+            true,
+            lang,
+            now,
+        )?;
+        self.store.issue_verification(&record, &[mail]).await?;
+        self.mail_wake.notify_one();
+        Ok(issued)
+    }
+
+    /// Starts a change of email: a code and link to the new address, a
+    /// notice to the old one. The address changes only once verified.
+    #[tracing::instrument(skip_all)]
+    pub async fn request_email_change(
+        &self,
+        principal: &Principal,
+        new_email: &str,
+        lang: Lang,
+    ) -> Result<IssuedVerification, CoreError> {
+        let email = Email::parse(new_email)?;
+        if let Some(other) = self.account_by_email(email.as_str()).await? {
+            return Err(if other.id == principal.account.id {
+                CoreError::Invalid(crate::domain::Invalid::Field {
+                    field: "email",
+                    reason: "this is already your address",
+                })
+            } else {
+                CoreError::EmailTaken
+            });
+        }
+        let now = now();
+        let (record, mail, issued) = self.new_verification(
+            &principal.account.id,
+            email.as_str(),
+            VerificationPurpose::EmailChange,
+            false,
+            lang,
+            now,
+        )?;
+        let mut mails = vec![mail];
+        if let Some(old) = &principal.account.email {
+            mails.push(self.compose(
+                lang,
+                old,
+                Mail::EmailChangeNotice {
+                    email: old,
+                    new_email: email.as_str(),
+                },
+            )?);
+        }
+        self.store.issue_verification(&record, &mails).await?;
+        self.mail_wake.notify_one();
+        Ok(issued)
+    }
+
+    /// The account whose email (not username) is `email`, any case.
+    pub(super) async fn account_by_email(&self, email: &str) -> Result<Option<Account>, CoreError> {
+        let email = email.trim();
+        if email.is_empty() || email.len() > 320 {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .account_by_login(email)
+            .await?
+            .filter(|a| a.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_eight_of_the_alphabet() {
+        for _ in 0..100 {
+            let code = random_code();
+            assert_eq!(code.len(), 8);
+            assert!(code.bytes().all(|b| CODE_ALPHABET.contains(&b)), "{code}");
+        }
+        assert_ne!(random_code(), random_code());
+    }
+}

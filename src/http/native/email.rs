@@ -1,0 +1,173 @@
+//! Email verification, password recovery and change of address. The
+//! answers that could tell whether an address has an account (resend,
+//! forgot password) are always the same 202.
+
+use super::auth::token_response;
+use crate::app::CoreError;
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{AcceptLanguage, ApiJson, Authenticated, ClientDevice};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyEmailRequest {
+    /// With `code`: the address being verified.
+    email: Option<String>,
+    /// The 8-character code from the mail (any case).
+    code: Option<String>,
+    /// Instead of email and code: the token of the mailed link.
+    token: Option<String>,
+}
+
+/// An acknowledgement that says nothing about any account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    pub status: &'static str,
+}
+
+/// Verify an address with the mailed code or link token; signs in.
+#[utoipa::path(post, path = "/verify-email", tag = "auth", request_body = VerifyEmailRequest, responses(
+    (status = 200, description = "verified and signed in", body = super::views::TokenResponse),
+    (status = 400, description = "invalid_verification, verification_expired or verification_attempts_exhausted", body = ErrorBody),
+))]
+pub async fn verify_email(
+    State(state): State<AppState>,
+    ClientDevice(device): ClientDevice,
+    ApiJson(body): ApiJson<VerifyEmailRequest>,
+) -> Result<Response, ApiError> {
+    let signed_in = match (body.token, body.email, body.code) {
+        (Some(token), _, _) => state.core.verify_email_token(&token, device).await?,
+        (None, Some(email), Some(code)) => state.core.verify_email_code(&email, None, &code, device).await?,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "send either {\"token\"} or {\"email\", \"code\"}",
+            ));
+        }
+    };
+    Ok(token_response(&state, &signed_in))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailRequest {
+    email: String,
+}
+
+/// Mail a new code and link, replacing the earlier ones. Always 202.
+#[utoipa::path(post, path = "/verify-email/resend", tag = "auth", request_body = EmailRequest, responses(
+    (status = 202, description = "accepted (sent only to an unverified account, at most 5 times an hour)", body = Accepted),
+))]
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    AcceptLanguage(lang): AcceptLanguage,
+    ApiJson(body): ApiJson<EmailRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    match state.core.resend_verification(&body.email, lang).await {
+        Ok(_)
+        | Err(
+            CoreError::NotFound(_)
+            | CoreError::AlreadyVerified
+            | CoreError::TooManyResends
+            | CoreError::Invalid(_),
+        ) => Ok(accepted()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn accepted() -> (StatusCode, Json<Accepted>) {
+    (StatusCode::ACCEPTED, Json(Accepted { status: "accepted" }))
+}
+
+/// Mail a password-reset link if the address has an account. Always 202,
+/// in the same time.
+#[utoipa::path(post, path = "/password/forgot", tag = "auth", request_body = EmailRequest, responses(
+    (status = 202, description = "accepted", body = Accepted),
+))]
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    AcceptLanguage(lang): AcceptLanguage,
+    ApiJson(body): ApiJson<EmailRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    state.core.forgot_password(&body.email, lang).await?;
+    Ok(accepted())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenValid {
+    pub valid: bool,
+}
+
+/// Whether a reset token can still be used.
+#[utoipa::path(post, path = "/password/reset/check", tag = "auth", request_body = TokenRequest, responses(
+    (status = 200, description = "usable", body = TokenValid),
+    (status = 400, description = "reset_token_invalid, reset_token_expired or reset_token_used", body = ErrorBody),
+))]
+pub async fn check_reset_token(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<TokenRequest>,
+) -> Result<Json<TokenValid>, ApiError> {
+    state.core.check_reset_token(&body.token).await?;
+    Ok(Json(TokenValid { valid: true }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    token: String,
+    /// The new password: 8–128 characters, not a common one.
+    password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Done {
+    pub status: &'static str,
+}
+
+/// Set a new password with a reset token; every session ends.
+#[utoipa::path(post, path = "/password/reset", tag = "auth", request_body = ResetRequest, responses(
+    (status = 200, description = "password changed", body = Done),
+    (status = 400, description = "bad token or password", body = ErrorBody),
+))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    AcceptLanguage(lang): AcceptLanguage,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<Json<Done>, ApiError> {
+    state
+        .core
+        .reset_password_with_token(&body.token, &body.password, lang)
+        .await?;
+    Ok(Json(Done {
+        status: "password_changed",
+    }))
+}
+
+/// Change my email: a code and link go to the new address, a notice to the
+/// old one; the address changes once the new one is verified.
+#[utoipa::path(post, path = "/me/email", tag = "me", request_body = EmailRequest, security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 202, description = "verification sent to the new address", body = Accepted),
+    (status = 400, description = "invalid email", body = ErrorBody),
+    (status = 409, description = "address taken", body = ErrorBody),
+))]
+pub async fn change_email(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    AcceptLanguage(lang): AcceptLanguage,
+    ApiJson(body): ApiJson<EmailRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    state
+        .core
+        .request_email_change(&auth.principal, &body.email, lang)
+        .await?;
+    Ok(accepted())
+}

@@ -1,0 +1,109 @@
+//! The outbox worker: leases due messages, sends them, and records the
+//! outcome. A failed send is retried after 1 s, doubling up to 30 s, and
+//! given up only after 24 hours. Leases expire, so a message held by a
+//! crashed instance goes out from another.
+
+use super::MailTransport;
+use crate::store::{ClaimedMessage, DynStore};
+use lettre::message::Mailbox;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, watch};
+
+/// How often the worker looks for due messages when not woken.
+const POLL: Duration = Duration::from_secs(1);
+const LEASE: time::Duration = time::Duration::seconds(60);
+const BATCH: u32 = 16;
+const FIRST_RETRY: time::Duration = time::Duration::seconds(1);
+const LONGEST_RETRY: time::Duration = time::Duration::seconds(30);
+const GIVE_UP_AFTER: time::Duration = time::Duration::hours(24);
+
+/// Starts the worker; it stops when `stop` turns true.
+pub fn spawn_worker(
+    store: DynStore,
+    transport: Arc<MailTransport>,
+    from: Mailbox,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let worked = match drain_once(&store, &transport, &from).await {
+                Ok(count) => count > 0,
+                Err(error) => {
+                    tracing::warn!(%error, "outbox unavailable");
+                    false
+                }
+            };
+            if worked {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = wake.notified() => {}
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}
+
+/// Sends what is due now; returns how many messages it handled.
+async fn drain_once(store: &DynStore, transport: &MailTransport, from: &Mailbox) -> Result<usize, String> {
+    let now = OffsetDateTime::now_utc();
+    let claimed = store
+        .claim_mail(now, now + LEASE, BATCH)
+        .await
+        .map_err(|e| e.to_string())?;
+    let count = claimed.len();
+    for ClaimedMessage { message, attempts } in claimed {
+        let attempts = attempts.saturating_add(1);
+        match transport.send(from, &message).await {
+            Ok(()) => {
+                tracing::info!(mail_id = %message.id, attempts, "mail delivered");
+                store
+                    .mail_sent(&message.id, OffsetDateTime::now_utc())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Err(error) => {
+                let now = OffsetDateTime::now_utc();
+                if now - message.created_at >= GIVE_UP_AFTER {
+                    tracing::error!(mail_id = %message.id, attempts, %error, "mail failed for good");
+                    store
+                        .mail_failed(&message.id, attempts, &error)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                } else {
+                    let delay = retry_delay(attempts);
+                    tracing::warn!(mail_id = %message.id, attempts, %error, retry_in_s = delay.whole_seconds(), "mail not delivered; will retry");
+                    store
+                        .mail_retry(&message.id, attempts, now + delay, &error)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// 1 s after the first failure, doubling, at most 30 s.
+fn retry_delay(attempts: u32) -> time::Duration {
+    let doublings = attempts.saturating_sub(1).min(8);
+    (FIRST_RETRY * 2_i32.pow(doublings)).min(LONGEST_RETRY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_up_to_thirty_seconds() {
+        let delays: Vec<i64> = (1..=7).map(|a| retry_delay(a).whole_seconds()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30]);
+    }
+}
