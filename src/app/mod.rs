@@ -159,6 +159,11 @@ impl Core {
         self.tokens.jwks()
     }
 
+    /// How many messages wait, went out, or failed for good.
+    pub async fn outbox_counts(&self) -> Result<crate::store::OutboxCounts, CoreError> {
+        Ok(self.store.outbox_counts().await?)
+    }
+
     /// Whether the database answers.
     pub async fn ready(&self) -> Result<(), CoreError> {
         Ok(self.store.ping().await?)

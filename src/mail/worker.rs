@@ -13,7 +13,8 @@ use tokio::sync::{Notify, watch};
 
 /// How often the worker looks for due messages when not woken.
 const POLL: Duration = Duration::from_secs(1);
-const LEASE: time::Duration = time::Duration::seconds(60);
+/// Longer than the SMTP timeout (20 s), so a live sender never loses its lease.
+const LEASE: time::Duration = time::Duration::seconds(30);
 const BATCH: u32 = 16;
 const FIRST_RETRY: time::Duration = time::Duration::seconds(1);
 const LONGEST_RETRY: time::Duration = time::Duration::seconds(30);

@@ -66,6 +66,7 @@ async fn operator_creates_the_first_admin_who_then_administers_over_http() {
             PASSWORD,
             "--role",
             "admin",
+            "--verified",
         ])
         .output()
         .unwrap();

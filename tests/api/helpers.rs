@@ -132,7 +132,11 @@ pub fn test_config(database: &TestDatabase) -> Config {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: database.url.clone(),
-        argon2: Argon2Cost { memory_kib: 256, iterations: 1, parallelism: 1 },
+        argon2: Argon2Cost {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        },
         hash_threads: 2,
         mail: MailSettings::File(database.mail_dir.clone()),
         ..Config::default()
@@ -229,6 +233,26 @@ impl TestApp {
         let response = self.login(email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
+    }
+}
+
+impl TestApp {
+    /// Runs a statement on the test's database behind the server's back
+    /// (to age a code or a token without waiting).
+    pub async fn execute(&self, statement: &str) {
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        if self.database.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.database.url).await.unwrap();
+            sqlx::raw_sql(statement).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.database.url).await.unwrap();
+            sqlx::raw_sql(statement).execute(&mut conn).await.unwrap();
+        }
+    }
+
+    /// A server that insists on verified emails, as in production.
+    pub async fn spawn_verifying(backend: Backend) -> Self {
+        Self::spawn_with(backend, |c| c.core.require_verified_email = true).await
     }
 }
 

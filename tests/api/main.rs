@@ -5,12 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod mailbox;
 
 mod account;
 mod admin;
 mod auth;
 mod cli;
 mod errors;
+mod mail;
 mod ops;
 mod sessions;
 mod tokens;
