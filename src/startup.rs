@@ -137,6 +137,7 @@ impl Application {
         let router = http::router(AppState {
             core: Arc::clone(&core),
             web: Arc::new(web),
+            pages: Arc::default(),
         });
         Ok(Self {
             listener,

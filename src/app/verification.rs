@@ -81,8 +81,9 @@ impl Core {
         Ok((record, mail, issued))
     }
 
-    /// Verifies by code. With `verification_id` the code must belong to that
-    /// verification; without it, to the newest one of the address.
+    /// Verifies by code and signs in. With `verification_id` the code must
+    /// belong to that verification; without it, to the newest one of the
+    /// address.
     #[tracing::instrument(skip_all)]
     pub async fn verify_email_code(
         &self,
@@ -91,6 +92,24 @@ impl Core {
         code: &str,
         device: Device,
     ) -> Result<SignedIn, CoreError> {
+        let account = self.confirm_email_code(email, verification_id, code).await?;
+        self.start_session(account, false, device).await
+    }
+
+    /// Verifies by the mailed link's token and signs in.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_email_token(&self, token: &str, device: Device) -> Result<SignedIn, CoreError> {
+        let account = self.confirm_email_token(token).await?;
+        self.start_session(account, false, device).await
+    }
+
+    /// Verifies by code without signing in (the web page's form).
+    pub async fn confirm_email_code(
+        &self,
+        email: &str,
+        verification_id: Option<&str>,
+        code: &str,
+    ) -> Result<Account, CoreError> {
         let invalid = CoreError::Verification(VerificationProblem::Invalid);
         let record = match verification_id {
             Some(id) if id.len() <= 128 => self.store.verification_by_id(id).await?,
@@ -119,12 +138,11 @@ impl Core {
                 invalid
             });
         }
-        self.complete_verification(record, now, device).await
+        self.complete_verification(record, now).await
     }
 
-    /// Verifies by the mailed link's token.
-    #[tracing::instrument(skip_all)]
-    pub async fn verify_email_token(&self, token: &str, device: Device) -> Result<SignedIn, CoreError> {
+    /// Verifies by the mailed link's token without signing in.
+    pub async fn confirm_email_token(&self, token: &str) -> Result<Account, CoreError> {
         let invalid = CoreError::Verification(VerificationProblem::Invalid);
         if token.is_empty() || token.len() > 256 {
             return Err(invalid);
@@ -143,15 +161,14 @@ impl Core {
         if now >= record.link_expires_at {
             return Err(CoreError::Verification(VerificationProblem::Expired));
         }
-        self.complete_verification(record, now, device).await
+        self.complete_verification(record, now).await
     }
 
     async fn complete_verification(
         &self,
         record: VerificationRecord,
         now: OffsetDateTime,
-        device: Device,
-    ) -> Result<SignedIn, CoreError> {
+    ) -> Result<Account, CoreError> {
         let mut account = self.account_required(&record.account_id).await?;
         match record.purpose {
             VerificationPurpose::Signup => {
@@ -181,7 +198,7 @@ impl Core {
         if account.disabled {
             return Err(CoreError::AccountDisabled);
         }
-        self.start_session(account, false, device).await
+        Ok(account)
     }
 
     /// Mails a new code and link, replacing the earlier ones. At most five

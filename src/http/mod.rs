@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 mod layers;
 pub mod native;
+pub mod pages;
 
 use crate::app::Core;
 use axum::Router;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 pub struct AppState {
     pub core: Arc<Core>,
     pub web: Arc<WebSettings>,
+    pub pages: Arc<pages::Pages>,
 }
 
 /// Settings of the HTTP edge.
@@ -48,6 +50,6 @@ impl WebSettings {
 
 /// The whole application: every API, with the layers around it.
 pub fn router(state: AppState) -> Router {
-    let routes = native::router(state.clone());
+    let routes = native::router(state.clone()).merge(pages::router().with_state(state.clone()));
     layers::wrap(routes, &state.web)
 }

@@ -18,6 +18,7 @@ both_backends!(
     password_reset_by_mailed_link_ends_every_session_and_notifies,
     reset_tokens_are_refused_when_unknown_used_or_expired,
     email_change_is_verified_at_the_new_address_and_announced_at_the_old,
+    mailed_links_land_on_pages_that_work_without_javascript,
 );
 
 async fn smtp_app(backend: Backend, receiver_port: u16) -> TestApp {
@@ -571,4 +572,157 @@ async fn pending_mail_survives_a_killed_server_and_is_sent_once_after_restart() 
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 3);
+}
+
+async fn mailed_links_land_on_pages_that_work_without_javascript(backend: Backend) {
+    let app = TestApp::spawn_verifying(backend).await;
+    register_in(&app, "ala@example.pl", "pl").await;
+    let mail = verification_code_of(&app, 0).await;
+    let (path, link_token) = mail.link();
+
+    // Opening the link changes nothing by itself (mail scanners open links).
+    let page = app
+        .client
+        .get(app.url(&format!("{path}?token={link_token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("method=\"post\"") && html.contains(&link_token),
+        "{html}"
+    );
+    assert_error(
+        app.login("ala@example.pl", PASSWORD).await,
+        StatusCode::FORBIDDEN,
+        "email_not_verified",
+    )
+    .await;
+    let stylesheet = app
+        .client
+        .get(app.url("/static/klucznik.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stylesheet.headers()["content-type"], "text/css; charset=utf-8");
+
+    let confirmed = app
+        .client
+        .post(app.url("/verify"))
+        .header("accept-language", "pl-PL")
+        .form(&[("token", link_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert!(confirmed.text().await.unwrap().contains("Adres potwierdzony"));
+    assert_eq!(
+        app.login("ala@example.pl", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    let again = app
+        .client
+        .post(app.url("/verify"))
+        .form(&[("token", link_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+
+    // The code form, in English, keeps the email and marks the field in error.
+    register_in(&app, "bob@example.com", "en").await;
+    let code = verification_code_of(&app, 1).await.code();
+    let form = app
+        .client
+        .get(app.url("/verify"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("autocomplete=\"one-time-code\"") && form.contains("<label for=\"code\">"));
+    let wrong = app
+        .client
+        .post(app.url("/verify"))
+        .form(&[("email", "bob@example.com"), ("code", "WRONG000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    let wrong = wrong.text().await.unwrap();
+    assert!(
+        wrong.contains("value=\"bob@example.com\"") && wrong.contains("aria-invalid=\"true\""),
+        "{wrong}"
+    );
+    let right = app
+        .client
+        .post(app.url("/verify"))
+        .form(&[("email", "bob@example.com"), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::OK);
+    assert!(right.text().await.unwrap().contains("confirmed"));
+
+    // The reset link's page.
+    app.post("/api/v1/password/forgot", json!({"email": "bob@example.com"}))
+        .await;
+    let (path, reset) = verification_code_of(&app, 2).await.link();
+    let page = app
+        .client
+        .get(app.url(&format!("{path}?token={reset}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("autocomplete=\"new-password\"")
+    );
+    let weak = app
+        .client
+        .post(app.url("/reset-password"))
+        .form(&[("token", reset.as_str()), ("password", "password1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
+    let weak = weak.text().await.unwrap();
+    assert!(
+        weak.contains("too common") && !weak.contains("password1"),
+        "the password is never echoed"
+    );
+    let done = app
+        .client
+        .post(app.url("/reset-password"))
+        .form(&[("token", reset.as_str()), ("password", "nowe-haslo-123")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(
+        app.login("bob@example.com", "nowe-haslo-123").await.status(),
+        StatusCode::OK
+    );
+    let used = app
+        .client
+        .get(app.url(&format!("{path}?token={reset}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(used.status(), StatusCode::BAD_REQUEST);
+    assert!(used.text().await.unwrap().contains("already used"));
 }
