@@ -215,6 +215,24 @@ pub(super) fn like_pattern(term: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// The columns `AccountRow` reads, for every query that loads accounts.
+macro_rules! select_accounts {
+    () => {
+        "SELECT id, email, username, password_hash, email_verified_at, roles, custom_username, disabled, \
+         created_at, updated_at FROM accounts "
+    };
+}
+
+/// The columns `SessionRow` reads.
+macro_rules! select_sessions {
+    () => {
+        "SELECT id, account_id, remember_me, user_agent, ip, created_at, last_used_at, expires_at, \
+         idle_timeout_ms, revoked_at FROM sessions "
+    };
+}
+
+pub(super) use {select_accounts, select_sessions};
+
 macro_rules! impl_store {
     ($store:ty, $conn:ty, $claim_sql:literal) => {
         /// Statements shared by several transactions.
@@ -346,8 +364,7 @@ macro_rules! impl_store {
 
             async fn account_by_id(&self, id: &str) -> Result<Option<Account>, StoreError> {
                 sqlx::query_as::<_, AccountRow>(
-                    "SELECT id, email, username, password_hash, email_verified_at, roles, \
-                     custom_username, disabled, created_at, updated_at FROM accounts WHERE id = $1",
+                    concat!(super::sql::select_accounts!(), "WHERE id = $1"),
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -359,10 +376,8 @@ macro_rules! impl_store {
             async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
                 let normalized = login.trim().to_lowercase();
                 sqlx::query_as::<_, AccountRow>(
-                    "SELECT id, email, username, password_hash, email_verified_at, roles, \
-                     custom_username, disabled, created_at, updated_at FROM accounts \
-                     WHERE email_normalized = $1 OR username_normalized = $1 \
-                     ORDER BY CASE WHEN email_normalized = $1 THEN 0 ELSE 1 END LIMIT 1",
+                    concat!(super::sql::select_accounts!(), "WHERE email_normalized = $1 OR username_normalized = $1 \
+                     ORDER BY CASE WHEN email_normalized = $1 THEN 0 ELSE 1 END LIMIT 1"),
                 )
                 .bind(normalized)
                 .fetch_optional(&self.pool)
@@ -381,11 +396,9 @@ macro_rules! impl_store {
                 let offset = i64::try_from(offset).unwrap_or(i64::MAX);
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
                 let rows = sqlx::query_as::<_, AccountRow>(
-                    "SELECT id, email, username, password_hash, email_verified_at, roles, \
-                     custom_username, disabled, created_at, updated_at FROM accounts \
-                     WHERE $1 IS NULL OR lower(id) LIKE $1 ESCAPE '\\' \
+                    concat!(super::sql::select_accounts!(), "WHERE $1 IS NULL OR lower(id) LIKE $1 ESCAPE '\\' \
                      OR email_normalized LIKE $1 ESCAPE '\\' OR username_normalized LIKE $1 ESCAPE '\\' \
-                     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+                     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"),
                 )
                 .bind(&pattern)
                 .bind(limit)
@@ -444,8 +457,7 @@ macro_rules! impl_store {
 
             async fn session_by_id(&self, id: &str) -> Result<Option<Session>, StoreError> {
                 sqlx::query_as::<_, SessionRow>(
-                    "SELECT id, account_id, remember_me, user_agent, ip, created_at, last_used_at, \
-                     expires_at, idle_timeout_ms, revoked_at FROM sessions WHERE id = $1",
+                    concat!(super::sql::select_sessions!(), "WHERE id = $1"),
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -456,8 +468,7 @@ macro_rules! impl_store {
 
             async fn session_by_secret(&self, secret_digest: &str) -> Result<Option<Session>, StoreError> {
                 sqlx::query_as::<_, SessionRow>(
-                    "SELECT id, account_id, remember_me, user_agent, ip, created_at, last_used_at, \
-                     expires_at, idle_timeout_ms, revoked_at FROM sessions WHERE secret_digest = $1",
+                    concat!(super::sql::select_sessions!(), "WHERE secret_digest = $1"),
                 )
                 .bind(secret_digest)
                 .fetch_optional(&self.pool)
@@ -478,9 +489,7 @@ macro_rules! impl_store {
 
             async fn sessions_of(&self, account_id: &str) -> Result<Vec<Session>, StoreError> {
                 sqlx::query_as::<_, SessionRow>(
-                    "SELECT id, account_id, remember_me, user_agent, ip, created_at, last_used_at, \
-                     expires_at, idle_timeout_ms, revoked_at FROM sessions \
-                     WHERE account_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+                    concat!(super::sql::select_sessions!(), "WHERE account_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC"),
                 )
                 .bind(account_id)
                 .fetch_all(&self.pool)
