@@ -60,6 +60,7 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandEr
                 password,
                 roles,
                 email_verified: verified,
+                ..NewAccount::default()
             };
             let account = core.register(new, Lang::En).await?.account;
             print_account(&account);

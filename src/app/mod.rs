@@ -15,7 +15,7 @@ pub use tokens::{Claims, JwtAlgorithm, TokenRejection, TokenService};
 pub use verification::IssuedVerification;
 
 use crate::domain::{Account, Email, Invalid, Password, Role, Session, Username};
-use crate::mail::{Composer, Lang};
+use crate::mail::{Composer, Lang, LinkStyle};
 use crate::store::{AccountPage, DynStore, OutboxMessage, Rotation, StoreError, UniqueField};
 use hashing::Verdict;
 use std::sync::Arc;
@@ -73,6 +73,8 @@ pub struct NewAccount {
     pub roles: Vec<Role>,
     /// The operator vouches for the email: no verification mail.
     pub email_verified: bool,
+    /// Where the verification link points.
+    pub links: LinkStyle,
 }
 
 /// A new account, and the verification mailed to it when it has an email.
@@ -205,6 +207,7 @@ impl Core {
                 crate::store::VerificationPurpose::Signup,
                 false,
                 lang,
+                &new.links,
                 now,
             )?),
             _ => None,
@@ -266,6 +269,20 @@ impl Core {
         remember_me: bool,
         device: Device,
     ) -> Result<SignedIn, CoreError> {
+        let require_verified = self.settings.require_verified_email;
+        self.login_with(login, password, remember_me, device, require_verified).await
+    }
+
+    /// [`Self::login`] for dialects whose seed signs in without a
+    /// verification step: they pass `require_verified_email = false`.
+    pub async fn login_with(
+        &self,
+        login: &str,
+        password: &str,
+        remember_me: bool,
+        device: Device,
+        require_verified_email: bool,
+    ) -> Result<SignedIn, CoreError> {
         let login_key = login.trim().to_lowercase();
         if login_key.is_empty() || login_key.len() > LONGEST_LOGIN || password.len() > LONGEST_PASSWORD_BYTES
         {
@@ -295,7 +312,7 @@ impl Core {
         if account.disabled {
             return Err(CoreError::AccountDisabled);
         }
-        if self.settings.require_verified_email
+        if require_verified_email
             && account.email.is_some()
             && account.email_verified_at.is_none()
         {
@@ -370,6 +387,21 @@ impl Core {
             refresh_token,
             session_secret: Some(session_secret),
         })
+    }
+
+    /// An access token for a live session with a lifetime of the caller's
+    /// choosing (for dialects whose seed fixes one), and when it expires.
+    pub fn access_token_with_ttl(
+        &self,
+        principal: &Principal,
+        ttl: Duration,
+    ) -> Result<(String, OffsetDateTime), CoreError> {
+        let now = now();
+        let roles = principal.account.roles.iter().map(|r| r.as_str().to_owned()).collect();
+        let token = self
+            .tokens
+            .issue_with_ttl(&principal.account.id, &principal.session.id, roles, now, ttl)?;
+        Ok((token, now + ttl))
     }
 
     fn issue_access_token(

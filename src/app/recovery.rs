@@ -1,9 +1,10 @@
 //! Password recovery: a single-use link valid for one hour. Asking for it
-//! answers the same, in the same time, whether or not the account exists.
+//! through the native API answers the same, in the same time, whether or
+//! not the account exists.
 
 use super::{Core, CoreError, ResetProblem, now, secrets};
 use crate::domain::Password;
-use crate::mail::{Lang, Mail};
+use crate::mail::{Lang, LinkStyle, Mail};
 use crate::store::PasswordResetRecord;
 use std::time::{Duration as StdDuration, Instant};
 use time::Duration;
@@ -19,17 +20,22 @@ impl Core {
     #[tracing::instrument(skip_all)]
     pub async fn forgot_password(&self, email: &str, lang: Lang) -> Result<(), CoreError> {
         let started = Instant::now();
-        let outcome = self.send_reset_link(email, lang).await;
+        let outcome = self.send_reset_link(email, lang, &LinkStyle::Pages).await;
         tokio::time::sleep_until((started + FORGOT_FLOOR).into()).await;
-        outcome
+        match outcome {
+            Err(CoreError::NotFound(_)) => Ok(()),
+            other => other,
+        }
     }
 
-    async fn send_reset_link(&self, email: &str, lang: Lang) -> Result<(), CoreError> {
+    /// Mails a reset link; `NotFound` when no enabled account has the
+    /// address (for dialects whose seed says so).
+    pub async fn send_reset_link(&self, email: &str, lang: Lang, links: &LinkStyle) -> Result<(), CoreError> {
         let Some(account) = self.account_by_email(email).await?.filter(|a| !a.disabled) else {
-            return Ok(());
+            return Err(CoreError::NotFound("account"));
         };
         let Some(address) = account.email.clone() else {
-            return Ok(());
+            return Err(CoreError::NotFound("account"));
         };
         let token = secrets::random_secret();
         let now = now();
@@ -40,14 +46,8 @@ impl Core {
             expires_at: now + RESET_LIFETIME,
             used_at: None,
         };
-        let mail = self.compose(
-            lang,
-            &address,
-            Mail::PasswordReset {
-                email: &address,
-                token: &token,
-            },
-        )?;
+        let link = self.composer.reset_link(links, &account.id, &token);
+        let mail = self.compose(lang, &address, Mail::PasswordReset { email: &address, link: &link })?;
         self.store.insert_password_reset(&record, &mail).await?;
         self.mail_wake.notify_one();
         tracing::info!(account_id = %account.id, "password reset link queued");
@@ -57,6 +57,21 @@ impl Core {
     /// Whether a reset token can still be used.
     pub async fn check_reset_token(&self, token: &str) -> Result<(), CoreError> {
         self.live_reset(token).await.map(|_| ())
+    }
+
+    /// Like [`Self::check_reset_token`], for a link that names its account:
+    /// `NotFound` when there is no such account.
+    pub async fn check_reset_token_for(&self, account_id: &str, token: &str) -> Result<(), CoreError> {
+        self.live_reset_for(account_id, token).await.map(|_| ())
+    }
+
+    async fn live_reset_for(&self, account_id: &str, token: &str) -> Result<PasswordResetRecord, CoreError> {
+        self.account_required(account_id).await?;
+        let record = self.live_reset(token).await?;
+        if record.account_id != account_id {
+            return Err(CoreError::ResetToken(ResetProblem::Invalid));
+        }
+        Ok(record)
     }
 
     async fn live_reset(&self, token: &str) -> Result<PasswordResetRecord, CoreError> {
@@ -80,13 +95,24 @@ impl Core {
     /// Sets a new password with a reset token: every session ends and the
     /// account is told by mail.
     #[tracing::instrument(skip_all)]
-    pub async fn reset_password_with_token(
+    pub async fn reset_password_with_token(&self, token: &str, password: &str, lang: Lang) -> Result<(), CoreError> {
+        let record = self.live_reset(token).await?;
+        self.complete_reset(record, password, lang).await
+    }
+
+    /// Like [`Self::reset_password_with_token`], for a link that names its account.
+    pub async fn reset_password_for(
         &self,
+        account_id: &str,
         token: &str,
         password: &str,
         lang: Lang,
     ) -> Result<(), CoreError> {
-        let record = self.live_reset(token).await?;
+        let record = self.live_reset_for(account_id, token).await?;
+        self.complete_reset(record, password, lang).await
+    }
+
+    async fn complete_reset(&self, record: PasswordResetRecord, password: &str, lang: Lang) -> Result<(), CoreError> {
         let password = Password::parse(password)?;
         let mut account = self.account_required(&record.account_id).await?;
         let now = now();
@@ -94,11 +120,7 @@ impl Core {
         account.updated_at = now;
         let address = account.email.clone().unwrap_or_default();
         let notice = self.compose(lang, &address, Mail::PasswordChanged { email: &address })?;
-        if !self
-            .store
-            .complete_password_reset(&record.digest, &account, now, &notice)
-            .await?
-        {
+        if !self.store.complete_password_reset(&record.digest, &account, now, &notice).await? {
             return Err(CoreError::ResetToken(ResetProblem::Used));
         }
         self.mail_wake.notify_one();

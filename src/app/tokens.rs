@@ -107,6 +107,17 @@ impl TokenService {
         roles: Vec<String>,
         now: OffsetDateTime,
     ) -> Result<String, CoreError> {
+        self.issue_with_ttl(account_id, session_id, roles, now, self.ttl)
+    }
+
+    pub fn issue_with_ttl(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        roles: Vec<String>,
+        now: OffsetDateTime,
+        ttl: Duration,
+    ) -> Result<String, CoreError> {
         let keys = self
             .keys
             .read()
@@ -119,7 +130,7 @@ impl TokenService {
             sid: session_id.to_owned(),
             roles,
             iat: now.unix_timestamp(),
-            exp: (now + self.ttl).unix_timestamp(),
+            exp: (now + ttl).unix_timestamp(),
             jti: uuid::Uuid::now_v7().to_string(),
         };
         jsonwebtoken::encode(&header, &claims, &keys.signing)

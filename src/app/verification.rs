@@ -3,7 +3,7 @@
 
 use super::{Core, CoreError, Device, Principal, SignedIn, VerificationProblem, now, secrets};
 use crate::domain::{Account, Email};
-use crate::mail::{Lang, Mail};
+use crate::mail::{Lang, LinkStyle, Mail};
 use crate::store::{OutboxMessage, StoreError, VerificationPurpose, VerificationRecord};
 use time::{Duration, OffsetDateTime};
 
@@ -45,6 +45,7 @@ impl Core {
         purpose: VerificationPurpose,
         resent: bool,
         lang: Lang,
+        links: &LinkStyle,
         now: OffsetDateTime,
     ) -> Result<(VerificationRecord, OutboxMessage, IssuedVerification), CoreError> {
         let code = random_code();
@@ -70,7 +71,7 @@ impl Core {
             Mail::Verification {
                 email,
                 code: &code,
-                token: &token,
+                link: &self.composer.verify_link(links, account_id, &token),
                 code_minutes: CODE_LIFETIME.whole_minutes(),
             },
         )?;
@@ -201,6 +202,20 @@ impl Core {
         Ok(account)
     }
 
+    /// Verifies by a link that names its account (uid-token's
+    /// `/authorize/UID/TOKEN`), without signing in.
+    pub async fn confirm_email_token_for(&self, account_id: &str, token: &str) -> Result<Account, CoreError> {
+        let account = self.account_required(account_id).await?;
+        if account.email_verified_at.is_some() {
+            return Err(CoreError::AlreadyVerified);
+        }
+        let digest = secrets::digest(token.trim());
+        match self.store.verification_by_link(&digest).await? {
+            Some(record) if record.account_id == account.id => self.confirm_email_token(token).await,
+            _ => Err(CoreError::Verification(VerificationProblem::Invalid)),
+        }
+    }
+
     /// Mails a new code and link, replacing the earlier ones. At most five
     /// resends an hour; the first after sign-up always goes out.
     #[tracing::instrument(skip_all)]
@@ -231,6 +246,7 @@ impl Core {
             VerificationPurpose::Signup,
             true,
             lang,
+            &LinkStyle::Pages,
             now,
         )?;
         self.store.issue_verification(&record, &[mail]).await?;
@@ -265,6 +281,7 @@ impl Core {
             VerificationPurpose::EmailChange,
             false,
             lang,
+            &LinkStyle::Pages,
             now,
         )?;
         let mut mails = vec![mail];

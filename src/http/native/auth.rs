@@ -39,7 +39,7 @@ pub async fn register(
         username: body.username,
         password: body.password,
         roles: Vec::new(),
-        email_verified: false,
+        ..NewAccount::default()
     };
     let registered = state.core.register(new, lang).await?;
     Ok((StatusCode::CREATED, Json((&registered.account).into())))
