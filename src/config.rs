@@ -50,7 +50,7 @@ pub struct DialectMount {
 }
 
 /// The dialects this build can mount (the native API is always there).
-pub const KNOWN_DIALECTS: &[&str] = &[];
+pub const KNOWN_DIALECTS: &[&str] = crate::http::dialects::NAMES;
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -133,12 +133,16 @@ impl Application {
             public_origin: public_url.origin().ascii_serialization(),
             cors_origins: config.cors_origins.clone(),
             secure_cookies: !config.dev,
+            dev: config.dev,
         };
-        let router = http::router(AppState {
-            core: Arc::clone(&core),
-            web: Arc::new(web),
-            pages: Arc::default(),
-        });
+        let router = http::router(
+            AppState {
+                core: Arc::clone(&core),
+                web: Arc::new(web),
+                pages: Arc::default(),
+            },
+            &config.dialects,
+        )?;
         Ok(Self {
             listener,
             router,

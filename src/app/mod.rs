@@ -270,7 +270,8 @@ impl Core {
         device: Device,
     ) -> Result<SignedIn, CoreError> {
         let require_verified = self.settings.require_verified_email;
-        self.login_with(login, password, remember_me, device, require_verified).await
+        self.login_with(login, password, remember_me, device, require_verified)
+            .await
     }
 
     /// [`Self::login`] for dialects whose seed signs in without a
@@ -312,10 +313,7 @@ impl Core {
         if account.disabled {
             return Err(CoreError::AccountDisabled);
         }
-        if require_verified_email
-            && account.email.is_some()
-            && account.email_verified_at.is_none()
-        {
+        if require_verified_email && account.email.is_some() && account.email_verified_at.is_none() {
             return Err(CoreError::EmailNotVerified);
         }
         if verdict == Verdict::MatchNeedsRehash
@@ -397,10 +395,15 @@ impl Core {
         ttl: Duration,
     ) -> Result<(String, OffsetDateTime), CoreError> {
         let now = now();
-        let roles = principal.account.roles.iter().map(|r| r.as_str().to_owned()).collect();
-        let token = self
-            .tokens
-            .issue_with_ttl(&principal.account.id, &principal.session.id, roles, now, ttl)?;
+        let roles = principal
+            .account
+            .roles
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect();
+        let token =
+            self.tokens
+                .issue_with_ttl(&principal.account.id, &principal.session.id, roles, now, ttl)?;
         Ok((token, now + ttl))
     }
 

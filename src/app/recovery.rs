@@ -47,7 +47,14 @@ impl Core {
             used_at: None,
         };
         let link = self.composer.reset_link(links, &account.id, &token);
-        let mail = self.compose(lang, &address, Mail::PasswordReset { email: &address, link: &link })?;
+        let mail = self.compose(
+            lang,
+            &address,
+            Mail::PasswordReset {
+                email: &address,
+                link: &link,
+            },
+        )?;
         self.store.insert_password_reset(&record, &mail).await?;
         self.mail_wake.notify_one();
         tracing::info!(account_id = %account.id, "password reset link queued");
@@ -95,7 +102,12 @@ impl Core {
     /// Sets a new password with a reset token: every session ends and the
     /// account is told by mail.
     #[tracing::instrument(skip_all)]
-    pub async fn reset_password_with_token(&self, token: &str, password: &str, lang: Lang) -> Result<(), CoreError> {
+    pub async fn reset_password_with_token(
+        &self,
+        token: &str,
+        password: &str,
+        lang: Lang,
+    ) -> Result<(), CoreError> {
         let record = self.live_reset(token).await?;
         self.complete_reset(record, password, lang).await
     }
@@ -112,7 +124,12 @@ impl Core {
         self.complete_reset(record, password, lang).await
     }
 
-    async fn complete_reset(&self, record: PasswordResetRecord, password: &str, lang: Lang) -> Result<(), CoreError> {
+    async fn complete_reset(
+        &self,
+        record: PasswordResetRecord,
+        password: &str,
+        lang: Lang,
+    ) -> Result<(), CoreError> {
         let password = Password::parse(password)?;
         let mut account = self.account_required(&record.account_id).await?;
         let now = now();
@@ -120,7 +137,11 @@ impl Core {
         account.updated_at = now;
         let address = account.email.clone().unwrap_or_default();
         let notice = self.compose(lang, &address, Mail::PasswordChanged { email: &address })?;
-        if !self.store.complete_password_reset(&record.digest, &account, now, &notice).await? {
+        if !self
+            .store
+            .complete_password_reset(&record.digest, &account, now, &notice)
+            .await?
+        {
             return Err(CoreError::ResetToken(ResetProblem::Used));
         }
         self.mail_wake.notify_one();

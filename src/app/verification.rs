@@ -300,6 +300,12 @@ impl Core {
         Ok(issued)
     }
 
+    /// Whether an account has this email. Only for dialects whose seed
+    /// answers an unknown address differently (uid-token's 404).
+    pub async fn email_has_account(&self, email: &str) -> Result<bool, CoreError> {
+        Ok(self.account_by_email(email).await?.is_some())
+    }
+
     /// The account whose email (not username) is `email`, any case.
     pub(super) async fn account_by_email(&self, email: &str) -> Result<Option<Account>, CoreError> {
         let email = email.trim();

@@ -2,12 +2,15 @@
 //! into JSON, security headers, CORS, the body limit and JSON 404/405.
 
 use super::WebSettings;
+use super::dialects::Claims;
 use super::error::ApiError;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::Uri;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -20,9 +23,14 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn wrap(routes: Router, web: &WebSettings) -> Router {
+pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>) -> Router {
     let mut app = routes
-        .fallback(|| async { ApiError::not_found() })
+        // Unknown paths a dialect claims answer in its shape; others natively.
+        .fallback(move |uri: Uri| async move {
+            dialects
+                .not_found_for(uri.path())
+                .unwrap_or_else(|| ApiError::not_found().into_response())
+        })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     if !web.cors_origins.is_empty() {

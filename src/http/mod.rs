@@ -3,6 +3,7 @@
 //! and back; no rule of authentication lives here.
 
 pub mod cookies;
+pub mod dialects;
 pub mod error;
 pub mod extract;
 mod layers;
@@ -31,6 +32,8 @@ pub struct WebSettings {
     pub cors_origins: Vec<String>,
     /// Cookies carry `Secure` (everywhere but `--dev`).
     pub secure_cookies: bool,
+    /// `--dev`: codes echoed where a seed shows them.
+    pub dev: bool,
 }
 
 impl WebSettings {
@@ -48,8 +51,18 @@ impl WebSettings {
     }
 }
 
-/// The whole application: every API, with the layers around it.
-pub fn router(state: AppState) -> Router {
-    let routes = native::router(state.clone()).merge(pages::router().with_state(state.clone()));
-    layers::wrap(routes, &state.web)
+/// The whole application: every API, with the layers around it; fails when
+/// the mounted dialects clash.
+pub fn router(
+    state: AppState,
+    mounts: &[crate::config::DialectMount],
+) -> Result<Router, crate::config::ConfigError> {
+    let dialects::Mounted {
+        router: dialect_routes,
+        claims,
+    } = dialects::mount(mounts)?;
+    let routes = native::router(state.clone())
+        .merge(pages::router().with_state(state.clone()))
+        .merge(dialect_routes.with_state(state.clone()));
+    Ok(layers::wrap(routes, &state.web, Arc::new(claims)))
 }

@@ -268,10 +268,20 @@ mod tests {
     #[test]
     fn links_follow_their_style() {
         let composer = Composer::new(Url::parse("https://auth.example.com/").unwrap());
-        let uid = LinkStyle::UidPath { prefix: "/legacy".into() };
-        assert_eq!(composer.verify_link(&uid, "U1", "T1"), "https://auth.example.com/legacy/authorize/U1/T1");
-        let root = LinkStyle::UidPath { prefix: String::new() };
-        assert_eq!(composer.verify_link(&root, "U1", "T1"), "https://auth.example.com/authorize/U1/T1");
+        let uid = LinkStyle::UidPath {
+            prefix: "/legacy".into(),
+        };
+        assert_eq!(
+            composer.verify_link(&uid, "U1", "T1"),
+            "https://auth.example.com/legacy/authorize/U1/T1"
+        );
+        let root = LinkStyle::UidPath {
+            prefix: String::new(),
+        };
+        assert_eq!(
+            composer.verify_link(&root, "U1", "T1"),
+            "https://auth.example.com/authorize/U1/T1"
+        );
         assert_eq!(
             composer.reset_link(&root, "U1", "T1"),
             "https://auth.example.com/reset-password?id=U1&token=T1"

@@ -1,0 +1,219 @@
+//! The seed dialects: one module per API document in `seeds/`, each a thin
+//! adapter from its paths, fields and error shape onto the core. This
+//! module mounts them (`--api NAME[@PREFIX]`), refuses clashing routes, and
+//! answers unknown paths and wrong methods under a dialect's first path
+//! segments in that dialect's shape.
+
+pub mod auth_token;
+pub mod uid_token;
+pub mod verify_code;
+
+use super::AppState;
+use crate::config::{ConfigError, DialectMount};
+use axum::Router;
+use axum::response::{IntoResponse, Response};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every dialect this build knows, by name.
+pub const NAMES: &[&str] = &["verify-code", "auth-token", "uid-token"];
+
+/// Routes of the native API and the web page, which dialects must not shadow.
+const BUILT_IN_PREFIXES: &[&str] = &[
+    "/api/v1",
+    "/.well-known",
+    "/healthz",
+    "/readyz",
+    "/verify",
+    "/reset-password",
+    "/static",
+];
+
+struct Spec {
+    routes: &'static [(&'static str, &'static str)],
+    not_found: fn() -> Response,
+    method_not_allowed: fn() -> Response,
+}
+
+fn spec(name: &str) -> Option<Spec> {
+    Some(match name {
+        "verify-code" => Spec {
+            routes: verify_code::ROUTES,
+            not_found: || verify_code::Failure::not_found().into_response(),
+            method_not_allowed: || verify_code::Failure::method_not_allowed().into_response(),
+        },
+        "auth-token" => Spec {
+            routes: auth_token::ROUTES,
+            not_found: || auth_token::Failure::not_found().into_response(),
+            method_not_allowed: || auth_token::Failure::method_not_allowed().into_response(),
+        },
+        "uid-token" => Spec {
+            routes: uid_token::ROUTES,
+            not_found: || uid_token::Failure::not_found().into_response(),
+            method_not_allowed: || uid_token::Failure::method_not_allowed().into_response(),
+        },
+        _ => return None,
+    })
+}
+
+fn routes_of(name: &str, prefix: &str) -> Router<AppState> {
+    match name {
+        "verify-code" => verify_code::router(),
+        "auth-token" => auth_token::router(),
+        _ => uid_token::router(prefix),
+    }
+}
+
+/// `/{x}` parameters compare equal whatever their names.
+fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|segment| if segment.starts_with('{') { "{}" } else { segment })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn first_segment(path: &str) -> &str {
+    path.trim_start_matches('/').split('/').next().unwrap_or_default()
+}
+
+/// The mounted dialects: their routes, and what they claim.
+pub struct Mounted {
+    pub router: Router<AppState>,
+    pub claims: Claims,
+}
+
+/// The path prefixes under which each dialect answers unknown paths in its
+/// own error shape.
+#[derive(Default)]
+pub struct Claims(Vec<(String, fn() -> Response)>);
+
+impl Claims {
+    /// The not-found answer for `path`: a dialect's when it claims the
+    /// path, else `None` (the native one applies).
+    pub fn not_found_for(&self, path: &str) -> Option<Response> {
+        self.0
+            .iter()
+            .find(|(claim, _)| {
+                path == claim
+                    || path
+                        .strip_prefix(claim.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+            .map(|(_, not_found)| not_found())
+    }
+}
+
+/// The dialects' routes, or the clash that forbids mounting them.
+pub fn mount(mounts: &[DialectMount]) -> Result<Mounted, ConfigError> {
+    const SETTING: &str = "--api / KLUCZNIK_API";
+    // Who owns each (method, path) and each claimed path prefix.
+    let mut owners: BTreeMap<(String, String), &str> = BTreeMap::new();
+    let mut claimed: BTreeMap<String, &str> = BTreeMap::new();
+    let mut router = Router::new();
+    let mut claims = Vec::new();
+    for mount in mounts {
+        let Some(spec) = spec(&mount.name) else {
+            return Err(ConfigError::new(
+                SETTING,
+                format!("unknown dialect `{}`", mount.name),
+            ));
+        };
+        let prefix = mount.prefix.clone().unwrap_or_default();
+        for (method, path) in spec.routes {
+            let full = shape(&format!("{prefix}{path}"));
+            if let Some(builtin) = BUILT_IN_PREFIXES
+                .iter()
+                .find(|b| full == **b || full.starts_with(&format!("{b}/")))
+            {
+                return Err(ConfigError::new(
+                    SETTING,
+                    format!("dialect `{}` would shadow the built-in `{builtin}`", mount.name),
+                ));
+            }
+            if let Some(other) = owners.insert(((*method).to_owned(), full.clone()), &mount.name) {
+                return Err(ConfigError::new(
+                    SETTING,
+                    format!(
+                        "dialects `{other}` and `{}` both serve {method} {full}",
+                        mount.name
+                    ),
+                ));
+            }
+        }
+        // Under a prefix the dialect owns all of it; at the root, the first
+        // segments of its routes.
+        let own: BTreeSet<String> = if prefix.is_empty() {
+            spec.routes
+                .iter()
+                .map(|(_, path)| format!("/{}", first_segment(path)))
+                .collect()
+        } else {
+            BTreeSet::from([prefix.clone()])
+        };
+        for claim in own {
+            if let Some(other) = claimed
+                .insert(claim.clone(), &mount.name)
+                .filter(|other| *other != mount.name)
+            {
+                return Err(ConfigError::new(
+                    SETTING,
+                    format!("dialects `{other}` and `{}` both claim {claim}", mount.name),
+                ));
+            }
+            claims.push((claim, spec.not_found));
+        }
+        let method_not_allowed = spec.method_not_allowed;
+        let dialect = routes_of(&mount.name, &prefix)
+            .method_not_allowed_fallback(move || async move { method_not_allowed() });
+        router = if prefix.is_empty() {
+            router.merge(dialect)
+        } else {
+            router.nest(&prefix, dialect)
+        };
+        tracing::info!(dialect = %mount.name, prefix = %if prefix.is_empty() { "/" } else { &prefix }, "dialect mounted");
+    }
+    Ok(Mounted {
+        router,
+        claims: Claims(claims),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mounts(list: &[(&str, Option<&str>)]) -> Vec<DialectMount> {
+        list.iter()
+            .map(|(name, prefix)| DialectMount {
+                name: (*name).into(),
+                prefix: prefix.map(Into::into),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn clashing_dialects_are_named() {
+        let error = mount(&mounts(&[("verify-code", None), ("auth-token", None)]))
+            .err()
+            .unwrap();
+        assert!(
+            error.message.contains("verify-code") && error.message.contains("auth-token"),
+            "{}",
+            error.message
+        );
+        assert!(mount(&mounts(&[("verify-code", None), ("auth-token", Some("/legacy"))])).is_ok());
+        assert!(mount(&mounts(&[("uid-token", None), ("verify-code", None)])).is_ok());
+        let twice = mount(&mounts(&[("uid-token", Some("/a")), ("uid-token", Some("/a"))]))
+            .err()
+            .unwrap();
+        let mounted = mount(&mounts(&[("uid-token", None), ("auth-token", Some("/legacy"))])).unwrap();
+        let claims = mounted.claims;
+        assert!(claims.not_found_for("/authorize/x/y/z").is_some());
+        assert!(
+            claims.not_found_for("/legacy").is_some() && claims.not_found_for("/legacy/auth/x").is_some()
+        );
+        assert!(claims.not_found_for("/legacyx").is_none() && claims.not_found_for("/api/v1/x").is_none());
+        assert!(twice.message.contains("uid-token"));
+        let shadow = mount(&mounts(&[("verify-code", Some("/api/v1"))])).err().unwrap();
+        assert!(shadow.message.contains("/api/v1"), "{}", shadow.message);
+    }
+}
