@@ -208,7 +208,6 @@ impl Core {
                 false,
                 lang,
                 &new.links,
-                now,
             )?),
             _ => None,
         };

@@ -46,8 +46,8 @@ impl Core {
         resent: bool,
         lang: Lang,
         links: &LinkStyle,
-        now: OffsetDateTime,
     ) -> Result<(VerificationRecord, OutboxMessage, IssuedVerification), CoreError> {
+        let now = now();
         let code = random_code();
         let token = secrets::random_secret();
         let record = VerificationRecord {
@@ -247,7 +247,6 @@ impl Core {
             true,
             lang,
             &LinkStyle::Pages,
-            now,
         )?;
         self.store.issue_verification(&record, &[mail]).await?;
         self.mail_wake.notify_one();
@@ -274,7 +273,6 @@ impl Core {
                 CoreError::EmailTaken
             });
         }
-        let now = now();
         let (record, mail, issued) = self.new_verification(
             &principal.account.id,
             email.as_str(),
@@ -282,7 +280,6 @@ impl Core {
             false,
             lang,
             &LinkStyle::Pages,
-            now,
         )?;
         let mut mails = vec![mail];
         if let Some(old) = &principal.account.email {
