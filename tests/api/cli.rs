@@ -168,6 +168,18 @@ fn bad_settings_stop_start_up_with_one_line_and_exit_code_2() {
     type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
     let cases: Vec<Case> = vec![
         (vec!["serve", "--api", "no-such-dialect"], vec![], "--api"),
+        // Both serve POST /auth/register: refused, naming both.
+        (
+            vec!["serve", "--api", "verify-code", "--api", "auth-token"],
+            vec![],
+            "`verify-code` and `auth-token`",
+        ),
+        (
+            vec!["serve"],
+            vec![("KLUCZNIK_API", "uid-token@/x,uid-token@/x")],
+            "uid-token",
+        ),
+        (vec!["serve", "--api", "verify-code@api"], vec![], "prefix"),
         (vec!["serve", "--listen", "not-an-address"], vec![], "--listen"),
         (
             vec!["serve"],

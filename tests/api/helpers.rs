@@ -250,6 +250,32 @@ impl TestApp {
         }
     }
 
+    /// A server with one dialect mounted (and `--dev`, so codes are echoed
+    /// where a seed shows them).
+    pub async fn spawn_dialect(backend: Backend, name: &str, prefix: Option<&str>) -> Self {
+        let mount = klucznik::config::DialectMount {
+            name: name.into(),
+            prefix: prefix.map(Into::into),
+        };
+        Self::spawn_with(backend, |c| {
+            c.dialects = vec![mount];
+            c.dev = true;
+            c.core.require_verified_email = true;
+        })
+        .await
+    }
+
+    /// Sends raw bytes as JSON.
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A server that insists on verified emails, as in production.
     pub async fn spawn_verifying(backend: Backend) -> Self {
         Self::spawn_with(backend, |c| c.core.require_verified_email = true).await

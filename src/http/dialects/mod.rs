@@ -169,7 +169,6 @@ pub fn mount(mounts: &[DialectMount]) -> Result<Mounted, ConfigError> {
         } else {
             router.nest(&prefix, dialect)
         };
-        tracing::info!(dialect = %mount.name, prefix = %if prefix.is_empty() { "/" } else { &prefix }, "dialect mounted");
     }
     Ok(Mounted {
         router,
