@@ -42,6 +42,12 @@ pub enum CoreError {
     ResetToken(ResetProblem),
     #[error("the current password is wrong")]
     WrongCurrentPassword,
+    /// A member with this PESEL is already in the register.
+    #[error("a member with this PESEL already exists")]
+    PeselTaken,
+    /// The member changed since the version the caller read.
+    #[error("the member was changed meanwhile; reload it")]
+    StaleVersion,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("not allowed")]

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod hashing;
+mod members;
 mod recovery;
 pub mod secrets;
 pub mod tokens;

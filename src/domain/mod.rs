@@ -4,11 +4,13 @@
 pub mod account;
 pub mod email;
 pub mod invalid;
+pub mod member;
 pub mod password;
 pub mod username;
 
 pub use account::{Account, Role, Session};
 pub use email::Email;
 pub use invalid::Invalid;
+pub use member::{Member, MemberData, MemberInput};
 pub use password::Password;
 pub use username::Username;

@@ -131,6 +131,8 @@ impl From<CoreError> for ApiError {
                 };
                 Self::new(S::BAD_REQUEST, key, problem.to_string())
             }
+            CoreError::PeselTaken => Self::new(S::CONFLICT, "pesel_taken", error.to_string()),
+            CoreError::StaleVersion => Self::new(S::CONFLICT, "stale_version", error.to_string()),
             CoreError::WrongCurrentPassword => {
                 Self::new(S::BAD_REQUEST, "wrong_current_password", error.to_string())
             }

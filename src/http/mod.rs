@@ -7,6 +7,7 @@ pub mod dialects;
 pub mod error;
 pub mod extract;
 mod layers;
+pub mod member_body;
 pub mod native;
 pub mod pages;
 

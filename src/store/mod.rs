@@ -7,7 +7,7 @@ pub mod postgres;
 mod sql;
 pub mod sqlite;
 
-use crate::domain::{Account, Session};
+use crate::domain::{Account, Member, Session};
 use async_trait::async_trait;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -152,6 +152,26 @@ pub struct OutboxCounts {
     pub failed: u64,
 }
 
+/// One recorded change to a member: who, when, what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberChange {
+    pub id: String,
+    pub member_id: String,
+    pub actor_id: String,
+    /// `create`, `update` or `delete`.
+    pub action: String,
+    /// The fields whose values changed (all of them on create and delete).
+    pub fields: Vec<String>,
+    pub at: OffsetDateTime,
+}
+
+/// One page of members and how many match in all.
+#[derive(Debug, Clone)]
+pub struct MemberPage {
+    pub members: Vec<Member>,
+    pub total: u64,
+}
+
 /// One page of accounts and how many match in all.
 #[derive(Debug, Clone)]
 pub struct AccountPage {
@@ -287,6 +307,29 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     async fn mail_failed(&self, id: &str, attempts: u32, error: &str) -> Result<(), StoreError>;
     async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
+
+    /// Stores a new member and its history entry; a PESEL already in the
+    /// register is a `Conflict`.
+    async fn insert_member(&self, member: &Member, change: &MemberChange) -> Result<(), StoreError>;
+    async fn member(&self, id: &str) -> Result<Option<Member>, StoreError>;
+    /// Members whose surname, city or PESEL contains `search`, by surname.
+    async fn list_members(
+        &self,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<MemberPage, StoreError>;
+    /// Saves `member` (already at its new version) if the stored version is
+    /// still `expected_version`; false otherwise.
+    async fn update_member(
+        &self,
+        member: &Member,
+        expected_version: i64,
+        change: &MemberChange,
+    ) -> Result<bool, StoreError>;
+    /// Removes a member, keeping its history; false when it was not there.
+    async fn delete_member(&self, id: &str, change: &MemberChange) -> Result<bool, StoreError>;
+    async fn member_history(&self, member_id: &str) -> Result<Vec<MemberChange>, StoreError>;
 
     async fn login_failures(&self, login: &str) -> Result<Option<LoginFailures>, StoreError>;
     /// Counts one more failure and returns the new count.

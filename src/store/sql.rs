@@ -2,11 +2,12 @@
 //! implementation over a concrete sqlx pool; each backend module supplies
 //! only its pool and migrations.
 
+use super::MemberChange;
 use super::{
     ClaimedMessage, OutboxMessage, PasswordResetRecord, RefreshTokenRecord, SigningKeyRecord,
     VerificationPurpose, VerificationRecord, from_millis,
 };
-use crate::domain::{Account, Role, Session};
+use crate::domain::{Account, Member, MemberData, Role, Session};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use time::Duration;
@@ -201,6 +202,73 @@ impl From<ClaimedRow> for ClaimedMessage {
     }
 }
 
+#[derive(sqlx::FromRow)]
+pub(super) struct MemberRow {
+    id: String,
+    imie: String,
+    nazwisko: String,
+    wyksztalcenie: String,
+    pesel: String,
+    wojewodztwo: String,
+    miejscowosc: String,
+    ulica: String,
+    nrdomulokalu: String,
+    kodpocztowy: String,
+    email: String,
+    tel: String,
+    version: i64,
+}
+
+impl From<MemberRow> for Member {
+    fn from(row: MemberRow) -> Self {
+        Member {
+            id: row.id,
+            data: MemberData {
+                imie: row.imie,
+                nazwisko: row.nazwisko,
+                wyksztalcenie: row.wyksztalcenie,
+                pesel: row.pesel,
+                wojewodztwo: row.wojewodztwo,
+                miejscowosc: row.miejscowosc,
+                ulica: row.ulica,
+                nrdomulokalu: row.nrdomulokalu,
+                kodpocztowy: row.kodpocztowy,
+                email: row.email,
+                tel: row.tel,
+            },
+            version: row.version,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MemberChangeRow {
+    id: String,
+    member_id: String,
+    actor_id: String,
+    action: String,
+    fields: String,
+    at: i64,
+}
+
+impl From<MemberChangeRow> for MemberChange {
+    fn from(row: MemberChangeRow) -> Self {
+        MemberChange {
+            id: row.id,
+            member_id: row.member_id,
+            actor_id: row.actor_id,
+            action: row.action,
+            fields: row
+                .fields
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            at: from_millis(row.at),
+        }
+    }
+}
+
 pub(super) fn encode_key(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
@@ -223,6 +291,14 @@ macro_rules! select_accounts {
     };
 }
 
+/// The columns `MemberRow` reads.
+macro_rules! select_members {
+    () => {
+        "SELECT id, imie, nazwisko, wyksztalcenie, pesel, wojewodztwo, miejscowosc, ulica, nrdomulokalu, \
+         kodpocztowy, email, tel, version FROM members "
+    };
+}
+
 /// The columns `SessionRow` reads.
 macro_rules! select_sessions {
     () => {
@@ -231,7 +307,7 @@ macro_rules! select_sessions {
     };
 }
 
-pub(super) use {select_accounts, select_sessions};
+pub(super) use {select_accounts, select_members, select_sessions};
 
 macro_rules! impl_store {
     ($store:ty, $conn:ty, $claim_sql:literal) => {
@@ -271,6 +347,23 @@ macro_rules! impl_store {
                 .bind(&mail.text_body)
                 .bind(&mail.html_body)
                 .bind(to_millis(mail.created_at))
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+                .map_err(classify)
+            }
+
+            async fn insert_member_change_on(conn: &mut $conn, change: &MemberChange) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO member_history (id, member_id, actor_id, action, fields, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&change.id)
+                .bind(&change.member_id)
+                .bind(&change.actor_id)
+                .bind(&change.action)
+                .bind(change.fields.join(","))
+                .bind(to_millis(change.at))
                 .execute(&mut *conn)
                 .await
                 .map(|_| ())
@@ -862,6 +955,144 @@ macro_rules! impl_store {
                     }
                 }
                 Ok(counts)
+            }
+
+            async fn insert_member(&self, member: &Member, change: &MemberChange) -> Result<(), StoreError> {
+                let d = &member.data;
+                let mut tx = self.pool.begin().await.map_err(classify)?;
+                sqlx::query(
+                    "INSERT INTO members (id, imie, nazwisko, wyksztalcenie, pesel, wojewodztwo, miejscowosc, ulica, \
+                     nrdomulokalu, kodpocztowy, email, tel, version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+                )
+                .bind(&member.id)
+                .bind(&d.imie)
+                .bind(&d.nazwisko)
+                .bind(&d.wyksztalcenie)
+                .bind(&d.pesel)
+                .bind(&d.wojewodztwo)
+                .bind(&d.miejscowosc)
+                .bind(&d.ulica)
+                .bind(&d.nrdomulokalu)
+                .bind(&d.kodpocztowy)
+                .bind(&d.email)
+                .bind(&d.tel)
+                .bind(member.version)
+                .bind(to_millis(change.at))
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                Self::insert_member_change_on(&mut tx, change).await?;
+                tx.commit().await.map_err(classify)
+            }
+
+            async fn member(&self, id: &str) -> Result<Option<Member>, StoreError> {
+                sqlx::query_as::<_, MemberRow>(concat!(super::sql::select_members!(), "WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map(|row| row.map(Member::from))
+                    .map_err(classify)
+            }
+
+            async fn list_members(
+                &self,
+                search: Option<&str>,
+                offset: u64,
+                limit: u64,
+            ) -> Result<MemberPage, StoreError> {
+                let pattern = search.map(like_pattern);
+                let rows = sqlx::query_as::<_, MemberRow>(concat!(
+                    super::sql::select_members!(),
+                    "WHERE $1 IS NULL OR lower(nazwisko) LIKE $1 ESCAPE '\\' OR lower(miejscowosc) LIKE $1 ESCAPE '\\' \
+                     OR pesel LIKE $1 ESCAPE '\\' ORDER BY nazwisko, imie, id LIMIT $2 OFFSET $3"
+                ))
+                .bind(&pattern)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+                let (total,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM members WHERE $1 IS NULL OR lower(nazwisko) LIKE $1 ESCAPE '\\' \
+                     OR lower(miejscowosc) LIKE $1 ESCAPE '\\' OR pesel LIKE $1 ESCAPE '\\'",
+                )
+                .bind(&pattern)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)?;
+                Ok(MemberPage {
+                    members: rows.into_iter().map(Member::from).collect(),
+                    total: u64::try_from(total).unwrap_or(0),
+                })
+            }
+
+            async fn update_member(
+                &self,
+                member: &Member,
+                expected_version: i64,
+                change: &MemberChange,
+            ) -> Result<bool, StoreError> {
+                let d = &member.data;
+                let mut tx = self.pool.begin().await.map_err(classify)?;
+                let updated = sqlx::query(
+                    "UPDATE members SET imie = $3, nazwisko = $4, wyksztalcenie = $5, pesel = $6, wojewodztwo = $7, \
+                     miejscowosc = $8, ulica = $9, nrdomulokalu = $10, kodpocztowy = $11, email = $12, tel = $13, \
+                     version = $14, updated_at = $15 WHERE id = $1 AND version = $2",
+                )
+                .bind(&member.id)
+                .bind(expected_version)
+                .bind(&d.imie)
+                .bind(&d.nazwisko)
+                .bind(&d.wyksztalcenie)
+                .bind(&d.pesel)
+                .bind(&d.wojewodztwo)
+                .bind(&d.miejscowosc)
+                .bind(&d.ulica)
+                .bind(&d.nrdomulokalu)
+                .bind(&d.kodpocztowy)
+                .bind(&d.email)
+                .bind(&d.tel)
+                .bind(member.version)
+                .bind(to_millis(change.at))
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                if updated.rows_affected() != 1 {
+                    tx.rollback().await.map_err(classify)?;
+                    return Ok(false);
+                }
+                Self::insert_member_change_on(&mut tx, change).await?;
+                tx.commit().await.map_err(classify)?;
+                Ok(true)
+            }
+
+            async fn delete_member(&self, id: &str, change: &MemberChange) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(classify)?;
+                let deleted = sqlx::query("DELETE FROM members WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                if deleted.rows_affected() != 1 {
+                    tx.rollback().await.map_err(classify)?;
+                    return Ok(false);
+                }
+                Self::insert_member_change_on(&mut tx, change).await?;
+                tx.commit().await.map_err(classify)?;
+                Ok(true)
+            }
+
+            async fn member_history(&self, member_id: &str) -> Result<Vec<MemberChange>, StoreError> {
+                sqlx::query_as::<_, MemberChangeRow>(
+                    "SELECT id, member_id, actor_id, action, fields, at FROM member_history \
+                     WHERE member_id = $1 ORDER BY at, id",
+                )
+                .bind(member_id)
+                .fetch_all(&self.pool)
+                .await
+                .map(|rows| rows.into_iter().map(MemberChange::from).collect())
+                .map_err(classify)
             }
 
             async fn login_failures(&self, login: &str) -> Result<Option<LoginFailures>, StoreError> {

@@ -1,15 +1,15 @@
 //! The embedded default: one SQLite file in WAL mode, created on first start.
 
 use super::sql::{
-    AccountRow, ClaimedRow, PasswordResetRow, RefreshTokenRow, SessionRow, SigningKeyRow, VerificationRow,
-    encode_key, impl_store, like_pattern, roles_column,
+    AccountRow, ClaimedRow, MemberChangeRow, MemberRow, PasswordResetRow, RefreshTokenRow, SessionRow,
+    SigningKeyRow, VerificationRow, encode_key, impl_store, like_pattern, roles_column,
 };
 use super::{
-    AccountPage, ClaimedMessage, LoginFailures, OutboxCounts, OutboxMessage, PasswordResetRecord,
-    RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, VerificationRecord, classify, from_millis,
-    to_millis,
+    AccountPage, ClaimedMessage, LoginFailures, MemberChange, MemberPage, OutboxCounts, OutboxMessage,
+    PasswordResetRecord, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, VerificationRecord,
+    classify, from_millis, to_millis,
 };
-use crate::domain::{Account, Session};
+use crate::domain::{Account, Member, Session};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };

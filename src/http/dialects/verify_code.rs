@@ -178,9 +178,10 @@ impl From<CoreError> for Failure {
                 "database_unavailable",
             ),
             CoreError::Forbidden => Self::new(S::FORBIDDEN, "Forbidden", "forbidden"),
-            other @ (CoreError::WrongCurrentPassword | CoreError::ResetToken(_)) => {
-                Self::validation(other.to_string())
-            }
+            other @ (CoreError::WrongCurrentPassword
+            | CoreError::ResetToken(_)
+            | CoreError::PeselTaken
+            | CoreError::StaleVersion) => Self::validation(other.to_string()),
             CoreError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 Self::new(

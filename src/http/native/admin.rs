@@ -2,7 +2,7 @@
 
 use super::views::{AccountEnvelope, AccountList, AccountView};
 use crate::app::Actor;
-use crate::domain::{Invalid, Role};
+use crate::domain::Role;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiPath, ApiQuery, Authenticated};
@@ -10,8 +10,6 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
-
-const MAX_PER_PAGE: u64 = 100;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListQuery {
@@ -34,26 +32,13 @@ pub async fn list_users(
     auth: Authenticated,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<AccountList>, ApiError> {
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(20);
-    if page == 0 || page > 1_000_000 {
-        return Err(ApiError::from(crate::app::CoreError::from(Invalid::Field {
-            field: "page",
-            reason: "must be from 1 to 1000000",
-        })));
-    }
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(ApiError::from(crate::app::CoreError::from(Invalid::Field {
-            field: "per_page",
-            reason: "must be from 1 to 100",
-        })));
-    }
+    let (page, per_page, offset) = super::page_window(query.page, query.per_page)?;
     let found = state
         .core
         .list_accounts(
             Actor::Account(&auth.principal.account),
             query.search.as_deref(),
-            (page - 1) * per_page,
+            offset,
             per_page,
         )
         .await?;

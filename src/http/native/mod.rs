@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod email;
 mod me;
+mod members;
 pub mod views;
 
 use super::AppState;
@@ -34,6 +35,7 @@ pub const PREFIX: &str = "/api/v1";
         (name = "auth", description = "Sign-up, sign-in, tokens"),
         (name = "me", description = "The signed-in account and its sessions"),
         (name = "admin", description = "Account administration (role admin)"),
+        (name = "members", description = "The NGO member register (roles moderator and admin)"),
         (name = "ops", description = "Health and keys"),
     )
 )]
@@ -82,7 +84,14 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::get_user))
         .routes(routes!(admin::grant_role, admin::revoke_role))
         .routes(routes!(admin::disable_user))
-        .routes(routes!(admin::enable_user));
+        .routes(routes!(admin::enable_user))
+        .routes(routes!(members::list_members, members::create_member))
+        .routes(routes!(
+            members::get_member,
+            members::update_member,
+            members::delete_member
+        ))
+        .routes(routes!(members::member_history));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(PREFIX, versioned)
         .routes(routes!(healthz))
@@ -118,4 +127,27 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "ops", responses((status = 200, description = "JWK set")))]
 async fn jwks(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     (StatusCode::OK, Json(state.core.jwks()))
+}
+
+/// Validated paging: `(page, per_page, offset)`; page from 1, per_page 1–100
+/// (20 when absent).
+fn page_window(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64, u64), ApiError> {
+    use crate::domain::Invalid;
+    let page = page.unwrap_or(1);
+    let per_page = per_page.unwrap_or(20);
+    if page == 0 || page > 1_000_000 {
+        return Err(crate::app::CoreError::from(Invalid::Field {
+            field: "page",
+            reason: "must be from 1 to 1000000",
+        })
+        .into());
+    }
+    if !(1..=100).contains(&per_page) {
+        return Err(crate::app::CoreError::from(Invalid::Field {
+            field: "per_page",
+            reason: "must be from 1 to 100",
+        })
+        .into());
+    }
+    Ok((page, per_page, (page - 1) * per_page))
 }

@@ -1,0 +1,285 @@
+//! The NGO member register (from `seeds/002_…`): a member's personal data
+//! and the rules each field must meet. Holds personal data, so only
+//! moderators and admins may read or write it (enforced in `app`).
+
+use super::{Email, Invalid};
+use time::{Date, Month};
+
+/// The 16 voivodeships, in their canonical spelling.
+pub const VOIVODESHIPS: [&str; 16] = [
+    "Dolnośląskie",
+    "Kujawsko-pomorskie",
+    "Lubelskie",
+    "Lubuskie",
+    "Łódzkie",
+    "Małopolskie",
+    "Mazowieckie",
+    "Opolskie",
+    "Podkarpackie",
+    "Podlaskie",
+    "Pomorskie",
+    "Śląskie",
+    "Świętokrzyskie",
+    "Warmińsko-mazurskie",
+    "Wielkopolskie",
+    "Zachodniopomorskie",
+];
+
+const LONGEST_TEXT: usize = 200;
+
+/// A member's data as validated; `pesel` is always 11 digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberData {
+    pub imie: String,
+    pub nazwisko: String,
+    pub wyksztalcenie: String,
+    pub pesel: String,
+    pub wojewodztwo: String,
+    pub miejscowosc: String,
+    pub ulica: String,
+    pub nrdomulokalu: String,
+    pub kodpocztowy: String,
+    pub email: String,
+    pub tel: String,
+}
+
+/// A member as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub data: MemberData,
+    /// Bumped by every update (the seed's `__v`).
+    pub version: i64,
+}
+
+/// The fields as they arrive, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct MemberInput {
+    pub imie: Option<String>,
+    pub nazwisko: Option<String>,
+    pub wyksztalcenie: Option<String>,
+    pub pesel: Option<String>,
+    pub wojewodztwo: Option<String>,
+    pub miejscowosc: Option<String>,
+    pub ulica: Option<String>,
+    pub nrdomulokalu: Option<String>,
+    pub kodpocztowy: Option<String>,
+    pub email: Option<String>,
+    pub tel: Option<String>,
+}
+
+fn text(value: Option<String>, field: &'static str) -> Result<String, Invalid> {
+    let value = value.map(|v| v.trim().to_owned()).unwrap_or_default();
+    if value.is_empty() {
+        return Err(Invalid::Field {
+            field,
+            reason: "is required",
+        });
+    }
+    if value.chars().count() > LONGEST_TEXT {
+        return Err(Invalid::Field {
+            field,
+            reason: "is longer than 200 characters",
+        });
+    }
+    Ok(value)
+}
+
+impl MemberInput {
+    /// Validates every field; the first failure names its field.
+    pub fn validate(self) -> Result<MemberData, Invalid> {
+        let imie = text(self.imie, "imie")?;
+        let nazwisko = text(self.nazwisko, "nazwisko")?;
+        let wyksztalcenie = text(self.wyksztalcenie, "wyksztalcenie")?;
+        let pesel = parse_pesel(&text(self.pesel, "pesel")?)?;
+        let wojewodztwo = parse_voivodeship(&text(self.wojewodztwo, "wojewodztwo")?)?;
+        let miejscowosc = text(self.miejscowosc, "miejscowosc")?;
+        let ulica = text(self.ulica, "ulica")?;
+        let nrdomulokalu = text(self.nrdomulokalu, "nrdomulokalu")?;
+        let kodpocztowy = parse_postal_code(&text(self.kodpocztowy, "kodpocztowy")?)?;
+        let email = Email::parse(&text(self.email, "email")?)
+            .map_err(|_| Invalid::Field {
+                field: "email",
+                reason: "is not a valid address",
+            })?
+            .as_str()
+            .to_owned();
+        let tel = parse_phone(&text(self.tel, "tel")?)?;
+        Ok(MemberData {
+            imie,
+            nazwisko,
+            wyksztalcenie,
+            pesel,
+            wojewodztwo,
+            miejscowosc,
+            ulica,
+            nrdomulokalu,
+            kodpocztowy,
+            email,
+            tel,
+        })
+    }
+}
+
+/// 11 digits, a valid checksum and a real date of birth (months +80 for
+/// the 1800s, +0 for the 1900s, +20, +40, +60 for the 2000s, 2100s, 2200s).
+pub fn parse_pesel(raw: &str) -> Result<String, Invalid> {
+    const FIELD: &str = "pesel";
+    let digits: Vec<u32> = raw.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != 11 || raw.chars().count() != 11 {
+        return Err(Invalid::Field {
+            field: FIELD,
+            reason: "must be 11 digits",
+        });
+    }
+    let weights = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
+    let sum: u32 = digits.iter().zip(weights).map(|(d, w)| d * w).sum();
+    if (10 - sum % 10) % 10 != digits[10] {
+        return Err(Invalid::Field {
+            field: FIELD,
+            reason: "has a wrong check digit",
+        });
+    }
+    let year = digits[0] * 10 + digits[1];
+    let coded_month = digits[2] * 10 + digits[3];
+    let day = digits[4] * 10 + digits[5];
+    let (century, month) = match coded_month {
+        81..=92 => (1800, coded_month - 80),
+        1..=12 => (1900, coded_month),
+        21..=32 => (2000, coded_month - 20),
+        41..=52 => (2100, coded_month - 40),
+        61..=72 => (2200, coded_month - 60),
+        _ => {
+            return Err(Invalid::Field {
+                field: FIELD,
+                reason: "holds an impossible date of birth",
+            });
+        }
+    };
+    let valid_date = u8::try_from(month)
+        .ok()
+        .and_then(|m| Month::try_from(m).ok())
+        .zip(u8::try_from(day).ok())
+        .and_then(|(m, d)| Date::from_calendar_date(i32::try_from(century + year).ok()?, m, d).ok());
+    if valid_date.is_none() {
+        return Err(Invalid::Field {
+            field: FIELD,
+            reason: "holds an impossible date of birth",
+        });
+    }
+    Ok(raw.to_owned())
+}
+
+/// Lower-case without Polish diacritics, for lenient matching.
+fn folded(text: &str) -> String {
+    text.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'ą' => 'a',
+            'ć' => 'c',
+            'ę' => 'e',
+            'ł' => 'l',
+            'ń' => 'n',
+            'ó' => 'o',
+            'ś' => 's',
+            'ź' | 'ż' => 'z',
+            other => other,
+        })
+        .collect()
+}
+
+/// One of the 16 voivodeships in any case (diacritics optional), returned
+/// in its canonical spelling.
+pub fn parse_voivodeship(raw: &str) -> Result<String, Invalid> {
+    let wanted = folded(raw.trim());
+    VOIVODESHIPS
+        .iter()
+        .find(|v| folded(v) == wanted)
+        .map(|v| (*v).to_owned())
+        .ok_or(Invalid::Field {
+            field: "wojewodztwo",
+            reason: "is not one of the 16 voivodeships",
+        })
+}
+
+/// `NN-NNN`.
+pub fn parse_postal_code(raw: &str) -> Result<String, Invalid> {
+    let bytes = raw.as_bytes();
+    let valid = bytes.len() == 6
+        && bytes[2] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 2 || b.is_ascii_digit());
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err(Invalid::Field {
+            field: "kodpocztowy",
+            reason: "must be NN-NNN",
+        })
+    }
+}
+
+/// Nine digits, optionally after `+48`, with spaces or dashes anywhere.
+pub fn parse_phone(raw: &str) -> Result<String, Invalid> {
+    let invalid = Invalid::Field {
+        field: "tel",
+        reason: "must be 9 digits, optionally after +48",
+    };
+    let rest = raw.trim().strip_prefix("+48").unwrap_or(raw.trim());
+    if !rest.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-') {
+        return Err(invalid);
+    }
+    let digits = rest.chars().filter(char::is_ascii_digit).count();
+    if digits == 9 {
+        Ok(raw.trim().to_owned())
+    } else {
+        Err(invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pesel_checks_digits_checksum_and_date() {
+        assert!(parse_pesel("44051401458").is_ok(), "1944-05-14");
+        assert!(parse_pesel("02270803624").is_ok(), "2002-07-08, leading zero");
+        assert!(parse_pesel("44051401459").is_err(), "wrong check digit");
+        assert!(parse_pesel("4405140145").is_err(), "ten digits");
+        assert!(parse_pesel("4405140145a").is_err());
+        assert!(
+            parse_pesel("77543187764").is_err(),
+            "the seed's example: month 54 does not exist"
+        );
+        // 2001-02-29 does not exist (checksum made valid).
+        assert!(parse_pesel("01222912346").is_err());
+    }
+
+    #[test]
+    fn voivodeships_are_canonical() {
+        assert_eq!(parse_voivodeship("MAZOWIECKIE").unwrap(), "Mazowieckie");
+        assert_eq!(parse_voivodeship("lodzkie").unwrap(), "Łódzkie");
+        assert_eq!(
+            parse_voivodeship("kujawsko-pomorskie").unwrap(),
+            "Kujawsko-pomorskie"
+        );
+        assert!(parse_voivodeship("Bawaria").is_err());
+    }
+
+    #[test]
+    fn postal_codes_and_phones() {
+        assert!(parse_postal_code("72-978").is_ok());
+        for bad in ["72978", "7-2978", "72-97a", "72-9788"] {
+            assert!(parse_postal_code(bad).is_err(), "{bad}");
+        }
+        for good in ["768-895-832", "+48 768 895 832", "768895832"] {
+            assert!(parse_phone(good).is_ok(), "{good}");
+        }
+        for bad in ["12345", "+49 768 895 832", "768-895-83x"] {
+            assert!(parse_phone(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The member register (moderators and admins), and its change history (admins).
+
+use super::page_window;
+use crate::domain::Member;
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Authenticated};
+use crate::http::member_body::MemberBody;
+use crate::http::native::views::rfc3339;
+use crate::store::MemberChange;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    pub id: String,
+    pub imie: String,
+    pub nazwisko: String,
+    pub wyksztalcenie: String,
+    pub pesel: String,
+    pub wojewodztwo: String,
+    pub miejscowosc: String,
+    pub ulica: String,
+    pub nrdomulokalu: String,
+    pub kodpocztowy: String,
+    pub email: String,
+    pub tel: String,
+    /// Bumped by every update; send it back with PUT to avoid lost updates.
+    pub version: i64,
+}
+
+impl From<&Member> for MemberView {
+    fn from(m: &Member) -> Self {
+        let d = m.data.clone();
+        Self {
+            id: m.id.clone(),
+            imie: d.imie,
+            nazwisko: d.nazwisko,
+            wyksztalcenie: d.wyksztalcenie,
+            pesel: d.pesel,
+            wojewodztwo: d.wojewodztwo,
+            miejscowosc: d.miejscowosc,
+            ulica: d.ulica,
+            nrdomulokalu: d.nrdomulokalu,
+            kodpocztowy: d.kodpocztowy,
+            email: d.email,
+            tel: d.tel,
+            version: m.version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberEnvelope {
+    pub member: MemberView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberList {
+    pub members: Vec<MemberView>,
+    pub page: u64,
+    pub per_page: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MemberQuery {
+    /// Part of a surname, city or PESEL.
+    search: Option<String>,
+    page: Option<u64>,
+    per_page: Option<u64>,
+}
+
+/// Members by surname, searchable by surname, city or PESEL.
+#[utoipa::path(get, path = "/members", tag = "members", params(MemberQuery), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "a page of members", body = MemberList),
+    (status = 403, description = "not a moderator or admin", body = ErrorBody),
+))]
+pub async fn list_members(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(query): ApiQuery<MemberQuery>,
+) -> Result<Json<MemberList>, ApiError> {
+    let (page, per_page, offset) = page_window(query.page, query.per_page)?;
+    let found = state
+        .core
+        .list_members(&auth.principal.account, query.search.as_deref(), offset, per_page)
+        .await?;
+    Ok(Json(MemberList {
+        members: found.members.iter().map(MemberView::from).collect(),
+        page,
+        per_page,
+        total: found.total,
+    }))
+}
+
+/// Add a member.
+#[utoipa::path(post, path = "/members", tag = "members", request_body = MemberBody, security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 201, description = "added", body = MemberEnvelope),
+    (status = 400, description = "a field is invalid (named in `field`)", body = ErrorBody),
+    (status = 403, description = "not a moderator or admin", body = ErrorBody),
+    (status = 409, description = "PESEL already in the register", body = ErrorBody),
+))]
+pub async fn create_member(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(body): ApiJson<MemberBody>,
+) -> Result<(StatusCode, Json<MemberEnvelope>), ApiError> {
+    let member = state
+        .core
+        .create_member(&auth.principal.account, body.into())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MemberEnvelope {
+            member: (&member).into(),
+        }),
+    ))
+}
+
+/// One member.
+#[utoipa::path(get, path = "/members/{id}", tag = "members", params(("id" = String, Path)), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "the member", body = MemberEnvelope),
+    (status = 404, description = "no such member", body = ErrorBody),
+))]
+pub async fn get_member(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<MemberEnvelope>, ApiError> {
+    let member = state.core.member(&auth.principal.account, &id).await?;
+    Ok(Json(MemberEnvelope {
+        member: (&member).into(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MemberUpdate {
+    #[serde(flatten)]
+    member: MemberBody,
+    /// The version read; a member changed since then is not overwritten (409).
+    version: Option<i64>,
+}
+
+/// Replace a member's data.
+#[utoipa::path(put, path = "/members/{id}", tag = "members", params(("id" = String, Path)), request_body = MemberUpdate,
+    security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "replaced", body = MemberEnvelope),
+    (status = 400, description = "a field is invalid", body = ErrorBody),
+    (status = 404, description = "no such member", body = ErrorBody),
+    (status = 409, description = "stale version or PESEL taken", body = ErrorBody),
+))]
+pub async fn update_member(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<MemberUpdate>,
+) -> Result<Json<MemberEnvelope>, ApiError> {
+    let member = state
+        .core
+        .update_member(&auth.principal.account, &id, body.member.into(), body.version)
+        .await?;
+    Ok(Json(MemberEnvelope {
+        member: (&member).into(),
+    }))
+}
+
+/// Remove a member (its history stays).
+#[utoipa::path(delete, path = "/members/{id}", tag = "members", params(("id" = String, Path)), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 204, description = "removed"),
+    (status = 404, description = "no such member", body = ErrorBody),
+))]
+pub async fn delete_member(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.core.delete_member(&auth.principal.account, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeView {
+    /// `create`, `update` or `delete`.
+    pub action: String,
+    /// The account that made the change.
+    pub actor_id: String,
+    pub fields: Vec<String>,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberHistory {
+    pub history: Vec<ChangeView>,
+}
+
+/// Who changed a member, when, and which fields (admins only).
+#[utoipa::path(get, path = "/members/{id}/history", tag = "members", params(("id" = String, Path)), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "oldest first", body = MemberHistory),
+    (status = 403, description = "not an admin", body = ErrorBody),
+    (status = 404, description = "no such member, ever", body = ErrorBody),
+))]
+pub async fn member_history(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<MemberHistory>, ApiError> {
+    let history = state.core.member_history(&auth.principal.account, &id).await?;
+    let view = |c: &MemberChange| ChangeView {
+        action: c.action.clone(),
+        actor_id: c.actor_id.clone(),
+        fields: c.fields.clone(),
+        at: rfc3339(c.at),
+    };
+    Ok(Json(MemberHistory {
+        history: history.iter().map(view).collect(),
+    }))
+}
