@@ -2,6 +2,7 @@
 //! bind (port 0 allowed), open and migrate the store, load the signing keys,
 //! build the router.
 
+use crate::app::csrf::CsrfSigner;
 use crate::app::{Core, PasswordHasherPool, TokenService};
 use crate::config::{Config, ConfigError, MailSettings, redact_url};
 use crate::http::{self, AppState, WebSettings};
@@ -58,6 +59,9 @@ pub async fn open_core(
     .await
     .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load signing keys: {e}")))?;
     let composer = Composer::new(public_url.clone());
+    let csrf = CsrfSigner::load(&store)
+        .await
+        .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load the CSRF key: {e}")))?;
     Ok(Arc::new(Core::new(
         store,
         hasher,
@@ -65,6 +69,7 @@ pub async fn open_core(
         config.core.clone(),
         composer,
         mail_wake,
+        csrf,
     )))
 }
 

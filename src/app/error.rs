@@ -40,6 +40,9 @@ pub enum CoreError {
     /// A password-reset token that cannot be used.
     #[error("{0}")]
     ResetToken(ResetProblem),
+    /// The refresh token's session reached its end (idle or absolute).
+    #[error("the refresh token has expired; sign in again")]
+    RefreshTokenExpired,
     #[error("the current password is wrong")]
     WrongCurrentPassword,
     /// A member with this PESEL is already in the register.

@@ -2,6 +2,7 @@
 //! sessions and refresh, account changes, administration. Nothing here knows
 //! HTTP; every dialect calls these same methods.
 
+pub mod csrf;
 mod error;
 pub mod hashing;
 mod members;
@@ -127,6 +128,7 @@ pub struct Core {
     composer: Composer,
     /// Wakes the outbox worker when a message is queued.
     mail_wake: Arc<Notify>,
+    csrf: csrf::CsrfSigner,
 }
 
 impl Core {
@@ -137,6 +139,7 @@ impl Core {
         settings: CoreSettings,
         composer: Composer,
         mail_wake: Arc<Notify>,
+        csrf: csrf::CsrfSigner,
     ) -> Self {
         Self {
             store,
@@ -145,7 +148,13 @@ impl Core {
             settings,
             composer,
             mail_wake,
+            csrf,
         }
+    }
+
+    /// Signs and checks double-submit CSRF pairs.
+    pub fn csrf(&self) -> &csrf::CsrfSigner {
+        &self.csrf
     }
 
     fn compose(&self, lang: Lang, to: &str, mail: crate::mail::Mail<'_>) -> Result<OutboxMessage, CoreError> {
@@ -431,10 +440,19 @@ impl Core {
             return Err(CoreError::InvalidRefreshToken);
         };
         let now = now();
-        let principal = self
-            .live_session(&record.session_id, now)
-            .await?
-            .ok_or(CoreError::InvalidRefreshToken)?;
+        let Some(principal) = self.live_session(&record.session_id, now).await? else {
+            // Tell an expired session from a revoked one (a seed asks for it).
+            let expired = self
+                .store
+                .session_by_id(&record.session_id)
+                .await?
+                .is_some_and(|s| s.revoked_at.is_none() && !s.is_active(now));
+            return Err(if expired {
+                CoreError::RefreshTokenExpired
+            } else {
+                CoreError::InvalidRefreshToken
+            });
+        };
         if record.used_at.is_none() {
             let successor = secrets::random_secret();
             let sealed = secrets::seal_successor(presented, &successor)

@@ -297,10 +297,15 @@ impl Core {
         Ok(issued)
     }
 
-    /// Whether an account has this email. Only for dialects whose seed
-    /// answers an unknown address differently (uid-token's 404).
-    pub async fn email_has_account(&self, email: &str) -> Result<bool, CoreError> {
-        Ok(self.account_by_email(email).await?.is_some())
+    /// Whether an account has this email or username. Only for dialects
+    /// whose seed answers an unknown name differently from a wrong password
+    /// (uid-token's and jwt-roles' 404); the native API never tells.
+    pub async fn login_exists(&self, login: &str) -> Result<bool, CoreError> {
+        let login = login.trim();
+        if login.is_empty() || login.len() > 320 {
+            return Ok(false);
+        }
+        Ok(self.store.account_by_login(login).await?.is_some())
     }
 
     /// The account whose email (not username) is `email`, any case.

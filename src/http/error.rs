@@ -106,7 +106,7 @@ impl From<CoreError> for ApiError {
             }
             CoreError::Unauthenticated => Self::new(S::UNAUTHORIZED, "unauthenticated", error.to_string()),
             CoreError::TokenExpired => Self::new(S::UNAUTHORIZED, "token_expired", error.to_string()),
-            CoreError::InvalidRefreshToken => {
+            CoreError::InvalidRefreshToken | CoreError::RefreshTokenExpired => {
                 Self::new(S::UNAUTHORIZED, "invalid_refresh_token", error.to_string())
             }
             CoreError::Verification(problem) => {

@@ -12,6 +12,8 @@ mod admin;
 mod auth;
 mod cli;
 mod dialect_auth_token;
+mod dialect_csrf_cookie;
+mod dialect_jwt_roles;
 mod dialect_uid_token;
 mod dialect_verify_code;
 mod errors;

@@ -5,6 +5,8 @@
 //! segments in that dialect's shape.
 
 pub mod auth_token;
+pub mod csrf_cookie;
+pub mod jwt_roles;
 pub mod uid_token;
 pub mod verify_code;
 
@@ -15,7 +17,13 @@ use axum::response::{IntoResponse, Response};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every dialect this build knows, by name.
-pub const NAMES: &[&str] = &["verify-code", "auth-token", "uid-token"];
+pub const NAMES: &[&str] = &[
+    "verify-code",
+    "auth-token",
+    "uid-token",
+    "jwt-roles",
+    "csrf-cookie",
+];
 
 /// Routes of the native API and the web page, which dialects must not shadow.
 const BUILT_IN_PREFIXES: &[&str] = &[
@@ -51,6 +59,16 @@ fn spec(name: &str) -> Option<Spec> {
             not_found: || uid_token::Failure::not_found().into_response(),
             method_not_allowed: || uid_token::Failure::method_not_allowed().into_response(),
         },
+        "jwt-roles" => Spec {
+            routes: jwt_roles::ROUTES,
+            not_found: || jwt_roles::Failure::not_found().into_response(),
+            method_not_allowed: || jwt_roles::Failure::method_not_allowed().into_response(),
+        },
+        "csrf-cookie" => Spec {
+            routes: csrf_cookie::ROUTES,
+            not_found: || csrf_cookie::Failure::not_found().into_response(),
+            method_not_allowed: || csrf_cookie::Failure::method_not_allowed().into_response(),
+        },
         _ => return None,
     })
 }
@@ -59,6 +77,8 @@ fn routes_of(name: &str, prefix: &str) -> Router<AppState> {
     match name {
         "verify-code" => verify_code::router(),
         "auth-token" => auth_token::router(),
+        "jwt-roles" => jwt_roles::router(),
+        "csrf-cookie" => csrf_cookie::router(),
         _ => uid_token::router(prefix),
     }
 }
@@ -71,8 +91,20 @@ fn shape(path: &str) -> String {
         .join("/")
 }
 
-fn first_segment(path: &str) -> &str {
-    path.trim_start_matches('/').split('/').next().unwrap_or_default()
+/// The part of a root-mounted route a dialect claims for its unknown paths:
+/// its first segment, or its first two where the first is shared with a
+/// built-in route (`/api` of jwt-roles beside `/api/v1`).
+fn claim_of(path: &str) -> String {
+    let mut segments = path.trim_start_matches('/').split('/');
+    let first = format!("/{}", segments.next().unwrap_or_default());
+    if BUILT_IN_PREFIXES
+        .iter()
+        .any(|b| b.starts_with(&format!("{first}/")))
+    {
+        format!("{first}/{}", segments.next().unwrap_or_default())
+    } else {
+        first
+    }
 }
 
 /// The mounted dialects: their routes, and what they claim.
@@ -142,10 +174,7 @@ pub fn mount(mounts: &[DialectMount]) -> Result<Mounted, ConfigError> {
         // Under a prefix the dialect owns all of it; at the root, the first
         // segments of its routes.
         let own: BTreeSet<String> = if prefix.is_empty() {
-            spec.routes
-                .iter()
-                .map(|(_, path)| format!("/{}", first_segment(path)))
-                .collect()
+            spec.routes.iter().map(|(_, path)| claim_of(path)).collect()
         } else {
             BTreeSet::from([prefix.clone()])
         };
@@ -211,6 +240,12 @@ mod tests {
             claims.not_found_for("/legacy").is_some() && claims.not_found_for("/legacy/auth/x").is_some()
         );
         assert!(claims.not_found_for("/legacyx").is_none() && claims.not_found_for("/api/v1/x").is_none());
+        let jwt = mount(&mounts(&[("jwt-roles", None)])).unwrap().claims;
+        assert!(jwt.not_found_for("/api/auth/x").is_some() && jwt.not_found_for("/api/membership").is_some());
+        assert!(
+            jwt.not_found_for("/api/v1/x").is_none(),
+            "the native API keeps its own 404"
+        );
         assert!(twice.message.contains("uid-token"));
         let shadow = mount(&mounts(&[("verify-code", Some("/api/v1"))])).err().unwrap();
         assert!(shadow.message.contains("/api/v1"), "{}", shadow.message);

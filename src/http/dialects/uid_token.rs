@@ -225,7 +225,7 @@ async fn login(
         Ok(signed_in) => signed_in,
         // The seed tells an unknown address (404) from a wrong password (400).
         Err(CoreError::InvalidCredentials) => {
-            return Err(if state.core.email_has_account(&email).await? {
+            return Err(if state.core.login_exists(&email).await? {
                 Failure::bad_request("Wrong password")
             } else {
                 Failure::new(StatusCode::NOT_FOUND, "User not found")

@@ -169,9 +169,10 @@ impl From<CoreError> for Failure {
                 failure.retry_after = Some(3600);
                 failure
             }
-            CoreError::Unauthenticated | CoreError::TokenExpired | CoreError::InvalidRefreshToken => {
-                Self::unauthorized()
-            }
+            CoreError::Unauthenticated
+            | CoreError::TokenExpired
+            | CoreError::InvalidRefreshToken
+            | CoreError::RefreshTokenExpired => Self::unauthorized(),
             CoreError::Unavailable => Self::new(
                 S::SERVICE_UNAVAILABLE,
                 "Database unavailable",

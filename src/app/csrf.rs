@@ -1,0 +1,62 @@
+//! Signed double-submit CSRF pairs: a random token for an HttpOnly cookie,
+//! and its HMAC for the page to send back in a header. A pair made by one
+//! browser does not fit another's cookie, and the key lives in the database
+//! so every instance checks alike.
+
+use super::{CoreError, secrets};
+use crate::store::{DynStore, SigningKeyRecord};
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use time::OffsetDateTime;
+
+const KEY_KIND: &str = "csrf-hmac";
+
+pub struct CsrfSigner {
+    key: hmac::Key,
+}
+
+impl CsrfSigner {
+    /// Loads the shared key, creating it on first start.
+    pub async fn load(store: &DynStore) -> Result<Self, CoreError> {
+        let mut keys = store.signing_keys(KEY_KIND).await?;
+        if keys.is_empty() {
+            store
+                .insert_signing_key(&SigningKeyRecord {
+                    kid: uuid::Uuid::now_v7().simple().to_string(),
+                    algorithm: KEY_KIND.to_owned(),
+                    private_key: secrets::random_bytes::<32>().to_vec(),
+                    public_key: Vec::new(),
+                    created_at: OffsetDateTime::now_utc(),
+                })
+                .await?;
+            keys = store.signing_keys(KEY_KIND).await?;
+        }
+        // The oldest key wins, so instances racing at first start agree.
+        let key = keys
+            .last()
+            .ok_or_else(|| CoreError::internal("no CSRF key after creating one"))?;
+        Ok(Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &key.private_key),
+        })
+    }
+
+    /// A fresh `(cookie token, header value)` pair.
+    pub fn issue(&self) -> (String, String) {
+        let token = secrets::random_secret();
+        let proof = self.proof(&token);
+        (token, proof)
+    }
+
+    fn proof(&self, token: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, token.as_bytes()))
+    }
+
+    /// Whether `proof` was made for `token`, compared in constant time.
+    pub fn check(&self, token: &str, proof: &str) -> bool {
+        match URL_SAFE_NO_PAD.decode(proof) {
+            Ok(tag) => !token.is_empty() && hmac::verify(&self.key, token.as_bytes(), &tag).is_ok(),
+            Err(_) => false,
+        }
+    }
+}

@@ -1,0 +1,488 @@
+//! `jwt-roles` (seeds/002_…), walked top to bottom: the tutorial's exact
+//! answers, roles, both uses of `refreshtoken`, and the member register
+//! with its validation, role checks, stale `__v` and history.
+
+use crate::helpers::{Backend, PASSWORD, TestApp, both_backends};
+use klucznik::app::Actor;
+use klucznik::domain::Role;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+both_backends!(
+    auth_answers_word_for_word,
+    refreshtoken_checks_or_rotates,
+    moderators_manage_members_exactly_as_the_document_shows,
+    member_fields_are_validated_and_named,
+    members_are_for_moderators_and_admins_only,
+);
+
+async fn exact(response: Response, status: StatusCode, body: Value) {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.json::<Value>().await.unwrap(), body);
+}
+
+async fn register(app: &TestApp, username: &str, email: &str) -> Response {
+    app.post(
+        "/api/auth/register",
+        json!({"username": username, "email": email, "password": PASSWORD}),
+    )
+    .await
+}
+
+async fn login(app: &TestApp, username: &str) -> Value {
+    let response = app
+        .post(
+            "/api/auth/login",
+            json!({"username": username, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+/// An account with `role`, signed in through the dialect.
+async fn with_role(app: &TestApp, username: &str, role: Option<Role>) -> Value {
+    assert_eq!(
+        register(app, username, &format!("{username}@example.com"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    if let Some(role) = role {
+        let id = login(app, username).await["id"].as_str().unwrap().to_owned();
+        app.core.set_role(Actor::Operator, &id, role, true).await.unwrap();
+    }
+    login(app, username).await
+}
+
+fn member() -> Value {
+    json!({
+        "imie": "test",
+        "nazwisko": "member",
+        "wyksztalcenie": "Średnie",
+        "pesel": 44051401458u64,
+        "wojewodztwo": "mazowieckie",
+        "miejscowosc": "Warszawa",
+        "ulica": "Przykładowa",
+        "nrdomulokalu": "5b",
+        "kodpocztowy": "72-978",
+        "email": "example@mail.com",
+        "tel": "768-895-832",
+    })
+}
+
+async fn auth_answers_word_for_word(backend: Backend) {
+    let app = TestApp::spawn_dialect(backend, "jwt-roles", None).await;
+    exact(
+        register(&app, "example", "example@mail.com").await,
+        StatusCode::OK,
+        json!({"message": "User was registered successfully!"}),
+    )
+    .await;
+    exact(
+        register(&app, "EXAMPLE", "other@mail.com").await,
+        StatusCode::BAD_REQUEST,
+        json!({"message": "Failed! Username is already in use!"}),
+    )
+    .await;
+    exact(
+        register(&app, "other", "Example@Mail.com").await,
+        StatusCode::BAD_REQUEST,
+        json!({"message": "Failed! Email is already in use!"}),
+    )
+    .await;
+    exact(
+        app.post(
+            "/api/auth/register",
+            json!({"username": "x1x", "email": "x@mail.com", "password": PASSWORD, "roles": ["superuser"]}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        json!({"message": "Failed! Role superuser does not exist!"}),
+    )
+    .await;
+
+    let body = login(&app, "example").await;
+    assert_eq!(body["username"], "example");
+    assert_eq!(body["email"], "example@mail.com");
+    assert_eq!(body["roles"], json!(["ROLE_USER"]));
+    assert!(body["id"].is_string() && body["refreshToken"].is_string());
+    assert_eq!(body["accessToken"].as_str().unwrap().split('.').count(), 3);
+    exact(
+        app.post(
+            "/api/auth/login",
+            json!({"username": "nobody", "password": PASSWORD}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        json!({"message": "User Not found."}),
+    )
+    .await;
+    exact(
+        app.post(
+            "/api/auth/login",
+            json!({"username": "example", "password": "wrong-password"}),
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+        json!({"accessToken": null, "message": "Invalid Password!"}),
+    )
+    .await;
+
+    // Roles in a sign-up count only on an admin's word.
+    let self_made = app
+        .post(
+            "/api/auth/register",
+            json!({"username": "sneaky", "email": "s@mail.com", "password": PASSWORD, "roles": ["admin"]}),
+        )
+        .await;
+    assert_eq!(self_made.status(), StatusCode::OK);
+    assert_eq!(login(&app, "sneaky").await["roles"], json!(["ROLE_USER"]));
+    let admin = with_role(&app, "boss", Some(Role::Admin)).await;
+    let made = app
+        .client
+        .post(app.url("/api/auth/register"))
+        .header("x-access-token", admin["accessToken"].as_str().unwrap())
+        .json(&json!({"username": "mod", "email": "mod@mail.com", "password": PASSWORD, "roles": ["moderator", "user"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::OK);
+    assert_eq!(
+        login(&app, "mod").await["roles"],
+        json!(["ROLE_USER", "ROLE_MODERATOR"])
+    );
+}
+
+async fn refreshtoken_checks_or_rotates(backend: Backend) {
+    let app = TestApp::spawn_dialect(backend, "jwt-roles", None).await;
+    register(&app, "example", "example@mail.com").await;
+    let body = login(&app, "example").await;
+    let access = body["accessToken"].as_str().unwrap();
+    let refresh = body["refreshToken"].as_str().unwrap();
+    let post = |headers: Vec<(&'static str, String)>, payload: Option<Value>| {
+        let mut request = app.client.post(app.url("/api/auth/refreshtoken"));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        if let Some(payload) = payload {
+            request = request.json(&payload);
+        }
+        request.send()
+    };
+    exact(
+        post(vec![("x-access-token", access.into())], None).await.unwrap(),
+        StatusCode::OK,
+        json!({"message": "Authorized"}),
+    )
+    .await;
+    exact(
+        post(vec![("x-access-token", "not.a.token".into())], None)
+            .await
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+        json!({"message": "Unauthorized!"}),
+    )
+    .await;
+    exact(
+        post(vec![], None).await.unwrap(),
+        StatusCode::FORBIDDEN,
+        json!({"message": "Refresh Token is required!"}),
+    )
+    .await;
+
+    // Rotation, from the header and from the body.
+    let rotated = post(vec![("refreshToken", refresh.into())], None).await.unwrap();
+    assert_eq!(rotated.status(), StatusCode::OK);
+    let rotated: Value = rotated.json().await.unwrap();
+    let next = rotated["refreshToken"].as_str().unwrap();
+    assert_ne!(next, refresh);
+    let again = post(vec![], Some(json!({"refreshToken": next}))).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    exact(
+        post(vec![], Some(json!({"refreshToken": "made-up"})))
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+        json!({"message": "This refresh token doesn't exist in database"}),
+    )
+    .await;
+    // An expired session's token says so.
+    app.execute("UPDATE sessions SET expires_at = 0").await;
+    let latest: Value = again.json().await.unwrap();
+    exact(
+        post(vec![], Some(json!({"refreshToken": latest["refreshToken"]})))
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+        json!({"message": "Refresh token was expired. Please make a new signin request"}),
+    )
+    .await;
+}
+
+async fn moderators_manage_members_exactly_as_the_document_shows(backend: Backend) {
+    let app = TestApp::spawn_dialect(backend, "jwt-roles", None).await;
+    let moderator = with_role(&app, "moderator", Some(Role::Moderator)).await;
+    let token = moderator["accessToken"].as_str().unwrap().to_owned();
+    let send = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut request = app
+            .client
+            .request(method, app.url(path))
+            .header("x-access-token", &token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+
+    // Add new NGO's member (POST; the document's GET is a typo).
+    let created = send(reqwest::Method::POST, "/api/membership/members", Some(member()))
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    let created: Value = created.json().await.unwrap();
+    let id = created["_id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 24);
+    assert_eq!(created["__v"], 0);
+    assert_eq!(created["pesel"], 44051401458u64);
+    assert_eq!(created["wojewodztwo"], "Mazowieckie", "canonical spelling");
+
+    // Get all, get one.
+    let all: Value = send(reqwest::Method::GET, "/api/membership/members", None)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all, json!([created.clone()]));
+    let one: Value = send(
+        reqwest::Method::GET,
+        &format!("/api/membership/members/{id}"),
+        None,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(one, created);
+    for missing in ["63da9d81c934680470087cd9", "not-an-id", "%20"] {
+        let response = send(
+            reqwest::Method::GET,
+            &format!("/api/membership/members/{missing}"),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
+        assert!(response.json::<Value>().await.unwrap()["message"].is_string());
+    }
+
+    // A PESEL of the 2000s as a string with its leading zero, and as a number.
+    let mut young = member();
+    young["pesel"] = json!("02270803624");
+    let young = send(reqwest::Method::POST, "/api/membership/members", Some(young))
+        .await
+        .unwrap();
+    assert_eq!(young.status(), StatusCode::OK);
+    let mut duplicate = member();
+    duplicate["pesel"] = json!(2270803624u64);
+    let duplicate = send(reqwest::Method::POST, "/api/membership/members", Some(duplicate))
+        .await
+        .unwrap();
+    assert_eq!(
+        duplicate.status(),
+        StatusCode::CONFLICT,
+        "the same PESEL, sent as a number"
+    );
+
+    // Update: replaces, bumps __v; a stale __v is refused.
+    let mut changed = member();
+    changed["miejscowosc"] = json!("Kraków");
+    changed["__v"] = json!(0);
+    let updated = send(
+        reqwest::Method::PUT,
+        &format!("/api/membership/members/{id}"),
+        Some(changed.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(updated.status(), StatusCode::OK);
+    let updated: Value = updated.json().await.unwrap();
+    assert_eq!(
+        (updated["__v"].clone(), updated["miejscowosc"].clone()),
+        (json!(1), json!("Kraków"))
+    );
+    let stale = send(
+        reqwest::Method::PUT,
+        &format!("/api/membership/members/{id}"),
+        Some(changed),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    assert!(stale.json::<Value>().await.unwrap()["message"].is_string());
+
+    // History (native API, admins): who, when, which fields.
+    let admin = with_role(&app, "boss", Some(Role::Admin)).await;
+    let history: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/members/{id}/history")))
+        .bearer_auth(admin["accessToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = history["history"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{history}");
+    assert_eq!(entries[0]["action"], "create");
+    assert_eq!(entries[1]["action"], "update");
+    assert_eq!(entries[1]["fields"], json!(["miejscowosc"]));
+    assert_eq!(entries[1]["actor_id"], moderator["id"]);
+    let by_moderator = app
+        .client
+        .get(app.url(&format!("/api/v1/members/{id}/history")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_moderator.status(), StatusCode::FORBIDDEN);
+
+    // Delete.
+    exact(
+        send(
+            reqwest::Method::DELETE,
+            &format!("/api/membership/members/{id}"),
+            None,
+        )
+        .await
+        .unwrap(),
+        StatusCode::OK,
+        json!({"message": "Member was deleted successfully!"}),
+    )
+    .await;
+    let gone = send(
+        reqwest::Method::DELETE,
+        &format!("/api/membership/members/{id}"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
+
+async fn member_fields_are_validated_and_named(backend: Backend) {
+    let app = TestApp::spawn_dialect(backend, "jwt-roles", None).await;
+    let moderator = with_role(&app, "moderator", Some(Role::Moderator)).await;
+    let token = moderator["accessToken"].as_str().unwrap();
+    let cases = [
+        ("pesel", json!(44051401459u64)),
+        ("pesel", json!("4405140145")),
+        ("pesel", json!("77543187764")),
+        ("pesel", json!(true)),
+        ("kodpocztowy", json!("72978")),
+        ("wojewodztwo", json!("Bawaria")),
+        ("email", json!("nie-adres")),
+        ("tel", json!("12-34")),
+        ("imie", json!("  ")),
+    ];
+    for (field, value) in cases {
+        let mut body = member();
+        body[field] = value.clone();
+        let response = app
+            .client
+            .post(app.url("/api/membership/members"))
+            .header("x-access-token", token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{field} = {value}");
+        let message = response.json::<Value>().await.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.starts_with(field), "{field}: {message}");
+    }
+    let mut missing = member();
+    missing.as_object_mut().unwrap().remove("nazwisko");
+    let response = app
+        .client
+        .post(app.url("/api/membership/members"))
+        .header("x-access-token", token)
+        .json(&missing)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response.json::<Value>().await.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("nazwisko")
+    );
+}
+
+async fn members_are_for_moderators_and_admins_only(backend: Backend) {
+    let app = TestApp::spawn_dialect(backend, "jwt-roles", Some("/ngo")).await;
+    let user = with_role_at(&app, "/ngo", "plain").await;
+    let get = |token: Option<&str>| {
+        let mut request = app.client.get(app.url("/ngo/api/membership/members"));
+        if let Some(token) = token {
+            request = request.header("x-access-token", token);
+        }
+        request.send()
+    };
+    exact(
+        get(None).await.unwrap(),
+        StatusCode::FORBIDDEN,
+        json!({"message": "No token provided!"}),
+    )
+    .await;
+    exact(
+        get(Some("bad.token.here")).await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        json!({"message": "Unauthorized!"}),
+    )
+    .await;
+    exact(
+        get(Some(user["accessToken"].as_str().unwrap())).await.unwrap(),
+        StatusCode::FORBIDDEN,
+        json!({"message": "Require Moderator Role!"}),
+    )
+    .await;
+    // Unknown paths and methods in the dialect's shape.
+    let unknown = app.client.get(app.url("/ngo/api/whatever")).send().await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(unknown.json::<Value>().await.unwrap()["message"].is_string());
+    let wrong = app
+        .client
+        .patch(app.url("/ngo/api/membership/members"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let malformed = app.post_raw("/ngo/api/auth/login", "{").await;
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    assert!(malformed.json::<Value>().await.unwrap()["message"].is_string());
+}
+
+async fn with_role_at(app: &TestApp, prefix: &str, username: &str) -> Value {
+    let body =
+        json!({"username": username, "email": format!("{username}@example.com"), "password": PASSWORD});
+    assert_eq!(
+        app.post(&format!("{prefix}/api/auth/register"), body)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let response = app
+        .post(
+            &format!("{prefix}/api/auth/login"),
+            json!({"username": username, "password": PASSWORD}),
+        )
+        .await;
+    response.json().await.unwrap()
+}
