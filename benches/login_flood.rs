@@ -78,13 +78,13 @@ async fn main() {
         .unwrap();
     client
         .post(format!("{base}/register"))
-        .json(&json!({"email": "ala@example.pl", "password": PASSWORD}))
+        .json(&json!({"username": "ala", "password": PASSWORD}))
         .send()
         .await
         .unwrap();
     let login: Value = client
         .post(format!("{base}/login"))
-        .json(&json!({"login": "ala@example.pl", "password": PASSWORD}))
+        .json(&json!({"login": "ala", "password": PASSWORD}))
         .send()
         .await
         .unwrap()
@@ -105,13 +105,16 @@ async fn main() {
         let url = format!("{base}/login");
         let logins = Arc::clone(&logins);
         flooders.push(tokio::spawn(async move {
-            // Half right passwords, half unknown accounts: both cost a hash.
-            let login = if i % 2 == 0 {
-                "ala@example.pl".to_owned()
-            } else {
-                format!("nobody{i}@example.pl")
-            };
+            // Half right passwords, half ever-new unknown names (so no
+            // lockout short-cuts them): both cost a full hash.
+            let mut attempt = 0u64;
             while Instant::now() < until {
+                attempt += 1;
+                let login = if i % 2 == 0 {
+                    "ala".to_owned()
+                } else {
+                    format!("nobody{i}x{attempt}")
+                };
                 let body = json!({"login": login, "password": PASSWORD});
                 if client.post(&url).json(&body).send().await.is_ok() {
                     logins.fetch_add(1, Ordering::Relaxed);

@@ -10,6 +10,7 @@ mod mailbox;
 mod account;
 mod admin;
 mod auth;
+mod browser;
 mod cli;
 mod dialect_auth_token;
 mod dialect_csrf_cookie;
