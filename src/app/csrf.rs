@@ -44,11 +44,12 @@ impl CsrfSigner {
     /// A fresh `(cookie token, header value)` pair.
     pub fn issue(&self) -> (String, String) {
         let token = secrets::random_secret();
-        let proof = self.proof(&token);
+        let proof = self.sign(&token);
         (token, proof)
     }
 
-    fn proof(&self, token: &str) -> String {
+    /// The header or form value that goes with `token`.
+    pub fn sign(&self, token: &str) -> String {
         URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, token.as_bytes()))
     }
 

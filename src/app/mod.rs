@@ -647,6 +647,11 @@ impl Core {
         Ok(())
     }
 
+    /// The account as it is now (a session's copy may be older).
+    pub async fn account_for(&self, id: &str) -> Result<Account, CoreError> {
+        self.account_required(id).await
+    }
+
     async fn account_required(&self, id: &str) -> Result<Account, CoreError> {
         self.store
             .account_by_id(id)

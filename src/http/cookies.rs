@@ -3,6 +3,8 @@
 
 use super::WebSettings;
 use super::extract::SESSION_COOKIE;
+
+pub use super::extract::SESSION_COOKIE as SESSION_COOKIE_NAME;
 use axum::http::HeaderValue;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use time::Duration;

@@ -297,3 +297,108 @@ pub async fn assert_error(response: Response, status: StatusCode, key: &str) -> 
     );
     body
 }
+
+/// A browser's view of the web page without a browser: cookies kept by
+/// hand, and each form's `csrf_token` read from the last page.
+pub struct PageSession<'a> {
+    app: &'a TestApp,
+    cookies: std::collections::BTreeMap<String, String>,
+    csrf_token: String,
+    pub language: Option<&'static str>,
+}
+
+impl<'a> PageSession<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            cookies: Default::default(),
+            csrf_token: String::new(),
+            language: None,
+        }
+    }
+
+    fn keep(&mut self, response: &Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn finish(&mut self, response: Response) -> (reqwest::StatusCode, String) {
+        self.keep(&response);
+        let status = response.status();
+        let html = response.text().await.unwrap();
+        if let Some(start) = html.find("name=\"csrf_token\" value=\"") {
+            let rest = &html[start + 25..];
+            self.csrf_token = rest[..rest.find('"').unwrap()].to_owned();
+        }
+        (status, html)
+    }
+
+    pub async fn get(&mut self, path: &str) -> (reqwest::StatusCode, String) {
+        let mut request = self
+            .app
+            .client
+            .get(self.app.url(path))
+            .header("cookie", self.cookie_header());
+        if let Some(language) = self.language {
+            request = request.header("accept-language", language);
+        }
+        let response = request.send().await.unwrap();
+        self.finish(response).await
+    }
+
+    /// Submits a form of the last page, with its CSRF token.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (reqwest::StatusCode, String) {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        let token = self.csrf_token.clone();
+        form.push(("csrf_token", &token));
+        let mut request = self
+            .app
+            .client
+            .post(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .form(&form);
+        if let Some(language) = self.language {
+            request = request.header("accept-language", language);
+        }
+        let response = request.send().await.unwrap();
+        self.finish(response).await
+    }
+
+    /// Submits without the CSRF token.
+    pub async fn post_without_token(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (reqwest::StatusCode, String) {
+        let response = self
+            .app
+            .client
+            .post(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        self.finish(response).await
+    }
+
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.cookies.contains_key(name)
+    }
+}

@@ -1,7 +1,9 @@
 //! Verification and recovery by mail: real SMTP round trips, an outage, a
 //! restart with mail pending, and every way a code, link or token is refused.
 
-use crate::helpers::{Backend, PASSWORD, TestApp, TestDatabase, assert_error, both_backends, token};
+use crate::helpers::{
+    Backend, PASSWORD, PageSession, TestApp, TestDatabase, assert_error, both_backends, token,
+};
 use crate::mailbox::{SmtpReceiver, free_port, wait_for_files};
 use klucznik::config::MailSettings;
 use reqwest::StatusCode;
@@ -579,6 +581,8 @@ async fn mailed_links_land_on_pages_that_work_without_javascript(backend: Backen
     register_in(&app, "ala@example.pl", "pl").await;
     let mail = verification_code_of(&app, 0).await;
     let (path, link_token) = mail.link();
+    let mut browser = PageSession::new(&app);
+    browser.language = Some("pl-PL");
 
     // Opening the link changes nothing by itself (mail scanners open links).
     let page = app
@@ -597,7 +601,7 @@ async fn mailed_links_land_on_pages_that_work_without_javascript(backend: Backen
         "{csp}"
     );
     assert_eq!(page.headers()["referrer-policy"], "no-referrer");
-    let html = page.text().await.unwrap();
+    let (_, html) = browser.get(&format!("{path}?token={link_token}")).await;
     assert!(
         html.contains("method=\"post\"") && html.contains(&link_token),
         "{html}"
@@ -616,113 +620,75 @@ async fn mailed_links_land_on_pages_that_work_without_javascript(backend: Backen
         .unwrap();
     assert_eq!(stylesheet.headers()["content-type"], "text/css; charset=utf-8");
 
-    let confirmed = app
-        .client
-        .post(app.url("/verify"))
-        .header("accept-language", "pl-PL")
-        .form(&[("token", link_token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(confirmed.status(), StatusCode::OK);
-    assert!(confirmed.text().await.unwrap().contains("Adres potwierdzony"));
+    // Without the form's CSRF token the button does nothing.
+    let (status, _) = browser
+        .post_without_token("/verify", &[("token", link_token.as_str())])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, html) = browser.post("/verify", &[("token", link_token.as_str())]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Adres potwierdzony"), "{html}");
     assert_eq!(
         app.login("ala@example.pl", PASSWORD).await.status(),
         StatusCode::OK
     );
-    let again = app
-        .client
-        .post(app.url("/verify"))
-        .form(&[("token", link_token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    browser.get(&format!("{path}?token={link_token}")).await;
+    let (status, _) = browser.post("/verify", &[("token", link_token.as_str())]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // The code form, in English, keeps the email and marks the field in error.
     register_in(&app, "bob@example.com", "en").await;
     let code = verification_code_of(&app, 1).await.code();
-    let form = app
-        .client
-        .get(app.url("/verify"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    browser.language = Some("en");
+    let (_, form) = browser.get("/verify").await;
     assert!(form.contains("autocomplete=\"one-time-code\"") && form.contains("<label for=\"code\">"));
-    let wrong = app
-        .client
-        .post(app.url("/verify"))
-        .form(&[("email", "bob@example.com"), ("code", "WRONG000")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
-    let wrong = wrong.text().await.unwrap();
+    let (status, wrong) = browser
+        .post("/verify", &[("email", "bob@example.com"), ("code", "WRONG000")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         wrong.contains("value=\"bob@example.com\"") && wrong.contains("aria-invalid=\"true\""),
         "{wrong}"
     );
-    let right = app
-        .client
-        .post(app.url("/verify"))
-        .form(&[("email", "bob@example.com"), ("code", code.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(right.status(), StatusCode::OK);
-    assert!(right.text().await.unwrap().contains("confirmed"));
+    let (status, right) = browser
+        .post(
+            "/verify",
+            &[("email", "bob@example.com"), ("code", code.as_str())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(right.contains("confirmed"));
 
     // The reset link's page.
     app.post("/api/v1/password/forgot", json!({"email": "bob@example.com"}))
         .await;
     let (path, reset) = verification_code_of(&app, 2).await.link();
-    let page = app
-        .client
-        .get(app.url(&format!("{path}?token={reset}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    assert!(
-        page.text()
-            .await
-            .unwrap()
-            .contains("autocomplete=\"new-password\"")
-    );
-    let weak = app
-        .client
-        .post(app.url("/reset-password"))
-        .form(&[("token", reset.as_str()), ("password", "password1")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
-    let weak = weak.text().await.unwrap();
+    let (status, html) = browser.get(&format!("{path}?token={reset}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("autocomplete=\"new-password\""));
+    let (status, weak) = browser
+        .post(
+            "/reset-password",
+            &[("token", reset.as_str()), ("password", "password1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         weak.contains("too common") && !weak.contains("password1"),
         "the password is never echoed"
     );
-    let done = app
-        .client
-        .post(app.url("/reset-password"))
-        .form(&[("token", reset.as_str()), ("password", "nowe-haslo-123")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), StatusCode::OK);
+    let (status, _) = browser
+        .post(
+            "/reset-password",
+            &[("token", reset.as_str()), ("password", "nowe-haslo-123")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(
         app.login("bob@example.com", "nowe-haslo-123").await.status(),
         StatusCode::OK
     );
-    let used = app
-        .client
-        .get(app.url(&format!("{path}?token={reset}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(used.status(), StatusCode::BAD_REQUEST);
-    assert!(used.text().await.unwrap().contains("already used"));
+    let (status, used) = browser.get(&format!("{path}?token={reset}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(used.contains("already used"));
 }

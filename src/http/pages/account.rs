@@ -1,0 +1,222 @@
+//! My account: my data, my username, my password, my sessions.
+
+use super::links::failure;
+use super::{PageContext, see_other};
+use crate::app::{CoreError, Principal};
+use crate::http::native::views::{AccountView, SessionView};
+use axum::extract::Form;
+use axum::extract::rejection::FormRejection;
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::context;
+use minijinja::value::Serde;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The account page, with an optional notice and field errors.
+async fn render(
+    ctx: &PageContext,
+    principal: &Principal,
+    status: StatusCode,
+    notice: Option<&'static str>,
+    errors: BTreeMap<&'static str, &'static str>,
+) -> Response {
+    let account = match ctx.state().core.account_for(&principal.account.id).await {
+        Ok(account) => account,
+        Err(error) => {
+            let (status, message) = failure(&error, ctx);
+            return ctx.message(status, ctx.t["account_title"], message, true, None);
+        }
+    };
+    let sessions: Vec<SessionView> = match ctx.state().core.sessions(&account.id).await {
+        Ok(sessions) => sessions
+            .iter()
+            .map(|s| SessionView::new(s, &principal.session.id))
+            .collect(),
+        Err(error) => {
+            let (status, message) = failure(&error, ctx);
+            return ctx.message(status, ctx.t["account_title"], message, true, None);
+        }
+    };
+    let username = account.username.clone().unwrap_or_default();
+    ctx.render(
+        status,
+        "account.html",
+        context! {
+            title => ctx.t["account_title"],
+            account => Serde(AccountView::from(&account)),
+            sessions => Serde(sessions),
+            username,
+            notice,
+            bad => status != StatusCode::OK,
+            errors,
+        },
+    )
+}
+
+/// The signed-in caller, or the way to the sign-in page.
+fn signed_in(ctx: &PageContext) -> Result<Principal, Response> {
+    ctx.principal
+        .clone()
+        .ok_or_else(|| ctx.finish(see_other("/sign-in")))
+}
+
+pub async fn account_page(ctx: PageContext) -> Response {
+    match signed_in(&ctx) {
+        Ok(principal) => render(&ctx, &principal, StatusCode::OK, None, BTreeMap::new()).await,
+        Err(redirect) => redirect,
+    }
+}
+
+/// Checks sign-in and CSRF for an account form.
+fn guard(ctx: &PageContext, csrf_token: Option<&str>) -> Result<Principal, Response> {
+    let principal = signed_in(ctx)?;
+    ctx.check_csrf(csrf_token)?;
+    Ok(principal)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NicknameForm {
+    csrf_token: Option<String>,
+    username: Option<String>,
+}
+
+pub async fn set_nickname(ctx: PageContext, form: Result<Form<NicknameForm>, FormRejection>) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let principal = match guard(&ctx, form.csrf_token.as_deref()) {
+        Ok(principal) => principal,
+        Err(refused) => return refused,
+    };
+    let username = form.username.unwrap_or_default();
+    match ctx
+        .state()
+        .core
+        .set_username(&principal.account.id, &username)
+        .await
+    {
+        Ok(_) => {
+            render(
+                &ctx,
+                &principal,
+                StatusCode::OK,
+                Some(ctx.t["nickname_saved"]),
+                BTreeMap::new(),
+            )
+            .await
+        }
+        Err(error) => {
+            let (status, message) = failure(&error, &ctx);
+            render(
+                &ctx,
+                &principal,
+                status,
+                None,
+                BTreeMap::from([("username", message)]),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PasswordForm {
+    csrf_token: Option<String>,
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+pub async fn change_password(ctx: PageContext, form: Result<Form<PasswordForm>, FormRejection>) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let principal = match guard(&ctx, form.csrf_token.as_deref()) {
+        Ok(principal) => principal,
+        Err(refused) => return refused,
+    };
+    let current = form.current_password.unwrap_or_default();
+    let new = form.new_password.unwrap_or_default();
+    match ctx.state().core.change_password(&principal, &current, &new).await {
+        Ok(()) => {
+            render(
+                &ctx,
+                &principal,
+                StatusCode::OK,
+                Some(ctx.t["password_changed"]),
+                BTreeMap::new(),
+            )
+            .await
+        }
+        Err(error) => {
+            let field = if matches!(error, CoreError::WrongCurrentPassword) {
+                "current_password"
+            } else {
+                "new_password"
+            };
+            let (status, message) = failure(&error, &ctx);
+            render(&ctx, &principal, status, None, BTreeMap::from([(field, message)])).await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RevokeForm {
+    csrf_token: Option<String>,
+    session_id: Option<String>,
+}
+
+pub async fn revoke_session(ctx: PageContext, form: Result<Form<RevokeForm>, FormRejection>) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let principal = match guard(&ctx, form.csrf_token.as_deref()) {
+        Ok(principal) => principal,
+        Err(refused) => return refused,
+    };
+    let session_id = form.session_id.unwrap_or_default();
+    match ctx
+        .state()
+        .core
+        .revoke_session(&principal.account.id, &session_id)
+        .await
+    {
+        Ok(()) => {
+            render(
+                &ctx,
+                &principal,
+                StatusCode::OK,
+                Some(ctx.t["session_signed_out"]),
+                BTreeMap::new(),
+            )
+            .await
+        }
+        Err(error) => {
+            let (status, message) = failure(&error, &ctx);
+            render(&ctx, &principal, status, Some(message), BTreeMap::new()).await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CsrfOnly {
+    csrf_token: Option<String>,
+}
+
+pub async fn revoke_others(ctx: PageContext, form: Result<Form<CsrfOnly>, FormRejection>) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let principal = match guard(&ctx, form.csrf_token.as_deref()) {
+        Ok(principal) => principal,
+        Err(refused) => return refused,
+    };
+    match ctx.state().core.revoke_other_sessions(&principal).await {
+        Ok(_) => {
+            render(
+                &ctx,
+                &principal,
+                StatusCode::OK,
+                Some(ctx.t["others_signed_out"]),
+                BTreeMap::new(),
+            )
+            .await
+        }
+        Err(error) => {
+            let (status, message) = failure(&error, &ctx);
+            render(&ctx, &principal, status, Some(message), BTreeMap::new()).await
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Where mailed links land: `/verify` (the link's button, or a code form)
+//! and `/reset-password`. Opening a link changes nothing by itself (mail
+//! scanners open links); the page's form does.
+
+use super::PageContext;
+use crate::app::{CoreError, ResetProblem, VerificationProblem};
+use crate::domain::Invalid;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::context;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A core failure as the page's words, and the status to send.
+pub fn failure(error: &CoreError, ctx: &PageContext) -> (StatusCode, &'static str) {
+    let t = &ctx.t;
+    let word = |key: &str| t.get(key).copied().unwrap_or_default();
+    match error {
+        CoreError::Verification(VerificationProblem::Invalid) => (StatusCode::BAD_REQUEST, word("invalid")),
+        CoreError::Verification(VerificationProblem::Expired) => (StatusCode::BAD_REQUEST, word("expired")),
+        CoreError::Verification(VerificationProblem::TooManyAttempts) => {
+            (StatusCode::BAD_REQUEST, word("attempts"))
+        }
+        CoreError::ResetToken(ResetProblem::Invalid) => (StatusCode::BAD_REQUEST, word("reset_invalid")),
+        CoreError::ResetToken(ResetProblem::Expired) => (StatusCode::BAD_REQUEST, word("reset_expired")),
+        CoreError::ResetToken(ResetProblem::Used) => (StatusCode::BAD_REQUEST, word("reset_used")),
+        CoreError::Invalid(Invalid::PasswordLength) => (StatusCode::BAD_REQUEST, word("password_length")),
+        CoreError::Invalid(Invalid::PasswordCommon) => (StatusCode::BAD_REQUEST, word("password_common")),
+        CoreError::Invalid(Invalid::Email) => (StatusCode::BAD_REQUEST, word("bad_email")),
+        CoreError::Invalid(Invalid::Username) => (StatusCode::BAD_REQUEST, word("bad_username")),
+        CoreError::Invalid(_) => (StatusCode::BAD_REQUEST, word("missing")),
+        CoreError::EmailTaken => (StatusCode::CONFLICT, word("email_taken")),
+        CoreError::UsernameTaken => (StatusCode::CONFLICT, word("username_taken")),
+        CoreError::InvalidCredentials => (StatusCode::UNAUTHORIZED, word("wrong_credentials")),
+        CoreError::EmailNotVerified => (StatusCode::FORBIDDEN, word("verify_first")),
+        CoreError::AccountDisabled => (StatusCode::FORBIDDEN, word("disabled")),
+        CoreError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, word("too_many")),
+        CoreError::WrongCurrentPassword => (StatusCode::BAD_REQUEST, word("wrong_current")),
+        CoreError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, word("unavailable")),
+        CoreError::Internal(cause) => {
+            tracing::error!(%cause, "internal error on a page");
+            (StatusCode::INTERNAL_SERVER_ERROR, word("error"))
+        }
+        _ => (StatusCode::BAD_REQUEST, word("error")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct VerifyForm {
+    csrf_token: Option<String>,
+    token: Option<String>,
+    email: Option<String>,
+    code: Option<String>,
+}
+
+pub async fn verify_page(ctx: PageContext, query: Result<Query<TokenQuery>, QueryRejection>) -> Response {
+    let token = query.ok().and_then(|Query(q)| q.token).filter(|t| !t.is_empty());
+    let show_form = token.is_none();
+    ctx.render(
+        StatusCode::OK,
+        "verify.html",
+        context! { title => ctx.t["verify_title"], token, show_form, email => "" },
+    )
+}
+
+pub async fn verify_submit(ctx: PageContext, form: Result<Form<VerifyForm>, FormRejection>) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if let Err(refused) = ctx.check_csrf(form.csrf_token.as_deref()) {
+        return refused;
+    }
+    let title = ctx.t["verify_title"];
+    let email = form.email.clone().unwrap_or_default();
+    let by_link = form.token.as_deref().is_some_and(|t| !t.is_empty());
+    let outcome = if by_link {
+        ctx.state()
+            .core
+            .confirm_email_token(form.token.as_deref().unwrap_or_default())
+            .await
+    } else {
+        let mut errors = BTreeMap::new();
+        if email.trim().is_empty() {
+            errors.insert("email", ctx.t["missing"]);
+        }
+        if form.code.as_deref().unwrap_or_default().trim().is_empty() {
+            errors.insert("code", ctx.t["missing"]);
+        }
+        if !errors.is_empty() {
+            return ctx.render(
+                StatusCode::BAD_REQUEST,
+                "verify.html",
+                context! { title, show_form => true, email, errors },
+            );
+        }
+        ctx.state()
+            .core
+            .confirm_email_code(&email, None, form.code.as_deref().unwrap_or_default())
+            .await
+    };
+    match outcome {
+        Ok(_) => ctx.message(
+            StatusCode::OK,
+            title,
+            ctx.t["verified_notice"],
+            false,
+            Some(("/sign-in", ctx.t["sign_in_title"])),
+        ),
+        Err(error) => {
+            let (status, message) = failure(&error, &ctx);
+            if by_link {
+                ctx.render(
+                    status,
+                    "verify.html",
+                    context! { title, notice => message, bad => true },
+                )
+            } else {
+                let errors = BTreeMap::from([("code", message)]);
+                ctx.render(
+                    status,
+                    "verify.html",
+                    context! { title, show_form => true, email, errors },
+                )
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResetForm {
+    csrf_token: Option<String>,
+    token: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn reset_page(ctx: PageContext, query: Result<Query<TokenQuery>, QueryRejection>) -> Response {
+    let title = ctx.t["reset_title"];
+    let token = query.ok().and_then(|Query(q)| q.token).unwrap_or_default();
+    match ctx.state().core.check_reset_token(&token).await {
+        Ok(()) => ctx.render(
+            StatusCode::OK,
+            "reset_password.html",
+            context! { title, token, show_form => true },
+        ),
+        Err(error) => {
+            let (status, message) = failure(&error, &ctx);
+            ctx.render(
+                status,
+                "reset_password.html",
+                context! { title, notice => message, bad => true },
+            )
+        }
+    }
+}
+
+pub async fn reset_submit(ctx: PageContext, form: Result<Form<ResetForm>, FormRejection>) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if let Err(refused) = ctx.check_csrf(form.csrf_token.as_deref()) {
+        return refused;
+    }
+    let title = ctx.t["reset_title"];
+    let token = form.token.unwrap_or_default();
+    let password = form.password.unwrap_or_default();
+    match ctx
+        .state()
+        .core
+        .reset_password_with_token(&token, &password, ctx.lang)
+        .await
+    {
+        Ok(()) => ctx.message(
+            StatusCode::OK,
+            title,
+            ctx.t["reset_done"],
+            false,
+            Some(("/sign-in", ctx.t["sign_in_title"])),
+        ),
+        // A refused password keeps the form (never the password itself).
+        Err(error @ CoreError::Invalid(_)) => {
+            let (status, message) = failure(&error, &ctx);
+            let errors = BTreeMap::from([("password", message)]);
+            ctx.render(
+                status,
+                "reset_password.html",
+                context! { title, token, show_form => true, errors },
+            )
+        }
+        Err(error) => {
+            let (status, message) = failure(&error, &ctx);
+            ctx.render(
+                status,
+                "reset_password.html",
+                context! { title, notice => message, bad => true },
+            )
+        }
+    }
+}
