@@ -16,7 +16,7 @@ async fn every_failure_is_a_json_error_with_a_request_id(backend: Backend) {
     assert!(response.headers().contains_key("x-request-id"));
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
-    let response = app.client.get(app.url("/")).send().await.unwrap();
+    let response = app.client.get(app.url("/nothing-at-all")).send().await.unwrap();
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
 
     let response = app.client.get(app.url("/api/v1/login")).send().await.unwrap();

@@ -4,6 +4,9 @@
 //! cookie), so a POST from another site is refused. Polish or English, from
 //! a remembered switch or `Accept-Language`.
 
+// A refused form is answered with a whole page, so Err carries a Response.
+#![allow(clippy::result_large_err)]
+
 mod account;
 mod auth;
 mod links;
