@@ -22,3 +22,4 @@ mod mail;
 mod ops;
 mod sessions;
 mod tokens;
+mod web;
