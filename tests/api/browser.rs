@@ -103,3 +103,236 @@ async fn the_csrf_cookie_diagrams_work_from_a_plain_page_using_fetch() {
         );
     }
 }
+
+/// A chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start() -> Option<Self> {
+        let binary = PathBuf::from("/usr/bin/chromedriver");
+        if !binary.exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs chromedriver: apt-get install -y chromium-driver"
+            );
+            eprintln!(
+                "SKIPPED: browser tests — no chromedriver. Install it with `apt-get install -y chromium-driver`."
+            );
+            return None;
+        }
+        let port = crate::mailbox::free_port();
+        let child = std::process::Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Some(Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    /// A new browser with its own profile: its own cookies.
+    async fn browser(&self, chromium: &std::path::Path) -> fantoccini::Client {
+        // Two TLS back-ends are linked into the tests; pick one for the driver client.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let profile = tempfile::tempdir().unwrap().keep();
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--window-size=1000,1200", "--lang=en-US",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+                "prefs": {"intl.accept_languages": "en-US,en"},
+            }),
+        );
+        fantoccini::ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Saves what the browser shows under target/screenshots/ for a person to look at.
+async fn screenshot(browser: &fantoccini::Client, name: &str) {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn fill(browser: &fantoccini::Client, css: &str, text: &str) {
+    let field = browser.find(fantoccini::Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(browser: &fantoccini::Client, css: &str) {
+    browser
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn page(browser: &fantoccini::Client) -> (String, String) {
+    let url = browser.current_url().await.unwrap();
+    (url.path().to_owned(), browser.source().await.unwrap())
+}
+
+/// A person does everything by clicking in Chromium: sign up, open the
+/// mailed link, sign in, see and change the account, sign out another
+/// browser, recover the password; plus a refused form and the Polish page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_does_it_all_by_clicking_in_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn_verifying(Backend::Sqlite).await;
+    let site = app.address.replace("127.0.0.1", "localhost");
+    let first = driver.browser(&chromium).await;
+    let password = "kot ma ale 2024";
+
+    // Sign up.
+    first.goto(&format!("{site}/sign-up")).await.unwrap();
+    screenshot(&first, "01-sign-up").await;
+    fill(&first, "#email", "ala@example.pl").await;
+    fill(&first, "#password", password).await;
+    click(&first, "button[type=submit]").await;
+    let (_, html) = page(&first).await;
+    assert!(html.contains("We sent you a message"), "{html}");
+    screenshot(&first, "02-check-your-mail").await;
+
+    // Open the mailed link and confirm.
+    let mail = crate::mailbox::wait_for_files(&app.database.mail_dir, 1, std::time::Duration::from_secs(5))
+        .await
+        .remove(0);
+    let (path, token) = mail.link();
+    first.goto(&format!("{site}{path}?token={token}")).await.unwrap();
+    screenshot(&first, "03-verify-link").await;
+    click(&first, "button[type=submit]").await;
+    assert!(page(&first).await.1.contains("Your address is confirmed"));
+
+    // Sign in (a wrong password first).
+    first.goto(&format!("{site}/sign-in")).await.unwrap();
+    fill(&first, "#login", "ala@example.pl").await;
+    fill(&first, "#password", "not-my-password").await;
+    click(&first, "button[type=submit]").await;
+    let (_, html) = page(&first).await;
+    assert!(html.contains("id=\"password-error\"") && html.contains("value=\"ala@example.pl\""));
+    screenshot(&first, "04-sign-in-error").await;
+    fill(&first, "#password", password).await;
+    click(&first, "button[type=submit]").await;
+    let (path, html) = page(&first).await;
+    assert_eq!(path, "/account");
+    assert!(html.contains("ala@example.pl"));
+    screenshot(&first, "05-account").await;
+
+    // Set a nickname.
+    fill(&first, "#username", "Ala_Kot").await;
+    click(&first, "form[action='/account/nickname'] button").await;
+    assert!(
+        page(&first)
+            .await
+            .1
+            .contains("<dd id=\"my-username\">Ala_Kot</dd>")
+    );
+
+    // A second browser signs in; the first signs out all other devices.
+    let second = driver.browser(&chromium).await;
+    second.goto(&format!("{site}/sign-in")).await.unwrap();
+    fill(&second, "#login", "Ala_Kot").await;
+    fill(&second, "#password", password).await;
+    click(&second, "button[type=submit]").await;
+    assert_eq!(page(&second).await.0, "/account");
+    first.goto(&format!("{site}/account")).await.unwrap();
+    screenshot(&first, "06-two-sessions").await;
+    click(&first, "#sign-out-others").await;
+    assert!(page(&first).await.1.contains("Every other device was signed out"));
+    second.goto(&format!("{site}/account")).await.unwrap();
+    assert_eq!(
+        page(&second).await.0,
+        "/sign-in",
+        "the second browser is signed out"
+    );
+
+    // A form whose CSRF token was removed is refused.
+    second
+        .execute(
+            "document.querySelector('input[name=csrf_token]').remove()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    fill(&second, "#login", "Ala_Kot").await;
+    fill(&second, "#password", password).await;
+    click(&second, "button[type=submit]").await;
+    assert!(page(&second).await.1.contains("Request refused"));
+    screenshot(&second, "07-csrf-refused").await;
+
+    // Sign out, forget the password, reset it by the mailed link.
+    first.goto(&format!("{site}/account")).await.unwrap();
+    click(&first, "#sign-out").await;
+    assert_eq!(page(&first).await.0, "/sign-in");
+    first.goto(&format!("{site}/forgot-password")).await.unwrap();
+    fill(&first, "#email", "ala@example.pl").await;
+    click(&first, "button[type=submit]").await;
+    screenshot(&first, "08-forgot-password").await;
+    let mails =
+        crate::mailbox::wait_for_files(&app.database.mail_dir, 2, std::time::Duration::from_secs(5)).await;
+    let (path, token) = mails[1].link();
+    first.goto(&format!("{site}{path}?token={token}")).await.unwrap();
+    screenshot(&first, "09-reset-password").await;
+    fill(&first, "#password", "nowe-haslo-123").await;
+    click(&first, "button[type=submit]").await;
+    assert!(page(&first).await.1.contains("Password changed"));
+
+    // The old password is refused; the new one works.
+    first.goto(&format!("{site}/sign-in")).await.unwrap();
+    fill(&first, "#login", "ala_kot").await;
+    fill(&first, "#password", password).await;
+    click(&first, "button[type=submit]").await;
+    assert!(page(&first).await.1.contains("Wrong login or password"));
+    fill(&first, "#password", "nowe-haslo-123").await;
+    click(&first, "button[type=submit]").await;
+    assert_eq!(page(&first).await.0, "/account");
+
+    // In Polish, by the switch (remembered).
+    first.goto(&format!("{site}/account?lang=pl")).await.unwrap();
+    let (path, html) = page(&first).await;
+    assert_eq!(path, "/account");
+    assert!(html.contains("Moje konto") && html.contains("Wyloguj wszystkie inne urządzenia"));
+    screenshot(&first, "10-konto-po-polsku").await;
+    first.goto(&format!("{site}/sign-out")).await.unwrap();
+    screenshot(&first, "11-wylogowanie").await;
+
+    first.close().await.unwrap();
+    second.close().await.unwrap();
+}
