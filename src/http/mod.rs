@@ -67,3 +67,17 @@ pub fn router(
         .merge(dialect_routes.with_state(state.clone()));
     Ok(layers::wrap(routes, &state.web, Arc::new(claims)))
 }
+
+/// Adds `Retry-After: SECONDS` when there is a wait to announce (429s in
+/// every dialect's shape).
+pub fn with_retry_after(
+    mut response: axum::response::Response,
+    seconds: Option<u64>,
+) -> axum::response::Response {
+    if let Some(seconds) = seconds
+        && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}

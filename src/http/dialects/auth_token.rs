@@ -19,7 +19,7 @@ use crate::http::extract::ClientDevice;
 use crate::mail::Lang;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -66,13 +66,8 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(json!({ "err": self.err }))).into_response();
-        if let Some(seconds) = self.retry_after
-            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        response
+        let response = (self.status, Json(json!({ "err": self.err }))).into_response();
+        crate::http::with_retry_after(response, self.retry_after)
     }
 }
 

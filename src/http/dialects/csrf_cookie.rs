@@ -63,6 +63,7 @@ pub struct Failure {
     status: StatusCode,
     message: String,
     key: &'static str,
+    retry_after: Option<u64>,
 }
 
 impl Failure {
@@ -71,6 +72,7 @@ impl Failure {
             status,
             message: message.into(),
             key,
+            retry_after: None,
         }
     }
 
@@ -93,11 +95,12 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (
+        let response = (
             self.status,
             Json(json!({"message": self.message, "key": self.key})),
         )
-            .into_response()
+            .into_response();
+        crate::http::with_retry_after(response, self.retry_after)
     }
 }
 
@@ -116,11 +119,14 @@ impl From<CoreError> for Failure {
             CoreError::InvalidRefreshToken | CoreError::RefreshTokenExpired => {
                 Self::new(S::UNAUTHORIZED, "Invalid refresh token", "invalid_refresh_token")
             }
-            CoreError::TooManyAttempts { .. } => Self::new(
-                S::TOO_MANY_REQUESTS,
-                "Too many failed sign-ins; try again later",
-                "too_many_attempts",
-            ),
+            CoreError::TooManyAttempts { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(
+                    S::TOO_MANY_REQUESTS,
+                    "Too many failed sign-ins; try again later",
+                    "too_many_attempts",
+                )
+            },
             CoreError::Unauthenticated | CoreError::TokenExpired => Self::unauthorized(),
             CoreError::Unavailable => Self::new(
                 S::SERVICE_UNAVAILABLE,

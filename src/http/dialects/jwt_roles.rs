@@ -71,6 +71,7 @@ pub fn router() -> Router<AppState> {
 pub struct Failure {
     status: StatusCode,
     body: Value,
+    retry_after: Option<u64>,
 }
 
 impl Failure {
@@ -78,6 +79,7 @@ impl Failure {
         Self {
             status,
             body: json!({ "message": message.into() }),
+            retry_after: None,
         }
     }
 
@@ -96,7 +98,7 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        crate::http::with_retry_after((self.status, Json(self.body)).into_response(), self.retry_after)
     }
 }
 
@@ -129,9 +131,10 @@ impl From<CoreError> for Failure {
                 S::FORBIDDEN,
                 "Refresh token was expired. Please make a new signin request",
             ),
-            CoreError::TooManyAttempts { .. } => {
-                Self::new(S::TOO_MANY_REQUESTS, "Too many failed sign-ins; try again later.")
-            }
+            CoreError::TooManyAttempts { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(S::TOO_MANY_REQUESTS, "Too many failed sign-ins; try again later.")
+            },
             CoreError::AccountDisabled => Self::new(S::FORBIDDEN, "Account disabled."),
             CoreError::Unavailable => Self::new(S::SERVICE_UNAVAILABLE, "Database unavailable."),
             CoreError::Internal(cause) => {

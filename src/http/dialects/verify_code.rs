@@ -24,7 +24,7 @@ use crate::http::cookies::{cleared_session_cookie, session_cookie};
 use crate::http::extract::{AcceptLanguage, ClientDevice, SESSION_COOKIE};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -95,17 +95,12 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let mut response = (
+        let response = (
             self.status,
             Json(json!({"message": self.message, "key": self.key})),
         )
             .into_response();
-        if let Some(seconds) = self.retry_after
-            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        response
+        crate::http::with_retry_after(response, self.retry_after)
     }
 }
 
