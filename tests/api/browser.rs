@@ -206,6 +206,30 @@ async fn page(browser: &fantoccini::Client) -> (String, String) {
     (url.path().to_owned(), browser.source().await.unwrap())
 }
 
+/// Waits (up to 10 s) until the browser is at `path`: a click returns
+/// before the navigation it starts has finished.
+async fn wait_for_path(browser: &fantoccini::Client, path: &str) {
+    for _ in 0..100 {
+        if page(browser).await.0 == path {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("never reached {path}; at {:?}", page(browser).await.0);
+}
+
+/// Waits (up to 10 s) until the page shows `text`; returns the page.
+async fn wait_for_text(browser: &fantoccini::Client, text: &str) -> String {
+    for _ in 0..100 {
+        let (_, html) = page(browser).await;
+        if html.contains(text) {
+            return html;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("never showed {text:?}:\n{}", page(browser).await.1);
+}
+
 /// A person does everything by clicking in Chromium: sign up, open the
 /// mailed link, sign in, see and change the account, sign out another
 /// browser, recover the password; plus a refused form and the Polish page.
@@ -226,8 +250,7 @@ async fn a_person_does_it_all_by_clicking_in_chromium() {
     fill(&first, "#email", "ala@example.pl").await;
     fill(&first, "#password", password).await;
     click(&first, "button[type=submit]").await;
-    let (_, html) = page(&first).await;
-    assert!(html.contains("We sent you a message"), "{html}");
+    wait_for_text(&first, "We sent you a message").await;
     screenshot(&first, "02-check-your-mail").await;
 
     // Open the mailed link and confirm.
@@ -238,32 +261,26 @@ async fn a_person_does_it_all_by_clicking_in_chromium() {
     first.goto(&format!("{site}{path}?token={token}")).await.unwrap();
     screenshot(&first, "03-verify-link").await;
     click(&first, "button[type=submit]").await;
-    assert!(page(&first).await.1.contains("Your address is confirmed"));
+    wait_for_text(&first, "Your address is confirmed").await;
 
     // Sign in (a wrong password first).
     first.goto(&format!("{site}/sign-in")).await.unwrap();
     fill(&first, "#login", "ala@example.pl").await;
     fill(&first, "#password", "not-my-password").await;
     click(&first, "button[type=submit]").await;
-    let (_, html) = page(&first).await;
-    assert!(html.contains("id=\"password-error\"") && html.contains("value=\"ala@example.pl\""));
+    let html = wait_for_text(&first, "id=\"password-error\"").await;
+    assert!(html.contains("value=\"ala@example.pl\""));
     screenshot(&first, "04-sign-in-error").await;
     fill(&first, "#password", password).await;
     click(&first, "button[type=submit]").await;
-    let (path, html) = page(&first).await;
-    assert_eq!(path, "/account");
-    assert!(html.contains("ala@example.pl"));
+    wait_for_path(&first, "/account").await;
+    wait_for_text(&first, "ala@example.pl").await;
     screenshot(&first, "05-account").await;
 
     // Set a nickname.
     fill(&first, "#username", "Ala_Kot").await;
     click(&first, "form[action='/account/nickname'] button").await;
-    assert!(
-        page(&first)
-            .await
-            .1
-            .contains("<dd id=\"my-username\">Ala_Kot</dd>")
-    );
+    wait_for_text(&first, "<dd id=\"my-username\">Ala_Kot</dd>").await;
 
     // A second browser signs in; the first signs out all other devices.
     let second = driver.browser(&chromium).await;
@@ -271,17 +288,14 @@ async fn a_person_does_it_all_by_clicking_in_chromium() {
     fill(&second, "#login", "Ala_Kot").await;
     fill(&second, "#password", password).await;
     click(&second, "button[type=submit]").await;
-    assert_eq!(page(&second).await.0, "/account");
+    wait_for_path(&second, "/account").await;
     first.goto(&format!("{site}/account")).await.unwrap();
     screenshot(&first, "06-two-sessions").await;
     click(&first, "#sign-out-others").await;
-    assert!(page(&first).await.1.contains("Every other device was signed out"));
+    wait_for_text(&first, "Every other device was signed out").await;
     second.goto(&format!("{site}/account")).await.unwrap();
-    assert_eq!(
-        page(&second).await.0,
-        "/sign-in",
-        "the second browser is signed out"
-    );
+    // The second browser is signed out.
+    wait_for_path(&second, "/sign-in").await;
 
     // A form whose CSRF token was removed is refused.
     second
@@ -294,13 +308,13 @@ async fn a_person_does_it_all_by_clicking_in_chromium() {
     fill(&second, "#login", "Ala_Kot").await;
     fill(&second, "#password", password).await;
     click(&second, "button[type=submit]").await;
-    assert!(page(&second).await.1.contains("Request refused"));
+    wait_for_text(&second, "Request refused").await;
     screenshot(&second, "07-csrf-refused").await;
 
     // Sign out, forget the password, reset it by the mailed link.
     first.goto(&format!("{site}/account")).await.unwrap();
     click(&first, "#sign-out").await;
-    assert_eq!(page(&first).await.0, "/sign-in");
+    wait_for_path(&first, "/sign-in").await;
     first.goto(&format!("{site}/forgot-password")).await.unwrap();
     fill(&first, "#email", "ala@example.pl").await;
     click(&first, "button[type=submit]").await;
@@ -312,23 +326,23 @@ async fn a_person_does_it_all_by_clicking_in_chromium() {
     screenshot(&first, "09-reset-password").await;
     fill(&first, "#password", "nowe-haslo-123").await;
     click(&first, "button[type=submit]").await;
-    assert!(page(&first).await.1.contains("Password changed"));
+    wait_for_text(&first, "Password changed").await;
 
     // The old password is refused; the new one works.
     first.goto(&format!("{site}/sign-in")).await.unwrap();
     fill(&first, "#login", "ala_kot").await;
     fill(&first, "#password", password).await;
     click(&first, "button[type=submit]").await;
-    assert!(page(&first).await.1.contains("Wrong login or password"));
+    wait_for_text(&first, "Wrong login or password").await;
     fill(&first, "#password", "nowe-haslo-123").await;
     click(&first, "button[type=submit]").await;
-    assert_eq!(page(&first).await.0, "/account");
+    wait_for_path(&first, "/account").await;
 
     // In Polish, by the switch (remembered).
     first.goto(&format!("{site}/account?lang=pl")).await.unwrap();
-    let (path, html) = page(&first).await;
-    assert_eq!(path, "/account");
-    assert!(html.contains("Moje konto") && html.contains("Wyloguj wszystkie inne urządzenia"));
+    wait_for_path(&first, "/account").await;
+    let html = wait_for_text(&first, "Moje konto").await;
+    assert!(html.contains("Wyloguj wszystkie inne urządzenia"));
     screenshot(&first, "10-konto-po-polsku").await;
     first.goto(&format!("{site}/sign-out")).await.unwrap();
     screenshot(&first, "11-wylogowanie").await;
