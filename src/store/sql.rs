@@ -307,7 +307,30 @@ macro_rules! select_sessions {
     };
 }
 
-pub(super) use {select_accounts, select_members, select_sessions};
+/// Binds a member's id, its eleven fields, its version and a time, in the
+/// order both the INSERT and the UPDATE of members number them ($1–$14).
+macro_rules! bind_member {
+    ($query:expr, $member:expr, $at:expr) => {{
+        let d = &$member.data;
+        $query
+            .bind(&$member.id)
+            .bind(&d.imie)
+            .bind(&d.nazwisko)
+            .bind(&d.wyksztalcenie)
+            .bind(&d.pesel)
+            .bind(&d.wojewodztwo)
+            .bind(&d.miejscowosc)
+            .bind(&d.ulica)
+            .bind(&d.nrdomulokalu)
+            .bind(&d.kodpocztowy)
+            .bind(&d.email)
+            .bind(&d.tel)
+            .bind($member.version)
+            .bind(to_millis($at))
+    }};
+}
+
+pub(super) use {bind_member, select_accounts, select_members, select_sessions};
 
 macro_rules! impl_store {
     ($store:ty, $conn:ty, $claim_sql:literal) => {
@@ -958,30 +981,16 @@ macro_rules! impl_store {
             }
 
             async fn insert_member(&self, member: &Member, change: &MemberChange) -> Result<(), StoreError> {
-                let d = &member.data;
                 let mut tx = self.pool.begin().await.map_err(classify)?;
-                sqlx::query(
+                let query = sqlx::query(
                     "INSERT INTO members (id, imie, nazwisko, wyksztalcenie, pesel, wojewodztwo, miejscowosc, ulica, \
                      nrdomulokalu, kodpocztowy, email, tel, version, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
-                )
-                .bind(&member.id)
-                .bind(&d.imie)
-                .bind(&d.nazwisko)
-                .bind(&d.wyksztalcenie)
-                .bind(&d.pesel)
-                .bind(&d.wojewodztwo)
-                .bind(&d.miejscowosc)
-                .bind(&d.ulica)
-                .bind(&d.nrdomulokalu)
-                .bind(&d.kodpocztowy)
-                .bind(&d.email)
-                .bind(&d.tel)
-                .bind(member.version)
-                .bind(to_millis(change.at))
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
+                );
+                super::sql::bind_member!(query, member, change.at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
                 Self::insert_member_change_on(&mut tx, change).await?;
                 tx.commit().await.map_err(classify)
             }
@@ -1033,31 +1042,17 @@ macro_rules! impl_store {
                 expected_version: i64,
                 change: &MemberChange,
             ) -> Result<bool, StoreError> {
-                let d = &member.data;
                 let mut tx = self.pool.begin().await.map_err(classify)?;
-                let updated = sqlx::query(
-                    "UPDATE members SET imie = $3, nazwisko = $4, wyksztalcenie = $5, pesel = $6, wojewodztwo = $7, \
-                     miejscowosc = $8, ulica = $9, nrdomulokalu = $10, kodpocztowy = $11, email = $12, tel = $13, \
-                     version = $14, updated_at = $15 WHERE id = $1 AND version = $2",
-                )
-                .bind(&member.id)
-                .bind(expected_version)
-                .bind(&d.imie)
-                .bind(&d.nazwisko)
-                .bind(&d.wyksztalcenie)
-                .bind(&d.pesel)
-                .bind(&d.wojewodztwo)
-                .bind(&d.miejscowosc)
-                .bind(&d.ulica)
-                .bind(&d.nrdomulokalu)
-                .bind(&d.kodpocztowy)
-                .bind(&d.email)
-                .bind(&d.tel)
-                .bind(member.version)
-                .bind(to_millis(change.at))
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
+                let query = sqlx::query(
+                    "UPDATE members SET imie = $2, nazwisko = $3, wyksztalcenie = $4, pesel = $5, wojewodztwo = $6, \
+                     miejscowosc = $7, ulica = $8, nrdomulokalu = $9, kodpocztowy = $10, email = $11, tel = $12, \
+                     version = $13, updated_at = $14 WHERE id = $1 AND version = $15",
+                );
+                let updated = super::sql::bind_member!(query, member, change.at)
+                    .bind(expected_version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
                 if updated.rows_affected() != 1 {
                     tx.rollback().await.map_err(classify)?;
                     return Ok(false);
