@@ -21,6 +21,7 @@ both_backends!(
     reset_tokens_are_refused_when_unknown_used_or_expired,
     email_change_is_verified_at_the_new_address_and_announced_at_the_old,
     mailed_links_land_on_pages_that_work_without_javascript,
+    two_instances_on_one_database_send_each_message_once,
 );
 
 async fn smtp_app(backend: Backend, receiver_port: u16) -> TestApp {
@@ -691,4 +692,44 @@ async fn mailed_links_land_on_pages_that_work_without_javascript(backend: Backen
     let (status, used) = browser.get(&format!("{path}?token={reset}")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(used.contains("already used"));
+}
+
+async fn two_instances_on_one_database_send_each_message_once(backend: Backend) {
+    let receiver = SmtpReceiver::default();
+    let port = receiver.start(0).await;
+    let first = smtp_app(backend, port).await;
+    // A second instance on the same database, delivering from the same outbox.
+    let mut config = crate::helpers::test_config(&first.database);
+    config.mail = MailSettings::Smtp(format!("smtp://127.0.0.1:{port}"));
+    let second = klucznik::startup::Application::build(config).await.unwrap();
+    let second_address = format!("http://{}", second.local_addr().unwrap());
+    tokio::spawn(second.run_until(std::future::pending()));
+
+    let sign_ups = (0..20).map(|i| {
+        let base = if i % 2 == 0 {
+            first.address.clone()
+        } else {
+            second_address.clone()
+        };
+        let client = first.client.clone();
+        async move {
+            client
+                .post(format!("{base}/api/v1/register"))
+                .json(&json!({"email": format!("user{i}@example.pl"), "password": PASSWORD}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = futures::future::join_all(sign_ups).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED), "{statuses:?}");
+    receiver.wait_for(20, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 20, "no message twice");
+    let mut ids: Vec<&str> = received.iter().map(|m| m.message_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
 }
