@@ -54,18 +54,38 @@ pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>) -> Router 
     ))
     .layer(CatchPanicLayer::custom(panic_response))
     .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-    .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-        // Method, path and request id only: headers and query strings can
-        // carry tokens and are never logged.
-        let request_id = request
-            .headers()
-            .get(&REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-    })
-    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
+    .layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &Request<_>| {
+                // Method, path and request id only: headers and query strings can
+                // carry tokens and are never logged.
+                let request_id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                let path = loggable_path(request.uri().path());
+                tracing::info_span!("request", method = %request.method(), path = %path, request_id)
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+    )
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The path with any segment long enough to be a secret (a mailed link's
+/// token, as in uid-token's `/authorize/UID/TOKEN`) cut out: 40 characters
+/// or more, where ids (UUIDs, member ids) are shorter.
+fn loggable_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.len() >= 40 {
+                "[redacted]"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
@@ -91,4 +111,21 @@ fn cors(origins: &[String]) -> CorsLayer {
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("a handler panicked");
     ApiError::internal().into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn long_segments_are_not_logged() {
+        let token = "x".repeat(43);
+        assert_eq!(
+            loggable_path(&format!(
+                "/authorize/01a2017b-2769-72bb-9fd8-a9d5e0a26782/{token}"
+            )),
+            "/authorize/01a2017b-2769-72bb-9fd8-a9d5e0a26782/[redacted]"
+        );
+        assert_eq!(loggable_path("/api/v1/me"), "/api/v1/me");
+    }
 }

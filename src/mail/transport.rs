@@ -31,7 +31,10 @@ impl MailTransport {
         let email = build(from, message)?;
         match self {
             MailTransport::Log => {
-                println!(
+                use std::io::Write;
+                // A closed standard output must not take the worker down.
+                let _ = writeln!(
+                    std::io::stdout().lock(),
                     "----- mail {} to {} -----\n{}\n----- end of mail -----",
                     message.id,
                     message.recipient,

@@ -232,9 +232,13 @@ async fn secrets_never_reach_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("k.db").display());
     let mut command = klucznik(&url);
+    let mail_dir = dir.path().join("mail");
     command
         .env("KLUCZNIK_LOG", "trace")
-        .env("KLUCZNIK_LOG_FORMAT", "json");
+        .env("KLUCZNIK_LOG_FORMAT", "json")
+        .env("KLUCZNIK_API", "uid-token@/u")
+        .env("KLUCZNIK_MAIL_TRANSPORT", "file")
+        .env("KLUCZNIK_MAIL_DIR", &mail_dir);
     let (mut server, address) = serve(command);
     let client = reqwest::Client::new();
     let password = "Tajne-Haslo-Ktore-Nie-Wycieknie";
@@ -287,6 +291,27 @@ async fn secrets_never_reach_the_logs() {
         .unwrap();
     assert_error(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 
+    // A mailed link that carries its token in the path (uid-token).
+    let uid = client
+        .post(format!("{address}/u/register"))
+        .json(&json!({"username": "ola", "email": "ola@example.pl", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uid.status(), StatusCode::CREATED);
+    let mail = crate::mailbox::wait_for_files(&mail_dir, 1, std::time::Duration::from_secs(5))
+        .await
+        .remove(0);
+    let link = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/authorize/"))
+        .unwrap()
+        .to_owned();
+    let link_token = link.rsplit('/').next().unwrap().to_owned();
+    let code = mail.code();
+    assert_eq!(client.get(&link).send().await.unwrap().status(), StatusCode::OK);
+
     assert!(stop(&mut server).success());
     let mut logs = String::new();
     server.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
@@ -301,6 +326,8 @@ async fn secrets_never_reach_the_logs() {
         refreshed["refresh_token"].as_str().unwrap(),
         refreshed["access_token"].as_str().unwrap(),
         secret_value,
+        &link_token,
+        &code,
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
