@@ -16,9 +16,9 @@ pub fn chromium() -> Option<PathBuf> {
             std::env::var_os("CI").is_none(),
             "CI needs Chromium: apt-get install -y chromium chromium-driver"
         );
-        eprintln!(
+        crate::helpers::loudly(
             "SKIPPED: browser tests — no Chromium here. Install it with \
-             `apt-get update && apt-get install -y chromium chromium-driver`."
+             `apt-get update && apt-get install -y chromium chromium-driver`.",
         );
     }
     found
@@ -118,8 +118,8 @@ impl Driver {
                 std::env::var_os("CI").is_none(),
                 "CI needs chromedriver: apt-get install -y chromium-driver"
             );
-            eprintln!(
-                "SKIPPED: browser tests — no chromedriver. Install it with `apt-get install -y chromium-driver`."
+            crate::helpers::loudly(
+                "SKIPPED: browser tests — no chromedriver. Install it with `apt-get install -y chromium-driver`.",
             );
             return None;
         }
@@ -252,6 +252,8 @@ async fn a_person_does_it_all_by_clicking_in_chromium() {
     click(&first, "button[type=submit]").await;
     wait_for_text(&first, "We sent you a message").await;
     screenshot(&first, "02-check-your-mail").await;
+    first.goto(&format!("{site}/verify")).await.unwrap();
+    screenshot(&first, "02b-verify-code-form").await;
 
     // Open the mailed link and confirm.
     let mail = crate::mailbox::wait_for_files(&app.database.mail_dir, 1, std::time::Duration::from_secs(5))
@@ -265,6 +267,7 @@ async fn a_person_does_it_all_by_clicking_in_chromium() {
 
     // Sign in (a wrong password first).
     first.goto(&format!("{site}/sign-in")).await.unwrap();
+    screenshot(&first, "03b-sign-in").await;
     fill(&first, "#login", "ala@example.pl").await;
     fill(&first, "#password", "not-my-password").await;
     click(&first, "button[type=submit]").await;

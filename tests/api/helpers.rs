@@ -52,7 +52,9 @@ impl Backend {
             _ => {
                 static WARNED: AtomicBool = AtomicBool::new(false);
                 if !WARNED.swap(true, Ordering::Relaxed) {
-                    eprintln!("SKIPPED: PostgreSQL tests (set KLUCZNIK_TEST_POSTGRES_URL to run them)");
+                    crate::helpers::loudly(
+                        "SKIPPED: PostgreSQL tests (set KLUCZNIK_TEST_POSTGRES_URL to run them)",
+                    );
                 }
                 None
             }
@@ -401,4 +403,11 @@ impl<'a> PageSession<'a> {
     pub fn has_cookie(&self, name: &str) -> bool {
         self.cookies.contains_key(name)
     }
+}
+
+/// Writes straight to the process's standard error, which `cargo test` does
+/// not capture: a skipped suite must be seen even when every test passes.
+pub fn loudly(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
 }
