@@ -6,6 +6,7 @@
 
 mod helpers;
 mod mailbox;
+mod members;
 
 mod account;
 mod admin;
