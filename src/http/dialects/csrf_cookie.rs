@@ -21,10 +21,10 @@
 //!   `invalid_credentials` / `unauthorized` / `invalid_refresh_token`, 403
 //!   `csrf_invalid`, 409 `already_exists`.
 
+use super::keyed::KeyedFailure;
 use crate::app::{CoreError, NewAccount, SignedIn};
 use crate::http::AppState;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -58,51 +58,11 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
 }
 
+/// Marks this dialect's `{"message", "key"}` failures.
+pub struct CsrfCookie;
+
 /// `{"message", "key"}` with a status.
-pub struct Failure {
-    status: StatusCode,
-    message: String,
-    key: &'static str,
-    retry_after: Option<u64>,
-}
-
-impl Failure {
-    fn new(status: StatusCode, message: impl Into<String>, key: &'static str) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            key,
-            retry_after: None,
-        }
-    }
-
-    fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", "unauthorized")
-    }
-
-    pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Not found", "not_found")
-    }
-
-    pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method not allowed",
-            "method_not_allowed",
-        )
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let response = (
-            self.status,
-            Json(json!({"message": self.message, "key": self.key})),
-        )
-            .into_response();
-        crate::http::with_retry_after(response, self.retry_after)
-    }
-}
+pub type Failure = KeyedFailure<CsrfCookie>;
 
 impl From<CoreError> for Failure {
     fn from(error: CoreError) -> Self {
@@ -119,14 +79,12 @@ impl From<CoreError> for Failure {
             CoreError::InvalidRefreshToken | CoreError::RefreshTokenExpired => {
                 Self::new(S::UNAUTHORIZED, "Invalid refresh token", "invalid_refresh_token")
             }
-            CoreError::TooManyAttempts { retry_after_secs } => Self {
-                retry_after: Some(retry_after_secs),
-                ..Self::new(
-                    S::TOO_MANY_REQUESTS,
-                    "Too many failed sign-ins; try again later",
-                    "too_many_attempts",
-                )
-            },
+            CoreError::TooManyAttempts { retry_after_secs } => Self::new(
+                S::TOO_MANY_REQUESTS,
+                "Too many failed sign-ins; try again later",
+                "too_many_attempts",
+            )
+            .retry_after(retry_after_secs),
             CoreError::Unauthenticated | CoreError::TokenExpired => Self::unauthorized(),
             CoreError::Unavailable => Self::new(
                 S::SERVICE_UNAVAILABLE,
@@ -143,19 +101,6 @@ impl From<CoreError> for Failure {
             }
             other => Self::new(S::BAD_REQUEST, other.to_string(), "validation_error"),
         }
-    }
-}
-
-impl From<JsonRejection> for Failure {
-    fn from(rejection: JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request body is too large",
-                "payload_too_large",
-            );
-        }
-        Self::new(StatusCode::BAD_REQUEST, rejection.body_text(), "validation_error")
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod auth_token;
 pub mod csrf_cookie;
 pub mod jwt_roles;
+mod keyed;
 pub mod uid_token;
 pub mod verify_code;
 

@@ -17,12 +17,12 @@
 //!   `test-auth` 200 `{"data":{"message":"Authorized","userId"}}`, on GET and POST.
 //! - Cookie-authenticated writes from another origin: 403 `csrf_check_failed`.
 
+use super::keyed::KeyedFailure;
 use crate::app::{CoreError, NewAccount, Principal, SignedIn};
 use crate::domain::{Account, Invalid, Username};
 use crate::http::AppState;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
 use crate::http::extract::{AcceptLanguage, ClientDevice, SESSION_COOKIE};
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -54,55 +54,11 @@ pub fn router() -> Router<AppState> {
         .route("/auth/test-auth", get(test_auth).post(test_auth))
 }
 
+/// Marks this dialect's `{"message", "key"}` failures.
+pub struct VerifyCode;
+
 /// `{"message", "key"}` with a status.
-pub struct Failure {
-    status: StatusCode,
-    message: String,
-    key: &'static str,
-    retry_after: Option<u64>,
-}
-
-impl Failure {
-    fn new(status: StatusCode, message: impl Into<String>, key: &'static str) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            key,
-            retry_after: None,
-        }
-    }
-
-    fn validation(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, message, "validation_error")
-    }
-
-    fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", "unauthorized")
-    }
-
-    pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Not found", "not_found")
-    }
-
-    pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method not allowed",
-            "method_not_allowed",
-        )
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let response = (
-            self.status,
-            Json(json!({"message": self.message, "key": self.key})),
-        )
-            .into_response();
-        crate::http::with_retry_after(response, self.retry_after)
-    }
-}
+pub type Failure = KeyedFailure<VerifyCode>;
 
 fn invalid_message(invalid: &Invalid) -> String {
     match invalid {
@@ -137,15 +93,12 @@ impl From<CoreError> for Failure {
                 Self::new(S::UNAUTHORIZED, "Email not verified", "email_not_verified")
             }
             CoreError::AccountDisabled => Self::new(S::FORBIDDEN, "Account disabled", "account_disabled"),
-            CoreError::TooManyAttempts { retry_after_secs } => {
-                let mut failure = Self::new(
-                    S::TOO_MANY_REQUESTS,
-                    "Too many failed attempts",
-                    "too_many_attempts",
-                );
-                failure.retry_after = Some(retry_after_secs);
-                failure
-            }
+            CoreError::TooManyAttempts { retry_after_secs } => Self::new(
+                S::TOO_MANY_REQUESTS,
+                "Too many failed attempts",
+                "too_many_attempts",
+            )
+            .retry_after(retry_after_secs),
             CoreError::Verification(_) => Self::new(
                 S::UNAUTHORIZED,
                 "Invalid verification code or session",
@@ -155,15 +108,12 @@ impl From<CoreError> for Failure {
             CoreError::AlreadyVerified => {
                 Self::new(S::BAD_REQUEST, "User already verified", "user_already_verified")
             }
-            CoreError::TooManyResends => {
-                let mut failure = Self::new(
-                    S::TOO_MANY_REQUESTS,
-                    "Too many verification codes requested",
-                    "too_many_requests",
-                );
-                failure.retry_after = Some(3600);
-                failure
-            }
+            CoreError::TooManyResends => Self::new(
+                S::TOO_MANY_REQUESTS,
+                "Too many verification codes requested",
+                "too_many_requests",
+            )
+            .retry_after(3600),
             CoreError::Unauthenticated
             | CoreError::TokenExpired
             | CoreError::InvalidRefreshToken
@@ -187,19 +137,6 @@ impl From<CoreError> for Failure {
                 )
             }
         }
-    }
-}
-
-impl From<JsonRejection> for Failure {
-    fn from(rejection: JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request body is too large",
-                "payload_too_large",
-            );
-        }
-        Self::validation(rejection.body_text())
     }
 }
 
