@@ -80,7 +80,7 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandEr
                 "ID", "EMAIL", "USERNAME", "ROLES"
             );
             for account in &found.accounts {
-                let roles: Vec<&str> = account.roles.iter().map(|r| r.as_str()).collect();
+                let roles = crate::app::role_names(account);
                 println!(
                     "{:<38} {:<32} {:<24} {:<22} {}",
                     account.id,

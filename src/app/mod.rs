@@ -404,12 +404,7 @@ impl Core {
         ttl: Duration,
     ) -> Result<(String, OffsetDateTime), CoreError> {
         let now = now();
-        let roles = principal
-            .account
-            .roles
-            .iter()
-            .map(|r| r.as_str().to_owned())
-            .collect();
+        let roles = role_names(&principal.account);
         let token =
             self.tokens
                 .issue_with_ttl(&principal.account.id, &principal.session.id, roles, now, ttl)?;
@@ -422,8 +417,8 @@ impl Core {
         session: &Session,
         now: OffsetDateTime,
     ) -> Result<String, CoreError> {
-        let roles = account.roles.iter().map(|r| r.as_str().to_owned()).collect();
-        self.tokens.issue(&account.id, &session.id, roles, now)
+        self.tokens
+            .issue(&account.id, &session.id, role_names(account), now)
     }
 
     /// Exchanges a refresh token for a new pair. A token used before revokes
@@ -754,6 +749,11 @@ fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
         .unwrap_or(t)
+}
+
+/// The names of an account's roles, as tokens and views carry them.
+pub fn role_names(account: &Account) -> Vec<String> {
+    account.roles.iter().map(|r| r.as_str().to_owned()).collect()
 }
 
 fn non_empty(value: Option<&str>) -> Option<&str> {

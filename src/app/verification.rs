@@ -144,6 +144,12 @@ impl Core {
 
     /// Verifies by the mailed link's token without signing in.
     pub async fn confirm_email_token(&self, token: &str) -> Result<Account, CoreError> {
+        let record = self.live_link(token).await?;
+        self.complete_verification(record, now()).await
+    }
+
+    /// The live verification a link's token belongs to.
+    async fn live_link(&self, token: &str) -> Result<VerificationRecord, CoreError> {
         let invalid = CoreError::Verification(VerificationProblem::Invalid);
         if token.is_empty() || token.len() > 256 {
             return Err(invalid);
@@ -158,11 +164,10 @@ impl Core {
         if record.used_at.is_some() || record.replaced_at.is_some() {
             return Err(invalid);
         }
-        let now = now();
-        if now >= record.link_expires_at {
+        if now() >= record.link_expires_at {
             return Err(CoreError::Verification(VerificationProblem::Expired));
         }
-        self.complete_verification(record, now).await
+        Ok(record)
     }
 
     async fn complete_verification(
@@ -209,11 +214,11 @@ impl Core {
         if account.email_verified_at.is_some() {
             return Err(CoreError::AlreadyVerified);
         }
-        let digest = secrets::digest(token.trim());
-        match self.store.verification_by_link(&digest).await? {
-            Some(record) if record.account_id == account.id => self.confirm_email_token(token).await,
-            _ => Err(CoreError::Verification(VerificationProblem::Invalid)),
+        let record = self.live_link(token).await?;
+        if record.account_id != account.id {
+            return Err(CoreError::Verification(VerificationProblem::Invalid));
         }
+        self.complete_verification(record, now()).await
     }
 
     /// Mails a new code and link, replacing the earlier ones. At most five

@@ -261,7 +261,7 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Va
         "id": account.id,
         "username": account.username,
         "email": account.email,
-        "roles": account.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "roles": crate::app::role_names(account),
         "emailVerified": account.email_verified_at.is_some(),
     })))
 }

@@ -288,7 +288,7 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Respons
         "username": account.username,
         "email": account.email,
         "emailVerified": account.email_verified_at.is_some(),
-        "roles": account.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "roles": crate::app::role_names(account),
     }))
     .into_response();
     if let Some(fresh) = fresh

@@ -32,7 +32,7 @@ impl From<&Account> for AccountView {
             email: account.email.clone(),
             username: account.username.clone(),
             email_verified: account.email_verified_at.is_some(),
-            roles: account.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            roles: crate::app::role_names(account),
             custom_username: account.custom_username,
             disabled: account.disabled,
             created_at: rfc3339(account.created_at),

@@ -1,5 +1,6 @@
 //! My account: my data, my username, my password, my sessions.
 
+use super::auth::CsrfOnly;
 use super::links::failure;
 use super::{PageContext, see_other};
 use crate::app::{CoreError, Principal};
@@ -190,11 +191,6 @@ pub async fn revoke_session(ctx: PageContext, form: Result<Form<RevokeForm>, For
             render(&ctx, &principal, status, Some(message), BTreeMap::new()).await
         }
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct CsrfOnly {
-    csrf_token: Option<String>,
 }
 
 pub async fn revoke_others(ctx: PageContext, form: Result<Form<CsrfOnly>, FormRejection>) -> Response {

@@ -227,8 +227,9 @@ pub async fn sign_out_page(ctx: PageContext) -> Response {
 }
 
 #[derive(Debug, Default, Deserialize)]
+/// A form that carries nothing but its CSRF token.
 pub struct CsrfOnly {
-    csrf_token: Option<String>,
+    pub csrf_token: Option<String>,
 }
 
 pub async fn sign_out(ctx: PageContext, form: Result<Form<CsrfOnly>, FormRejection>) -> Response {
