@@ -125,6 +125,9 @@ pub struct SettingsArgs {
     /// How long a normal session lasts at most.
     #[arg(long, global = true, env = "KLUCZNIK_SESSION_ABSOLUTE")]
     pub session_absolute: Option<String>,
+    /// Lifetime of jwt-roles' non-rotating refresh token, from sign-in.
+    #[arg(long, global = true, env = "KLUCZNIK_JWT_ROLES_REFRESH_TTL")]
+    pub jwt_roles_refresh_ttl: Option<String>,
     /// JWT algorithm: EdDSA (default) or HS256.
     #[arg(long, global = true, env = "KLUCZNIK_JWT_ALGORITHM")]
     pub jwt_algorithm: Option<String>,

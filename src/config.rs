@@ -43,14 +43,7 @@ pub enum MailSettings {
 }
 
 /// A dialect to mount and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DialectMount {
-    pub name: String,
-    pub prefix: Option<String>,
-}
-
-/// The dialects this build can mount (the native API is always there).
-pub const KNOWN_DIALECTS: &[&str] = crate::http::dialects::NAMES;
+pub use crate::http::dialects::DialectMount;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -109,6 +102,7 @@ struct FileSettings {
     access_ttl: Option<String>,
     session_idle: Option<String>,
     session_absolute: Option<String>,
+    jwt_roles_refresh_ttl: Option<String>,
     jwt_algorithm: Option<String>,
     log_format: Option<String>,
     log: Option<String>,
@@ -206,6 +200,11 @@ impl Config {
             pick(&args.session_absolute, file.session_absolute),
             "--session-absolute / KLUCZNIK_SESSION_ABSOLUTE",
             core.session_absolute,
+        )?;
+        core.fixed_refresh_ttl = duration(
+            pick(&args.jwt_roles_refresh_ttl, file.jwt_roles_refresh_ttl),
+            "--jwt-roles-refresh-ttl / KLUCZNIK_JWT_ROLES_REFRESH_TTL",
+            core.fixed_refresh_ttl,
         )?;
 
         let jwt_algorithm = match pick(&args.jwt_algorithm, file.jwt_algorithm) {
@@ -357,37 +356,7 @@ fn parse_origin(raw: &str) -> Result<String, ConfigError> {
 }
 
 fn parse_dialect(raw: &str) -> Result<DialectMount, ConfigError> {
-    const SETTING: &str = "--api / KLUCZNIK_API";
-    let raw = raw.trim();
-    let (name, prefix) = match raw.split_once('@') {
-        Some((name, prefix)) => (name, Some(prefix)),
-        None => (raw, None),
-    };
-    if !KNOWN_DIALECTS.contains(&name) {
-        let known = if KNOWN_DIALECTS.is_empty() {
-            "none yet".to_owned()
-        } else {
-            KNOWN_DIALECTS.join(", ")
-        };
-        return Err(ConfigError::new(
-            SETTING,
-            format!("unknown dialect `{name}` (known: {known})"),
-        ));
-    }
-    let prefix = match prefix {
-        Some(p) if p.starts_with('/') && p.len() > 1 && !p.ends_with('/') => Some(p.to_owned()),
-        Some(p) => {
-            return Err(ConfigError::new(
-                SETTING,
-                format!("prefix `{p}` must start with / and not end with /"),
-            ));
-        }
-        None => None,
-    };
-    Ok(DialectMount {
-        name: name.to_owned(),
-        prefix,
-    })
+    DialectMount::parse(raw).map_err(|message| ConfigError::new("--api / KLUCZNIK_API", message))
 }
 
 fn number<T: std::str::FromStr>(

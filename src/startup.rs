@@ -147,7 +147,8 @@ impl Application {
                 pages: Arc::default(),
             },
             &config.dialects,
-        )?;
+        )
+        .map_err(|e| ConfigError::new("--api / KLUCZNIK_API", e.message))?;
         Ok(Self {
             listener,
             router,

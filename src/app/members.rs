@@ -68,7 +68,7 @@ fn all_fields() -> Vec<String> {
 
 impl Core {
     /// Moderators and admins only.
-    fn ensure_member_access(actor: &Account) -> Result<(), CoreError> {
+    pub fn ensure_member_access(actor: &Account) -> Result<(), CoreError> {
         if actor.has_role(Role::Moderator) || actor.has_role(Role::Admin) {
             Ok(())
         } else {

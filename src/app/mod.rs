@@ -7,12 +7,14 @@ mod error;
 pub mod hashing;
 mod members;
 mod recovery;
+mod renewal;
 pub mod secrets;
 pub mod tokens;
 mod verification;
 
 pub use error::{CoreError, ResetProblem, VerificationProblem};
 pub use hashing::{Argon2Cost, PasswordHasherPool};
+pub use renewal::{AccessTerm, IssuedAccessToken};
 pub use tokens::{Claims, JwtAlgorithm, TokenRejection, TokenService};
 pub use verification::IssuedVerification;
 
@@ -36,6 +38,9 @@ pub struct CoreSettings {
     pub remember_me_ttl: Duration,
     /// How long after a rotation the old refresh token still gets its successor.
     pub refresh_grace: Duration,
+    /// Lifetime, from sign-in, of a refresh token that is never rotated
+    /// (jwt-roles, whose frontends keep the first one).
+    pub fixed_refresh_ttl: Duration,
     /// Consecutive failures of one login name before sign-in pauses.
     pub lockout_threshold: u32,
     /// An account with an unverified email cannot sign in (native API, web
@@ -51,6 +56,7 @@ impl Default for CoreSettings {
             session_absolute: Duration::days(7),
             remember_me_ttl: Duration::days(30),
             refresh_grace: Duration::seconds(2),
+            fixed_refresh_ttl: Duration::hours(24),
             lockout_threshold: 10,
             require_verified_email: true,
         }
@@ -112,12 +118,64 @@ pub struct Principal {
     pub session: Session,
 }
 
-/// Who performs an administrative action.
+/// Who performs an action that not everyone may.
 #[derive(Debug, Clone, Copy)]
 pub enum Actor<'a> {
     /// The operator at the command line, with access to the database.
     Operator,
     Account(&'a Account),
+    /// Nobody signed in (a self-registration).
+    Visitor,
+}
+
+/// Whether the API signing someone in has a step where the email is
+/// verified first; one without it lets unverified accounts in, as its
+/// frontends expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerificationStep {
+    /// `KLUCZNIK_REQUIRE_VERIFIED_EMAIL` decides.
+    Present,
+    Absent,
+}
+
+/// How long a new session lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionLength {
+    /// Idle and absolute expiry from configuration.
+    #[default]
+    Normal,
+    /// 30 days, used or not.
+    RememberMe,
+}
+
+impl SessionLength {
+    pub fn remember_me(remember: bool) -> Self {
+        if remember { Self::RememberMe } else { Self::Normal }
+    }
+}
+
+/// How a sign-in goes, named at the call site.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginPolicy {
+    pub verification_step: VerificationStep,
+    pub length: SessionLength,
+}
+
+impl LoginPolicy {
+    /// For APIs that verify the email before sign-in (native, web page, verify-code).
+    pub const WITH_VERIFICATION_STEP: Self = Self {
+        verification_step: VerificationStep::Present,
+        length: SessionLength::Normal,
+    };
+    /// For APIs whose frontends sign in right after sign-up.
+    pub const WITHOUT_VERIFICATION_STEP: Self = Self {
+        verification_step: VerificationStep::Absent,
+        length: SessionLength::Normal,
+    };
+
+    pub fn with_length(self, length: SessionLength) -> Self {
+        Self { length, ..self }
+    }
 }
 
 pub struct Core {
@@ -184,7 +242,15 @@ impl Core {
     /// Creates an account; one with an email also gets a verification code
     /// and link, mailed in the same transaction.
     #[tracing::instrument(skip_all)]
-    pub async fn register(&self, new: NewAccount, lang: Lang) -> Result<Registered, CoreError> {
+    /// Roles beyond `user`, and an email taken as verified, are honoured
+    /// only when an admin or the operator asks.
+    pub async fn register(
+        &self,
+        new: NewAccount,
+        by: Actor<'_>,
+        lang: Lang,
+    ) -> Result<Registered, CoreError> {
+        let trusted = Self::ensure_admin(by).is_ok();
         let email = non_empty(new.email.as_deref()).map(Email::parse).transpose()?;
         let username = non_empty(new.username.as_deref())
             .map(Username::parse)
@@ -194,7 +260,7 @@ impl Core {
         }
         let password = Password::parse(&new.password)?;
         let now = now();
-        let mut roles = new.roles;
+        let mut roles = if trusted { new.roles } else { Vec::new() };
         roles.push(Role::User);
         roles.sort();
         roles.dedup();
@@ -203,14 +269,14 @@ impl Core {
             email: email.as_ref().map(|e| e.as_str().to_owned()),
             username: username.as_ref().map(|u| u.as_str().to_owned()),
             password_hash: self.hasher.hash(&password).await?,
-            email_verified_at: (new.email_verified && email.is_some()).then_some(now),
+            email_verified_at: (trusted && new.email_verified && email.is_some()).then_some(now),
             roles,
             custom_username: username.is_some(),
             disabled: false,
             created_at: now,
             updated_at: now,
         };
-        let pending = match (&email, new.email_verified) {
+        let pending = match (&email, trusted && new.email_verified) {
             (Some(email), false) => Some(self.new_verification(
                 &account.id,
                 email.as_str(),
@@ -275,24 +341,13 @@ impl Core {
         &self,
         login: &str,
         password: &str,
-        remember_me: bool,
         device: Device,
+        policy: LoginPolicy,
     ) -> Result<SignedIn, CoreError> {
-        let require_verified = self.settings.require_verified_email;
-        self.login_with(login, password, remember_me, device, require_verified)
-            .await
-    }
-
-    /// [`Self::login`] for dialects whose seed signs in without a
-    /// verification step: they pass `require_verified_email = false`.
-    pub async fn login_with(
-        &self,
-        login: &str,
-        password: &str,
-        remember_me: bool,
-        device: Device,
-        require_verified_email: bool,
-    ) -> Result<SignedIn, CoreError> {
+        let require_verified_email = match policy.verification_step {
+            VerificationStep::Present => self.settings.require_verified_email,
+            VerificationStep::Absent => false,
+        };
         let login_key = login.trim().to_lowercase();
         if login_key.is_empty() || login_key.len() > LONGEST_LOGIN || password.len() > LONGEST_PASSWORD_BYTES
         {
@@ -332,7 +387,7 @@ impl Core {
             account.updated_at = now;
             self.store.update_account(&account).await?;
         }
-        self.start_session(account, remember_me, device).await
+        self.start_session(account, policy.length, device).await
     }
 
     async fn count_failure(&self, login_key: &str, now: OffsetDateTime) -> Result<(), CoreError> {
@@ -354,10 +409,11 @@ impl Core {
     pub async fn start_session(
         &self,
         account: Account,
-        remember_me: bool,
+        length: SessionLength,
         device: Device,
     ) -> Result<SignedIn, CoreError> {
         let now = now();
+        let remember_me = length == SessionLength::RememberMe;
         let (lifetime, idle) = if remember_me {
             (self.settings.remember_me_ttl, self.settings.remember_me_ttl)
         } else {
@@ -396,21 +452,6 @@ impl Core {
         })
     }
 
-    /// An access token for a live session with a lifetime of the caller's
-    /// choosing (for dialects whose seed fixes one), and when it expires.
-    pub fn access_token_with_ttl(
-        &self,
-        principal: &Principal,
-        ttl: Duration,
-    ) -> Result<(String, OffsetDateTime), CoreError> {
-        let now = now();
-        let roles = role_names(&principal.account);
-        let token =
-            self.tokens
-                .issue_with_ttl(&principal.account.id, &principal.session.id, roles, now, ttl)?;
-        Ok((token, now + ttl))
-    }
-
     fn issue_access_token(
         &self,
         account: &Account,
@@ -436,17 +477,7 @@ impl Core {
         };
         let now = now();
         let Some(principal) = self.live_session(&record.session_id, now).await? else {
-            // Tell an expired session from a revoked one (a seed asks for it).
-            let expired = self
-                .store
-                .session_by_id(&record.session_id)
-                .await?
-                .is_some_and(|s| s.revoked_at.is_none() && !s.is_active(now));
-            return Err(if expired {
-                CoreError::RefreshTokenExpired
-            } else {
-                CoreError::InvalidRefreshToken
-            });
+            return Err(self.why_not_live(&record.session_id, now).await?);
         };
         if record.used_at.is_none() {
             let successor = secrets::random_secret();
@@ -477,6 +508,21 @@ impl Core {
                 Err(CoreError::InvalidRefreshToken)
             }
         }
+    }
+
+    /// Why a refresh token's session is not live: expired (a seed tells
+    /// that apart) or revoked.
+    async fn why_not_live(&self, session_id: &str, now: OffsetDateTime) -> Result<CoreError, CoreError> {
+        let expired = self
+            .store
+            .session_by_id(session_id)
+            .await?
+            .is_some_and(|s| s.revoked_at.is_none() && !s.is_active(now));
+        Ok(if expired {
+            CoreError::RefreshTokenExpired
+        } else {
+            CoreError::InvalidRefreshToken
+        })
     }
 
     fn refreshed(
@@ -656,11 +702,12 @@ impl Core {
 
     // --- administration -------------------------------------------------
 
-    fn ensure_admin(actor: Actor<'_>) -> Result<(), CoreError> {
+    /// Admins and the operator only.
+    pub fn ensure_admin(actor: Actor<'_>) -> Result<(), CoreError> {
         match actor {
             Actor::Operator => Ok(()),
             Actor::Account(account) if account.has_role(Role::Admin) => Ok(()),
-            Actor::Account(_) => Err(CoreError::Forbidden),
+            Actor::Account(_) | Actor::Visitor => Err(CoreError::Forbidden),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Email verification by code (bound to a verification id, 10 minutes, five
 //! tries) or by link (single use), resends, and changes of email address.
 
-use super::{Core, CoreError, Device, Principal, SignedIn, VerificationProblem, now, secrets};
+use super::{Core, CoreError, Device, Principal, SessionLength, SignedIn, VerificationProblem, now, secrets};
 use crate::domain::{Account, Email};
 use crate::mail::{Lang, LinkStyle, Mail};
 use crate::store::{OutboxMessage, StoreError, VerificationPurpose, VerificationRecord};
@@ -94,14 +94,14 @@ impl Core {
         device: Device,
     ) -> Result<SignedIn, CoreError> {
         let account = self.confirm_email_code(email, verification_id, code).await?;
-        self.start_session(account, false, device).await
+        self.start_session(account, SessionLength::Normal, device).await
     }
 
     /// Verifies by the mailed link's token and signs in.
     #[tracing::instrument(skip_all)]
     pub async fn verify_email_token(&self, token: &str, device: Device) -> Result<SignedIn, CoreError> {
         let account = self.confirm_email_token(token).await?;
-        self.start_session(account, false, device).await
+        self.start_session(account, SessionLength::Normal, device).await
     }
 
     /// Verifies by code without signing in (the web page's form).

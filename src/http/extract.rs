@@ -2,26 +2,15 @@
 //! authentication of a request (bearer token or session cookie).
 
 use super::AppState;
-use super::error::ApiError;
+use super::problem::Problem;
 use crate::app::{Device, Principal};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum_extra::extract::cookie::CookieJar;
 use std::net::SocketAddr;
 
-/// `Json` that answers malformed, mistyped or oversized bodies as `ApiError`.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
-
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);
-
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct ApiPath<T>(pub T);
+pub use super::problem::{JsonBody, PathParams, QueryParams};
 
 /// The browser-session cookie set at sign-in.
 pub const SESSION_COOKIE: &str = "klucznik_session";
@@ -40,7 +29,7 @@ pub struct Authenticated {
 }
 
 impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = ApiError;
+    type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(token) = bearer_token(&parts.headers) {
@@ -50,19 +39,32 @@ impl FromRequestParts<AppState> for Authenticated {
                 via: AuthVia::Bearer,
             });
         }
-        let jar = CookieJar::from_headers(&parts.headers);
-        let Some(cookie) = jar.get(SESSION_COOKIE) else {
-            return Err(crate::app::CoreError::Unauthenticated.into());
-        };
-        // A cookie rides along on cross-site requests; a bearer token does not.
-        if !is_safe_method(&parts.method) && !state.web.same_origin_or_allowed(&parts.headers) {
-            return Err(ApiError::csrf());
-        }
-        let principal = state.core.authenticate_session_secret(cookie.value()).await?;
+        let CookieSession(principal) = CookieSession::from_request_parts(parts, state).await?;
         Ok(Self {
             principal,
             via: AuthVia::Cookie,
         })
+    }
+}
+
+/// A caller signed in by the session cookie alone. A write must come from
+/// our origin or an allowed one: a cookie rides along on cross-site
+/// requests, a bearer token does not.
+pub struct CookieSession(pub Principal);
+
+impl FromRequestParts<AppState> for CookieSession {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(cookie) = jar.get(SESSION_COOKIE) else {
+            return Err(crate::app::CoreError::Unauthenticated.into());
+        };
+        if !is_safe_method(&parts.method) && !state.web.same_origin_or_allowed(&parts.headers) {
+            return Err(Problem::csrf());
+        }
+        let principal = state.core.authenticate_session_secret(cookie.value()).await?;
+        Ok(Self(principal))
     }
 }
 

@@ -3,12 +3,12 @@
 
 use super::WebSettings;
 use super::dialects::Claims;
-use super::error::ApiError;
+use super::problem::Problem;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,10 +29,12 @@ pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>) -> Router 
         .fallback(move |uri: Uri| async move {
             dialects
                 .not_found_for(uri.path())
-                .unwrap_or_else(|| ApiError::not_found().into_response())
+                .unwrap_or_else(|| Problem::not_found().render_with(super::error::render))
         })
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    // Anything still unrendered (the web page's few JSON failures) is native.
+    app = super::problem::render_layer(app, super::error::render);
     if !web.cors_origins.is_empty() {
         app = app.layer(cors(&web.cors_origins));
     }
@@ -109,8 +111,7 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
-    tracing::error!("a handler panicked");
-    ApiError::internal().into_response()
+    Problem::internal("a handler panicked").render_with(super::error::render)
 }
 
 #[cfg(test)]

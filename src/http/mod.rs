@@ -10,6 +10,7 @@ mod layers;
 pub mod member_body;
 pub mod native;
 pub mod pages;
+pub mod problem;
 
 use crate::app::Core;
 use axum::Router;
@@ -54,30 +55,13 @@ impl WebSettings {
 
 /// The whole application: every API, with the layers around it; fails when
 /// the mounted dialects clash.
-pub fn router(
-    state: AppState,
-    mounts: &[crate::config::DialectMount],
-) -> Result<Router, crate::config::ConfigError> {
+pub fn router(state: AppState, mounts: &[dialects::DialectMount]) -> Result<Router, dialects::MountError> {
     let dialects::Mounted {
         router: dialect_routes,
         claims,
     } = dialects::mount(mounts)?;
-    let routes = native::router(state.clone())
+    let routes = problem::render_layer(native::router(state.clone()), error::render)
         .merge(pages::router().with_state(state.clone()))
         .merge(dialect_routes.with_state(state.clone()));
     Ok(layers::wrap(routes, &state.web, Arc::new(claims)))
-}
-
-/// Adds `Retry-After: SECONDS` when there is a wait to announce (429s in
-/// every dialect's shape).
-pub fn with_retry_after(
-    mut response: axum::response::Response,
-    seconds: Option<u64>,
-) -> axum::response::Response {
-    if let Some(seconds) = seconds
-        && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
 }

@@ -11,112 +11,58 @@
 //!   username or password is 400, a taken username 409.
 //! - A disabled account gets 401 at login, as any refused sign-in.
 //! - Too many failed sign-ins: 429 `{"err"}` with `Retry-After`.
+//! - Every failure under `/auth` (404, 405, 413, 5xx) is `{"err"}`; a body
+//!   that is not JSON, of any content type, is 400.
 
-use crate::app::{CoreError, NewAccount};
-use crate::domain::Invalid;
+use super::kit::{Dialect, Routes};
+use crate::app::{Actor, CoreError, LoginPolicy, NewAccount, SessionLength};
 use crate::http::AppState;
 use crate::http::extract::ClientDevice;
+use crate::http::problem::{JsonBody, Problem, required};
 use crate::mail::Lang;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/auth/register"),
-    ("POST", "/auth/login"),
-    ("GET", "/auth/refresh"),
-];
+pub struct AuthToken;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", get(refresh))
-}
+impl Dialect for AuthToken {
+    const NAME: &'static str = "auth-token";
 
-/// `{"err": "…"}` with a status.
-pub struct Failure {
-    status: StatusCode,
-    err: String,
-    retry_after: Option<u64>,
-}
-
-impl Failure {
-    fn new(status: StatusCode, err: impl Into<String>) -> Self {
-        Self {
-            status,
-            err: err.into(),
-            retry_after: None,
-        }
+    fn routes(_prefix: &str) -> Routes {
+        Routes::new()
+            .post("/auth/register", register)
+            .post("/auth/login", login)
+            .get("/auth/refresh", refresh)
     }
 
-    pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not found")
-    }
-
-    pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let response = (self.status, Json(json!({ "err": self.err }))).into_response();
-        crate::http::with_retry_after(response, self.retry_after)
-    }
-}
-
-impl From<CoreError> for Failure {
-    fn from(error: CoreError) -> Self {
+    /// `{"err": "…"}`.
+    fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        match error {
-            CoreError::Invalid(Invalid::IdentifierMissing) => {
-                Self::new(S::BAD_REQUEST, "username is required")
+        let (status, err): (StatusCode, &str) = match problem.key {
+            "email_or_username_required" => (S::BAD_REQUEST, "username is required"),
+            "username_taken" | "email_taken" => (S::CONFLICT, "username is already taken"),
+            "too_many_attempts" => (S::TOO_MANY_REQUESTS, "too many failed sign-ins; try again later"),
+            "invalid_credentials" | "account_disabled" | "email_not_verified" => {
+                (S::UNAUTHORIZED, "wrong username or password")
             }
-            CoreError::Invalid(invalid) => Self::new(S::BAD_REQUEST, invalid.to_string()),
-            CoreError::UsernameTaken | CoreError::EmailTaken => {
-                Self::new(S::CONFLICT, "username is already taken")
-            }
-            CoreError::TooManyAttempts { retry_after_secs } => {
-                let mut failure =
-                    Self::new(S::TOO_MANY_REQUESTS, "too many failed sign-ins; try again later");
-                failure.retry_after = Some(retry_after_secs);
-                failure
-            }
-            CoreError::InvalidCredentials | CoreError::AccountDisabled | CoreError::EmailNotVerified => {
-                Self::new(S::UNAUTHORIZED, "wrong username or password")
-            }
-            CoreError::Unauthenticated | CoreError::InvalidRefreshToken => {
-                Self::new(S::UNAUTHORIZED, "missing or invalid token")
-            }
-            CoreError::TokenExpired => Self::new(S::UNAUTHORIZED, "token expired"),
-            CoreError::Unavailable => Self::new(S::SERVICE_UNAVAILABLE, "database unavailable"),
-            CoreError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                Self::new(S::INTERNAL_SERVER_ERROR, "internal server error")
-            }
-            other => Self::new(S::BAD_REQUEST, other.to_string()),
-        }
+            "unauthenticated" | "invalid_refresh_token" => (S::UNAUTHORIZED, "missing or invalid token"),
+            "token_expired" => (S::UNAUTHORIZED, "token expired"),
+            // The seed's clients send JSON; anything else is a bad request.
+            "unsupported_media_type" => (S::BAD_REQUEST, "send the body as JSON"),
+            "payload_too_large" => (S::PAYLOAD_TOO_LARGE, "request body is too large"),
+            "not_found" => (S::NOT_FOUND, "not found"),
+            "method_not_allowed" => (S::METHOD_NOT_ALLOWED, "method not allowed"),
+            "database_unavailable" => (S::SERVICE_UNAVAILABLE, "database unavailable"),
+            "internal_error" => (S::INTERNAL_SERVER_ERROR, "internal server error"),
+            _ => (problem.status, &problem.message),
+        };
+        (status, Json(json!({ "err": err }))).into_response()
     }
 }
-
-impl From<JsonRejection> for Failure {
-    fn from(rejection: JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return Self::new(StatusCode::PAYLOAD_TOO_LARGE, "request body is too large");
-        }
-        Self::new(StatusCode::BAD_REQUEST, rejection.body_text())
-    }
-}
-
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(Failure))]
-struct Body<T>(T);
 
 #[derive(Deserialize)]
 struct Credentials {
@@ -125,14 +71,13 @@ struct Credentials {
 }
 
 impl Credentials {
-    fn required(self) -> Result<(String, String), Failure> {
-        match (self.username, self.password) {
-            (Some(u), Some(p)) if !u.trim().is_empty() && !p.is_empty() => Ok((u, p)),
-            (Some(u), _) if !u.trim().is_empty() => {
-                Err(Failure::new(StatusCode::BAD_REQUEST, "password is required"))
-            }
-            _ => Err(Failure::new(StatusCode::BAD_REQUEST, "username is required")),
-        }
+    fn required(self) -> Result<(String, String), Problem> {
+        let username = required(self.username, "username")?;
+        let password = self
+            .password
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| Problem::missing("password"))?;
+        Ok((username, password))
     }
 }
 
@@ -143,18 +88,18 @@ fn token(value: String) -> Json<Value> {
 async fn register(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
-    Body(body): Body<Credentials>,
-) -> Result<Json<Value>, Failure> {
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<Json<Value>, Problem> {
     let (username, password) = body.required()?;
     let new = NewAccount {
         username: Some(username),
         password,
         ..NewAccount::default()
     };
-    let registered = state.core.register(new, Lang::En).await?;
+    let registered = state.core.register(new, Actor::Visitor, Lang::En).await?;
     let signed_in = state
         .core
-        .start_session(registered.account, false, device)
+        .start_session(registered.account, SessionLength::Normal, device)
         .await?;
     Ok(token(signed_in.access_token))
 }
@@ -162,8 +107,8 @@ async fn register(
 async fn login(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
-    Body(body): Body<Credentials>,
-) -> Result<Json<Value>, Failure> {
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<Json<Value>, Problem> {
     let (username, password) = body.required()?;
     // The seed signs in by username; an email would be another dialect's login.
     if username.contains('@') {
@@ -171,7 +116,12 @@ async fn login(
     }
     let signed_in = state
         .core
-        .login_with(&username, &password, false, device, false)
+        .login(
+            &username,
+            &password,
+            device,
+            LoginPolicy::WITHOUT_VERIFICATION_STEP,
+        )
         .await?;
     Ok(token(signed_in.access_token))
 }
@@ -187,11 +137,9 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Failure> {
-    let current =
-        presented(&headers).ok_or_else(|| Failure::new(StatusCode::UNAUTHORIZED, "missing token"))?;
-    let principal = state.core.authenticate_access_token(current).await?;
-    let ttl = state.core.settings().access_ttl;
-    let (renewed, _) = state.core.access_token_with_ttl(&principal, ttl)?;
-    Ok(token(renewed))
+async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+    let current = presented(&headers)
+        .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, "missing_token", "missing token"))?;
+    let renewed = state.core.renew_access_token(current).await?;
+    Ok(token(renewed.token))
 }

@@ -19,88 +19,84 @@
 //!   `token` cookie. `POST /logout` → 204, cookies cleared, session ended.
 //! - Failures are `{"message","key"}`: 400 `validation_error`, 401
 //!   `invalid_credentials` / `unauthorized` / `invalid_refresh_token`, 403
-//!   `csrf_invalid`, 409 `already_exists`.
+//!   `csrf_invalid`, 409 `already_exists`; 404, 405, 413, 415, 429 and 5xx
+//!   in the same shape.
 
-use super::keyed::KeyedFailure;
-use crate::app::{CoreError, NewAccount, SignedIn};
+use super::kit::{Dialect, Routes};
+use crate::app::{Actor, LoginPolicy, NewAccount, SessionLength, SignedIn};
 use crate::http::AppState;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
+use crate::http::problem::{JsonBody, Problem, required};
+use axum::Json;
 use axum::extract::{FromRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use time::Duration;
-
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/csrf"),
-    ("POST", "/register"),
-    ("POST", "/login"),
-    ("POST", "/refresh"),
-    ("GET", "/me"),
-    ("POST", "/logout"),
-];
 
 const CSRF_COOKIE: &str = "sessionToken";
 const CSRF_HEADER: &str = "sessionId";
 const TOKEN_COOKIE: &str = "token";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/csrf", get(csrf))
-        .route("/register", post(register))
-        .route("/login", post(login))
-        .route("/refresh", post(refresh))
-        .route("/me", get(me))
-        .route("/logout", post(logout))
-}
-
-/// Marks this dialect's `{"message", "key"}` failures.
 pub struct CsrfCookie;
 
-/// `{"message", "key"}` with a status.
-pub type Failure = KeyedFailure<CsrfCookie>;
+impl Dialect for CsrfCookie {
+    const NAME: &'static str = "csrf-cookie";
 
-impl From<CoreError> for Failure {
-    fn from(error: CoreError) -> Self {
+    fn routes(_prefix: &str) -> Routes {
+        Routes::new()
+            .get("/csrf", csrf)
+            .post("/register", register)
+            .post("/login", login)
+            .post("/refresh", refresh)
+            .get("/me", me)
+            .post("/logout", logout)
+    }
+
+    /// `{"message", "key"}`.
+    fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        match error {
-            CoreError::Invalid(invalid) => Self::new(S::BAD_REQUEST, invalid.to_string(), "validation_error"),
-            CoreError::UsernameTaken => Self::new(S::CONFLICT, "Username is already taken", "already_exists"),
-            CoreError::EmailTaken => Self::new(S::CONFLICT, "Email is already taken", "already_exists"),
-            CoreError::InvalidCredentials | CoreError::AccountDisabled => Self::new(
+        let (status, message, key): (StatusCode, &str, &str) = match problem.key {
+            "username_taken" => (S::CONFLICT, "Username is already taken", "already_exists"),
+            "email_taken" => (S::CONFLICT, "Email is already taken", "already_exists"),
+            "invalid_credentials" | "account_disabled" => (
                 S::UNAUTHORIZED,
                 "Wrong username or password",
                 "invalid_credentials",
             ),
-            CoreError::InvalidRefreshToken | CoreError::RefreshTokenExpired => {
-                Self::new(S::UNAUTHORIZED, "Invalid refresh token", "invalid_refresh_token")
+            "invalid_refresh_token" | "refresh_token_expired" => {
+                (S::UNAUTHORIZED, "Invalid refresh token", "invalid_refresh_token")
             }
-            CoreError::TooManyAttempts { retry_after_secs } => Self::new(
+            "too_many_attempts" => (
                 S::TOO_MANY_REQUESTS,
                 "Too many failed sign-ins; try again later",
                 "too_many_attempts",
-            )
-            .retry_after(retry_after_secs),
-            CoreError::Unauthenticated | CoreError::TokenExpired => Self::unauthorized(),
-            CoreError::Unavailable => Self::new(
+            ),
+            "unauthenticated" | "token_expired" => (S::UNAUTHORIZED, "Unauthorized", "unauthorized"),
+            "not_found" => (S::NOT_FOUND, "Not found", "not_found"),
+            "method_not_allowed" => (S::METHOD_NOT_ALLOWED, "Method not allowed", "method_not_allowed"),
+            "payload_too_large" => (
+                S::PAYLOAD_TOO_LARGE,
+                "Request body is too large",
+                "payload_too_large",
+            ),
+            "database_unavailable" => (
                 S::SERVICE_UNAVAILABLE,
                 "Database unavailable",
                 "database_unavailable",
             ),
-            CoreError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                Self::new(
-                    S::INTERNAL_SERVER_ERROR,
-                    "Internal server error",
-                    "internal_error",
-                )
-            }
-            other => Self::new(S::BAD_REQUEST, other.to_string(), "validation_error"),
-        }
+            "internal_error" => (
+                S::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+                "internal_error",
+            ),
+            // Every other refused input is a validation error.
+            _ if problem.status == S::BAD_REQUEST => (S::BAD_REQUEST, &problem.message, "validation_error"),
+            other => (problem.status, &problem.message, other),
+        };
+        (status, Json(json!({ "message": message, "key": key }))).into_response()
     }
 }
 
@@ -108,19 +104,19 @@ impl From<CoreError> for Failure {
 struct Guarded<T>(T);
 
 impl<T: serde::de::DeserializeOwned + Send> FromRequest<AppState> for Guarded<T> {
-    type Rejection = Failure;
+    type Rejection = Problem;
 
     async fn from_request(
         request: axum::extract::Request,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         check_csrf(state, request.headers())?;
-        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
+        let JsonBody(value) = JsonBody::<T>::from_request(request, state).await?;
         Ok(Self(value))
     }
 }
 
-fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), Failure> {
+fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), Problem> {
     let jar = CookieJar::from_headers(headers);
     let token = jar
         .get(CSRF_COOKIE)
@@ -133,10 +129,10 @@ fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), Failure> {
     if state.core.csrf().check(&token, proof) {
         Ok(())
     } else {
-        Err(Failure::new(
+        Err(Problem::new(
             StatusCode::FORBIDDEN,
-            "Missing or invalid CSRF token",
             "csrf_invalid",
+            "Missing or invalid CSRF token",
         ))
     }
 }
@@ -175,16 +171,6 @@ fn tokens(state: &AppState, status: StatusCode, signed_in: &SignedIn) -> Respons
     response
 }
 
-fn required(value: Option<String>, what: &str) -> Result<String, Failure> {
-    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-        Failure::new(
-            StatusCode::BAD_REQUEST,
-            format!("{what} is required"),
-            "validation_error",
-        )
-    })
-}
-
 #[derive(Deserialize)]
 struct RegisterBody {
     username: Option<String>,
@@ -197,17 +183,17 @@ async fn register(
     AcceptLanguage(lang): AcceptLanguage,
     ClientDevice(device): ClientDevice,
     Guarded(body): Guarded<RegisterBody>,
-) -> Result<Response, Failure> {
+) -> Result<Response, Problem> {
     let new = NewAccount {
         username: Some(required(body.username, "username")?),
         password: required(body.password, "password")?,
         email: Some(required(body.email, "email")?),
         ..NewAccount::default()
     };
-    let registered = state.core.register(new, lang).await?;
+    let registered = state.core.register(new, Actor::Visitor, lang).await?;
     let signed_in = state
         .core
-        .start_session(registered.account, false, device)
+        .start_session(registered.account, SessionLength::Normal, device)
         .await?;
     Ok(tokens(&state, StatusCode::CREATED, &signed_in))
 }
@@ -222,12 +208,17 @@ async fn login(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
     Guarded(body): Guarded<LoginBody>,
-) -> Result<Response, Failure> {
+) -> Result<Response, Problem> {
     let username = required(body.username, "username")?;
     let password = required(body.password, "password")?;
     let signed_in = state
         .core
-        .login_with(&username, &password, false, device, false)
+        .login(
+            &username,
+            &password,
+            device,
+            LoginPolicy::WITHOUT_VERIFICATION_STEP,
+        )
         .await?;
     Ok(tokens(&state, StatusCode::OK, &signed_in))
 }
@@ -241,7 +232,7 @@ struct RefreshBody {
 async fn refresh(
     State(state): State<AppState>,
     Guarded(body): Guarded<RefreshBody>,
-) -> Result<Response, Failure> {
+) -> Result<Response, Problem> {
     let refresh_token = required(body.refresh_token, "refreshToken")?;
     let signed_in = state.core.refresh(&refresh_token).await?;
     Ok(tokens(&state, StatusCode::OK, &signed_in))
@@ -253,8 +244,8 @@ fn access_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
-async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Failure> {
-    let token = access_cookie(&headers).ok_or_else(Failure::unauthorized)?;
+async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, Problem> {
+    let token = access_cookie(&headers).ok_or(crate::app::CoreError::Unauthenticated)?;
     let principal = state.core.authenticate_access_token(&token).await?;
     let account = &principal.account;
     Ok(Json(json!({
@@ -266,7 +257,7 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Va
     })))
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Failure> {
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     check_csrf(&state, &headers)?;
     if let Some(token) = access_cookie(&headers)
         && let Ok(principal) = state.core.authenticate_access_token(&token).await

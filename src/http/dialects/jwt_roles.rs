@@ -11,15 +11,23 @@
 //!   no token 403 `No token provided!`; expired 401
 //!   `Unauthorized! Access Token was expired!`; invalid 401 `Unauthorized!`;
 //!   missing role 403 `Require Moderator Role!` (or `Admin`).
+//! - The tutorial's own paths are served too, because its frontends call
+//!   them: `signup` = `register`, `signin` = `login`, `signout`, and the
+//!   plain-text content routes `/api/test/all|user|mod|admin`.
 //! - `roles` in a registration (`user`, `moderator`, `admin`) are honoured
-//!   only with an admin's `x-access-token`; self-registration gets `user`.
-//!   Unverified accounts sign in; a verification link is still mailed.
+//!   only with an admin's `x-access-token` (the core decides); self-
+//!   registration gets `user`. Unverified accounts sign in; a verification
+//!   link is still mailed.
 //! - `/api/auth/refreshtoken` with a `refreshToken` (body or header)
-//!   rotates it: 200 `{accessToken, refreshToken}`; 403 for a missing one
-//!   (`Refresh Token is required!`), an unknown, used or revoked one (the
-//!   seed's `This refresh token doesn't exist in database`), an expired one
-//!   (`Refresh token was expired. Please make a new signin request`). With
-//!   only `x-access-token` it checks it: 200 `{"message":"Authorized"}`.
+//!   answers 200 `{accessToken, refreshToken}` with the **same** refresh
+//!   token, as the seed says ("returned in response as confirmation") and
+//!   as the tutorial's frontends expect (they keep only the new access
+//!   token): no rotation, no reuse detection; it lives
+//!   `--jwt-roles-refresh-ttl` (24 h) from sign-in unless its session ends.
+//!   403 for a missing one (`Refresh Token is required!`), an unknown or
+//!   revoked one (the seed's `This refresh token doesn't exist in database`),
+//!   an expired one (`Refresh token was expired. Please make a new signin
+//!   request`). With only `x-access-token` it checks it: 200 `{"message":"Authorized"}`.
 //! - Members: `GET` list, `GET /:id`, `POST` create (the seed's "GET" for
 //!   adding is a typo) answering 200 with the member, `PUT /:id` replacing it
 //!   (200, `__v` + 1; a body `__v` older than the stored one is 409),
@@ -28,146 +36,101 @@
 //!   returned as a number, as the seed shows it. A missing member, whatever
 //!   its id's form, is 404; a field that fails validation 400 naming it; a
 //!   PESEL already in the register 409. Moderators and admins only.
+//! - Every failure under these paths (404, 405, 413, 415, 429, 5xx) is `{"message"}`.
 
-use crate::app::{CoreError, NewAccount, Principal};
-use crate::domain::{Invalid, Member, MemberInput, Role};
+use super::kit::{Dialect, Routes};
+use crate::app::{Actor, Core, CoreError, LoginPolicy, NewAccount, Principal};
+use crate::domain::{Member, MemberInput, Role};
 use crate::http::AppState;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
 use crate::http::member_body::MemberBody;
+use crate::http::problem::{JsonBody, PathParams, Problem, header, required};
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/auth/register"),
-    ("POST", "/api/auth/login"),
-    ("POST", "/api/auth/refreshtoken"),
-    ("GET", "/api/membership/members"),
-    ("POST", "/api/membership/members"),
-    ("GET", "/api/membership/members/{id}"),
-    ("PUT", "/api/membership/members/{id}"),
-    ("DELETE", "/api/membership/members/{id}"),
-];
+pub struct JwtRoles;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/register", post(register))
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/refreshtoken", post(refresh_token))
-        .route("/api/membership/members", get(list_members).post(create_member))
-        .route(
-            "/api/membership/members/{id}",
-            get(get_member).put(update_member).delete(delete_member),
-        )
-}
+impl Dialect for JwtRoles {
+    const NAME: &'static str = "jwt-roles";
 
-/// `{"message"}` (or any body) with a status.
-pub struct Failure {
-    status: StatusCode,
-    body: Value,
-    retry_after: Option<u64>,
-}
-
-impl Failure {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            body: json!({ "message": message.into() }),
-            retry_after: None,
-        }
+    fn routes(_prefix: &str) -> Routes {
+        Routes::new()
+            .post("/api/auth/register", register)
+            .post("/api/auth/signup", register)
+            .post("/api/auth/login", login)
+            .post("/api/auth/signin", login)
+            .post("/api/auth/signout", signout)
+            .post("/api/auth/refreshtoken", refresh_token)
+            .get("/api/test/all", public_content)
+            .get("/api/test/user", user_content)
+            .get("/api/test/mod", moderator_content)
+            .get("/api/test/admin", admin_content)
+            .get("/api/membership/members", list_members)
+            .post("/api/membership/members", create_member)
+            .get("/api/membership/members/{id}", get_member)
+            .put("/api/membership/members/{id}", update_member)
+            .delete("/api/membership/members/{id}", delete_member)
     }
 
-    pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Not found.")
-    }
-
-    pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
-    }
-
-    fn require_moderator() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "Require Moderator Role!")
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        crate::http::with_retry_after((self.status, Json(self.body)).into_response(), self.retry_after)
-    }
-}
-
-impl From<CoreError> for Failure {
-    fn from(error: CoreError) -> Self {
+    /// `{"message"}`, in the tutorial's words where it has them.
+    fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        match error {
-            // Each failure names its field first.
-            CoreError::Invalid(invalid @ Invalid::Field { .. }) => {
-                Self::new(S::BAD_REQUEST, invalid.to_string())
-            }
-            CoreError::Invalid(invalid) => {
-                Self::new(S::BAD_REQUEST, format!("{}: {invalid}", invalid.field()))
-            }
-            CoreError::UsernameTaken => Self::new(S::BAD_REQUEST, "Failed! Username is already in use!"),
-            CoreError::EmailTaken => Self::new(S::BAD_REQUEST, "Failed! Email is already in use!"),
-            CoreError::TokenExpired => Self::new(S::UNAUTHORIZED, "Unauthorized! Access Token was expired!"),
-            CoreError::Unauthenticated => Self::new(S::UNAUTHORIZED, "Unauthorized!"),
-            CoreError::Forbidden => Self::require_moderator(),
-            CoreError::NotFound(what) => Self::new(
-                S::NOT_FOUND,
-                format!("{}{} not found.", what[..1].to_uppercase(), &what[1..]),
-            ),
-            CoreError::PeselTaken => Self::new(S::CONFLICT, "A member with this PESEL already exists."),
-            CoreError::StaleVersion => Self::new(S::CONFLICT, "The member was changed meanwhile; reload it."),
-            CoreError::InvalidRefreshToken => {
-                Self::new(S::FORBIDDEN, "This refresh token doesn't exist in database")
-            }
-            CoreError::RefreshTokenExpired => Self::new(
+        let (status, message): (StatusCode, String) = match problem.key {
+            "missing_field" => (S::BAD_REQUEST, format!("Failed! {}!", problem.message)),
+            "username_taken" => (S::BAD_REQUEST, "Failed! Username is already in use!".into()),
+            "email_taken" => (S::BAD_REQUEST, "Failed! Email is already in use!".into()),
+            "token_expired" => (S::UNAUTHORIZED, "Unauthorized! Access Token was expired!".into()),
+            "unauthenticated" => (S::UNAUTHORIZED, "Unauthorized!".into()),
+            "forbidden" => (S::FORBIDDEN, "Require Moderator Role!".into()),
+            "invalid_refresh_token" => (
                 S::FORBIDDEN,
-                "Refresh token was expired. Please make a new signin request",
+                "This refresh token doesn't exist in database".into(),
             ),
-            CoreError::TooManyAttempts { retry_after_secs } => Self {
-                retry_after: Some(retry_after_secs),
-                ..Self::new(S::TOO_MANY_REQUESTS, "Too many failed sign-ins; try again later.")
-            },
-            CoreError::AccountDisabled => Self::new(S::FORBIDDEN, "Account disabled."),
-            CoreError::Unavailable => Self::new(S::SERVICE_UNAVAILABLE, "Database unavailable."),
-            CoreError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                Self::new(S::INTERNAL_SERVER_ERROR, "Internal server error.")
+            "refresh_token_expired" => (
+                S::FORBIDDEN,
+                "Refresh token was expired. Please make a new signin request".into(),
+            ),
+            "too_many_attempts" => (
+                S::TOO_MANY_REQUESTS,
+                "Too many failed sign-ins; try again later.".into(),
+            ),
+            "account_disabled" => (S::FORBIDDEN, "Account disabled.".into()),
+            "payload_too_large" => (S::PAYLOAD_TOO_LARGE, "Request body is too large.".into()),
+            "method_not_allowed" => (S::METHOD_NOT_ALLOWED, "Method not allowed.".into()),
+            "database_unavailable" => (S::SERVICE_UNAVAILABLE, "Database unavailable.".into()),
+            "internal_error" => (S::INTERNAL_SERVER_ERROR, "Internal server error.".into()),
+            // Validation failures name their field first.
+            _ if problem.status == S::BAD_REQUEST
+                && let Some(field) = problem.field
+                && !problem.message.starts_with(field) =>
+            {
+                (problem.status, format!("{field}: {}", problem.message))
             }
-            other => Self::new(S::BAD_REQUEST, other.to_string()),
-        }
+            "not_found" | "pesel_taken" | "stale_version" => (problem.status, sentence(&problem.message)),
+            _ => (problem.status, problem.message.to_string()),
+        };
+        (status, Json(json!({ "message": message }))).into_response()
     }
 }
 
-impl From<JsonRejection> for Failure {
-    fn from(rejection: JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.");
-        }
-        Self::new(StatusCode::BAD_REQUEST, rejection.body_text())
+/// `member not found` → `Member not found.`
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with('.') {
+        out.push('.');
     }
+    out
 }
-
-impl From<PathRejection> for Failure {
-    fn from(rejection: PathRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, rejection.body_text())
-    }
-}
-
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(Failure))]
-struct Body<T>(T);
-
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(Failure))]
-struct IdParam<T>(T);
 
 fn roles(account: &crate::domain::Account) -> Vec<String> {
     account
@@ -177,18 +140,10 @@ fn roles(account: &crate::domain::Account) -> Vec<String> {
         .collect()
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-}
-
 /// The caller of `x-access-token`.
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, Failure> {
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, Problem> {
     let token = header(headers, "x-access-token")
-        .ok_or_else(|| Failure::new(StatusCode::FORBIDDEN, "No token provided!"))?;
+        .ok_or_else(|| Problem::new(StatusCode::FORBIDDEN, "no_token", "No token provided!"))?;
     Ok(state.core.authenticate_access_token(token).await?)
 }
 
@@ -200,18 +155,12 @@ struct RegisterBody {
     roles: Option<Vec<String>>,
 }
 
-fn required(value: Option<String>, what: &str) -> Result<String, Failure> {
-    value
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| Failure::new(StatusCode::BAD_REQUEST, format!("Failed! {what} is required!")))
-}
-
 async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
     headers: HeaderMap,
-    Body(body): Body<RegisterBody>,
-) -> Result<Json<Value>, Failure> {
+    JsonBody(body): JsonBody<RegisterBody>,
+) -> Result<Json<Value>, Problem> {
     let username = required(body.username, "Username")?;
     let email = required(body.email, "Email")?;
     let password = required(body.password, "Password")?;
@@ -219,30 +168,31 @@ async fn register(
     for name in body.roles.unwrap_or_default() {
         let bare = name.strip_prefix("ROLE_").unwrap_or(&name);
         let role = Role::parse(bare).map_err(|_| {
-            Failure::new(
+            Problem::new(
                 StatusCode::BAD_REQUEST,
+                "unknown_role",
                 format!("Failed! Role {name} does not exist!"),
             )
         })?;
         wanted.push(role);
     }
-    // Roles other than `user` only on an admin's word.
-    let by_admin = match header(&headers, "x-access-token") {
-        Some(token) => state
-            .core
-            .authenticate_access_token(token)
-            .await
-            .is_ok_and(|p| p.account.has_role(Role::Admin)),
-        None => false,
+    // Whoever sent a valid token asks; the core decides what they may grant.
+    let asking = match header(&headers, "x-access-token") {
+        Some(token) => state.core.authenticate_access_token(token).await.ok(),
+        None => None,
+    };
+    let by = match &asking {
+        Some(principal) => Actor::Account(&principal.account),
+        None => Actor::Visitor,
     };
     let new = NewAccount {
         username: Some(username),
         email: Some(email),
         password,
-        roles: if by_admin { wanted } else { Vec::new() },
+        roles: wanted,
         ..NewAccount::default()
     };
-    state.core.register(new, lang).await?;
+    state.core.register(new, by, lang).await?;
     Ok(Json(json!({"message": "User was registered successfully!"})))
 }
 
@@ -255,13 +205,18 @@ struct LoginBody {
 async fn login(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
-    Body(body): Body<LoginBody>,
-) -> Result<Response, Failure> {
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Result<Response, Problem> {
     let username = required(body.username, "Username")?;
     let password = required(body.password, "Password")?;
     match state
         .core
-        .login_with(&username, &password, false, device, false)
+        .login(
+            &username,
+            &password,
+            device,
+            LoginPolicy::WITHOUT_VERIFICATION_STEP,
+        )
         .await
     {
         Ok(signed_in) => Ok(Json(json!({
@@ -273,6 +228,7 @@ async fn login(
             "refreshToken": signed_in.refresh_token,
         }))
         .into_response()),
+        // The tutorial tells an unknown name from a wrong password.
         Err(CoreError::InvalidCredentials) => {
             if state.core.login_exists(&username).await? {
                 Ok((
@@ -281,26 +237,45 @@ async fn login(
                 )
                     .into_response())
             } else {
-                Err(Failure::new(StatusCode::NOT_FOUND, "User Not found."))
+                Err(Problem::new(
+                    StatusCode::NOT_FOUND,
+                    "user_not_found",
+                    "User Not found.",
+                ))
             }
         }
         Err(other) => Err(other.into()),
     }
 }
 
-/// Rotates a refresh token (body or header `refreshToken`), or checks an
-/// `x-access-token` when no refresh token is sent.
+/// Ends the session of the presented access token; answers the same
+/// whether or not there was one to end, as the tutorial does.
+async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+    if let Some(token) = header(&headers, "x-access-token") {
+        match state.core.authenticate_access_token(token).await {
+            Ok(principal) => state.core.logout(&principal).await?,
+            Err(error @ (CoreError::Unavailable | CoreError::Internal(_))) => return Err(error.into()),
+            Err(_) => {}
+        }
+    }
+    Ok(Json(json!({"message": "You've been signed out!"})))
+}
+
+/// Answers a new access token for a refresh token (body or header
+/// `refreshToken`), which stays the same; or checks an `x-access-token`
+/// when no refresh token is sent.
 async fn refresh_token(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Json<Value>, Problem> {
     let from_body = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
         let value: Value = serde_json::from_slice(&body).map_err(|e| {
-            Failure::new(
+            Problem::new(
                 StatusCode::BAD_REQUEST,
+                "malformed_json",
                 format!("Failed to parse the request body as JSON: {e}"),
             )
         })?;
@@ -311,16 +286,45 @@ async fn refresh_token(
     };
     let presented = from_body.or_else(|| header(&headers, "refreshtoken").map(str::to_owned));
     if let Some(refresh) = presented {
-        let signed_in = state.core.refresh(&refresh).await?;
+        let renewed = state.core.refresh_without_rotation(&refresh).await?;
         return Ok(Json(
-            json!({"accessToken": signed_in.access_token, "refreshToken": signed_in.refresh_token}),
+            json!({"accessToken": renewed.access_token, "refreshToken": renewed.refresh_token}),
         ));
     }
     if header(&headers, "x-access-token").is_some() {
         caller(&state, &headers).await?;
         return Ok(Json(json!({"message": "Authorized"})));
     }
-    Err(Failure::new(StatusCode::FORBIDDEN, "Refresh Token is required!"))
+    Err(Problem::new(
+        StatusCode::FORBIDDEN,
+        "refresh_token_required",
+        "Refresh Token is required!",
+    ))
+}
+
+async fn public_content() -> &'static str {
+    "Public Content."
+}
+
+async fn user_content(State(state): State<AppState>, headers: HeaderMap) -> Result<&'static str, Problem> {
+    caller(&state, &headers).await?;
+    Ok("User Content.")
+}
+
+async fn moderator_content(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<&'static str, Problem> {
+    let principal = caller(&state, &headers).await?;
+    Core::ensure_member_access(&principal.account)?;
+    Ok("Moderator Content.")
+}
+
+async fn admin_content(State(state): State<AppState>, headers: HeaderMap) -> Result<&'static str, Problem> {
+    let principal = caller(&state, &headers).await?;
+    Core::ensure_admin(Actor::Account(&principal.account))
+        .map_err(|_| Problem::new(StatusCode::FORBIDDEN, "admin_required", "Require Admin Role!"))?;
+    Ok("Admin Content.")
 }
 
 fn member_json(member: &Member) -> Value {
@@ -351,7 +355,7 @@ fn member_json(member: &Member) -> Value {
 /// The page size used for the seed's unpaged list.
 const WHOLE_REGISTER: u64 = 10_000;
 
-async fn list_members(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Failure> {
+async fn list_members(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
     let principal = caller(&state, &headers).await?;
     let page = state
         .core
@@ -363,8 +367,8 @@ async fn list_members(State(state): State<AppState>, headers: HeaderMap) -> Resu
 async fn get_member(
     State(state): State<AppState>,
     headers: HeaderMap,
-    IdParam(id): IdParam<String>,
-) -> Result<Json<Value>, Failure> {
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, Problem> {
     let principal = caller(&state, &headers).await?;
     Ok(Json(member_json(
         &state.core.member(&principal.account, &id).await?,
@@ -374,8 +378,8 @@ async fn get_member(
 async fn create_member(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Body(body): Body<MemberBody>,
-) -> Result<Json<Value>, Failure> {
+    JsonBody(body): JsonBody<MemberBody>,
+) -> Result<Json<Value>, Problem> {
     let principal = caller(&state, &headers).await?;
     let member = state
         .core
@@ -395,9 +399,9 @@ struct MemberUpdate {
 async fn update_member(
     State(state): State<AppState>,
     headers: HeaderMap,
-    IdParam(id): IdParam<String>,
-    Body(body): Body<MemberUpdate>,
-) -> Result<Json<Value>, Failure> {
+    PathParams(id): PathParams<String>,
+    JsonBody(body): JsonBody<MemberUpdate>,
+) -> Result<Json<Value>, Problem> {
     let principal = caller(&state, &headers).await?;
     let member = state
         .core
@@ -409,8 +413,8 @@ async fn update_member(
 async fn delete_member(
     State(state): State<AppState>,
     headers: HeaderMap,
-    IdParam(id): IdParam<String>,
-) -> Result<Json<Value>, Failure> {
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Value>, Problem> {
     let principal = caller(&state, &headers).await?;
     state.core.delete_member(&principal.account, &id).await?;
     Ok(Json(json!({"message": "Member was deleted successfully!"})))

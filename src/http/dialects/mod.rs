@@ -7,24 +7,68 @@
 pub mod auth_token;
 pub mod csrf_cookie;
 pub mod jwt_roles;
-mod keyed;
+pub mod kit;
 pub mod uid_token;
 pub mod verify_code;
 
 use super::AppState;
-use crate::config::{ConfigError, DialectMount};
+use super::problem::{Problem, Render};
 use axum::Router;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use kit::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Every dialect this build knows, by name.
-pub const NAMES: &[&str] = &[
-    "verify-code",
-    "auth-token",
-    "uid-token",
-    "jwt-roles",
-    "csrf-cookie",
+/// Every dialect this build knows: adding one is a module and a row here.
+pub const DIALECTS: &[Entry] = &[
+    Entry::of::<verify_code::VerifyCode>(),
+    Entry::of::<auth_token::AuthToken>(),
+    Entry::of::<uid_token::UidToken>(),
+    Entry::of::<jwt_roles::JwtRoles>(),
+    Entry::of::<csrf_cookie::CsrfCookie>(),
 ];
+
+/// A dialect to mount (`--api NAME[@PREFIX]`) and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialectMount {
+    pub name: String,
+    pub prefix: Option<String>,
+}
+
+impl DialectMount {
+    /// `NAME` or `NAME@/prefix`, for a dialect this build knows.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let (name, prefix) = match raw.split_once('@') {
+            Some((name, prefix)) => (name, Some(prefix)),
+            None => (raw, None),
+        };
+        if !DIALECTS.iter().any(|d| d.name == name) {
+            let known: Vec<&str> = DIALECTS.iter().map(|d| d.name).collect();
+            return Err(format!("unknown dialect `{name}` (known: {})", known.join(", ")));
+        }
+        let prefix = match prefix {
+            Some(p) if p.starts_with('/') && p.len() > 1 && !p.ends_with('/') => Some(p.to_owned()),
+            Some(p) => return Err(format!("prefix `{p}` must start with / and not end with /")),
+            None => None,
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            prefix,
+        })
+    }
+}
+
+/// Why the dialects cannot be mounted together (a setting's error).
+#[derive(Debug)]
+pub struct MountError {
+    pub message: String,
+}
+
+impl MountError {
+    fn new(message: String) -> Self {
+        Self { message }
+    }
+}
 
 /// Routes of the native API and the web page, which dialects must not shadow.
 const BUILT_IN_PREFIXES: &[&str] = &[
@@ -36,53 +80,6 @@ const BUILT_IN_PREFIXES: &[&str] = &[
     "/reset-password",
     "/static",
 ];
-
-struct Spec {
-    routes: &'static [(&'static str, &'static str)],
-    not_found: fn() -> Response,
-    method_not_allowed: fn() -> Response,
-}
-
-fn spec(name: &str) -> Option<Spec> {
-    Some(match name {
-        "verify-code" => Spec {
-            routes: verify_code::ROUTES,
-            not_found: || verify_code::Failure::not_found().into_response(),
-            method_not_allowed: || verify_code::Failure::method_not_allowed().into_response(),
-        },
-        "auth-token" => Spec {
-            routes: auth_token::ROUTES,
-            not_found: || auth_token::Failure::not_found().into_response(),
-            method_not_allowed: || auth_token::Failure::method_not_allowed().into_response(),
-        },
-        "uid-token" => Spec {
-            routes: uid_token::ROUTES,
-            not_found: || uid_token::Failure::not_found().into_response(),
-            method_not_allowed: || uid_token::Failure::method_not_allowed().into_response(),
-        },
-        "jwt-roles" => Spec {
-            routes: jwt_roles::ROUTES,
-            not_found: || jwt_roles::Failure::not_found().into_response(),
-            method_not_allowed: || jwt_roles::Failure::method_not_allowed().into_response(),
-        },
-        "csrf-cookie" => Spec {
-            routes: csrf_cookie::ROUTES,
-            not_found: || csrf_cookie::Failure::not_found().into_response(),
-            method_not_allowed: || csrf_cookie::Failure::method_not_allowed().into_response(),
-        },
-        _ => return None,
-    })
-}
-
-fn routes_of(name: &str, prefix: &str) -> Router<AppState> {
-    match name {
-        "verify-code" => verify_code::router(),
-        "auth-token" => auth_token::router(),
-        "jwt-roles" => jwt_roles::router(),
-        "csrf-cookie" => csrf_cookie::router(),
-        _ => uid_token::router(prefix),
-    }
-}
 
 /// `/{x}` parameters compare equal whatever their names.
 fn shape(path: &str) -> String {
@@ -117,12 +114,11 @@ pub struct Mounted {
 /// The path prefixes under which each dialect answers unknown paths in its
 /// own error shape.
 #[derive(Default)]
-pub struct Claims(Vec<(String, fn() -> Response)>);
+pub struct Claims(Vec<(String, Render)>);
 
 impl Claims {
-    /// The not-found answer for `path`: a dialect's when it claims the
-    /// path, else `None` (the native one applies).
-    pub fn not_found_for(&self, path: &str) -> Option<Response> {
+    /// The renderer of the dialect that claims `path`, if any.
+    pub fn render_for(&self, path: &str) -> Option<Render> {
         self.0
             .iter()
             .find(|(claim, _)| {
@@ -131,51 +127,52 @@ impl Claims {
                         .strip_prefix(claim.as_str())
                         .is_some_and(|rest| rest.starts_with('/'))
             })
-            .map(|(_, not_found)| not_found())
+            .map(|(_, render)| *render)
+    }
+
+    /// The not-found answer for `path`: a dialect's when it claims the
+    /// path, else `None` (the native one applies).
+    pub fn not_found_for(&self, path: &str) -> Option<Response> {
+        self.render_for(path)
+            .map(|render| Problem::not_found().render_with(render))
     }
 }
 
 /// The dialects' routes, or the clash that forbids mounting them.
-pub fn mount(mounts: &[DialectMount]) -> Result<Mounted, ConfigError> {
-    const SETTING: &str = "--api / KLUCZNIK_API";
+pub fn mount(mounts: &[DialectMount]) -> Result<Mounted, MountError> {
     // Who owns each (method, path) and each claimed path prefix.
     let mut owners: BTreeMap<(String, String), &str> = BTreeMap::new();
     let mut claimed: BTreeMap<String, &str> = BTreeMap::new();
     let mut router = Router::new();
     let mut claims = Vec::new();
     for mount in mounts {
-        let Some(spec) = spec(&mount.name) else {
-            return Err(ConfigError::new(
-                SETTING,
-                format!("unknown dialect `{}`", mount.name),
-            ));
+        let Some(entry) = DIALECTS.iter().find(|d| d.name == mount.name) else {
+            return Err(MountError::new(format!("unknown dialect `{}`", mount.name)));
         };
         let prefix = mount.prefix.clone().unwrap_or_default();
-        for (method, path) in spec.routes {
+        let routes = (entry.routes)(&prefix);
+        for (method, path) in routes.list() {
             let full = shape(&format!("{prefix}{path}"));
             if let Some(builtin) = BUILT_IN_PREFIXES
                 .iter()
                 .find(|b| full == **b || full.starts_with(&format!("{b}/")))
             {
-                return Err(ConfigError::new(
-                    SETTING,
-                    format!("dialect `{}` would shadow the built-in `{builtin}`", mount.name),
-                ));
+                return Err(MountError::new(format!(
+                    "dialect `{}` would shadow the built-in `{builtin}`",
+                    mount.name
+                )));
             }
-            if let Some(other) = owners.insert(((*method).to_owned(), full.clone()), &mount.name) {
-                return Err(ConfigError::new(
-                    SETTING,
-                    format!(
-                        "dialects `{other}` and `{}` both serve {method} {full}",
-                        mount.name
-                    ),
-                ));
+            if let Some(other) = owners.insert((method.to_string(), full.clone()), &mount.name) {
+                return Err(MountError::new(format!(
+                    "dialects `{other}` and `{}` both serve {method} {full}",
+                    mount.name
+                )));
             }
         }
         // Under a prefix the dialect owns all of it; at the root, the first
         // segments of its routes.
         let own: BTreeSet<String> = if prefix.is_empty() {
-            spec.routes.iter().map(|(_, path)| claim_of(path)).collect()
+            routes.list().iter().map(|(_, path)| claim_of(path)).collect()
         } else {
             BTreeSet::from([prefix.clone()])
         };
@@ -184,16 +181,14 @@ pub fn mount(mounts: &[DialectMount]) -> Result<Mounted, ConfigError> {
                 .insert(claim.clone(), &mount.name)
                 .filter(|other| *other != mount.name)
             {
-                return Err(ConfigError::new(
-                    SETTING,
-                    format!("dialects `{other}` and `{}` both claim {claim}", mount.name),
-                ));
+                return Err(MountError::new(format!(
+                    "dialects `{other}` and `{}` both claim {claim}",
+                    mount.name
+                )));
             }
-            claims.push((claim, spec.not_found));
+            claims.push((claim, entry.render));
         }
-        let method_not_allowed = spec.method_not_allowed;
-        let dialect = routes_of(&mount.name, &prefix)
-            .method_not_allowed_fallback(move || async move { method_not_allowed() });
+        let dialect = entry.router(routes);
         router = if prefix.is_empty() {
             router.merge(dialect)
         } else {

@@ -19,148 +19,76 @@
 //! - `get-reset` mails `PUBLIC_URL/reset-password?id=UID&token=…`;
 //!   `POST /authorize/new-password {"uid","password","passwordToken"}`
 //!   completes it: 202, 400 bad or expired token or password, 404 no user.
+//! - Every failure under these paths (404, 405, 413, 415, 5xx) is `{"message"}`.
 
-use crate::app::{CoreError, NewAccount, Principal};
+use super::kit::{Dialect, Routes};
+use crate::app::{AccessTerm, Actor, CoreError, LoginPolicy, NewAccount, Principal, SessionLength};
 use crate::domain::Invalid;
 use crate::http::AppState;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
 use crate::http::native::views::rfc3339;
+use crate::http::problem::{JsonBody, PathParams, Problem, header, required};
 use crate::mail::LinkStyle;
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use time::Duration;
 
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/register"),
-    ("POST", "/login"),
-    ("GET", "/me"),
-    ("GET", "/authorize/{uid}/{token}"),
-    ("POST", "/authorize/{uid}/{token}"),
-    ("POST", "/authorize/get-reset"),
-    ("POST", "/authorize/check-token"),
-    ("POST", "/authorize/new-password"),
-];
+pub struct UidToken;
 
-const TOKEN_TTL: Duration = Duration::hours(1);
+impl Dialect for UidToken {
+    const NAME: &'static str = "uid-token";
 
-/// `prefix` is where the dialect is mounted, for the mailed links.
-pub fn router(prefix: &str) -> Router<AppState> {
-    let links = LinkStyle::UidPath {
-        prefix: prefix.to_owned(),
-    };
-    Router::new()
-        .route("/register", post(register))
-        .route("/login", post(login))
-        .route("/me", get(me))
-        .route("/authorize/{uid}/{token}", get(authorize).post(authorize))
-        .route("/authorize/get-reset", post(get_reset))
-        .route("/authorize/check-token", post(check_token))
-        .route("/authorize/new-password", post(new_password))
-        .layer(Extension(links))
-}
-
-/// `{"message"}` with a status.
-pub struct Failure {
-    status: StatusCode,
-    message: String,
-    retry_after: Option<u64>,
-}
-
-impl Failure {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            retry_after: None,
-        }
+    /// `prefix` is where the dialect is mounted, for the mailed links.
+    fn routes(prefix: &str) -> Routes {
+        let links = LinkStyle::UidPath {
+            prefix: prefix.to_owned(),
+        };
+        Routes::new()
+            .post("/register", register)
+            .post("/login", login)
+            .get("/me", me)
+            .get("/authorize/{uid}/{token}", authorize)
+            .post("/authorize/{uid}/{token}", authorize)
+            .post("/authorize/get-reset", get_reset)
+            .post("/authorize/check-token", check_token)
+            .post("/authorize/new-password", new_password)
+            .layer(Extension(links))
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized")
-    }
-
-    pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Not found")
-    }
-
-    pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let response = (self.status, Json(json!({ "message": self.message }))).into_response();
-        crate::http::with_retry_after(response, self.retry_after)
-    }
-}
-
-/// The mapping shared by every route; each route overrides what its table says.
-impl From<CoreError> for Failure {
-    fn from(error: CoreError) -> Self {
+    /// `{"message"}`, with the statuses of the seed's tables.
+    fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        match error {
-            CoreError::Invalid(invalid) => Self::bad_request(invalid.to_string()),
-            CoreError::EmailTaken => Self::new(S::FORBIDDEN, "Email already exists"),
-            CoreError::UsernameTaken => Self::new(S::FORBIDDEN, "Username already exists"),
-            CoreError::NotFound(_) => Self::new(S::NOT_FOUND, "User not found"),
-            CoreError::TooManyAttempts { retry_after_secs } => {
-                let mut failure =
-                    Self::new(S::TOO_MANY_REQUESTS, "Too many failed sign-ins; try again later");
-                failure.retry_after = Some(retry_after_secs);
-                failure
+        let (status, message): (StatusCode, &str) = match problem.key {
+            "email_taken" => (S::FORBIDDEN, "Email already exists"),
+            "username_taken" => (S::FORBIDDEN, "Username already exists"),
+            "not_found" if problem.message != Problem::not_found().message => {
+                (S::NOT_FOUND, "User not found")
             }
-            CoreError::AccountDisabled => Self::new(S::UNAUTHORIZED, "Account disabled"),
-            CoreError::Unavailable => Self::new(S::SERVICE_UNAVAILABLE, "Database unavailable"),
-            CoreError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                Self::new(S::INTERNAL_SERVER_ERROR, "Internal server error")
+            "not_found" => (S::NOT_FOUND, "Not found"),
+            "too_many_attempts" => (S::TOO_MANY_REQUESTS, "Too many failed sign-ins; try again later"),
+            "account_disabled" => (S::UNAUTHORIZED, "Account disabled"),
+            "unauthenticated" | "token_expired" | "invalid_refresh_token" => {
+                (S::UNAUTHORIZED, "Unauthorized")
             }
-            CoreError::Unauthenticated | CoreError::TokenExpired | CoreError::InvalidRefreshToken => {
-                Self::unauthorized()
-            }
-            other => Self::bad_request(other.to_string()),
-        }
+            "payload_too_large" => (S::PAYLOAD_TOO_LARGE, "Request body is too large"),
+            "method_not_allowed" => (S::METHOD_NOT_ALLOWED, "Method not allowed"),
+            "database_unavailable" => (S::SERVICE_UNAVAILABLE, "Database unavailable"),
+            "internal_error" => (S::INTERNAL_SERVER_ERROR, "Internal server error"),
+            _ => (problem.status, &problem.message),
+        };
+        (status, Json(json!({ "message": message }))).into_response()
     }
 }
 
-impl From<JsonRejection> for Failure {
-    fn from(rejection: JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large");
-        }
-        Self::bad_request(rejection.body_text())
-    }
+fn bad_request(message: &'static str) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "bad_request", message)
 }
 
-impl From<PathRejection> for Failure {
-    fn from(rejection: PathRejection) -> Self {
-        Self::bad_request(rejection.body_text())
-    }
-}
-
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(Failure))]
-struct Body<T>(T);
-
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(Failure))]
-struct PathParams<T>(T);
-
-fn required(value: Option<String>, what: &str) -> Result<String, Failure> {
-    value
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| Failure::bad_request(format!("{what} is required")))
+fn unauthorized() -> Problem {
+    CoreError::Unauthenticated.into()
 }
 
 #[derive(Deserialize)]
@@ -174,8 +102,8 @@ async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
     Extension(links): Extension<LinkStyle>,
-    Body(body): Body<RegisterBody>,
-) -> Result<(StatusCode, Json<Value>), Failure> {
+    JsonBody(body): JsonBody<RegisterBody>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
     let new = NewAccount {
         username: Some(required(body.username, "username")?),
         email: Some(required(body.email, "email")?),
@@ -183,7 +111,7 @@ async fn register(
         links,
         ..NewAccount::default()
     };
-    match state.core.register(new, lang).await {
+    match state.core.register(new, Actor::Visitor, lang).await {
         Ok(registered) => Ok((
             StatusCode::CREATED,
             Json(json!({"UID": registered.account.id, "message": "User created"})),
@@ -191,7 +119,11 @@ async fn register(
         // The seed's 409: the account could not be stored.
         Err(CoreError::Internal(cause)) => {
             tracing::error!(%cause, "account not stored");
-            Err(Failure::new(StatusCode::CONFLICT, "Could not create the user"))
+            Err(Problem::new(
+                StatusCode::CONFLICT,
+                "not_stored",
+                "Could not create the user",
+            ))
         }
         Err(other) => Err(other.into()),
     }
@@ -208,22 +140,27 @@ struct LoginBody {
 async fn login(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
-    Body(body): Body<LoginBody>,
-) -> Result<Json<Value>, Failure> {
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Result<Json<Value>, Problem> {
     let email = required(body.email, "email")?;
     let password = required(body.password, "password")?;
     let signed_in = match state
         .core
-        .login_with(&email, &password, body.remember_me, device, false)
+        .login(
+            &email,
+            &password,
+            device,
+            LoginPolicy::WITHOUT_VERIFICATION_STEP.with_length(SessionLength::remember_me(body.remember_me)),
+        )
         .await
     {
         Ok(signed_in) => signed_in,
         // The seed tells an unknown address (404) from a wrong password (400).
         Err(CoreError::InvalidCredentials) => {
             return Err(if state.core.login_exists(&email).await? {
-                Failure::bad_request("Wrong password")
+                bad_request("Wrong password")
             } else {
-                Failure::new(StatusCode::NOT_FOUND, "User not found")
+                Problem::new(StatusCode::NOT_FOUND, "user_not_found", "User not found")
             });
         }
         Err(other) => return Err(other.into()),
@@ -232,10 +169,10 @@ async fn login(
         account: signed_in.account,
         session: signed_in.session,
     };
-    let (token, expire) = state.core.access_token_with_ttl(&principal, TOKEN_TTL)?;
+    let issued = state.core.access_token(&principal, AccessTerm::Hour)?;
     let mut answer = json!({
         "UID": principal.account.id,
-        "token": {"token": token, "expire": rfc3339(expire)},
+        "token": {"token": issued.token, "expire": rfc3339(issued.expires_at)},
     });
     if principal.session.remember_me
         && let Some(secret) = signed_in.session_secret
@@ -247,40 +184,23 @@ async fn login(
 
 /// Authenticates `token` + `uid` (+ `rememberToken`); returns the caller
 /// and, when the token had expired, a fresh one for the `token` header.
-async fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(Principal, Option<String>), Failure> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    let uid = header("uid").ok_or_else(Failure::unauthorized)?;
-    let token = header("token").ok_or_else(Failure::unauthorized)?;
+async fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(Principal, Option<String>), Problem> {
+    let uid = header(headers, "uid").ok_or_else(unauthorized)?;
+    let token = header(headers, "token").ok_or_else(unauthorized)?;
     match state.core.authenticate_access_token(token).await {
         Ok(principal) if principal.account.id == uid => Ok((principal, None)),
         Err(CoreError::TokenExpired) => {
-            let remember = header("rememberToken").ok_or_else(Failure::unauthorized)?;
-            let principal = state
-                .core
-                .authenticate_session_secret(remember)
-                .await
-                .map_err(|e| match e {
-                    CoreError::Unavailable | CoreError::Internal(_) => Failure::from(e),
-                    _ => Failure::unauthorized(),
-                })?;
-            if principal.account.id != uid || !principal.session.remember_me {
-                return Err(Failure::unauthorized());
-            }
-            let (fresh, _) = state.core.access_token_with_ttl(&principal, TOKEN_TTL)?;
-            Ok((principal, Some(fresh)))
+            let remember = header(headers, "rememberToken").ok_or_else(unauthorized)?;
+            let principal = state.core.remembered(uid, remember).await?;
+            let fresh = state.core.access_token(&principal, AccessTerm::Hour)?;
+            Ok((principal, Some(fresh.token)))
         }
         Err(error @ (CoreError::Unavailable | CoreError::Internal(_))) => Err(error.into()),
-        _ => Err(Failure::unauthorized()),
+        _ => Err(unauthorized()),
     }
 }
 
-async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Failure> {
+async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     let (principal, fresh) = authorized(&state, &headers).await?;
     let account = &principal.account;
     let mut response = Json(json!({
@@ -302,14 +222,19 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Respons
 async fn authorize(
     State(state): State<AppState>,
     PathParams((uid, token)): PathParams<(String, String)>,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Json<Value>, Problem> {
     match state.core.confirm_email_token_for(&uid, &token).await {
         Ok(_) => Ok(Json(json!({"message": "Account verified"}))),
-        Err(CoreError::NotFound(_)) => Err(Failure::new(StatusCode::NOT_FOUND, "User not found")),
-        Err(CoreError::AlreadyVerified) => {
-            Err(Failure::new(StatusCode::FORBIDDEN, "User is already verified"))
-        }
-        Err(CoreError::Verification(_)) => Err(Failure::new(StatusCode::FORBIDDEN, "Tokens do not match")),
+        Err(CoreError::AlreadyVerified) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "already_verified",
+            "User is already verified",
+        )),
+        Err(CoreError::Verification(_)) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "tokens_differ",
+            "Tokens do not match",
+        )),
         Err(other) => Err(other.into()),
     }
 }
@@ -323,8 +248,8 @@ async fn get_reset(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
     Extension(links): Extension<LinkStyle>,
-    Body(body): Body<EmailBody>,
-) -> Result<Json<Value>, Failure> {
+    JsonBody(body): JsonBody<EmailBody>,
+) -> Result<Json<Value>, Problem> {
     let email = required(body.email, "email")?;
     state.core.send_reset_link(&email, lang, &links).await?;
     Ok(Json(json!({"message": "Email sent"})))
@@ -339,13 +264,13 @@ struct CheckBody {
 
 async fn check_token(
     State(state): State<AppState>,
-    Body(body): Body<CheckBody>,
-) -> Result<Json<Value>, Failure> {
+    JsonBody(body): JsonBody<CheckBody>,
+) -> Result<Json<Value>, Problem> {
     let id = required(body.id, "_id")?;
     let token = required(body.token, "token")?;
     match state.core.check_reset_token_for(&id, &token).await {
         Ok(()) => Ok(Json(json!({"message": "Token is valid"}))),
-        Err(CoreError::ResetToken(_)) => Err(Failure::bad_request("Invalid or expired token")),
+        Err(CoreError::ResetToken(_)) => Err(bad_request("Invalid or expired token")),
         Err(other) => Err(other.into()),
     }
 }
@@ -361,17 +286,17 @@ struct NewPasswordBody {
 async fn new_password(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
-    Body(body): Body<NewPasswordBody>,
-) -> Result<(StatusCode, Json<Value>), Failure> {
+    JsonBody(body): JsonBody<NewPasswordBody>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
     let uid = required(body.uid, "uid")?;
     let password = required(body.password, "password")?;
     let token = required(body.password_token, "passwordToken")?;
     match state.core.reset_password_for(&uid, &token, &password, lang).await {
         Ok(()) => Ok((StatusCode::ACCEPTED, Json(json!({"message": "Password changed"})))),
-        Err(CoreError::ResetToken(_)) => Err(Failure::bad_request("Invalid or expired token")),
-        Err(CoreError::Invalid(Invalid::PasswordLength | Invalid::PasswordCommon)) => Err(
-            Failure::bad_request("Password must be 8 to 128 characters and not a common one"),
-        ),
+        Err(CoreError::ResetToken(_)) => Err(bad_request("Invalid or expired token")),
+        Err(CoreError::Invalid(Invalid::PasswordLength | Invalid::PasswordCommon)) => Err(bad_request(
+            "Password must be 8 to 128 characters and not a common one",
+        )),
         Err(other) => Err(other.into()),
     }
 }

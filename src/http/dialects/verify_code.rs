@@ -17,133 +17,120 @@
 //!   `test-auth` 200 `{"data":{"message":"Authorized","userId"}}`, on GET and POST.
 //! - Cookie-authenticated writes from another origin: 403 `csrf_check_failed`.
 
-use super::keyed::KeyedFailure;
-use crate::app::{CoreError, NewAccount, Principal, SignedIn};
-use crate::domain::{Account, Invalid, Username};
+use super::kit::{Dialect, Routes};
+use crate::app::{Actor, CoreError, LoginPolicy, NewAccount, SignedIn};
+use crate::domain::{Account, Username};
 use crate::http::AppState;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
-use crate::http::extract::{AcceptLanguage, ClientDevice, SESSION_COOKIE};
-use axum::extract::{FromRequest, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use crate::http::extract::{AcceptLanguage, ClientDevice, CookieSession};
+use crate::http::problem::{JsonBody, Problem, required};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/auth/register"),
-    ("POST", "/auth/verify-email"),
-    ("POST", "/auth/resend-verification-code"),
-    ("POST", "/auth/login"),
-    ("POST", "/auth/logout"),
-    ("POST", "/auth/set-nickname"),
-    ("GET", "/auth/test-auth"),
-    ("POST", "/auth/test-auth"),
-];
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/verify-email", post(verify_email))
-        .route("/auth/resend-verification-code", post(resend))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/auth/set-nickname", post(set_nickname))
-        .route("/auth/test-auth", get(test_auth).post(test_auth))
-}
-
-/// Marks this dialect's `{"message", "key"}` failures.
 pub struct VerifyCode;
 
-/// `{"message", "key"}` with a status.
-pub type Failure = KeyedFailure<VerifyCode>;
+impl Dialect for VerifyCode {
+    const NAME: &'static str = "verify-code";
 
-fn invalid_message(invalid: &Invalid) -> String {
-    match invalid {
-        Invalid::Email => "Invalid email".into(),
-        Invalid::PasswordLength => "Password must be 8 to 128 characters long".into(),
-        Invalid::PasswordCommon => "Password is too common".into(),
-        Invalid::Username => "Username must be 3 to 15 letters, digits or underscores".into(),
-        Invalid::IdentifierMissing => "Email is required".into(),
-        other => other.to_string(),
+    fn routes(_prefix: &str) -> Routes {
+        Routes::new()
+            .post("/auth/register", register)
+            .post("/auth/verify-email", verify_email)
+            .post("/auth/resend-verification-code", resend)
+            .post("/auth/login", login)
+            .post("/auth/logout", logout)
+            .post("/auth/set-nickname", set_nickname)
+            .get("/auth/test-auth", test_auth)
+            .post("/auth/test-auth", test_auth)
     }
-}
 
-impl From<CoreError> for Failure {
-    fn from(error: CoreError) -> Self {
+    /// `{"message", "key"}` with the seed's keys and words.
+    fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        match error {
-            CoreError::Invalid(invalid) => Self::validation(invalid_message(&invalid)),
-            CoreError::EmailTaken => Self::new(
+        let (status, message, key): (StatusCode, &str, &str) = match problem.key {
+            "invalid_email" => (S::BAD_REQUEST, "Invalid email", "validation_error"),
+            "invalid_password_length" => (
+                S::BAD_REQUEST,
+                "Password must be 8 to 128 characters long",
+                "validation_error",
+            ),
+            "password_too_common" => (S::BAD_REQUEST, "Password is too common", "validation_error"),
+            "invalid_username" => (
+                S::BAD_REQUEST,
+                "Username must be 3 to 15 letters, digits or underscores",
+                "validation_error",
+            ),
+            "email_or_username_required" => (S::BAD_REQUEST, "Email is required", "validation_error"),
+            "email_taken" => (
                 S::CONFLICT,
                 "Account already exists in the database",
                 "RECORD_ALREADY_EXISTS",
             ),
-            CoreError::UsernameTaken => {
-                Self::new(S::CONFLICT, "Username is already taken", "RECORD_ALREADY_EXISTS")
-            }
-            CoreError::InvalidCredentials => Self::new(
+            "username_taken" => (S::CONFLICT, "Username is already taken", "RECORD_ALREADY_EXISTS"),
+            "invalid_credentials" => (
                 S::UNAUTHORIZED,
                 "Provided credentials are invalid",
                 "WRONG_CREDENTIALS",
             ),
-            CoreError::EmailNotVerified => {
-                Self::new(S::UNAUTHORIZED, "Email not verified", "email_not_verified")
-            }
-            CoreError::AccountDisabled => Self::new(S::FORBIDDEN, "Account disabled", "account_disabled"),
-            CoreError::TooManyAttempts { retry_after_secs } => Self::new(
+            "email_not_verified" => (S::UNAUTHORIZED, "Email not verified", "email_not_verified"),
+            "account_disabled" => (S::FORBIDDEN, "Account disabled", "account_disabled"),
+            "too_many_attempts" => (
                 S::TOO_MANY_REQUESTS,
                 "Too many failed attempts",
                 "too_many_attempts",
-            )
-            .retry_after(retry_after_secs),
-            CoreError::Verification(_) => Self::new(
+            ),
+            "invalid_verification" | "verification_expired" | "verification_attempts_exhausted" => (
                 S::UNAUTHORIZED,
                 "Invalid verification code or session",
                 "invalid_verification_code",
             ),
-            CoreError::NotFound(_) => Self::new(S::NOT_FOUND, "User not found", "user_not_found"),
-            CoreError::AlreadyVerified => {
-                Self::new(S::BAD_REQUEST, "User already verified", "user_already_verified")
+            "not_found" if problem.message != Problem::not_found().message => {
+                (S::NOT_FOUND, "User not found", "user_not_found")
             }
-            CoreError::TooManyResends => Self::new(
+            "not_found" => (S::NOT_FOUND, "Not found", "not_found"),
+            "already_verified" => (S::BAD_REQUEST, "User already verified", "user_already_verified"),
+            "too_many_resends" => (
                 S::TOO_MANY_REQUESTS,
                 "Too many verification codes requested",
                 "too_many_requests",
-            )
-            .retry_after(3600),
-            CoreError::Unauthenticated
-            | CoreError::TokenExpired
-            | CoreError::InvalidRefreshToken
-            | CoreError::RefreshTokenExpired => Self::unauthorized(),
-            CoreError::Unavailable => Self::new(
+            ),
+            "unauthenticated" | "token_expired" | "invalid_refresh_token" | "refresh_token_expired" => {
+                (S::UNAUTHORIZED, "Unauthorized", "unauthorized")
+            }
+            "csrf_check_failed" => (S::FORBIDDEN, "Cross-site request refused", "csrf_check_failed"),
+            "forbidden" => (S::FORBIDDEN, "Forbidden", "forbidden"),
+            "payload_too_large" => (
+                S::PAYLOAD_TOO_LARGE,
+                "Request body is too large",
+                "payload_too_large",
+            ),
+            "unsupported_media_type" => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "Send the body as JSON",
+                "unsupported_media_type",
+            ),
+            "method_not_allowed" => (S::METHOD_NOT_ALLOWED, "Method not allowed", "method_not_allowed"),
+            "database_unavailable" => (
                 S::SERVICE_UNAVAILABLE,
                 "Database unavailable",
                 "database_unavailable",
             ),
-            CoreError::Forbidden => Self::new(S::FORBIDDEN, "Forbidden", "forbidden"),
-            other @ (CoreError::WrongCurrentPassword
-            | CoreError::ResetToken(_)
-            | CoreError::PeselTaken
-            | CoreError::StaleVersion) => Self::validation(other.to_string()),
-            CoreError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                Self::new(
-                    S::INTERNAL_SERVER_ERROR,
-                    "Internal server error",
-                    "internal_server_error",
-                )
-            }
-        }
+            "internal_error" => (
+                S::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+                "internal_server_error",
+            ),
+            // Every other refused input is the seed's validation error.
+            _ if problem.status == S::BAD_REQUEST => (S::BAD_REQUEST, &problem.message, "validation_error"),
+            other => (problem.status, &problem.message, other),
+        };
+        (status, Json(json!({ "message": message, "key": key }))).into_response()
     }
 }
-
-/// JSON whose failures answer in this dialect's shape.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(Failure))]
-struct Body<T>(T);
 
 fn data(value: Value) -> Json<Value> {
     Json(json!({ "data": value }))
@@ -182,13 +169,6 @@ fn signed_in(state: &AppState, signed_in: &SignedIn, message: &str) -> Response 
     response
 }
 
-fn required(value: &Option<String>, what: &str) -> Result<String, Failure> {
-    match value.as_deref().map(str::trim) {
-        Some(v) if !v.is_empty() => Ok(v.to_owned()),
-        _ => Err(Failure::validation(format!("{what} is required"))),
-    }
-}
-
 #[derive(Deserialize)]
 struct RegisterBody {
     email: Option<String>,
@@ -198,19 +178,19 @@ struct RegisterBody {
 async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
-    Body(body): Body<RegisterBody>,
-) -> Result<Json<Value>, Failure> {
-    let email = required(&body.email, "Email")?;
-    let password = required(&body.password, "Password")?;
+    JsonBody(body): JsonBody<RegisterBody>,
+) -> Result<Json<Value>, Problem> {
+    let email = required(body.email, "Email")?;
+    let password = required(body.password, "Password")?;
     let new = NewAccount {
         email: Some(email),
         password,
         ..NewAccount::default()
     };
-    let registered = state.core.register(new, lang).await?;
+    let registered = state.core.register(new, Actor::Visitor, lang).await?;
     let verification = registered
         .verification
-        .ok_or_else(|| Failure::from(CoreError::internal("no verification for an email account")))?;
+        .ok_or_else(|| Problem::internal("no verification for an email account"))?;
     let mut answer = json!({
         "message": "Registration successful",
         "userId": registered.account.id,
@@ -233,11 +213,11 @@ struct VerifyBody {
 async fn verify_email(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
-    Body(body): Body<VerifyBody>,
-) -> Result<Response, Failure> {
-    let email = required(&body.email, "Email")?;
-    let session_id = required(&body.session_id, "sessionId")?;
-    let code = required(&body.code, "Code")?;
+    JsonBody(body): JsonBody<VerifyBody>,
+) -> Result<Response, Problem> {
+    let email = required(body.email, "Email")?;
+    let session_id = required(body.session_id, "sessionId")?;
+    let code = required(body.code, "Code")?;
     let done = state
         .core
         .verify_email_code(&email, Some(&session_id), &code, device)
@@ -253,9 +233,9 @@ struct ResendBody {
 async fn resend(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
-    Body(body): Body<ResendBody>,
-) -> Result<Json<Value>, Failure> {
-    let email = required(&body.email, "Email")?;
+    JsonBody(body): JsonBody<ResendBody>,
+) -> Result<Json<Value>, Problem> {
+    let email = required(body.email, "Email")?;
     crate::domain::Email::parse(&email).map_err(CoreError::from)?;
     let issued = state.core.resend_verification(&email, lang).await?;
     let mut answer = json!({
@@ -277,41 +257,21 @@ struct LoginBody {
 async fn login(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
-    Body(body): Body<LoginBody>,
-) -> Result<Response, Failure> {
-    let email = required(&body.email, "Email")?;
-    let password = required(&body.password, "Password")?;
-    let done = state.core.login(&email, &password, false, device).await?;
-    Ok(signed_in(&state, &done, "Login successful"))
-}
-
-/// The caller's session, from the cookie; writes must come from an allowed origin.
-async fn session(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<Principal, Failure> {
-    let jar = CookieJar::from_headers(headers);
-    let cookie = jar.get(SESSION_COOKIE).ok_or_else(Failure::unauthorized)?;
-    if method != Method::GET && !state.web.same_origin_or_allowed(headers) {
-        return Err(Failure::new(
-            StatusCode::FORBIDDEN,
-            "Cross-site request refused",
-            "csrf_check_failed",
-        ));
-    }
-    state
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Result<Response, Problem> {
+    let email = required(body.email, "Email")?;
+    let password = required(body.password, "Password")?;
+    let done = state
         .core
-        .authenticate_session_secret(cookie.value())
-        .await
-        .map_err(|error| match error {
-            CoreError::Unavailable | CoreError::Internal(_) => Failure::from(error),
-            _ => Failure::unauthorized(),
-        })
+        .login(&email, &password, device, LoginPolicy::WITH_VERIFICATION_STEP)
+        .await?;
+    Ok(signed_in(&state, &done, "Login successful"))
 }
 
 async fn logout(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-) -> Result<Response, Failure> {
-    let principal = session(&state, &method, &headers).await?;
+    CookieSession(principal): CookieSession,
+) -> Result<Response, Problem> {
     state.core.logout(&principal).await?;
     let mut response = data(json!({"message": "Logout successful"})).into_response();
     if let Some(cookie) = cleared_session_cookie(&state.web) {
@@ -327,24 +287,17 @@ struct NicknameBody {
 
 async fn set_nickname(
     State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-    Body(body): Body<NicknameBody>,
-) -> Result<Json<Value>, Failure> {
-    let principal = session(&state, &method, &headers).await?;
-    let username = required(&body.username, "Username")?;
+    CookieSession(principal): CookieSession,
+    JsonBody(body): JsonBody<NicknameBody>,
+) -> Result<Json<Value>, Problem> {
+    let username = required(body.username, "Username")?;
     // The seed allows 3 to 15 characters, within the core's 3 to 32.
     Username::parse_with_length(&username, 3, 15).map_err(CoreError::from)?;
     let account = state.core.set_username(&principal.account.id, &username).await?;
     Ok(Json(json!({ "user": user(&account) })))
 }
 
-async fn test_auth(
-    State(state): State<AppState>,
-    method: Method,
-    headers: HeaderMap,
-) -> Result<Json<Value>, Failure> {
-    let principal = session(&state, &method, &headers).await?;
+async fn test_auth(CookieSession(principal): CookieSession) -> Result<Json<Value>, Problem> {
     Ok(data(
         json!({"message": "Authorized", "userId": principal.account.id}),
     ))

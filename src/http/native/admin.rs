@@ -4,8 +4,9 @@ use super::views::{AccountEnvelope, AccountList, AccountView};
 use crate::app::Actor;
 use crate::domain::Role;
 use crate::http::AppState;
-use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiPath, ApiQuery, Authenticated};
+use crate::http::error::ErrorBody;
+use crate::http::extract::{Authenticated, PathParams, QueryParams};
+use crate::http::problem::Problem;
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
@@ -30,8 +31,8 @@ pub struct ListQuery {
 pub async fn list_users(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<AccountList>, ApiError> {
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<AccountList>, Problem> {
     let (page, per_page, offset) = super::page_window(query.page, query.per_page)?;
     let found = state
         .core
@@ -59,8 +60,8 @@ pub async fn list_users(
 pub async fn get_user(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<AccountEnvelope>, ApiError> {
+    PathParams(id): PathParams<String>,
+) -> Result<Json<AccountEnvelope>, Problem> {
     let account = state
         .core
         .account(Actor::Account(&auth.principal.account), &id)
@@ -79,8 +80,8 @@ pub async fn get_user(
 pub async fn grant_role(
     state: State<AppState>,
     auth: Authenticated,
-    path: ApiPath<(String, String)>,
-) -> Result<Json<AccountEnvelope>, ApiError> {
+    path: PathParams<(String, String)>,
+) -> Result<Json<AccountEnvelope>, Problem> {
     set_role(state, auth, path, true).await
 }
 
@@ -95,17 +96,17 @@ pub async fn grant_role(
 pub async fn revoke_role(
     state: State<AppState>,
     auth: Authenticated,
-    path: ApiPath<(String, String)>,
-) -> Result<Json<AccountEnvelope>, ApiError> {
+    path: PathParams<(String, String)>,
+) -> Result<Json<AccountEnvelope>, Problem> {
     set_role(state, auth, path, false).await
 }
 
 async fn set_role(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiPath((id, role)): ApiPath<(String, String)>,
+    PathParams((id, role)): PathParams<(String, String)>,
     granted: bool,
-) -> Result<Json<AccountEnvelope>, ApiError> {
+) -> Result<Json<AccountEnvelope>, Problem> {
     let role = Role::parse(&role).map_err(crate::app::CoreError::from)?;
     let account = state
         .core
@@ -123,8 +124,8 @@ async fn set_role(
 pub async fn disable_user(
     state: State<AppState>,
     auth: Authenticated,
-    path: ApiPath<String>,
-) -> Result<Json<AccountEnvelope>, ApiError> {
+    path: PathParams<String>,
+) -> Result<Json<AccountEnvelope>, Problem> {
     set_disabled(state, auth, path, true).await
 }
 
@@ -137,17 +138,17 @@ pub async fn disable_user(
 pub async fn enable_user(
     state: State<AppState>,
     auth: Authenticated,
-    path: ApiPath<String>,
-) -> Result<Json<AccountEnvelope>, ApiError> {
+    path: PathParams<String>,
+) -> Result<Json<AccountEnvelope>, Problem> {
     set_disabled(state, auth, path, false).await
 }
 
 async fn set_disabled(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiPath(id): ApiPath<String>,
+    PathParams(id): PathParams<String>,
     disabled: bool,
-) -> Result<Json<AccountEnvelope>, ApiError> {
+) -> Result<Json<AccountEnvelope>, Problem> {
     let account = state
         .core
         .set_disabled(Actor::Account(&auth.principal.account), &id, disabled)

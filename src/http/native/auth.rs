@@ -1,11 +1,12 @@
 //! Sign-up, sign-in, refresh and sign-out.
 
 use super::views::{AccountEnvelope, TokenResponse};
-use crate::app::{NewAccount, SignedIn};
+use crate::app::{Actor, LoginPolicy, NewAccount, SessionLength, SignedIn};
 use crate::http::AppState;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
-use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{AcceptLanguage, ApiJson, Authenticated, ClientDevice};
+use crate::http::error::ErrorBody;
+use crate::http::extract::{AcceptLanguage, Authenticated, ClientDevice, JsonBody};
+use crate::http::problem::Problem;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -32,16 +33,15 @@ pub struct RegisterRequest {
 pub async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
-    ApiJson(body): ApiJson<RegisterRequest>,
-) -> Result<(StatusCode, Json<AccountEnvelope>), ApiError> {
+    JsonBody(body): JsonBody<RegisterRequest>,
+) -> Result<(StatusCode, Json<AccountEnvelope>), Problem> {
     let new = NewAccount {
         email: body.email,
         username: body.username,
         password: body.password,
-        roles: Vec::new(),
         ..NewAccount::default()
     };
-    let registered = state.core.register(new, lang).await?;
+    let registered = state.core.register(new, Actor::Visitor, lang).await?;
     Ok((StatusCode::CREATED, Json((&registered.account).into())))
 }
 
@@ -65,11 +65,16 @@ pub struct LoginRequest {
 pub async fn login(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
-    ApiJson(body): ApiJson<LoginRequest>,
-) -> Result<Response, ApiError> {
+    JsonBody(body): JsonBody<LoginRequest>,
+) -> Result<Response, Problem> {
     let signed_in = state
         .core
-        .login(&body.login, &body.password, body.remember_me, device)
+        .login(
+            &body.login,
+            &body.password,
+            device,
+            LoginPolicy::WITH_VERIFICATION_STEP.with_length(SessionLength::remember_me(body.remember_me)),
+        )
         .await?;
     Ok(token_response(&state, &signed_in))
 }
@@ -101,8 +106,8 @@ pub struct RefreshRequest {
 ))]
 pub async fn refresh(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<RefreshRequest>,
-) -> Result<Response, ApiError> {
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<Response, Problem> {
     let signed_in = state.core.refresh(&body.refresh_token).await?;
     Ok(token_response(&state, &signed_in))
 }
@@ -112,7 +117,7 @@ pub async fn refresh(
     (status = 204, description = "signed out"),
     (status = 401, description = "not signed in", body = ErrorBody),
 ))]
-pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Result<Response, ApiError> {
+pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Result<Response, Problem> {
     state.core.logout(&auth.principal).await?;
     Ok(signed_out(&state))
 }
@@ -125,7 +130,7 @@ pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Resul
 pub async fn logout_everywhere(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     state.core.logout_everywhere(&auth.principal.account.id).await?;
     Ok(signed_out(&state))
 }

@@ -5,8 +5,9 @@
 use super::auth::token_response;
 use crate::app::CoreError;
 use crate::http::AppState;
-use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{AcceptLanguage, ApiJson, Authenticated, ClientDevice};
+use crate::http::error::ErrorBody;
+use crate::http::extract::{AcceptLanguage, Authenticated, ClientDevice, JsonBody};
+use crate::http::problem::Problem;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -38,13 +39,13 @@ pub struct Accepted {
 pub async fn verify_email(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
-    ApiJson(body): ApiJson<VerifyEmailRequest>,
-) -> Result<Response, ApiError> {
+    JsonBody(body): JsonBody<VerifyEmailRequest>,
+) -> Result<Response, Problem> {
     let signed_in = match (body.token, body.email, body.code) {
         (Some(token), _, _) => state.core.verify_email_token(&token, device).await?,
         (None, Some(email), Some(code)) => state.core.verify_email_code(&email, None, &code, device).await?,
         _ => {
-            return Err(ApiError::new(
+            return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
                 "send either {\"token\"} or {\"email\", \"code\"}",
@@ -66,8 +67,8 @@ pub struct EmailRequest {
 pub async fn resend_verification(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
-    ApiJson(body): ApiJson<EmailRequest>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    JsonBody(body): JsonBody<EmailRequest>,
+) -> Result<(StatusCode, Json<Accepted>), Problem> {
     match state.core.resend_verification(&body.email, lang).await {
         Ok(_)
         | Err(
@@ -92,8 +93,8 @@ fn accepted() -> (StatusCode, Json<Accepted>) {
 pub async fn forgot_password(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
-    ApiJson(body): ApiJson<EmailRequest>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    JsonBody(body): JsonBody<EmailRequest>,
+) -> Result<(StatusCode, Json<Accepted>), Problem> {
     state.core.forgot_password(&body.email, lang).await?;
     Ok(accepted())
 }
@@ -115,8 +116,8 @@ pub struct TokenValid {
 ))]
 pub async fn check_reset_token(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<TokenRequest>,
-) -> Result<Json<TokenValid>, ApiError> {
+    JsonBody(body): JsonBody<TokenRequest>,
+) -> Result<Json<TokenValid>, Problem> {
     state.core.check_reset_token(&body.token).await?;
     Ok(Json(TokenValid { valid: true }))
 }
@@ -141,8 +142,8 @@ pub struct Done {
 pub async fn reset_password(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
-    ApiJson(body): ApiJson<ResetRequest>,
-) -> Result<Json<Done>, ApiError> {
+    JsonBody(body): JsonBody<ResetRequest>,
+) -> Result<Json<Done>, Problem> {
     state
         .core
         .reset_password_with_token(&body.token, &body.password, lang)
@@ -163,8 +164,8 @@ pub async fn change_email(
     State(state): State<AppState>,
     auth: Authenticated,
     AcceptLanguage(lang): AcceptLanguage,
-    ApiJson(body): ApiJson<EmailRequest>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    JsonBody(body): JsonBody<EmailRequest>,
+) -> Result<(StatusCode, Json<Accepted>), Problem> {
     state
         .core
         .request_email_change(&auth.principal, &body.email, lang)

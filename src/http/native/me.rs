@@ -2,8 +2,9 @@
 
 use super::views::{AccountEnvelope, RevokedCount, SessionList, SessionView};
 use crate::http::AppState;
-use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath, Authenticated};
+use crate::http::error::ErrorBody;
+use crate::http::extract::{Authenticated, JsonBody, PathParams};
+use crate::http::problem::Problem;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -34,8 +35,8 @@ pub struct PatchMeRequest {
 pub async fn patch_me(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiJson(body): ApiJson<PatchMeRequest>,
-) -> Result<Json<AccountEnvelope>, ApiError> {
+    JsonBody(body): JsonBody<PatchMeRequest>,
+) -> Result<Json<AccountEnvelope>, Problem> {
     let account = state
         .core
         .set_username(&auth.principal.account.id, &body.username)
@@ -57,8 +58,8 @@ pub struct ChangePasswordRequest {
 pub async fn change_password(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiJson(body): ApiJson<ChangePasswordRequest>,
-) -> Result<StatusCode, ApiError> {
+    JsonBody(body): JsonBody<ChangePasswordRequest>,
+) -> Result<StatusCode, Problem> {
     state
         .core
         .change_password(&auth.principal, &body.current_password, &body.new_password)
@@ -73,7 +74,7 @@ pub async fn change_password(
 pub async fn list_sessions(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<SessionList>, ApiError> {
+) -> Result<Json<SessionList>, Problem> {
     let current = &auth.principal.session.id;
     let sessions = state.core.sessions(&auth.principal.account.id).await?;
     Ok(Json(SessionList {
@@ -88,7 +89,7 @@ pub async fn list_sessions(
 pub async fn revoke_other_sessions(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<RevokedCount>, ApiError> {
+) -> Result<Json<RevokedCount>, Problem> {
     let revoked = state.core.revoke_other_sessions(&auth.principal).await?;
     Ok(Json(RevokedCount { revoked }))
 }
@@ -102,8 +103,8 @@ pub async fn revoke_other_sessions(
 pub async fn revoke_session(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiPath(id): ApiPath<String>,
-) -> Result<StatusCode, ApiError> {
+    PathParams(id): PathParams<String>,
+) -> Result<StatusCode, Problem> {
     state.core.revoke_session(&auth.principal.account.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,10 +3,11 @@
 use super::page_window;
 use crate::domain::Member;
 use crate::http::AppState;
-use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Authenticated};
+use crate::http::error::ErrorBody;
+use crate::http::extract::{Authenticated, JsonBody, PathParams, QueryParams};
 use crate::http::member_body::MemberBody;
 use crate::http::native::views::rfc3339;
+use crate::http::problem::Problem;
 use crate::store::MemberChange;
 use axum::Json;
 use axum::extract::State;
@@ -82,8 +83,8 @@ pub struct MemberQuery {
 pub async fn list_members(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiQuery(query): ApiQuery<MemberQuery>,
-) -> Result<Json<MemberList>, ApiError> {
+    QueryParams(query): QueryParams<MemberQuery>,
+) -> Result<Json<MemberList>, Problem> {
     let (page, per_page, offset) = page_window(query.page, query.per_page)?;
     let found = state
         .core
@@ -107,8 +108,8 @@ pub async fn list_members(
 pub async fn create_member(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiJson(body): ApiJson<MemberBody>,
-) -> Result<(StatusCode, Json<MemberEnvelope>), ApiError> {
+    JsonBody(body): JsonBody<MemberBody>,
+) -> Result<(StatusCode, Json<MemberEnvelope>), Problem> {
     let member = state
         .core
         .create_member(&auth.principal.account, body.into())
@@ -129,8 +130,8 @@ pub async fn create_member(
 pub async fn get_member(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<MemberEnvelope>, ApiError> {
+    PathParams(id): PathParams<String>,
+) -> Result<Json<MemberEnvelope>, Problem> {
     let member = state.core.member(&auth.principal.account, &id).await?;
     Ok(Json(MemberEnvelope {
         member: (&member).into(),
@@ -156,9 +157,9 @@ pub struct MemberUpdate {
 pub async fn update_member(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<MemberUpdate>,
-) -> Result<Json<MemberEnvelope>, ApiError> {
+    PathParams(id): PathParams<String>,
+    JsonBody(body): JsonBody<MemberUpdate>,
+) -> Result<Json<MemberEnvelope>, Problem> {
     let member = state
         .core
         .update_member(&auth.principal.account, &id, body.member.into(), body.version)
@@ -176,8 +177,8 @@ pub async fn update_member(
 pub async fn delete_member(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiPath(id): ApiPath<String>,
-) -> Result<StatusCode, ApiError> {
+    PathParams(id): PathParams<String>,
+) -> Result<StatusCode, Problem> {
     state.core.delete_member(&auth.principal.account, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -206,8 +207,8 @@ pub struct MemberHistory {
 pub async fn member_history(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<MemberHistory>, ApiError> {
+    PathParams(id): PathParams<String>,
+) -> Result<Json<MemberHistory>, Problem> {
     let history = state.core.member_history(&auth.principal.account, &id).await?;
     let view = |c: &MemberChange| ChangeView {
         action: c.action.clone(),

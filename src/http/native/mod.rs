@@ -10,7 +10,8 @@ mod members;
 pub mod views;
 
 use super::AppState;
-use super::error::{ApiError, ErrorBody};
+use super::error::ErrorBody;
+use super::problem::Problem;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -118,7 +119,7 @@ async fn healthz() -> Json<serde_json::Value> {
     (status = 200, description = "ready"),
     (status = 503, description = "database unavailable", body = ErrorBody),
 ))]
-async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, Problem> {
     state.core.ready().await?;
     Ok(Json(serde_json::json!({ "status": "ready" })))
 }
@@ -131,7 +132,7 @@ async fn jwks(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Va
 
 /// Validated paging: `(page, per_page, offset)`; page from 1, per_page 1–100
 /// (20 when absent).
-fn page_window(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64, u64), ApiError> {
+fn page_window(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64, u64), Problem> {
     use crate::domain::Invalid;
     let page = page.unwrap_or(1);
     let per_page = per_page.unwrap_or(20);

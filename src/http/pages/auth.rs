@@ -2,7 +2,7 @@
 
 use super::links::failure;
 use super::{PageContext, see_other};
-use crate::app::{CoreError, NewAccount};
+use crate::app::{Actor, CoreError, LoginPolicy, NewAccount, SessionLength};
 use crate::domain::Invalid;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
 use crate::http::extract::ClientDevice;
@@ -72,7 +72,12 @@ pub async fn sign_in(
     match ctx
         .state()
         .core
-        .login(&login, &password, remember_me, device)
+        .login(
+            &login,
+            &password,
+            device,
+            LoginPolicy::WITH_VERIFICATION_STEP.with_length(SessionLength::remember_me(remember_me)),
+        )
         .await
     {
         Ok(signed_in) => {
@@ -143,7 +148,7 @@ pub async fn sign_up(ctx: PageContext, form: Result<Form<SignUpForm>, FormReject
         password: form.password.unwrap_or_default(),
         ..NewAccount::default()
     };
-    match ctx.state().core.register(new, ctx.lang).await {
+    match ctx.state().core.register(new, Actor::Visitor, ctx.lang).await {
         Ok(_) => ctx.message(
             StatusCode::OK,
             ctx.t["verify_title"],

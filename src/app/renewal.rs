@@ -1,0 +1,106 @@
+//! Access tokens beyond the sign-in's first one, each a named use case
+//! whose lifetime the core picks from configuration: a sliding renewal of
+//! a still-valid token (auth-token), a token renewed by a remember-me
+//! secret (uid-token), and a refresh that does not rotate (jwt-roles, whose
+//! frontends keep only the first refresh token).
+
+use super::{Core, CoreError, Principal, SignedIn, now, role_names, secrets};
+use time::{Duration, OffsetDateTime};
+
+/// Lifetimes of access tokens an API promised its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessTerm {
+    /// `--access-ttl`.
+    Standard,
+    /// One hour: uid-token's `token`, as its document says.
+    Hour,
+}
+
+/// A freshly signed access token and when it expires.
+#[derive(Debug, Clone)]
+pub struct IssuedAccessToken {
+    pub token: String,
+    pub expires_at: OffsetDateTime,
+}
+
+impl Core {
+    fn lifetime(&self, term: AccessTerm) -> Duration {
+        match term {
+            AccessTerm::Standard => self.settings.access_ttl,
+            AccessTerm::Hour => Duration::hours(1),
+        }
+    }
+
+    /// An access token of `term` for a live session.
+    pub fn access_token(
+        &self,
+        principal: &Principal,
+        term: AccessTerm,
+    ) -> Result<IssuedAccessToken, CoreError> {
+        let now = now();
+        let ttl = self.lifetime(term);
+        let token = self.tokens.issue_with_ttl(
+            &principal.account.id,
+            &principal.session.id,
+            role_names(&principal.account),
+            now,
+            ttl,
+        )?;
+        Ok(IssuedAccessToken {
+            token,
+            expires_at: now + ttl,
+        })
+    }
+
+    /// A new access token for the session of a still-valid one (a sliding
+    /// renewal): signing out or disabling the account ends the chain.
+    pub async fn renew_access_token(&self, current: &str) -> Result<IssuedAccessToken, CoreError> {
+        let principal = self.authenticate_access_token(current).await?;
+        self.access_token(&principal, AccessTerm::Standard)
+    }
+
+    /// The remember-me session behind `remember_secret`, when it belongs
+    /// to `account_id`; anything else is `Unauthenticated`.
+    pub async fn remembered(&self, account_id: &str, remember_secret: &str) -> Result<Principal, CoreError> {
+        let principal = self.authenticate_session_secret(remember_secret).await?;
+        if principal.account.id != account_id || !principal.session.remember_me {
+            return Err(CoreError::Unauthenticated);
+        }
+        Ok(principal)
+    }
+
+    /// A new access token for a refresh token that stays the same: valid
+    /// for `fixed_refresh_ttl` after sign-in unless its session ends first.
+    /// No reuse detection, because reuse is its normal use. A refresh token
+    /// already rotated by another API is not accepted here.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh_without_rotation(&self, refresh_token: &str) -> Result<SignedIn, CoreError> {
+        let presented = refresh_token.trim();
+        if presented.is_empty() || presented.len() > 256 {
+            return Err(CoreError::InvalidRefreshToken);
+        }
+        let Some(record) = self.store.refresh_token(&secrets::digest(presented)).await? else {
+            return Err(CoreError::InvalidRefreshToken);
+        };
+        if record.used_at.is_some() {
+            return Err(CoreError::InvalidRefreshToken);
+        }
+        let now = now();
+        let principal = match self.live_session(&record.session_id, now).await? {
+            Some(principal) => principal,
+            None => return Err(self.why_not_live(&record.session_id, now).await?),
+        };
+        if now > principal.session.created_at + self.settings.fixed_refresh_ttl {
+            return Err(CoreError::RefreshTokenExpired);
+        }
+        let access_token = self.issue_access_token(&principal.account, &principal.session, now)?;
+        Ok(SignedIn {
+            account: principal.account,
+            session: principal.session,
+            access_token,
+            expires_in: self.tokens.ttl(),
+            refresh_token: presented.to_owned(),
+            session_secret: None,
+        })
+    }
+}

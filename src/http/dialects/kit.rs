@@ -1,0 +1,127 @@
+//! What every dialect is made of: a name, its routes (recorded as they are
+//! added, so clash detection reads the router itself), and how it renders
+//! a [`Problem`]. The plumbing (bodies, required fields, headers, 404/405/
+//! 413/415, panics, 5xx logging) is shared; a dialect file holds only its
+//! request and response types and their mapping onto the core.
+
+use crate::http::AppState;
+use crate::http::problem::{Problem, Render, render_layer};
+use axum::Router;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::response::Response;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use std::collections::BTreeMap;
+
+/// One wire-compatible API.
+pub trait Dialect {
+    /// The name `--api` takes.
+    const NAME: &'static str;
+    /// Its routes; `prefix` is where it is mounted (for links it builds).
+    fn routes(prefix: &str) -> Routes;
+    /// Its failure body for a problem. A dialect refines the statuses and
+    /// words of the keys its document names; every other key keeps the
+    /// problem's status.
+    fn render(problem: &Problem) -> Response;
+}
+
+/// A row of the dialect table.
+pub struct Entry {
+    pub name: &'static str,
+    pub routes: fn(&str) -> Routes,
+    pub render: Render,
+}
+
+impl Entry {
+    pub const fn of<D: Dialect>() -> Self {
+        Self {
+            name: D::NAME,
+            routes: D::routes,
+            render: D::render,
+        }
+    }
+
+    /// The mounted router: its routes, with 405s and every problem in the
+    /// dialect's shape.
+    pub fn router(&self, mut routes: Routes) -> Router<AppState> {
+        routes.seal();
+        render_layer(
+            routes
+                .router
+                .method_not_allowed_fallback(|| async { Problem::method_not_allowed() }),
+            self.render,
+        )
+    }
+}
+
+/// A router that remembers which methods and paths it serves.
+#[derive(Default)]
+pub struct Routes {
+    by_path: BTreeMap<&'static str, MethodRouter<AppState>>,
+    list: Vec<(Method, &'static str)>,
+    router: Router<AppState>,
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn on<H, T>(mut self, method: Method, filter: MethodFilter, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let methods = match self.by_path.remove(path) {
+            Some(existing) => existing.on(filter, handler),
+            None => on(filter, handler),
+        };
+        self.by_path.insert(path, methods);
+        self.list.push((method, path));
+        self
+    }
+
+    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.on(Method::GET, MethodFilter::GET, path, handler)
+    }
+
+    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.on(Method::POST, MethodFilter::POST, path, handler)
+    }
+
+    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.on(Method::PUT, MethodFilter::PUT, path, handler)
+    }
+
+    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.on(Method::DELETE, MethodFilter::DELETE, path, handler)
+    }
+
+    /// A layer over every route added so far (per-dialect settings).
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Error:
+            Into<std::convert::Infallible> + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.seal();
+        self.router = self.router.layer(layer);
+        self
+    }
+
+    /// Moves the method routers gathered so far into the router.
+    fn seal(&mut self) {
+        for (path, methods) in std::mem::take(&mut self.by_path) {
+            self.router = std::mem::take(&mut self.router).route(path, methods);
+        }
+    }
+
+    /// The `(method, path)` pairs served, for clash detection.
+    pub fn list(&self) -> &[(Method, &'static str)] {
+        &self.list
+    }
+}
