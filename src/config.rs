@@ -58,6 +58,8 @@ pub struct Config {
     pub hash_threads: usize,
     pub jwt_algorithm: JwtAlgorithm,
     pub core: CoreSettings,
+    /// Not a setting: where the core reads the time (tests move it ahead).
+    pub clock: std::sync::Arc<dyn crate::app::clock::Clock>,
     pub log_format: LogFormat,
     pub log_filter: String,
     pub mail: MailSettings,
@@ -77,6 +79,7 @@ impl Default for Config {
             hash_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             jwt_algorithm: JwtAlgorithm::EdDsa,
             core: CoreSettings::default(),
+            clock: std::sync::Arc::new(crate::app::clock::SystemClock),
             log_format: LogFormat::Text,
             log_filter: "info".into(),
             mail: MailSettings::Log,
@@ -282,6 +285,7 @@ impl Config {
             hash_threads,
             jwt_algorithm,
             core,
+            clock: defaults.clock,
             log_format,
             log_filter: pick(&args.log, file.log).unwrap_or(defaults.log_filter),
         })

@@ -55,6 +55,7 @@ pub async fn open_core(
         config.jwt_algorithm,
         issuer,
         config.core.access_ttl,
+        Arc::clone(&config.clock),
     )
     .await
     .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load signing keys: {e}")))?;
@@ -70,6 +71,7 @@ pub async fn open_core(
         composer,
         mail_wake,
         csrf,
+        Arc::clone(&config.clock),
     )))
 }
 

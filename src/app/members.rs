@@ -2,14 +2,15 @@
 //! and only moderators and admins get through; every change is recorded
 //! (who, when, which fields) in the same transaction as the change.
 
-use super::{Core, CoreError, now, secrets};
+use super::{Core, CoreError, secrets};
 use crate::domain::{Account, Member, MemberData, MemberInput, Role};
 use crate::store::{MemberChange, MemberPage, StoreError};
+use time::OffsetDateTime;
 
 /// A new member id shaped like the seed's (24 hex digits: the time, then
 /// random bits), so frontends that check the shape accept it.
-fn new_member_id() -> String {
-    let seconds = u32::try_from(now().unix_timestamp()).unwrap_or(u32::MAX);
+fn new_member_id(now: OffsetDateTime) -> String {
+    let seconds = u32::try_from(now.unix_timestamp()).unwrap_or(u32::MAX);
     let mut id: String = seconds.to_be_bytes().iter().map(|b| format!("{b:02x}")).collect();
     id.extend(secrets::random_bytes::<8>().iter().map(|b| format!("{b:02x}")));
     id
@@ -51,14 +52,20 @@ const ALL_FIELDS: [&str; 11] = [
     "tel",
 ];
 
-fn change(member_id: &str, actor: &Account, action: &str, fields: Vec<String>) -> MemberChange {
+fn change(
+    member_id: &str,
+    actor: &Account,
+    action: &str,
+    fields: Vec<String>,
+    at: OffsetDateTime,
+) -> MemberChange {
     MemberChange {
         id: uuid::Uuid::now_v7().to_string(),
         member_id: member_id.to_owned(),
         actor_id: actor.id.clone(),
         action: action.to_owned(),
         fields,
-        at: now(),
+        at,
     }
 }
 
@@ -79,13 +86,16 @@ impl Core {
     pub async fn create_member(&self, actor: &Account, input: MemberInput) -> Result<Member, CoreError> {
         Self::ensure_member_access(actor)?;
         let member = Member {
-            id: new_member_id(),
+            id: new_member_id(self.now()),
             data: input.validate()?,
             version: 0,
         };
         match self
             .store
-            .insert_member(&member, &change(&member.id, actor, "create", all_fields()))
+            .insert_member(
+                &member,
+                &change(&member.id, actor, "create", all_fields(), self.now()),
+            )
             .await
         {
             Ok(()) => Ok(member),
@@ -137,7 +147,7 @@ impl Core {
         };
         match self
             .store
-            .update_member(&updated, base, &change(id, actor, "update", fields))
+            .update_member(&updated, base, &change(id, actor, "update", fields, self.now()))
             .await
         {
             Ok(true) => Ok(updated),
@@ -152,7 +162,7 @@ impl Core {
         if id.len() > 128
             || !self
                 .store
-                .delete_member(id, &change(id, actor, "delete", all_fields()))
+                .delete_member(id, &change(id, actor, "delete", all_fields(), self.now()))
                 .await?
         {
             return Err(CoreError::NotFound("member"));
@@ -179,9 +189,9 @@ mod tests {
 
     #[test]
     fn member_ids_look_like_object_ids() {
-        let id = new_member_id();
+        let id = new_member_id(OffsetDateTime::now_utc());
         assert_eq!(id.len(), 24);
         assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(id, new_member_id());
+        assert_ne!(id, new_member_id(OffsetDateTime::now_utc()));
     }
 }

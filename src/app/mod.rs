@@ -2,6 +2,7 @@
 //! sessions and refresh, account changes, administration. Nothing here knows
 //! HTTP; every dialect calls these same methods.
 
+pub mod clock;
 pub mod csrf;
 mod error;
 pub mod hashing;
@@ -187,6 +188,7 @@ pub struct Core {
     /// Wakes the outbox worker when a message is queued.
     mail_wake: Arc<Notify>,
     csrf: csrf::CsrfSigner,
+    clock: Arc<dyn clock::Clock>,
 }
 
 impl Core {
@@ -198,6 +200,7 @@ impl Core {
         composer: Composer,
         mail_wake: Arc<Notify>,
         csrf: csrf::CsrfSigner,
+        clock: Arc<dyn clock::Clock>,
     ) -> Self {
         Self {
             store,
@@ -207,6 +210,7 @@ impl Core {
             composer,
             mail_wake,
             csrf,
+            clock,
         }
     }
 
@@ -219,6 +223,11 @@ impl Core {
         self.composer
             .compose(lang, to, mail)
             .map_err(|e| CoreError::internal(format!("mail template: {e}")))
+    }
+
+    /// The injected clock's time, at the store's millisecond precision.
+    fn now(&self) -> OffsetDateTime {
+        clock::to_millis_precision(self.clock.now())
     }
 
     pub fn settings(&self) -> &CoreSettings {
@@ -259,7 +268,7 @@ impl Core {
             return Err(Invalid::IdentifierMissing.into());
         }
         let password = Password::parse(&new.password)?;
-        let now = now();
+        let now = self.now();
         let mut roles = if trusted { new.roles } else { Vec::new() };
         roles.push(Role::User);
         roles.sort();
@@ -353,7 +362,7 @@ impl Core {
         {
             return Err(CoreError::InvalidCredentials);
         }
-        let now = now();
+        let now = self.now();
         let failures = self.store.login_failures(&login_key).await?;
         if let Some(until) = failures.and_then(|f| f.locked_until)
             && until > now
@@ -412,7 +421,7 @@ impl Core {
         length: SessionLength,
         device: Device,
     ) -> Result<SignedIn, CoreError> {
-        let now = now();
+        let now = self.now();
         let remember_me = length == SessionLength::RememberMe;
         let (lifetime, idle) = if remember_me {
             (self.settings.remember_me_ttl, self.settings.remember_me_ttl)
@@ -475,7 +484,7 @@ impl Core {
         let Some(mut record) = self.store.refresh_token(&digest).await? else {
             return Err(CoreError::InvalidRefreshToken);
         };
-        let now = now();
+        let now = self.now();
         let Some(principal) = self.live_session(&record.session_id, now).await? else {
             return Err(self.why_not_live(&record.session_id, now).await?);
         };
@@ -588,7 +597,7 @@ impl Core {
                 TokenRejection::Invalid => CoreError::Unauthenticated,
             })?;
         let principal = self
-            .live_session(&claims.sid, now())
+            .live_session(&claims.sid, self.now())
             .await?
             .ok_or(CoreError::Unauthenticated)?;
         if principal.account.id != claims.sub {
@@ -607,32 +616,37 @@ impl Core {
             .session_by_secret(&secrets::digest(secret))
             .await?
             .ok_or(CoreError::Unauthenticated)?;
-        self.principal_of(session, now())
+        self.principal_of(session, self.now())
             .await?
             .ok_or(CoreError::Unauthenticated)
     }
 
     pub async fn logout(&self, principal: &Principal) -> Result<(), CoreError> {
-        self.store.revoke_session(&principal.session.id, now()).await?;
+        self.store
+            .revoke_session(&principal.session.id, self.now())
+            .await?;
         tracing::info!(session_id = %principal.session.id, "signed out");
         Ok(())
     }
 
     /// Ends every session of the account, this one included.
     pub async fn logout_everywhere(&self, account_id: &str) -> Result<u64, CoreError> {
-        Ok(self.store.revoke_sessions_of(account_id, None, now()).await?)
+        Ok(self
+            .store
+            .revoke_sessions_of(account_id, None, self.now())
+            .await?)
     }
 
     pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, CoreError> {
         Ok(self
             .store
-            .revoke_sessions_of(&principal.account.id, Some(&principal.session.id), now())
+            .revoke_sessions_of(&principal.account.id, Some(&principal.session.id), self.now())
             .await?)
     }
 
     /// The account's live sessions, newest first.
     pub async fn sessions(&self, account_id: &str) -> Result<Vec<Session>, CoreError> {
-        let now = now();
+        let now = self.now();
         let mut sessions = self.store.sessions_of(account_id).await?;
         sessions.retain(|s| s.is_active(now));
         Ok(sessions)
@@ -640,7 +654,7 @@ impl Core {
 
     /// Revokes one of the account's own sessions.
     pub async fn revoke_session(&self, account_id: &str, session_id: &str) -> Result<(), CoreError> {
-        let now = now();
+        let now = self.now();
         match self.store.session_by_id(session_id).await? {
             Some(session) if session.account_id == account_id && session.is_active(now) => {
                 self.store.revoke_session(session_id, now).await?;
@@ -656,7 +670,7 @@ impl Core {
         let mut account = self.account_required(account_id).await?;
         account.username = Some(username.as_str().to_owned());
         account.custom_username = true;
-        account.updated_at = now();
+        account.updated_at = self.now();
         match self.store.update_account(&account).await {
             Ok(()) => Ok(account),
             Err(StoreError::Conflict(_)) => Err(CoreError::UsernameTaken),
@@ -681,7 +695,7 @@ impl Core {
             return Err(CoreError::WrongCurrentPassword);
         }
         account.password_hash = self.hasher.hash(&new).await?;
-        account.updated_at = now();
+        account.updated_at = self.now();
         self.store.update_account(&account).await?;
         self.revoke_other_sessions(principal).await?;
         tracing::info!(account_id = %account.id, "password changed");
@@ -751,7 +765,7 @@ impl Core {
         } else {
             account.revoke(role);
         }
-        account.updated_at = now();
+        account.updated_at = self.now();
         self.store.update_account(&account).await?;
         tracing::info!(account_id = %account.id, role = role.as_str(), granted, "role changed");
         Ok(account)
@@ -767,7 +781,7 @@ impl Core {
         Self::ensure_admin(actor)?;
         let mut account = self.account_required(id).await?;
         account.disabled = disabled;
-        account.updated_at = now();
+        account.updated_at = self.now();
         self.store.update_account(&account).await?;
         if disabled {
             self.logout_everywhere(&account.id).await?;
@@ -783,19 +797,11 @@ impl Core {
         let new = Password::parse(new)?;
         let mut account = self.account_required(id).await?;
         account.password_hash = self.hasher.hash(&new).await?;
-        account.updated_at = now();
+        account.updated_at = self.now();
         self.store.update_account(&account).await?;
         self.logout_everywhere(&account.id).await?;
         Ok(())
     }
-}
-
-/// The current time at the millisecond precision the store keeps, so that
-/// what a call returns equals what a later read finds.
-fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
-        .unwrap_or(t)
 }
 
 /// The names of an account's roles, as tokens and views carry them.

@@ -2,7 +2,7 @@
 //! through the native API answers the same, in the same time, whether or
 //! not the account exists.
 
-use super::{Core, CoreError, ResetProblem, now, secrets};
+use super::{Core, CoreError, ResetProblem, secrets};
 use crate::domain::Password;
 use crate::mail::{Lang, LinkStyle, Mail};
 use crate::store::PasswordResetRecord;
@@ -38,7 +38,7 @@ impl Core {
             return Err(CoreError::NotFound("account"));
         };
         let token = secrets::random_secret();
-        let now = now();
+        let now = self.now();
         let record = PasswordResetRecord {
             digest: secrets::digest(&token),
             account_id: account.id.clone(),
@@ -93,7 +93,7 @@ impl Core {
         if record.used_at.is_some() {
             return Err(CoreError::ResetToken(ResetProblem::Used));
         }
-        if now() >= record.expires_at {
+        if self.now() >= record.expires_at {
             return Err(CoreError::ResetToken(ResetProblem::Expired));
         }
         Ok(record)
@@ -132,7 +132,7 @@ impl Core {
     ) -> Result<(), CoreError> {
         let password = Password::parse(password)?;
         let mut account = self.account_required(&record.account_id).await?;
-        let now = now();
+        let now = self.now();
         account.password_hash = self.hasher.hash(&password).await?;
         account.updated_at = now;
         let address = account.email.clone().unwrap_or_default();

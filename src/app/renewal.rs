@@ -4,7 +4,7 @@
 //! secret (uid-token), and a refresh that does not rotate (jwt-roles, whose
 //! frontends keep only the first refresh token).
 
-use super::{Core, CoreError, Principal, SignedIn, now, role_names, secrets};
+use super::{Core, CoreError, Principal, SignedIn, role_names, secrets};
 use time::{Duration, OffsetDateTime};
 
 /// Lifetimes of access tokens an API promised its clients.
@@ -37,7 +37,7 @@ impl Core {
         principal: &Principal,
         term: AccessTerm,
     ) -> Result<IssuedAccessToken, CoreError> {
-        let now = now();
+        let now = self.now();
         let ttl = self.lifetime(term);
         let token = self.tokens.issue_with_ttl(
             &principal.account.id,
@@ -85,7 +85,7 @@ impl Core {
         if record.used_at.is_some() {
             return Err(CoreError::InvalidRefreshToken);
         }
-        let now = now();
+        let now = self.now();
         let principal = match self.live_session(&record.session_id, now).await? {
             Some(principal) => principal,
             None => return Err(self.why_not_live(&record.session_id, now).await?),

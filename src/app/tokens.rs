@@ -3,13 +3,14 @@
 //! configured one; `jku`, `jwk` and `x5u` headers are never followed.
 
 use super::CoreError;
+use super::clock::Clock;
 use crate::store::{DynStore, SigningKeyRecord};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use time::{Duration, OffsetDateTime};
 
 /// The signing algorithm, from `KLUCZNIK_JWT_ALGORITHM`.
@@ -70,12 +71,17 @@ struct KeySet {
     loaded_at: OffsetDateTime,
 }
 
+/// Clocks of instances differ a little; a token is still good this long
+/// after its `exp`.
+const EXP_LEEWAY_SECS: i64 = 1;
+
 pub struct TokenService {
     algorithm: JwtAlgorithm,
     issuer: String,
     ttl: Duration,
     store: DynStore,
     keys: RwLock<KeySet>,
+    clock: Arc<dyn Clock>,
 }
 
 impl TokenService {
@@ -85,6 +91,7 @@ impl TokenService {
         algorithm: JwtAlgorithm,
         issuer: String,
         ttl: Duration,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, CoreError> {
         let keys = load_keys(&store, algorithm).await?;
         Ok(Self {
@@ -93,6 +100,7 @@ impl TokenService {
             ttl,
             store,
             keys: RwLock::new(keys),
+            clock,
         })
     }
 
@@ -151,16 +159,18 @@ impl TokenService {
         let keys = self.keys.read().map_err(|_| TokenRejection::Invalid)?;
         let key = keys.verifying.get(&kid).ok_or(TokenRejection::Invalid)?;
         let mut validation = Validation::new(self.algorithm.jwt());
-        validation.leeway = 1;
+        // Expiry is checked below against the core's clock.
+        validation.validate_exp = false;
         validation.validate_aud = false;
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, key, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenRejection::Expired,
-                _ => TokenRejection::Invalid,
-            })
+            .map_err(|_| TokenRejection::Invalid)?;
+        if claims.exp + EXP_LEEWAY_SECS < self.clock.now().unix_timestamp() {
+            return Err(TokenRejection::Expired);
+        }
+        Ok(claims)
     }
 
     /// The public keys, as a JWK set (empty for HS256: its key is secret).

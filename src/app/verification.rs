@@ -1,7 +1,7 @@
 //! Email verification by code (bound to a verification id, 10 minutes, five
 //! tries) or by link (single use), resends, and changes of email address.
 
-use super::{Core, CoreError, Device, Principal, SessionLength, SignedIn, VerificationProblem, now, secrets};
+use super::{Core, CoreError, Device, Principal, SessionLength, SignedIn, VerificationProblem, secrets};
 use crate::domain::{Account, Email};
 use crate::mail::{Lang, LinkStyle, Mail};
 use crate::store::{OutboxMessage, StoreError, VerificationPurpose, VerificationRecord};
@@ -47,7 +47,7 @@ impl Core {
         lang: Lang,
         links: &LinkStyle,
     ) -> Result<(VerificationRecord, OutboxMessage, IssuedVerification), CoreError> {
-        let now = now();
+        let now = self.now();
         let code = random_code();
         let token = secrets::random_secret();
         let record = VerificationRecord {
@@ -126,7 +126,7 @@ impl Core {
         if record.attempts >= CODE_ATTEMPTS {
             return Err(CoreError::Verification(VerificationProblem::TooManyAttempts));
         }
-        let now = now();
+        let now = self.now();
         if now >= record.code_expires_at {
             return Err(CoreError::Verification(VerificationProblem::Expired));
         }
@@ -145,7 +145,7 @@ impl Core {
     /// Verifies by the mailed link's token without signing in.
     pub async fn confirm_email_token(&self, token: &str) -> Result<Account, CoreError> {
         let record = self.live_link(token).await?;
-        self.complete_verification(record, now()).await
+        self.complete_verification(record, self.now()).await
     }
 
     /// The live verification a link's token belongs to.
@@ -164,7 +164,7 @@ impl Core {
         if record.used_at.is_some() || record.replaced_at.is_some() {
             return Err(invalid);
         }
-        if now() >= record.link_expires_at {
+        if self.now() >= record.link_expires_at {
             return Err(CoreError::Verification(VerificationProblem::Expired));
         }
         Ok(record)
@@ -218,7 +218,7 @@ impl Core {
         if record.account_id != account.id {
             return Err(CoreError::Verification(VerificationProblem::Invalid));
         }
-        self.complete_verification(record, now()).await
+        self.complete_verification(record, self.now()).await
     }
 
     /// Mails a new code and link, replacing the earlier ones. At most five
@@ -236,7 +236,7 @@ impl Core {
         if account.email_verified_at.is_some() {
             return Err(CoreError::AlreadyVerified);
         }
-        let now = now();
+        let now = self.now();
         let resends = self
             .store
             .count_resends_since(&account.id, now - Duration::hours(1))

@@ -284,7 +284,7 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_session(backend: Backend
 
     // After the grace window, replaying the used token is theft: the whole
     // session ends, including the successor and its access tokens.
-    tokio::time::sleep(std::time::Duration::from_millis(2_300)).await;
+    app.clock.advance(time::Duration::milliseconds(2_300));
     let replay = app.post("/api/v1/refresh", json!({"refresh_token": first})).await;
     assert_error(replay, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     let successor = app

@@ -220,7 +220,7 @@ async fn an_expired_token_is_renewed_by_the_remember_token(backend: Backend) {
     )
     .await;
     let remember = remembered["rememberToken"]["token"].as_str().unwrap();
-    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    app.clock.advance(time::Duration::milliseconds(3_200));
 
     let expired = app
         .client

@@ -1,6 +1,7 @@
 //! `TestApp`: a server on a random port over a fresh database, with typed
 //! helpers for the requests the tests make.
 
+use klucznik::app::clock::ShiftedClock;
 use klucznik::app::{Actor, Argon2Cost, Core};
 use klucznik::config::{Config, MailSettings};
 use klucznik::domain::Role;
@@ -152,6 +153,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub core: Arc<Core>,
     pub database: TestDatabase,
+    /// The server's clock: `app.clock.advance(…)` instead of sleeping.
+    pub clock: Arc<ShiftedClock>,
 }
 
 impl TestApp {
@@ -169,7 +172,9 @@ impl TestApp {
         Self::start(config, database).await
     }
 
-    pub async fn start(config: Config, database: TestDatabase) -> Self {
+    pub async fn start(mut config: Config, database: TestDatabase) -> Self {
+        let clock = Arc::new(ShiftedClock::default());
+        config.clock = clock.clone();
         let app = Application::build(config).await.expect("the server starts");
         let address = format!("http://{}", app.local_addr().unwrap());
         let core = app.core();
@@ -183,6 +188,7 @@ impl TestApp {
             client,
             core,
             database,
+            clock,
         }
     }
 
@@ -239,19 +245,6 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// Runs a statement on the test's database behind the server's back
-    /// (to age a code or a token without waiting).
-    pub async fn execute(&self, statement: &str) {
-        let statement = sqlx::AssertSqlSafe(statement.to_owned());
-        if self.database.url.starts_with("sqlite:") {
-            let mut conn = sqlx::SqliteConnection::connect(&self.database.url).await.unwrap();
-            sqlx::raw_sql(statement).execute(&mut conn).await.unwrap();
-        } else {
-            let mut conn = sqlx::PgConnection::connect(&self.database.url).await.unwrap();
-            sqlx::raw_sql(statement).execute(&mut conn).await.unwrap();
-        }
-    }
-
     /// A server with one dialect mounted (and `--dev`, so codes are echoed
     /// where a seed shows them).
     pub async fn spawn_dialect(backend: Backend, name: &str, prefix: Option<&str>) -> Self {

@@ -117,7 +117,7 @@ async fn expired_tampered_and_unsigned_tokens_are_refused(backend: Backend) {
     .await;
 
     // Expired: one second of life, one second of leeway.
-    tokio::time::sleep(std::time::Duration::from_millis(3_100)).await;
+    app.clock.advance(time::Duration::milliseconds(3_100));
     assert_error(
         app.get_with_token("/api/v1/me", &jwt).await,
         StatusCode::UNAUTHORIZED,
