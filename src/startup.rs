@@ -2,8 +2,8 @@
 //! bind (port 0 allowed), open and migrate the store, load the signing keys,
 //! build the router.
 
-use crate::app::csrf::CsrfSigner;
-use crate::app::{Core, PasswordHasherPool, TokenService};
+use crate::app::{Core, CoreParts, PasswordHasherPool, TokenService};
+use crate::http::csrf::CsrfSigner;
 use crate::config::{Config, ConfigError, MailSettings, redact_url};
 use crate::http::{self, AppState, WebSettings};
 use crate::mail::{Composer, MailTransport, spawn_worker};
@@ -59,20 +59,15 @@ pub async fn open_core(
     )
     .await
     .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load signing keys: {e}")))?;
-    let composer = Composer::new(public_url.clone());
-    let csrf = CsrfSigner::load(&store)
-        .await
-        .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load the CSRF key: {e}")))?;
-    Ok(Arc::new(Core::new(
+    Ok(Arc::new(Core::new(CoreParts {
         store,
         hasher,
         tokens,
-        config.core.clone(),
-        composer,
+        settings: config.core.clone(),
+        composer: Composer::new(public_url.clone()),
         mail_wake,
-        csrf,
-        Arc::clone(&config.clock),
-    )))
+        clock: Arc::clone(&config.clock),
+    })))
 }
 
 /// The configured mail transport.
@@ -130,6 +125,9 @@ impl Application {
         let store = open_store(&config).await?;
         let wake = Arc::new(Notify::new());
         let core = open_core(&config, store.clone(), &public_url, Arc::clone(&wake)).await?;
+        let csrf = CsrfSigner::load(&store)
+            .await
+            .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load the CSRF key: {e}")))?;
         let mail = MailDelivery {
             store,
             transport,
@@ -147,6 +145,7 @@ impl Application {
                 core: Arc::clone(&core),
                 web: Arc::new(web),
                 pages: Arc::default(),
+                csrf: Arc::new(csrf),
             },
             &config.dialects,
         )

@@ -3,7 +3,6 @@
 //! HTTP; every dialect calls these same methods.
 
 pub mod clock;
-pub mod csrf;
 mod error;
 pub mod hashing;
 mod members;
@@ -187,21 +186,32 @@ pub struct Core {
     composer: Composer,
     /// Wakes the outbox worker when a message is queued.
     mail_wake: Arc<Notify>,
-    csrf: csrf::CsrfSigner,
     clock: Arc<dyn clock::Clock>,
 }
 
+/// What the core is made of, built by `startup`.
+pub struct CoreParts {
+    pub store: DynStore,
+    pub hasher: PasswordHasherPool,
+    pub tokens: TokenService,
+    pub settings: CoreSettings,
+    pub composer: Composer,
+    /// Wakes the outbox worker when a message is queued.
+    pub mail_wake: Arc<Notify>,
+    pub clock: Arc<dyn clock::Clock>,
+}
+
 impl Core {
-    pub fn new(
-        store: DynStore,
-        hasher: PasswordHasherPool,
-        tokens: TokenService,
-        settings: CoreSettings,
-        composer: Composer,
-        mail_wake: Arc<Notify>,
-        csrf: csrf::CsrfSigner,
-        clock: Arc<dyn clock::Clock>,
-    ) -> Self {
+    pub fn new(parts: CoreParts) -> Self {
+        let CoreParts {
+            store,
+            hasher,
+            tokens,
+            settings,
+            composer,
+            mail_wake,
+            clock,
+        } = parts;
         Self {
             store,
             hasher,
@@ -209,14 +219,8 @@ impl Core {
             settings,
             composer,
             mail_wake,
-            csrf,
             clock,
         }
-    }
-
-    /// Signs and checks double-submit CSRF pairs.
-    pub fn csrf(&self) -> &csrf::CsrfSigner {
-        &self.csrf
     }
 
     fn compose(&self, lang: Lang, to: &str, mail: crate::mail::Mail<'_>) -> Result<OutboxMessage, CoreError> {

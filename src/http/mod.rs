@@ -3,6 +3,7 @@
 //! and back; no rule of authentication lives here.
 
 pub mod cookies;
+pub mod csrf;
 pub mod dialects;
 pub mod error;
 pub mod extract;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub core: Arc<Core>,
     pub web: Arc<WebSettings>,
     pub pages: Arc<pages::Pages>,
+    /// Signs and checks the double-submit CSRF pairs of forms and csrf-cookie.
+    pub csrf: Arc<csrf::CsrfSigner>,
 }
 
 /// Settings of the HTTP edge.

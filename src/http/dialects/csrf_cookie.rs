@@ -126,7 +126,7 @@ fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), Problem> {
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if state.core.csrf().check(&token, proof) {
+    if state.csrf.check(&token, proof) {
         Ok(())
     } else {
         Err(Problem::new(
@@ -149,7 +149,7 @@ fn cookie(state: &AppState, name: &'static str, value: String, max_age: Duration
 }
 
 async fn csrf(State(state): State<AppState>) -> Response {
-    let (token, proof) = state.core.csrf().issue();
+    let (token, proof) = state.csrf.issue();
     let mut response = Json(json!({ "sessionId": proof })).into_response();
     if let Some(value) = cookie(&state, CSRF_COOKIE, token, Duration::hours(12)) {
         response.headers_mut().append(header::SET_COOKIE, value);

@@ -178,7 +178,7 @@ impl FromRequestParts<AppState> for PageContext {
         };
         let (csrf_cookie, csrf_is_new) = match jar.get(CSRF_COOKIE) {
             Some(cookie) if !cookie.value().is_empty() => (cookie.value().to_owned(), false),
-            _ => (state.core.csrf().issue().0, true),
+            _ => (state.csrf.issue().0, true),
         };
         let session_secret = jar.get(SESSION_COOKIE_NAME).map(|c| c.value().to_owned());
         let principal = match &session_secret {
@@ -208,7 +208,7 @@ pub fn see_other(to: &str) -> Response {
 impl PageContext {
     /// A page: `values` plus the language, words and CSRF token.
     pub fn render(&self, status: StatusCode, name: &str, values: Value) -> Response {
-        let csrf_token = self.state.core.csrf().sign(&self.csrf_cookie);
+        let csrf_token = self.state.csrf.sign(&self.csrf_cookie);
         let values = context! { lang => self.lang.code(), t => self.t.clone(), csrf_token, ..values };
         let body = self
             .state
@@ -272,8 +272,7 @@ impl PageContext {
         let fits = !self.csrf_is_new
             && self
                 .state
-                .core
-                .csrf()
+                .csrf
                 .check(&self.csrf_cookie, submitted.unwrap_or_default());
         if fits {
             Ok(())

@@ -3,7 +3,7 @@
 //! browser does not fit another's cookie, and the key lives in the database
 //! so every instance checks alike.
 
-use super::{CoreError, secrets};
+use crate::app::{CoreError, secrets};
 use crate::store::{DynStore, SigningKeyRecord};
 use aws_lc_rs::hmac;
 use base64::Engine;
