@@ -3,8 +3,8 @@
 //! build the router.
 
 use crate::app::{Core, CoreParts, PasswordHasherPool, TokenService};
-use crate::http::csrf::CsrfSigner;
 use crate::config::{Config, ConfigError, MailSettings, redact_url};
+use crate::http::csrf::CsrfSigner;
 use crate::http::{self, AppState, WebSettings};
 use crate::mail::{Composer, MailTransport, spawn_worker};
 use crate::store::{self, DynStore};

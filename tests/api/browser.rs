@@ -353,3 +353,84 @@ async fn a_person_does_it_all_by_clicking_in_chromium() {
     first.close().await.unwrap();
     second.close().await.unwrap();
 }
+
+/// A page that behaves like the tutorial's frontends (docs/examples/
+/// jwt-roles.html), served from another origin, survives three access-token
+/// expiries without signing the user out: it sends the first refresh token
+/// each time and keeps only the new access token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tutorial_style_frontend_survives_repeated_access_token_expiry() {
+    let Some(chromium) = chromium() else { return };
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let page = include_str!("../../docs/examples/jwt-roles.html");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let page_origin = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let pages = axum::Router::new().route(
+        "/jwt-roles.html",
+        axum::routing::get(move || async move { axum::response::Html(page) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, pages).await });
+
+    let mount = klucznik::config::DialectMount {
+        name: "jwt-roles".into(),
+        prefix: None,
+    };
+    let origin = page_origin.clone();
+    let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
+        c.dialects = vec![mount];
+        c.cors_origins = vec![origin];
+        c.core.access_ttl = time::Duration::minutes(1);
+    })
+    .await;
+    let api = app.address.replace("127.0.0.1", "localhost");
+    let browser = driver.browser(&chromium).await;
+    browser
+        .goto(&format!("{page_origin}/jwt-roles.html?api={api}"))
+        .await
+        .unwrap();
+    click(&browser, "#start").await;
+    wait_for_text(&browser, "signed in as page").await;
+    click(&browser, "#user-board").await;
+    wait_for_text(&browser, "User Content.").await;
+    let stored = |browser: fantoccini::Client| async move {
+        browser
+            .execute("return JSON.parse(localStorage.getItem('user'))", vec![])
+            .await
+            .unwrap()
+    };
+    let first = stored(browser.clone()).await;
+
+    for round in 1..=3 {
+        // Past the access token's minute (and its second of leeway).
+        app.clock.advance(time::Duration::seconds(62));
+        click(&browser, "#user-board").await;
+        wait_for_text(&browser, &format!("refreshes: {round}")).await;
+        wait_for_text(&browser, "User Content.").await;
+        let content = browser
+            .find(fantoccini::Locator::Css("#content"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(content, "User Content.", "round {round}");
+    }
+    let last = stored(browser.clone()).await;
+    assert_eq!(last["refreshToken"], first["refreshToken"], "never rotated");
+    assert_ne!(last["accessToken"], first["accessToken"]);
+    screenshot(&browser, "jwt-roles-after-three-expiries").await;
+
+    click(&browser, "#signout").await;
+    wait_for_text(&browser, "You've been signed out!").await;
+    // The session is over: its refresh token no longer renews anything.
+    let refused = app
+        .post(
+            "/api/auth/refreshtoken",
+            serde_json::json!({"refreshToken": last["refreshToken"]}),
+        )
+        .await;
+    assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN);
+    browser.close().await.unwrap();
+}

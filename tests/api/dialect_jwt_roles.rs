@@ -14,6 +14,7 @@ both_backends!(
     moderators_manage_members_exactly_as_the_document_shows,
     member_fields_are_validated_and_named,
     members_are_for_moderators_and_admins_only,
+    the_tutorials_frontend_flow_works_unchanged,
 );
 
 async fn exact(response: Response, status: StatusCode, body: Value) {
@@ -508,4 +509,159 @@ async fn with_role_at(app: &TestApp, prefix: &str, username: &str) -> Value {
         )
         .await;
     response.json().await.unwrap()
+}
+
+/// A GET as the tutorial's frontends send it (`x-access-token`, JSON
+/// content type even without a body): status and text.
+async fn board(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, String) {
+    let mut request = app
+        .client
+        .get(app.url(path))
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("x-access-token", token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// The tutorial's own paths, walked as its React, Angular and Vue
+/// frontends walk them: signup, signin, the four boards per role, refresh
+/// after expiry with the first refresh token, signout.
+async fn the_tutorials_frontend_flow_works_unchanged(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.dialects = vec![klucznik::config::DialectMount {
+            name: "jwt-roles".into(),
+            prefix: None,
+        }];
+        c.core.access_ttl = time::Duration::minutes(1);
+    })
+    .await;
+    for name in ["ola", "mod", "boss"] {
+        exact(
+            app.post(
+                "/api/auth/signup",
+                json!({"username": name, "email": format!("{name}@example.com"), "password": PASSWORD}),
+            )
+            .await,
+            StatusCode::OK,
+            json!({"message": "User was registered successfully!"}),
+        )
+        .await;
+    }
+    let signin = |name: &'static str| {
+        app.post(
+            "/api/auth/signin",
+            json!({"username": name, "password": PASSWORD}),
+        )
+    };
+    for (name, role) in [("mod", Role::Moderator), ("boss", Role::Admin)] {
+        let id = signin(name).await.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.core.set_role(Actor::Operator, &id, role, true).await.unwrap();
+    }
+    exact(
+        signin("nobody").await,
+        StatusCode::NOT_FOUND,
+        json!({"message": "User Not found."}),
+    )
+    .await;
+
+    // Public content needs no token; the others need one and a role.
+    assert_eq!(
+        board(&app, "/api/test/all", None).await,
+        (StatusCode::OK, "Public Content.".into())
+    );
+    let no_token = (
+        StatusCode::FORBIDDEN,
+        json!({"message": "No token provided!"}).to_string(),
+    );
+    assert_eq!(board(&app, "/api/test/user", None).await, no_token);
+    let forbidden = |role: &str| {
+        (
+            StatusCode::FORBIDDEN,
+            json!({"message": format!("Require {role} Role!")}).to_string(),
+        )
+    };
+    let expected = [
+        ("ola", ["User Content.", "", ""]),
+        ("mod", ["User Content.", "Moderator Content.", ""]),
+        ("boss", ["User Content.", "Moderator Content.", "Admin Content."]),
+    ];
+    for (name, texts) in expected {
+        let answer: Value = signin(name).await.json().await.unwrap();
+        let token = answer["accessToken"].as_str().unwrap();
+        for (path, text) in ["/api/test/user", "/api/test/mod", "/api/test/admin"]
+            .into_iter()
+            .zip(texts)
+        {
+            let seen = board(&app, path, Some(token)).await;
+            if text.is_empty() {
+                let role = if path.ends_with("mod") {
+                    "Moderator"
+                } else {
+                    "Admin"
+                };
+                assert_eq!(seen, forbidden(role), "{name} {path}");
+            } else {
+                assert_eq!(seen, (StatusCode::OK, text.to_owned()), "{name} {path}");
+            }
+        }
+    }
+
+    // Sign in, let the access token expire, refresh with the first refresh
+    // token each time (the frontends keep only the new access token).
+    let user: Value = signin("ola").await.json().await.unwrap();
+    let refresh = user["refreshToken"].as_str().unwrap().to_owned();
+    let mut access = user["accessToken"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        app.clock.advance(time::Duration::seconds(62));
+        let expired = (
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Unauthorized! Access Token was expired!"}).to_string(),
+        );
+        assert_eq!(board(&app, "/api/test/user", Some(&access)).await, expired);
+        let renewed = app
+            .client
+            .post(app.url("/api/auth/refreshtoken"))
+            .header("x-access-token", &access)
+            .json(&json!({"refreshToken": refresh}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(renewed.status(), StatusCode::OK);
+        let renewed: Value = renewed.json().await.unwrap();
+        assert_eq!(renewed["refreshToken"], refresh.as_str());
+        access = renewed["accessToken"].as_str().unwrap().to_owned();
+        assert_eq!(
+            board(&app, "/api/test/user", Some(&access)).await,
+            (StatusCode::OK, "User Content.".into())
+        );
+    }
+
+    // Sign out: the old tokens are refused.
+    let out = app
+        .client
+        .post(app.url("/api/auth/signout"))
+        .header("x-access-token", &access)
+        .send()
+        .await
+        .unwrap();
+    exact(out, StatusCode::OK, json!({"message": "You've been signed out!"})).await;
+    assert_eq!(
+        board(&app, "/api/test/user", Some(&access)).await,
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Unauthorized!"}).to_string()
+        )
+    );
+    exact(
+        app.post("/api/auth/refreshtoken", json!({"refreshToken": refresh}))
+            .await,
+        StatusCode::FORBIDDEN,
+        json!({"message": "This refresh token doesn't exist in database"}),
+    )
+    .await;
 }

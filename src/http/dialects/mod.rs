@@ -246,4 +246,122 @@ mod tests {
         let shadow = mount(&mounts(&[("verify-code", Some("/api/v1"))])).err().unwrap();
         assert!(shadow.message.contains("/api/v1"), "{}", shadow.message);
     }
+
+    /// One of every core error. The match below stops compiling when a
+    /// variant is added, so it cannot be left out of this walk.
+    fn every_core_error() -> Vec<crate::app::CoreError> {
+        use crate::app::{CoreError as E, ResetProblem, VerificationProblem};
+        use crate::domain::Invalid;
+        let all = vec![
+            E::Invalid(Invalid::Email),
+            E::Invalid(Invalid::Username),
+            E::Invalid(Invalid::PasswordLength),
+            E::Invalid(Invalid::PasswordCommon),
+            E::Invalid(Invalid::IdentifierMissing),
+            E::Invalid(Invalid::Role("x".into())),
+            E::Invalid(Invalid::Field {
+                field: "pesel",
+                reason: "bad",
+            }),
+            E::EmailTaken,
+            E::UsernameTaken,
+            E::InvalidCredentials,
+            E::AccountDisabled,
+            E::EmailNotVerified,
+            E::TooManyAttempts { retry_after_secs: 30 },
+            E::Unauthenticated,
+            E::TokenExpired,
+            E::InvalidRefreshToken,
+            E::Verification(VerificationProblem::Invalid),
+            E::Verification(VerificationProblem::Expired),
+            E::Verification(VerificationProblem::TooManyAttempts),
+            E::AlreadyVerified,
+            E::TooManyResends,
+            E::ResetToken(ResetProblem::Invalid),
+            E::ResetToken(ResetProblem::Expired),
+            E::ResetToken(ResetProblem::Used),
+            E::RefreshTokenExpired,
+            E::WrongCurrentPassword,
+            E::PeselTaken,
+            E::StaleVersion,
+            E::NotFound("member"),
+            E::Forbidden,
+            E::Unavailable,
+            E::Internal("boom".into()),
+        ];
+        for error in &all {
+            match error {
+                E::Invalid(_)
+                | E::EmailTaken
+                | E::UsernameTaken
+                | E::InvalidCredentials
+                | E::AccountDisabled
+                | E::EmailNotVerified
+                | E::TooManyAttempts { .. }
+                | E::Unauthenticated
+                | E::TokenExpired
+                | E::InvalidRefreshToken
+                | E::Verification(_)
+                | E::AlreadyVerified
+                | E::TooManyResends
+                | E::ResetToken(_)
+                | E::RefreshTokenExpired
+                | E::WrongCurrentPassword
+                | E::PeselTaken
+                | E::StaleVersion
+                | E::NotFound(_)
+                | E::Forbidden
+                | E::Unavailable
+                | E::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    /// Where a dialect turns a non-400 core error into a 400 on purpose,
+    /// because its document (or its ancestor) does.
+    const DELIBERATE_400: &[(&str, &str)] = &[
+        ("jwt-roles", "username_taken"),
+        ("jwt-roles", "email_taken"),
+        ("verify-code", "already_verified"),
+    ];
+
+    #[tokio::test]
+    async fn every_core_error_keeps_its_meaning_in_every_dialect() {
+        use axum::http::StatusCode;
+        for error in every_core_error() {
+            let problem = Problem::from(&error);
+            for dialect in DIALECTS {
+                let response = problem.render_with(dialect.render);
+                let status = response.status();
+                assert_eq!(
+                    response.headers().contains_key("retry-after"),
+                    problem.retry_after.is_some(),
+                    "{} {error:?}",
+                    dialect.name
+                );
+                let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+                let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let context = format!("{} {error:?} -> {status} {body}", dialect.name);
+                assert!(status.is_client_error() || status.is_server_error(), "{context}");
+                assert_eq!(
+                    status.is_server_error(),
+                    problem.status.is_server_error(),
+                    "{context}"
+                );
+                if status == StatusCode::BAD_REQUEST && problem.status != StatusCode::BAD_REQUEST {
+                    assert!(
+                        DELIBERATE_400.contains(&(dialect.name, problem.key)),
+                        "an accidental 400: {context}"
+                    );
+                }
+                if problem.status == StatusCode::TOO_MANY_REQUESTS {
+                    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{context}");
+                }
+                let text = body.to_string();
+                assert!(!text.contains("boom"), "a cause leaked: {context}");
+                assert!(body.get("error").is_none(), "native shape leaked: {context}");
+            }
+        }
+    }
 }
