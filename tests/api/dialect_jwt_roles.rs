@@ -15,6 +15,7 @@ both_backends!(
     member_fields_are_validated_and_named,
     members_are_for_moderators_and_admins_only,
     the_tutorials_frontend_flow_works_unchanged,
+    the_tutorials_dev_server_origin_may_call_it,
 );
 
 async fn exact(response: Response, status: StatusCode, body: Value) {
@@ -664,4 +665,51 @@ async fn the_tutorials_frontend_flow_works_unchanged(backend: Backend) {
         json!({"message": "This refresh token doesn't exist in database"}),
     )
     .await;
+}
+
+/// The tutorial's frontends run on `http://localhost:8081` and send
+/// `x-access-token` with a JSON content type: their preflights pass with
+/// `--cors-origin http://localhost:8081`; another origin gets no CORS headers.
+async fn the_tutorials_dev_server_origin_may_call_it(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.dialects = vec![klucznik::config::DialectMount {
+            name: "jwt-roles".into(),
+            prefix: None,
+        }];
+        c.cors_origins = vec!["http://localhost:8081".into()];
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/test/user"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "content-type,x-access-token")
+            .send()
+    };
+    let allowed = preflight("http://localhost:8081").await.unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let headers = allowed.headers();
+    assert_eq!(headers["access-control-allow-origin"], "http://localhost:8081");
+    let allow_headers = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allow_headers.contains("x-access-token") && allow_headers.contains("content-type"));
+    let other = preflight("http://evil.example").await.unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+
+    // The actual request carries the header too, errors included.
+    let refused = app
+        .client
+        .get(app.url("/api/test/user"))
+        .header("origin", "http://localhost:8081")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        refused.headers()["access-control-allow-origin"],
+        "http://localhost:8081"
+    );
 }
