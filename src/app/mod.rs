@@ -319,30 +319,12 @@ impl Core {
                     verification: issued,
                 })
             }
-            Err(StoreError::Conflict(field)) => Err(self.conflict(field, &account).await),
+            Err(StoreError::Conflict(UniqueField::Email)) => Err(CoreError::EmailTaken),
+            Err(StoreError::Conflict(UniqueField::Username)) => Err(CoreError::UsernameTaken),
+            Err(StoreError::Conflict(UniqueField::Other)) => Err(CoreError::internal(
+                "an account insert broke an unexpected unique key",
+            )),
             Err(other) => Err(other.into()),
-        }
-    }
-
-    /// Names the field behind a unique violation (SQLite does not say).
-    async fn conflict(&self, field: UniqueField, account: &Account) -> CoreError {
-        match field {
-            UniqueField::Email => CoreError::EmailTaken,
-            UniqueField::Username => CoreError::UsernameTaken,
-            UniqueField::Other => {
-                let email_taken = match &account.email {
-                    Some(email) => matches!(
-                        self.store.account_by_login(email).await,
-                        Ok(Some(other)) if other.email.as_deref().map(str::to_lowercase) == Some(email.to_lowercase())
-                    ),
-                    None => false,
-                };
-                if email_taken {
-                    CoreError::EmailTaken
-                } else {
-                    CoreError::UsernameTaken
-                }
-            }
         }
     }
 
@@ -677,7 +659,10 @@ impl Core {
         account.updated_at = self.now();
         match self.store.update_account(&account).await {
             Ok(()) => Ok(account),
-            Err(StoreError::Conflict(_)) => Err(CoreError::UsernameTaken),
+            Err(StoreError::Conflict(UniqueField::Username)) => Err(CoreError::UsernameTaken),
+            Err(StoreError::Conflict(UniqueField::Other)) => Err(CoreError::internal(
+                "an account insert broke an unexpected unique key",
+            )),
             Err(other) => Err(other.into()),
         }
     }

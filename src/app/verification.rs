@@ -2,6 +2,7 @@
 //! tries) or by link (single use), resends, and changes of email address.
 
 use super::{Core, CoreError, Device, Principal, SessionLength, SignedIn, VerificationProblem, secrets};
+use crate::domain::email::same_address;
 use crate::domain::{Account, Email};
 use crate::mail::{Lang, LinkStyle, Mail};
 use crate::store::{OutboxMessage, StoreError, VerificationPurpose, VerificationRecord};
@@ -117,7 +118,7 @@ impl Core {
             Some(_) => None,
             None => self.store.live_verification_for_email(email).await?,
         };
-        let Some(record) = record.filter(|r| r.email.trim().eq_ignore_ascii_case(email.trim())) else {
+        let Some(record) = record.filter(|r| same_address(&r.email, email)) else {
             return Err(invalid);
         };
         if record.used_at.is_some() || record.replaced_at.is_some() {
@@ -181,7 +182,7 @@ impl Core {
                 if !account
                     .email
                     .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(&record.email))
+                    .is_some_and(|e| same_address(e, &record.email))
                 {
                     return Err(CoreError::Verification(VerificationProblem::Invalid));
                 }
@@ -323,7 +324,7 @@ impl Core {
             .store
             .account_by_login(email)
             .await?
-            .filter(|a| a.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email))))
+            .filter(|a| a.email.as_deref().is_some_and(|e| same_address(e, email))))
     }
 }
 

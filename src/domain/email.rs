@@ -28,8 +28,19 @@ impl Email {
 
     /// The form uniqueness is decided on.
     pub fn normalized(&self) -> String {
-        self.0.to_lowercase()
+        normalize(&self.0)
     }
+}
+
+/// The form addresses are compared in (`Zoë.Łukasz@Example.com` and
+/// `zoë.łukasz@example.com` are one address).
+pub fn normalize(raw: &str) -> String {
+    super::case_fold(raw)
+}
+
+/// Whether two addresses, as typed, are the same.
+pub fn same_address(a: &str, b: &str) -> bool {
+    normalize(a) == normalize(b)
 }
 
 #[cfg(test)]
@@ -41,6 +52,7 @@ mod tests {
         let email = Email::parse("  Ala@Example.PL ").unwrap();
         assert_eq!(email.as_str(), "Ala@Example.PL");
         assert_eq!(email.normalized(), "ala@example.pl");
+        assert!(same_address(" Zoë.Łukasz@Example.com", "ZOË.ŁUKASZ@example.COM"));
     }
 
     #[test]

@@ -14,3 +14,10 @@ pub use invalid::Invalid;
 pub use member::{Member, MemberData, MemberInput};
 pub use password::Password;
 pub use username::Username;
+
+/// The one form in which emails and usernames are compared, by every path
+/// and in both databases: trimmed, in Unicode lower case (SQLite's `lower()`
+/// knows only ASCII, so the program computes it).
+pub fn case_fold(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}

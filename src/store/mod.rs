@@ -361,7 +361,7 @@ pub(crate) fn classify(error: sqlx::Error) -> StoreError {
         }
         E::Database(db) => {
             if db.is_unique_violation() {
-                return StoreError::Conflict(unique_field(db.constraint()));
+                return StoreError::Conflict(unique_field(db.constraint(), db.message()));
             }
             // PostgreSQL classes 08 (connection) and 57P (shutdown / cannot
             // connect now); SQLite "busy" and "locked".
@@ -376,13 +376,17 @@ pub(crate) fn classify(error: sqlx::Error) -> StoreError {
     }
 }
 
-/// Maps a constraint name to its field. SQLite does not report constraint
-/// names; callers that need to know which field clashed ask the store.
-fn unique_field(constraint: Option<&str>) -> UniqueField {
+/// The field behind a unique violation: PostgreSQL names the constraint;
+/// SQLite names the column in its message (`UNIQUE constraint failed:
+/// accounts.email_normalized`).
+fn unique_field(constraint: Option<&str>, message: &str) -> UniqueField {
     match constraint {
         Some("accounts_email_key") => UniqueField::Email,
         Some("accounts_username_key") => UniqueField::Username,
-        _ => UniqueField::Other,
+        Some(_) => UniqueField::Other,
+        None if message.contains("accounts.email_normalized") => UniqueField::Email,
+        None if message.contains("accounts.username_normalized") => UniqueField::Username,
+        None => UniqueField::Other,
     }
 }
 

@@ -344,9 +344,9 @@ macro_rules! impl_store {
                 )
                 .bind(&account.id)
                 .bind(&account.email)
-                .bind(account.email.as_deref().map(str::to_lowercase))
+                .bind(account.email.as_deref().map(crate::domain::email::normalize))
                 .bind(&account.username)
-                .bind(account.username.as_deref().map(str::to_lowercase))
+                .bind(account.username.as_deref().map(crate::domain::case_fold))
                 .bind(&account.password_hash)
                 .bind(account.email_verified_at.map(to_millis))
                 .bind(roles_column(&account.roles))
@@ -396,8 +396,8 @@ macro_rules! impl_store {
             async fn insert_verification_on(conn: &mut $conn, v: &VerificationRecord) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO email_verifications (id, account_id, purpose, email, code_digest, link_digest, \
-                     attempts, resent, created_at, code_expires_at, link_expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     attempts, resent, created_at, code_expires_at, link_expires_at, email_normalized) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
                 .bind(&v.id)
                 .bind(&v.account_id)
@@ -410,6 +410,7 @@ macro_rules! impl_store {
                 .bind(to_millis(v.created_at))
                 .bind(to_millis(v.code_expires_at))
                 .bind(to_millis(v.link_expires_at))
+                .bind(crate::domain::email::normalize(&v.email))
                 .execute(&mut *conn)
                 .await
                 .map(|_| ())
@@ -451,9 +452,9 @@ macro_rules! impl_store {
                 )
                 .bind(&account.id)
                 .bind(&account.email)
-                .bind(account.email.as_deref().map(str::to_lowercase))
+                .bind(account.email.as_deref().map(crate::domain::email::normalize))
                 .bind(&account.username)
-                .bind(account.username.as_deref().map(str::to_lowercase))
+                .bind(account.username.as_deref().map(crate::domain::case_fold))
                 .bind(&account.password_hash)
                 .bind(account.email_verified_at.map(to_millis))
                 .bind(roles_column(&account.roles))
@@ -490,7 +491,8 @@ macro_rules! impl_store {
             }
 
             async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
-                let normalized = login.trim().to_lowercase();
+                // An email or a username: both are compared in this one form.
+                let normalized = crate::domain::case_fold(login);
                 sqlx::query_as::<_, AccountRow>(
                     concat!(super::sql::select_accounts!(), "WHERE email_normalized = $1 OR username_normalized = $1 \
                      ORDER BY CASE WHEN email_normalized = $1 THEN 0 ELSE 1 END LIMIT 1"),
@@ -764,10 +766,10 @@ macro_rules! impl_store {
 
             async fn live_verification_for_email(&self, email: &str) -> Result<Option<VerificationRecord>, StoreError> {
                 sqlx::query_as::<_, VerificationRow>(
-                    "SELECT * FROM email_verifications WHERE lower(email) = $1 AND used_at IS NULL \
+                    "SELECT * FROM email_verifications WHERE email_normalized = $1 AND used_at IS NULL \
                      AND replaced_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1",
                 )
-                .bind(email.trim().to_lowercase())
+                .bind(crate::domain::email::normalize(email))
                 .fetch_optional(&self.pool)
                 .await
                 .map(|row| row.map(VerificationRecord::from))

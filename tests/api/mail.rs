@@ -22,6 +22,7 @@ both_backends!(
     email_change_is_verified_at_the_new_address_and_announced_at_the_old,
     mailed_links_land_on_pages_that_work_without_javascript,
     two_instances_on_one_database_send_each_message_once,
+    an_address_with_non_ascii_capitals_works_in_any_casing,
 );
 
 async fn smtp_app(backend: Backend, receiver_port: u16) -> TestApp {
@@ -731,4 +732,72 @@ async fn two_instances_on_one_database_send_each_message_once(backend: Backend) 
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 20);
+}
+
+/// `Zoë.Łukasz@Example.com` signs up, verifies by code and link, and signs
+/// in however it is cased: one normalisation (Unicode lower case) on every
+/// path and in both databases (SQLite's `lower()` knows only ASCII).
+async fn an_address_with_non_ascii_capitals_works_in_any_casing(backend: Backend) {
+    let app = TestApp::spawn_verifying(backend).await;
+    register_in(&app, "Zoë.Łukasz@Example.com", "en").await;
+    let taken = app
+        .post(
+            "/api/v1/register",
+            json!({"email": "ZOË.ŁUKASZ@example.COM", "password": PASSWORD}),
+        )
+        .await;
+    assert_error(taken, StatusCode::CONFLICT, "email_taken").await;
+    let code = verification_code_of(&app, 0).await.code();
+    let verified = app
+        .post(
+            "/api/v1/verify-email",
+            json!({"email": "zoë.łukasz@example.com", "code": code.to_lowercase()}),
+        )
+        .await;
+    assert_eq!(verified.status(), StatusCode::OK, "{:?}", verified.text().await);
+    for login in [
+        "ZOË.ŁUKASZ@EXAMPLE.COM",
+        "zoë.łukasz@example.com",
+        " Zoë.Łukasz@Example.com ",
+    ] {
+        assert_eq!(
+            app.login(login, PASSWORD).await.status(),
+            StatusCode::OK,
+            "{login}"
+        );
+    }
+
+    // The same for an address changed to another such one.
+    let signed_in: Value = app
+        .login("zoë.łukasz@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let change = app
+        .client
+        .post(app.url("/api/v1/me/email"))
+        .bearer_auth(token(&signed_in))
+        .json(&json!({"email": "Ömer.Świątek@Example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(change.status(), StatusCode::ACCEPTED);
+    let mails = wait_for_files(&app.database.mail_dir, 3, Duration::from_secs(5)).await;
+    let to_new = mails
+        .into_iter()
+        .find(|m| m.to.to_lowercase().contains("example.org"))
+        .unwrap();
+    let code = to_new.code();
+    let verified = app
+        .post(
+            "/api/v1/verify-email",
+            json!({"email": "ÖMER.ŚWIĄTEK@EXAMPLE.ORG", "code": code}),
+        )
+        .await;
+    assert_eq!(verified.status(), StatusCode::OK, "{:?}", verified.text().await);
+    assert_eq!(
+        app.login("ömer.świątek@example.org", PASSWORD).await.status(),
+        StatusCode::OK
+    );
 }
