@@ -1,0 +1,63 @@
+//! A user's own account: username and password.
+
+use super::hashing::Verdict;
+use super::{Core, CoreError, LONGEST_PASSWORD_BYTES, Principal};
+use crate::domain::Account;
+use crate::domain::{Password, Username};
+use crate::store::StoreError;
+use crate::store::UniqueField;
+
+impl Core {
+    /// Sets the username the user chose.
+    pub async fn set_username(&self, account_id: &str, raw: &str) -> Result<Account, CoreError> {
+        let username = Username::parse(raw)?;
+        let mut account = self.account_required(account_id).await?;
+        account.username = Some(username.as_str().to_owned());
+        account.custom_username = true;
+        account.updated_at = self.now();
+        match self.store.update_account(&account).await {
+            Ok(()) => Ok(account),
+            Err(StoreError::Conflict(UniqueField::Username)) => Err(CoreError::UsernameTaken),
+            Err(StoreError::Conflict(UniqueField::Other)) => Err(CoreError::internal(
+                "an account insert broke an unexpected unique key",
+            )),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Changes the password after checking the current one; every other
+    /// session of the account ends.
+    #[tracing::instrument(skip_all)]
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+    ) -> Result<(), CoreError> {
+        let new = Password::parse(new)?;
+        let mut account = self.account_required(&principal.account.id).await?;
+        if current.len() > LONGEST_PASSWORD_BYTES
+            || self.hasher.verify(current, Some(&account.password_hash)).await? == Verdict::Mismatch
+        {
+            return Err(CoreError::WrongCurrentPassword);
+        }
+        account.password_hash = self.hasher.hash(&new).await?;
+        account.updated_at = self.now();
+        self.store.update_account(&account).await?;
+        self.revoke_other_sessions(principal).await?;
+        tracing::info!(account_id = %account.id, "password changed");
+        Ok(())
+    }
+
+    /// The account as it is now (a session's copy may be older).
+    pub async fn account_for(&self, id: &str) -> Result<Account, CoreError> {
+        self.account_required(id).await
+    }
+
+    pub(super) async fn account_required(&self, id: &str) -> Result<Account, CoreError> {
+        self.store
+            .account_by_id(id)
+            .await?
+            .ok_or(CoreError::NotFound("account"))
+    }
+}

@@ -1,0 +1,96 @@
+//! Administration: admins and the operator list, inspect, grant roles,
+//! disable and set passwords.
+
+use super::{Actor, Core, CoreError};
+use crate::domain::Account;
+use crate::domain::{Password, Role};
+use crate::store::AccountPage;
+
+impl Core {
+    /// Admins and the operator only.
+    pub fn ensure_admin(actor: Actor<'_>) -> Result<(), CoreError> {
+        match actor {
+            Actor::Operator => Ok(()),
+            Actor::Account(account) if account.has_role(Role::Admin) => Ok(()),
+            Actor::Account(_) | Actor::Visitor => Err(CoreError::Forbidden),
+        }
+    }
+
+    pub async fn list_accounts(
+        &self,
+        actor: Actor<'_>,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<AccountPage, CoreError> {
+        Self::ensure_admin(actor)?;
+        let search = search.map(str::trim).filter(|s| !s.is_empty());
+        Ok(self.store.list_accounts(search, offset, limit).await?)
+    }
+
+    pub async fn account(&self, actor: Actor<'_>, id: &str) -> Result<Account, CoreError> {
+        Self::ensure_admin(actor)?;
+        self.account_required(id).await
+    }
+
+    /// Finds an account by email or username (for the operator's CLI).
+    pub async fn account_by_login(&self, actor: Actor<'_>, login: &str) -> Result<Account, CoreError> {
+        Self::ensure_admin(actor)?;
+        self.store
+            .account_by_login(login)
+            .await?
+            .ok_or(CoreError::NotFound("account"))
+    }
+
+    pub async fn set_role(
+        &self,
+        actor: Actor<'_>,
+        id: &str,
+        role: Role,
+        granted: bool,
+    ) -> Result<Account, CoreError> {
+        Self::ensure_admin(actor)?;
+        let mut account = self.account_required(id).await?;
+        if granted {
+            account.grant(role);
+        } else {
+            account.revoke(role);
+        }
+        account.updated_at = self.now();
+        self.store.update_account(&account).await?;
+        tracing::info!(account_id = %account.id, role = role.as_str(), granted, "role changed");
+        Ok(account)
+    }
+
+    /// Disables (ending every session) or enables an account.
+    pub async fn set_disabled(
+        &self,
+        actor: Actor<'_>,
+        id: &str,
+        disabled: bool,
+    ) -> Result<Account, CoreError> {
+        Self::ensure_admin(actor)?;
+        let mut account = self.account_required(id).await?;
+        account.disabled = disabled;
+        account.updated_at = self.now();
+        self.store.update_account(&account).await?;
+        if disabled {
+            self.logout_everywhere(&account.id).await?;
+        }
+        tracing::info!(account_id = %account.id, disabled, "account status changed");
+        Ok(account)
+    }
+
+    /// Sets a password without knowing the old one (operator only); every
+    /// session of the account ends.
+    pub async fn reset_password(&self, actor: Actor<'_>, id: &str, new: &str) -> Result<(), CoreError> {
+        Self::ensure_admin(actor)?;
+        let new = Password::parse(new)?;
+        let mut account = self.account_required(id).await?;
+        account.password_hash = self.hasher.hash(&new).await?;
+        account.updated_at = self.now();
+        self.store.update_account(&account).await?;
+        self.logout_everywhere(&account.id).await?;
+        Ok(())
+    }
+}

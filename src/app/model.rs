@@ -1,0 +1,150 @@
+//! The core's vocabulary: settings, what a sign-up asks for, who is asking,
+//! how a sign-in goes, and what it gives back.
+
+use super::IssuedVerification;
+use crate::domain::{Account, Role, Session};
+use crate::mail::LinkStyle;
+use time::Duration;
+
+/// Lifetimes and limits of the core, from configuration.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    pub access_ttl: Duration,
+    /// A normal session ends after this long unused…
+    pub session_idle: Duration,
+    /// …and after this long in any case.
+    pub session_absolute: Duration,
+    /// A remember-me session lasts this long, used or not.
+    pub remember_me_ttl: Duration,
+    /// How long after a rotation the old refresh token still gets its successor.
+    pub refresh_grace: Duration,
+    /// Lifetime, from sign-in, of a refresh token that is never rotated
+    /// (jwt-roles, whose frontends keep the first one).
+    pub fixed_refresh_ttl: Duration,
+    /// Consecutive failures of one login name before sign-in pauses.
+    pub lockout_threshold: u32,
+    /// An account with an unverified email cannot sign in (native API, web
+    /// page, verify-code dialect).
+    pub require_verified_email: bool,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::minutes(15),
+            session_idle: Duration::hours(24),
+            session_absolute: Duration::days(7),
+            remember_me_ttl: Duration::days(30),
+            refresh_grace: Duration::seconds(2),
+            fixed_refresh_ttl: Duration::hours(24),
+            lockout_threshold: 10,
+            require_verified_email: true,
+        }
+    }
+}
+
+/// What a sign-up asks for, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub password: String,
+    pub roles: Vec<Role>,
+    /// The operator vouches for the email: no verification mail.
+    pub email_verified: bool,
+    /// Where the verification link points.
+    pub links: LinkStyle,
+}
+
+/// A new account, and the verification mailed to it when it has an email.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub account: Account,
+    pub verification: Option<IssuedVerification>,
+}
+
+/// Where a request came from, kept with its session for the user to see.
+#[derive(Debug, Clone, Default)]
+pub struct Device {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The outcome of a sign-in or refresh.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub account: Account,
+    pub session: Session,
+    pub access_token: String,
+    pub expires_in: Duration,
+    pub refresh_token: String,
+    /// The browser-session secret; only a sign-in creates one.
+    pub session_secret: Option<String>,
+}
+
+/// An authenticated request: whose, and through which session.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub account: Account,
+    pub session: Session,
+}
+
+/// Who performs an action that not everyone may.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// The operator at the command line, with access to the database.
+    Operator,
+    Account(&'a Account),
+    /// Nobody signed in (a self-registration).
+    Visitor,
+}
+
+/// Whether the API signing someone in has a step where the email is
+/// verified first; one without it lets unverified accounts in, as its
+/// frontends expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerificationStep {
+    /// `KLUCZNIK_REQUIRE_VERIFIED_EMAIL` decides.
+    Present,
+    Absent,
+}
+
+/// How long a new session lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionLength {
+    /// Idle and absolute expiry from configuration.
+    #[default]
+    Normal,
+    /// 30 days, used or not.
+    RememberMe,
+}
+
+impl SessionLength {
+    pub fn remember_me(remember: bool) -> Self {
+        if remember { Self::RememberMe } else { Self::Normal }
+    }
+}
+
+/// How a sign-in goes, named at the call site.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginPolicy {
+    pub verification_step: VerificationStep,
+    pub length: SessionLength,
+}
+
+impl LoginPolicy {
+    /// For APIs that verify the email before sign-in (native, web page, verify-code).
+    pub const WITH_VERIFICATION_STEP: Self = Self {
+        verification_step: VerificationStep::Present,
+        length: SessionLength::Normal,
+    };
+    /// For APIs whose frontends sign in right after sign-up.
+    pub const WITHOUT_VERIFICATION_STEP: Self = Self {
+        verification_step: VerificationStep::Absent,
+        length: SessionLength::Normal,
+    };
+
+    pub fn with_length(self, length: SessionLength) -> Self {
+        Self { length, ..self }
+    }
+}

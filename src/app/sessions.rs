@@ -1,0 +1,221 @@
+//! Sessions: access tokens, refresh with rotation and reuse detection,
+//! authentication of requests, sign-out, and a user's list of sessions.
+
+use super::{Core, CoreError, Principal, SignedIn, TokenRejection, role_names, secrets};
+use crate::domain::Account;
+use crate::domain::Session;
+use crate::store::Rotation;
+use time::Duration;
+use time::OffsetDateTime;
+
+/// How stale `last_used_at` may get before a request writes it again.
+const TOUCH_INTERVAL: Duration = Duration::seconds(60);
+
+impl Core {
+    pub(super) fn issue_access_token(
+        &self,
+        account: &Account,
+        session: &Session,
+        now: OffsetDateTime,
+    ) -> Result<String, CoreError> {
+        self.tokens
+            .issue(&account.id, &session.id, role_names(account), now)
+    }
+
+    /// Exchanges a refresh token for a new pair. A token used before revokes
+    /// its session, unless the repeat comes within the grace window, when it
+    /// gets the same successor (two tabs refreshing at once, a lost answer).
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str) -> Result<SignedIn, CoreError> {
+        let presented = refresh_token.trim();
+        if presented.is_empty() || presented.len() > 256 {
+            return Err(CoreError::InvalidRefreshToken);
+        }
+        let digest = secrets::digest(presented);
+        let Some(mut record) = self.store.refresh_token(&digest).await? else {
+            return Err(CoreError::InvalidRefreshToken);
+        };
+        let now = self.now();
+        let Some(principal) = self.live_session(&record.session_id, now).await? else {
+            return Err(self.why_not_live(&record.session_id, now).await?);
+        };
+        if record.used_at.is_none() {
+            let successor = secrets::random_secret();
+            let sealed = secrets::seal_successor(presented, &successor)
+                .ok_or_else(|| CoreError::internal("sealing failed"))?;
+            match self
+                .store
+                .rotate_refresh_token(&digest, &secrets::digest(&successor), &sealed, now)
+                .await?
+            {
+                Rotation::Rotated => return self.refreshed(principal, successor, now),
+                Rotation::AlreadyUsed(raced) => record = raced,
+                Rotation::Unknown => return Err(CoreError::InvalidRefreshToken),
+            }
+        }
+        let within_grace = record
+            .used_at
+            .is_some_and(|used| now - used <= self.settings.refresh_grace);
+        let successor = record
+            .sealed_successor
+            .as_deref()
+            .and_then(|sealed| secrets::open_successor(presented, sealed));
+        match (within_grace, successor) {
+            (true, Some(successor)) => self.refreshed(principal, successor, now),
+            _ => {
+                tracing::warn!(session_id = %principal.session.id, "refresh token reused; session revoked");
+                self.store.revoke_session(&principal.session.id, now).await?;
+                Err(CoreError::InvalidRefreshToken)
+            }
+        }
+    }
+
+    /// Why a refresh token's session is not live: expired (a seed tells
+    /// that apart) or revoked.
+    pub(super) async fn why_not_live(
+        &self,
+        session_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<CoreError, CoreError> {
+        let expired = self
+            .store
+            .session_by_id(session_id)
+            .await?
+            .is_some_and(|s| s.revoked_at.is_none() && !s.is_active(now));
+        Ok(if expired {
+            CoreError::RefreshTokenExpired
+        } else {
+            CoreError::InvalidRefreshToken
+        })
+    }
+
+    pub(super) fn refreshed(
+        &self,
+        principal: Principal,
+        refresh_token: String,
+        now: OffsetDateTime,
+    ) -> Result<SignedIn, CoreError> {
+        let access_token = self.issue_access_token(&principal.account, &principal.session, now)?;
+        Ok(SignedIn {
+            account: principal.account,
+            session: principal.session,
+            access_token,
+            expires_in: self.tokens.ttl(),
+            refresh_token,
+            session_secret: None,
+        })
+    }
+
+    /// The live session and its enabled account, marking the session used.
+    pub(super) async fn live_session(
+        &self,
+        session_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Principal>, CoreError> {
+        let Some(session) = self.store.session_by_id(session_id).await? else {
+            return Ok(None);
+        };
+        self.principal_of(session, now).await
+    }
+
+    pub(super) async fn principal_of(
+        &self,
+        mut session: Session,
+        now: OffsetDateTime,
+    ) -> Result<Option<Principal>, CoreError> {
+        if !session.is_active(now) {
+            return Ok(None);
+        }
+        let Some(account) = self.store.account_by_id(&session.account_id).await? else {
+            return Ok(None);
+        };
+        if account.disabled {
+            return Ok(None);
+        }
+        if now - session.last_used_at > TOUCH_INTERVAL {
+            self.store.touch_session(&session.id, now).await?;
+            session.last_used_at = now;
+        }
+        Ok(Some(Principal { account, session }))
+    }
+
+    /// Authenticates an access token: valid signature and expiry, and a
+    /// session that is still live (so sign-out and disabling take effect at
+    /// once, not when the token expires).
+    pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal, CoreError> {
+        let claims = self
+            .tokens
+            .verify(token)
+            .await
+            .map_err(|rejection| match rejection {
+                TokenRejection::Expired => CoreError::TokenExpired,
+                TokenRejection::Invalid => CoreError::Unauthenticated,
+            })?;
+        let principal = self
+            .live_session(&claims.sid, self.now())
+            .await?
+            .ok_or(CoreError::Unauthenticated)?;
+        if principal.account.id != claims.sub {
+            return Err(CoreError::Unauthenticated);
+        }
+        Ok(principal)
+    }
+
+    /// Authenticates a browser-session secret (the session cookie).
+    pub async fn authenticate_session_secret(&self, secret: &str) -> Result<Principal, CoreError> {
+        if secret.is_empty() || secret.len() > 256 {
+            return Err(CoreError::Unauthenticated);
+        }
+        let session = self
+            .store
+            .session_by_secret(&secrets::digest(secret))
+            .await?
+            .ok_or(CoreError::Unauthenticated)?;
+        self.principal_of(session, self.now())
+            .await?
+            .ok_or(CoreError::Unauthenticated)
+    }
+
+    pub async fn logout(&self, principal: &Principal) -> Result<(), CoreError> {
+        self.store
+            .revoke_session(&principal.session.id, self.now())
+            .await?;
+        tracing::info!(session_id = %principal.session.id, "signed out");
+        Ok(())
+    }
+
+    /// Ends every session of the account, this one included.
+    pub async fn logout_everywhere(&self, account_id: &str) -> Result<u64, CoreError> {
+        Ok(self
+            .store
+            .revoke_sessions_of(account_id, None, self.now())
+            .await?)
+    }
+
+    pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, CoreError> {
+        Ok(self
+            .store
+            .revoke_sessions_of(&principal.account.id, Some(&principal.session.id), self.now())
+            .await?)
+    }
+
+    /// The account's live sessions, newest first.
+    pub async fn sessions(&self, account_id: &str) -> Result<Vec<Session>, CoreError> {
+        let now = self.now();
+        let mut sessions = self.store.sessions_of(account_id).await?;
+        sessions.retain(|s| s.is_active(now));
+        Ok(sessions)
+    }
+
+    /// Revokes one of the account's own sessions.
+    pub async fn revoke_session(&self, account_id: &str, session_id: &str) -> Result<(), CoreError> {
+        let now = self.now();
+        match self.store.session_by_id(session_id).await? {
+            Some(session) if session.account_id == account_id && session.is_active(now) => {
+                self.store.revoke_session(session_id, now).await?;
+                Ok(())
+            }
+            _ => Err(CoreError::NotFound("session")),
+        }
+    }
+}

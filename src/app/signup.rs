@@ -1,0 +1,86 @@
+//! Sign-up: a new account, and its verification mail in the same transaction.
+
+use super::{Actor, Core, CoreError, NewAccount, Registered, non_empty};
+use crate::domain::Account;
+use crate::domain::{Email, Invalid, Password, Role, Username};
+use crate::mail::Lang;
+use crate::store::StoreError;
+use crate::store::UniqueField;
+
+impl Core {
+    /// Creates an account; one with an email also gets a verification code
+    /// and link, mailed in the same transaction.
+    #[tracing::instrument(skip_all)]
+    /// Roles beyond `user`, and an email taken as verified, are honoured
+    /// only when an admin or the operator asks.
+    pub async fn register(
+        &self,
+        new: NewAccount,
+        by: Actor<'_>,
+        lang: Lang,
+    ) -> Result<Registered, CoreError> {
+        let trusted = Self::ensure_admin(by).is_ok();
+        let email = non_empty(new.email.as_deref()).map(Email::parse).transpose()?;
+        let username = non_empty(new.username.as_deref())
+            .map(Username::parse)
+            .transpose()?;
+        if email.is_none() && username.is_none() {
+            return Err(Invalid::IdentifierMissing.into());
+        }
+        let password = Password::parse(&new.password)?;
+        let now = self.now();
+        let mut roles = if trusted { new.roles } else { Vec::new() };
+        roles.push(Role::User);
+        roles.sort();
+        roles.dedup();
+        let account = Account {
+            id: uuid::Uuid::now_v7().to_string(),
+            email: email.as_ref().map(|e| e.as_str().to_owned()),
+            username: username.as_ref().map(|u| u.as_str().to_owned()),
+            password_hash: self.hasher.hash(&password).await?,
+            email_verified_at: (trusted && new.email_verified && email.is_some()).then_some(now),
+            roles,
+            custom_username: username.is_some(),
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let pending = match (&email, trusted && new.email_verified) {
+            (Some(email), false) => Some(self.new_verification(
+                &account.id,
+                email.as_str(),
+                crate::store::VerificationPurpose::Signup,
+                false,
+                lang,
+                &new.links,
+            )?),
+            _ => None,
+        };
+        let (record, mail, issued) = match pending {
+            Some((record, mail, issued)) => (Some(record), Some(mail), Some(issued)),
+            None => (None, None, None),
+        };
+        match self
+            .store
+            .insert_account(&account, record.as_ref(), mail.as_ref())
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(account_id = %account.id, "account created");
+                if mail.is_some() {
+                    self.mail_wake.notify_one();
+                }
+                Ok(Registered {
+                    account,
+                    verification: issued,
+                })
+            }
+            Err(StoreError::Conflict(UniqueField::Email)) => Err(CoreError::EmailTaken),
+            Err(StoreError::Conflict(UniqueField::Username)) => Err(CoreError::UsernameTaken),
+            Err(StoreError::Conflict(UniqueField::Other)) => Err(CoreError::internal(
+                "an account insert broke an unexpected unique key",
+            )),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
