@@ -5,8 +5,7 @@ use super::{Core, CoreError, Principal, SignedIn, TokenRejection, role_names, se
 use crate::domain::Account;
 use crate::domain::Session;
 use crate::store::Rotation;
-use time::Duration;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 /// How stale `last_used_at` may get before a request writes it again.
 const TOUCH_INTERVAL: Duration = Duration::seconds(60);

@@ -4,12 +4,10 @@
 use super::hashing::Verdict;
 use super::{
     Core, CoreError, Device, LONGEST_PASSWORD_BYTES, LoginPolicy, SessionLength, SignedIn, VerificationStep,
-    hashing, seconds_until, secrets,
+    seconds_until, secrets,
 };
-use crate::domain::Account;
-use crate::domain::{Password, Session};
-use time::Duration;
-use time::OffsetDateTime;
+use crate::domain::{Account, Password, Session};
+use time::{Duration, OffsetDateTime};
 
 /// First pause after the threshold; it doubles with each further failure.
 const FIRST_LOCKOUT: Duration = Duration::seconds(30);
