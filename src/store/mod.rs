@@ -1,11 +1,20 @@
 //! Storage behind one interface, with a SQLite and a PostgreSQL
-//! implementation. Both run the same SQL (sqlx accepts `$1` on both) from one
-//! macro, so the two backends cannot drift apart; only the migrations and the
-//! way a pool is opened differ.
+//! implementation. Both run the same SQL (sqlx accepts `$1` on both),
+//! written once per aggregate module (accounts, sessions, keys,
+//! verification, outbox, members, throttle) over `db::Db`, so the two
+//! backends cannot drift apart; only the migrations and the way a pool is
+//! opened differ.
 
-pub mod postgres;
+mod accounts;
+mod db;
+mod keys;
+mod members;
+mod outbox;
+mod rows;
+mod sessions;
 mod sql;
-pub mod sqlite;
+mod throttle;
+mod verification;
 
 use crate::domain::{Account, Member, Session};
 use async_trait::async_trait;
@@ -341,9 +350,9 @@ pub trait Store: Send + Sync + 'static {
 /// Opens the store a database URL names (`sqlite://PATH` or `postgres://…`).
 pub async fn connect(url: &str) -> Result<DynStore, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        Ok(Arc::new(sql::SqlStore::new(db::Db::sqlite(url).await?)))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
+        Ok(Arc::new(sql::SqlStore::new(db::Db::postgres(url)?)))
     } else {
         Err(StoreError::Other(
             "the URL must start with sqlite:// or postgres://".into(),

@@ -1,0 +1,135 @@
+//! The two databases behind one value: `Db` holds a SQLite or a PostgreSQL
+//! pool and `Tx` a transaction on either. Every query is written once, in an
+//! ordinary function of its aggregate's module; `on_pool!` / `on_tx!` only
+//! pick the arm, so the same statement is compiled for both backends (sqlx
+//! accepts `$1` on both) and the two cannot drift apart.
+
+use super::{StoreError, classify};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A pool on one of the two databases.
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the pool, whichever database it is.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::store::db::Db::Sqlite($pool) => $body,
+            $crate::store::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection.
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::store::db::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::store::db::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+pub(super) use {on_pool, on_tx};
+
+/// A transaction on one of the two databases.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn begin(db: &Db) -> Result<Self, StoreError> {
+        Ok(match db {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await.map_err(classify)?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await.map_err(classify)?),
+        })
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+        .map_err(classify)
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await,
+            Tx::Postgres(tx) => tx.rollback().await,
+        }
+        .map_err(classify)
+    }
+}
+
+impl Db {
+    /// One SQLite file in WAL mode, created on first start.
+    pub async fn sqlite(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL makes NORMAL durable against process crashes; only a power
+            // loss can take back the last transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(classify)?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    /// PostgreSQL, opened lazily: a database that is down at some later
+    /// moment answers 503 and the pool reconnects by itself when it is back.
+    pub fn postgres(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Other(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            // Well under the 5 s in which a request must learn the database is down.
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy_with(options);
+        Ok(Db::Postgres(pool))
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))
+        .map(|_| ())
+        .map_err(classify)
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        }
+        .map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(inner) => classify(inner),
+            other => StoreError::Other(other.to_string()),
+        })
+    }
+}

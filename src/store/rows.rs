@@ -1,0 +1,283 @@
+//! Rows as the database returns them, and their conversion into the
+//! records and domain types the rest of the program uses.
+
+use super::MemberChange;
+use super::{
+    ClaimedMessage, OutboxMessage, PasswordResetRecord, RefreshTokenRecord, SigningKeyRecord,
+    VerificationPurpose, VerificationRecord, from_millis,
+};
+use crate::domain::{Account, Member, MemberData, Role, Session};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use time::Duration;
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AccountRow {
+    id: String,
+    email: Option<String>,
+    username: Option<String>,
+    password_hash: String,
+    email_verified_at: Option<i64>,
+    roles: String,
+    custom_username: bool,
+    disabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Account {
+            id: row.id,
+            email: row.email,
+            username: row.username,
+            password_hash: row.password_hash,
+            email_verified_at: row.email_verified_at.map(from_millis),
+            // Roles are written by the core only; an unknown word is dropped.
+            roles: row.roles.split(',').filter_map(|r| Role::parse(r).ok()).collect(),
+            custom_username: row.custom_username,
+            disabled: row.disabled,
+            created_at: from_millis(row.created_at),
+            updated_at: from_millis(row.updated_at),
+        }
+    }
+}
+
+pub(super) fn roles_column(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SessionRow {
+    id: String,
+    account_id: String,
+    remember_me: bool,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    created_at: i64,
+    last_used_at: i64,
+    expires_at: i64,
+    idle_timeout_ms: i64,
+    revoked_at: Option<i64>,
+}
+
+impl From<SessionRow> for Session {
+    fn from(row: SessionRow) -> Self {
+        Session {
+            id: row.id,
+            account_id: row.account_id,
+            remember_me: row.remember_me,
+            user_agent: row.user_agent,
+            ip: row.ip,
+            created_at: from_millis(row.created_at),
+            last_used_at: from_millis(row.last_used_at),
+            expires_at: from_millis(row.expires_at),
+            idle_timeout: Duration::milliseconds(row.idle_timeout_ms),
+            revoked_at: row.revoked_at.map(from_millis),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RefreshTokenRow {
+    session_id: String,
+    used_at: Option<i64>,
+    sealed_successor: Option<String>,
+}
+
+impl From<RefreshTokenRow> for RefreshTokenRecord {
+    fn from(row: RefreshTokenRow) -> Self {
+        RefreshTokenRecord {
+            session_id: row.session_id,
+            used_at: row.used_at.map(from_millis),
+            sealed_successor: row.sealed_successor,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SigningKeyRow {
+    kid: String,
+    algorithm: String,
+    private_key: String,
+    public_key: String,
+    created_at: i64,
+}
+
+impl SigningKeyRow {
+    pub(super) fn into_record(self) -> Option<SigningKeyRecord> {
+        Some(SigningKeyRecord {
+            kid: self.kid,
+            algorithm: self.algorithm,
+            private_key: STANDARD.decode(self.private_key).ok()?,
+            public_key: STANDARD.decode(self.public_key).ok()?,
+            created_at: from_millis(self.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct VerificationRow {
+    id: String,
+    account_id: String,
+    purpose: String,
+    email: String,
+    code_digest: String,
+    link_digest: String,
+    attempts: i64,
+    resent: bool,
+    created_at: i64,
+    code_expires_at: i64,
+    link_expires_at: i64,
+    used_at: Option<i64>,
+    replaced_at: Option<i64>,
+}
+
+impl From<VerificationRow> for VerificationRecord {
+    fn from(row: VerificationRow) -> Self {
+        VerificationRecord {
+            id: row.id,
+            account_id: row.account_id,
+            purpose: VerificationPurpose::parse(&row.purpose),
+            email: row.email,
+            code_digest: row.code_digest,
+            link_digest: row.link_digest,
+            attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+            resent: row.resent,
+            created_at: from_millis(row.created_at),
+            code_expires_at: from_millis(row.code_expires_at),
+            link_expires_at: from_millis(row.link_expires_at),
+            used_at: row.used_at.map(from_millis),
+            replaced_at: row.replaced_at.map(from_millis),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct PasswordResetRow {
+    digest: String,
+    account_id: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl From<PasswordResetRow> for PasswordResetRecord {
+    fn from(row: PasswordResetRow) -> Self {
+        PasswordResetRecord {
+            digest: row.digest,
+            account_id: row.account_id,
+            created_at: from_millis(row.created_at),
+            expires_at: from_millis(row.expires_at),
+            used_at: row.used_at.map(from_millis),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ClaimedRow {
+    id: String,
+    recipient: String,
+    subject: String,
+    text_body: String,
+    html_body: String,
+    attempts: i64,
+    created_at: i64,
+}
+
+impl From<ClaimedRow> for ClaimedMessage {
+    fn from(row: ClaimedRow) -> Self {
+        ClaimedMessage {
+            message: OutboxMessage {
+                id: row.id,
+                recipient: row.recipient,
+                subject: row.subject,
+                text_body: row.text_body,
+                html_body: row.html_body,
+                created_at: from_millis(row.created_at),
+            },
+            attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MemberRow {
+    id: String,
+    imie: String,
+    nazwisko: String,
+    wyksztalcenie: String,
+    pesel: String,
+    wojewodztwo: String,
+    miejscowosc: String,
+    ulica: String,
+    nrdomulokalu: String,
+    kodpocztowy: String,
+    email: String,
+    tel: String,
+    version: i64,
+}
+
+impl From<MemberRow> for Member {
+    fn from(row: MemberRow) -> Self {
+        Member {
+            id: row.id,
+            data: MemberData {
+                imie: row.imie,
+                nazwisko: row.nazwisko,
+                wyksztalcenie: row.wyksztalcenie,
+                pesel: row.pesel,
+                wojewodztwo: row.wojewodztwo,
+                miejscowosc: row.miejscowosc,
+                ulica: row.ulica,
+                nrdomulokalu: row.nrdomulokalu,
+                kodpocztowy: row.kodpocztowy,
+                email: row.email,
+                tel: row.tel,
+            },
+            version: row.version,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MemberChangeRow {
+    id: String,
+    member_id: String,
+    actor_id: String,
+    action: String,
+    fields: String,
+    at: i64,
+}
+
+impl From<MemberChangeRow> for MemberChange {
+    fn from(row: MemberChangeRow) -> Self {
+        MemberChange {
+            id: row.id,
+            member_id: row.member_id,
+            actor_id: row.actor_id,
+            action: row.action,
+            fields: row
+                .fields
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            at: from_millis(row.at),
+        }
+    }
+}
+
+pub(super) fn encode_key(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// `%term%` for LIKE, with the pattern characters of `term` escaped.
+pub(super) fn like_pattern(term: &str) -> String {
+    let escaped = term
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
