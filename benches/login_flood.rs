@@ -5,7 +5,12 @@
 //! Client and server share the process (and the machine's cores), so the
 //! latencies include the client's own work.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 
 use klucznik::config::Config;
 use klucznik::startup::Application;

@@ -154,7 +154,8 @@ fn compute(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) ->
         if memory.len() < needed {
             memory.resize(needed, Block::new());
         }
-        argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..needed])
+        let blocks = memory.get_mut(..needed).ok_or(argon2::Error::MemoryTooLittle)?;
+        argon2.hash_password_into_with_memory(password, salt, out, blocks)
     })
 }
 

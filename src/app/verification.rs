@@ -29,8 +29,11 @@ fn random_code() -> String {
     while code.len() < CODE_LENGTH {
         for byte in secrets::random_bytes::<16>() {
             // 252 = 7 × 36: dropping larger bytes keeps every character equally likely.
-            if byte < 252 && code.len() < CODE_LENGTH {
-                code.push(char::from(CODE_ALPHABET[usize::from(byte % 36)]));
+            if byte < 252
+                && code.len() < CODE_LENGTH
+                && let Some(&c) = CODE_ALPHABET.get(usize::from(byte % 36))
+            {
+                code.push(char::from(c));
             }
         }
     }

@@ -126,23 +126,30 @@ impl MemberInput {
 pub fn parse_pesel(raw: &str) -> Result<String, Invalid> {
     const FIELD: &str = "pesel";
     let digits: Vec<u32> = raw.chars().filter_map(|c| c.to_digit(10)).collect();
-    if digits.len() != 11 || raw.chars().count() != 11 {
+    let Ok(digits) = <[u32; 11]>::try_from(digits) else {
+        return Err(Invalid::Field {
+            field: FIELD,
+            reason: "must be 11 digits",
+        });
+    };
+    if raw.chars().count() != 11 {
         return Err(Invalid::Field {
             field: FIELD,
             reason: "must be 11 digits",
         });
     }
+    let [y1, y2, m1, m2, d1, d2, .., check] = digits;
     let weights = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
     let sum: u32 = digits.iter().zip(weights).map(|(d, w)| d * w).sum();
-    if (10 - sum % 10) % 10 != digits[10] {
+    if (10 - sum % 10) % 10 != check {
         return Err(Invalid::Field {
             field: FIELD,
             reason: "has a wrong check digit",
         });
     }
-    let year = digits[0] * 10 + digits[1];
-    let coded_month = digits[2] * 10 + digits[3];
-    let day = digits[4] * 10 + digits[5];
+    let year = y1 * 10 + y2;
+    let coded_month = m1 * 10 + m2;
+    let day = d1 * 10 + d2;
     let (century, month) = match coded_month {
         81..=92 => (1800, coded_month - 80),
         1..=12 => (1900, coded_month),
@@ -206,7 +213,7 @@ pub fn parse_voivodeship(raw: &str) -> Result<String, Invalid> {
 pub fn parse_postal_code(raw: &str) -> Result<String, Invalid> {
     let bytes = raw.as_bytes();
     let valid = bytes.len() == 6
-        && bytes[2] == b'-'
+        && bytes.get(2) == Some(&b'-')
         && bytes
             .iter()
             .enumerate()

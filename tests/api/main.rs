@@ -2,7 +2,12 @@
 //! on SQLite always and on PostgreSQL when `KLUCZNIK_TEST_POSTGRES_URL` is
 //! set (each test on its own database, so they run in parallel).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 
 mod helpers;
 mod mailbox;

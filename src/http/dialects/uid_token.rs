@@ -176,8 +176,12 @@ async fn login(
     });
     if principal.session.remember_me
         && let Some(secret) = signed_in.session_secret
+        && let Some(fields) = answer.as_object_mut()
     {
-        answer["rememberToken"] = json!({"token": secret, "expire": rfc3339(principal.session.expires_at)});
+        fields.insert(
+            "rememberToken".into(),
+            json!({"token": secret, "expire": rfc3339(principal.session.expires_at)}),
+        );
     }
     Ok(Json(answer))
 }

@@ -26,7 +26,7 @@ async fn render(
         Ok(account) => account,
         Err(error) => {
             let (status, message) = failure(&error, ctx);
-            return ctx.message(status, ctx.t["account_title"], message, true, None);
+            return ctx.message(status, ctx.t.account_title, message, true, None);
         }
     };
     let sessions: Vec<SessionView> = match ctx.state().core.sessions(&account.id).await {
@@ -36,7 +36,7 @@ async fn render(
             .collect(),
         Err(error) => {
             let (status, message) = failure(&error, ctx);
-            return ctx.message(status, ctx.t["account_title"], message, true, None);
+            return ctx.message(status, ctx.t.account_title, message, true, None);
         }
     };
     let username = account.username.clone().unwrap_or_default();
@@ -44,7 +44,7 @@ async fn render(
         status,
         "account.html",
         context! {
-            title => ctx.t["account_title"],
+            title => ctx.t.account_title,
             account => Serde(AccountView::from(&account)),
             sessions => Serde(sessions),
             username,
@@ -100,7 +100,7 @@ pub async fn set_nickname(ctx: PageContext, form: Result<Form<NicknameForm>, For
                 &ctx,
                 &principal,
                 StatusCode::OK,
-                Some(ctx.t["nickname_saved"]),
+                Some(ctx.t.nickname_saved),
                 BTreeMap::new(),
             )
             .await
@@ -140,7 +140,7 @@ pub async fn change_password(ctx: PageContext, form: Result<Form<PasswordForm>, 
                 &ctx,
                 &principal,
                 StatusCode::OK,
-                Some(ctx.t["password_changed"]),
+                Some(ctx.t.password_changed),
                 BTreeMap::new(),
             )
             .await
@@ -181,7 +181,7 @@ pub async fn revoke_session(ctx: PageContext, form: Result<Form<RevokeForm>, For
                 &ctx,
                 &principal,
                 StatusCode::OK,
-                Some(ctx.t["session_signed_out"]),
+                Some(ctx.t.session_signed_out),
                 BTreeMap::new(),
             )
             .await
@@ -205,7 +205,7 @@ pub async fn revoke_others(ctx: PageContext, form: Result<Form<CsrfOnly>, FormRe
                 &ctx,
                 &principal,
                 StatusCode::OK,
-                Some(ctx.t["others_signed_out"]),
+                Some(ctx.t.others_signed_out),
                 BTreeMap::new(),
             )
             .await

@@ -30,7 +30,7 @@ pub async fn sign_in_page(ctx: PageContext) -> Response {
     ctx.render(
         StatusCode::OK,
         "sign_in.html",
-        context! { title => ctx.t["sign_in_title"], login => "" },
+        context! { title => ctx.t.sign_in_title, login => "" },
     )
 }
 
@@ -51,16 +51,16 @@ pub async fn sign_in(
     if let Err(refused) = ctx.check_csrf(form.csrf_token.as_deref()) {
         return refused;
     }
-    let title = ctx.t["sign_in_title"];
+    let title = ctx.t.sign_in_title;
     let login = form.login.unwrap_or_default();
     let password = form.password.unwrap_or_default();
     let remember_me = form.remember_me.is_some();
     let mut errors = BTreeMap::new();
     if login.trim().is_empty() {
-        errors.insert("login", ctx.t["missing"]);
+        errors.insert("login", ctx.t.missing);
     }
     if password.is_empty() {
-        errors.insert("password", ctx.t["missing"]);
+        errors.insert("password", ctx.t.missing);
     }
     if !errors.is_empty() {
         return ctx.render(
@@ -114,7 +114,7 @@ pub async fn sign_up_page(ctx: PageContext) -> Response {
     ctx.render(
         StatusCode::OK,
         "sign_up.html",
-        context! { title => ctx.t["sign_up_title"], email => "", username => "" },
+        context! { title => ctx.t.sign_up_title, email => "", username => "" },
     )
 }
 
@@ -131,11 +131,11 @@ pub async fn sign_up(ctx: PageContext, form: Result<Form<SignUpForm>, FormReject
     if let Err(refused) = ctx.check_csrf(form.csrf_token.as_deref()) {
         return refused;
     }
-    let title = ctx.t["sign_up_title"];
+    let title = ctx.t.sign_up_title;
     let email = form.email.unwrap_or_default();
     let username = form.username.unwrap_or_default();
     if email.trim().is_empty() {
-        let errors = BTreeMap::from([("email", ctx.t["missing"])]);
+        let errors = BTreeMap::from([("email", ctx.t.missing)]);
         return ctx.render(
             StatusCode::BAD_REQUEST,
             "sign_up.html",
@@ -151,10 +151,10 @@ pub async fn sign_up(ctx: PageContext, form: Result<Form<SignUpForm>, FormReject
     match ctx.state().core.register(new, Actor::Visitor, ctx.lang).await {
         Ok(_) => ctx.message(
             StatusCode::OK,
-            ctx.t["verify_title"],
-            ctx.t["mail_sent"],
+            ctx.t.verify_title,
+            ctx.t.mail_sent,
             false,
-            Some(("/verify", ctx.t["have_code"])),
+            Some(("/verify", ctx.t.have_code)),
         ),
         Err(error) => {
             let field = match &error {
@@ -177,7 +177,7 @@ pub async fn forgot_page(ctx: PageContext) -> Response {
     ctx.render(
         StatusCode::OK,
         "forgot_password.html",
-        context! { title => ctx.t["forgot_title"], show_form => true, email => "" },
+        context! { title => ctx.t.forgot_title, show_form => true, email => "" },
     )
 }
 
@@ -192,10 +192,10 @@ pub async fn forgot(ctx: PageContext, form: Result<Form<ForgotForm>, FormRejecti
     if let Err(refused) = ctx.check_csrf(form.csrf_token.as_deref()) {
         return refused;
     }
-    let title = ctx.t["forgot_title"];
+    let title = ctx.t.forgot_title;
     let email = form.email.unwrap_or_default();
     if email.trim().is_empty() {
-        let errors = BTreeMap::from([("email", ctx.t["missing"])]);
+        let errors = BTreeMap::from([("email", ctx.t.missing)]);
         return ctx.render(
             StatusCode::BAD_REQUEST,
             "forgot_password.html",
@@ -206,7 +206,7 @@ pub async fn forgot(ctx: PageContext, form: Result<Form<ForgotForm>, FormRejecti
         Ok(()) => ctx.render(
             StatusCode::OK,
             "forgot_password.html",
-            context! { title, notice => ctx.t["forgot_sent"] },
+            context! { title, notice => ctx.t.forgot_sent },
         ),
         Err(error) => {
             let (status, message) = failure(&error, &ctx);
@@ -227,7 +227,7 @@ pub async fn sign_out_page(ctx: PageContext) -> Response {
     ctx.render(
         StatusCode::OK,
         "sign_out.html",
-        context! { title => ctx.t["sign_out_title"] },
+        context! { title => ctx.t.sign_out_title },
     )
 }
 
@@ -246,7 +246,7 @@ pub async fn sign_out(ctx: PageContext, form: Result<Form<CsrfOnly>, FormRejecti
         && let Err(error) = ctx.state().core.logout(principal).await
     {
         let (status, message) = failure(&error, &ctx);
-        return ctx.message(status, ctx.t["sign_out_title"], message, true, None);
+        return ctx.message(status, ctx.t.sign_out_title, message, true, None);
     }
     let mut response = see_other("/sign-in");
     if let Some(cookie) = cleared_session_cookie(&ctx.state().web) {

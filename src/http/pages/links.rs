@@ -16,34 +16,34 @@ use std::collections::BTreeMap;
 /// A core failure as the page's words, and the status to send.
 pub fn failure(error: &CoreError, ctx: &PageContext) -> (StatusCode, &'static str) {
     let t = &ctx.t;
-    let word = |key: &str| t.get(key).copied().unwrap_or_default();
     match error {
-        CoreError::Verification(VerificationProblem::Invalid) => (StatusCode::BAD_REQUEST, word("invalid")),
-        CoreError::Verification(VerificationProblem::Expired) => (StatusCode::BAD_REQUEST, word("expired")),
+        CoreError::Verification(VerificationProblem::Invalid) => (StatusCode::BAD_REQUEST, t.invalid),
+        CoreError::Verification(VerificationProblem::Expired) => (StatusCode::BAD_REQUEST, t.expired),
         CoreError::Verification(VerificationProblem::TooManyAttempts) => {
-            (StatusCode::BAD_REQUEST, word("attempts"))
+            (StatusCode::BAD_REQUEST, t.attempts)
         }
-        CoreError::ResetToken(ResetProblem::Invalid) => (StatusCode::BAD_REQUEST, word("reset_invalid")),
-        CoreError::ResetToken(ResetProblem::Expired) => (StatusCode::BAD_REQUEST, word("reset_expired")),
-        CoreError::ResetToken(ResetProblem::Used) => (StatusCode::BAD_REQUEST, word("reset_used")),
-        CoreError::Invalid(Invalid::PasswordLength) => (StatusCode::BAD_REQUEST, word("password_length")),
-        CoreError::Invalid(Invalid::PasswordCommon) => (StatusCode::BAD_REQUEST, word("password_common")),
-        CoreError::Invalid(Invalid::Email) => (StatusCode::BAD_REQUEST, word("bad_email")),
-        CoreError::Invalid(Invalid::Username) => (StatusCode::BAD_REQUEST, word("bad_username")),
-        CoreError::Invalid(_) => (StatusCode::BAD_REQUEST, word("missing")),
-        CoreError::EmailTaken => (StatusCode::CONFLICT, word("email_taken")),
-        CoreError::UsernameTaken => (StatusCode::CONFLICT, word("username_taken")),
-        CoreError::InvalidCredentials => (StatusCode::UNAUTHORIZED, word("wrong_credentials")),
-        CoreError::EmailNotVerified => (StatusCode::FORBIDDEN, word("verify_first")),
-        CoreError::AccountDisabled => (StatusCode::FORBIDDEN, word("disabled")),
-        CoreError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, word("too_many")),
-        CoreError::WrongCurrentPassword => (StatusCode::BAD_REQUEST, word("wrong_current")),
-        CoreError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, word("unavailable")),
+        CoreError::ResetToken(ResetProblem::Invalid) => (StatusCode::BAD_REQUEST, t.reset_invalid),
+        CoreError::ResetToken(ResetProblem::Expired) => (StatusCode::BAD_REQUEST, t.reset_expired),
+        CoreError::ResetToken(ResetProblem::Used) => (StatusCode::BAD_REQUEST, t.reset_used),
+        CoreError::Invalid(Invalid::PasswordLength) => (StatusCode::BAD_REQUEST, t.password_length),
+        CoreError::Invalid(Invalid::PasswordCommon) => (StatusCode::BAD_REQUEST, t.password_common),
+        CoreError::Invalid(Invalid::Email) => (StatusCode::BAD_REQUEST, t.bad_email),
+        CoreError::Invalid(Invalid::Username) => (StatusCode::BAD_REQUEST, t.bad_username),
+        CoreError::Invalid(_) => (StatusCode::BAD_REQUEST, t.missing),
+        CoreError::EmailTaken => (StatusCode::CONFLICT, t.email_taken),
+        CoreError::UsernameTaken => (StatusCode::CONFLICT, t.username_taken),
+        CoreError::InvalidCredentials => (StatusCode::UNAUTHORIZED, t.wrong_credentials),
+        CoreError::EmailNotVerified => (StatusCode::FORBIDDEN, t.verify_first),
+        CoreError::AccountDisabled => (StatusCode::FORBIDDEN, t.disabled),
+        CoreError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, t.too_many),
+        CoreError::WrongCurrentPassword => (StatusCode::BAD_REQUEST, t.wrong_current),
+        CoreError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, t.unavailable),
         CoreError::Internal(cause) => {
             tracing::error!(%cause, "internal error on a page");
-            (StatusCode::INTERNAL_SERVER_ERROR, word("error"))
+            (StatusCode::INTERNAL_SERVER_ERROR, t.error)
         }
-        _ => (StatusCode::BAD_REQUEST, word("error")),
+        // Anything else keeps the status the core gives it.
+        other => (crate::http::problem::Problem::from(other).status, t.error),
     }
 }
 
@@ -66,7 +66,7 @@ pub async fn verify_page(ctx: PageContext, query: Result<Query<TokenQuery>, Quer
     ctx.render(
         StatusCode::OK,
         "verify.html",
-        context! { title => ctx.t["verify_title"], token, show_form, email => "" },
+        context! { title => ctx.t.verify_title, token, show_form, email => "" },
     )
 }
 
@@ -75,7 +75,7 @@ pub async fn verify_submit(ctx: PageContext, form: Result<Form<VerifyForm>, Form
     if let Err(refused) = ctx.check_csrf(form.csrf_token.as_deref()) {
         return refused;
     }
-    let title = ctx.t["verify_title"];
+    let title = ctx.t.verify_title;
     let email = form.email.clone().unwrap_or_default();
     let by_link = form.token.as_deref().is_some_and(|t| !t.is_empty());
     let outcome = if by_link {
@@ -86,10 +86,10 @@ pub async fn verify_submit(ctx: PageContext, form: Result<Form<VerifyForm>, Form
     } else {
         let mut errors = BTreeMap::new();
         if email.trim().is_empty() {
-            errors.insert("email", ctx.t["missing"]);
+            errors.insert("email", ctx.t.missing);
         }
         if form.code.as_deref().unwrap_or_default().trim().is_empty() {
-            errors.insert("code", ctx.t["missing"]);
+            errors.insert("code", ctx.t.missing);
         }
         if !errors.is_empty() {
             return ctx.render(
@@ -107,9 +107,9 @@ pub async fn verify_submit(ctx: PageContext, form: Result<Form<VerifyForm>, Form
         Ok(_) => ctx.message(
             StatusCode::OK,
             title,
-            ctx.t["verified_notice"],
+            ctx.t.verified_notice,
             false,
-            Some(("/sign-in", ctx.t["sign_in_title"])),
+            Some(("/sign-in", ctx.t.sign_in_title)),
         ),
         Err(error) => {
             let (status, message) = failure(&error, &ctx);
@@ -139,7 +139,7 @@ pub struct ResetForm {
 }
 
 pub async fn reset_page(ctx: PageContext, query: Result<Query<TokenQuery>, QueryRejection>) -> Response {
-    let title = ctx.t["reset_title"];
+    let title = ctx.t.reset_title;
     let token = query.ok().and_then(|Query(q)| q.token).unwrap_or_default();
     match ctx.state().core.check_reset_token(&token).await {
         Ok(()) => ctx.render(
@@ -163,7 +163,7 @@ pub async fn reset_submit(ctx: PageContext, form: Result<Form<ResetForm>, FormRe
     if let Err(refused) = ctx.check_csrf(form.csrf_token.as_deref()) {
         return refused;
     }
-    let title = ctx.t["reset_title"];
+    let title = ctx.t.reset_title;
     let token = form.token.unwrap_or_default();
     let password = form.password.unwrap_or_default();
     match ctx
@@ -175,9 +175,9 @@ pub async fn reset_submit(ctx: PageContext, form: Result<Form<ResetForm>, FormRe
         Ok(()) => ctx.message(
             StatusCode::OK,
             title,
-            ctx.t["reset_done"],
+            ctx.t.reset_done,
             false,
-            Some(("/sign-in", ctx.t["sign_in_title"])),
+            Some(("/sign-in", ctx.t.sign_in_title)),
         ),
         // A refused password keeps the form (never the password itself).
         Err(error @ CoreError::Invalid(_)) => {

@@ -209,7 +209,7 @@ impl PageContext {
     /// A page: `values` plus the language, words and CSRF token.
     pub fn render(&self, status: StatusCode, name: &str, values: Value) -> Response {
         let csrf_token = self.state.csrf.sign(&self.csrf_cookie);
-        let values = context! { lang => self.lang.code(), t => self.t.clone(), csrf_token, ..values };
+        let values = context! { lang => self.lang.code(), t => Value::from(minijinja::value::Serde(self.t)), csrf_token, ..values };
         let body = self
             .state
             .pages
@@ -277,13 +277,7 @@ impl PageContext {
         if fits {
             Ok(())
         } else {
-            Err(self.message(
-                StatusCode::FORBIDDEN,
-                self.t["csrf_title"],
-                self.t["csrf"],
-                true,
-                None,
-            ))
+            Err(self.message(StatusCode::FORBIDDEN, self.t.csrf_title, self.t.csrf, true, None))
         }
     }
 

@@ -1,285 +1,245 @@
-//! The words of the pages, in Polish and English.
+//! The words of the pages, in Polish and English: a struct, so that a
+//! word a page asks for and the tables lack fails to compile.
 
 use crate::mail::Lang;
-use std::collections::BTreeMap;
+use serde::Serialize;
 
-pub type Words = BTreeMap<&'static str, &'static str>;
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Words {
+    pub language: &'static str,
+    pub sign_in_title: &'static str,
+    pub sign_up_title: &'static str,
+    pub sign_in: &'static str,
+    pub sign_up: &'static str,
+    pub login: &'static str,
+    pub password: &'static str,
+    pub remember_me: &'static str,
+    pub forgot: &'static str,
+    pub no_account: &'static str,
+    pub have_account: &'static str,
+    pub have_code: &'static str,
+    pub username_optional: &'static str,
+    pub verify_title: &'static str,
+    pub link_intro: &'static str,
+    pub code_intro: &'static str,
+    pub email: &'static str,
+    pub code: &'static str,
+    pub confirm: &'static str,
+    pub verified_notice: &'static str,
+    pub mail_sent: &'static str,
+    pub invalid: &'static str,
+    pub expired: &'static str,
+    pub attempts: &'static str,
+    pub missing: &'static str,
+    pub reset_title: &'static str,
+    pub new_password: &'static str,
+    pub current_password: &'static str,
+    pub password_hint: &'static str,
+    pub save: &'static str,
+    pub reset_done: &'static str,
+    pub reset_invalid: &'static str,
+    pub reset_expired: &'static str,
+    pub reset_used: &'static str,
+    pub password_length: &'static str,
+    pub password_common: &'static str,
+    pub bad_email: &'static str,
+    pub bad_username: &'static str,
+    pub email_taken: &'static str,
+    pub username_taken: &'static str,
+    pub wrong_credentials: &'static str,
+    pub not_verified: &'static str,
+    pub verify_first: &'static str,
+    pub disabled: &'static str,
+    pub too_many: &'static str,
+    pub wrong_current: &'static str,
+    pub forgot_title: &'static str,
+    pub forgot_intro: &'static str,
+    pub send_link: &'static str,
+    pub forgot_sent: &'static str,
+    pub back_to_sign_in: &'static str,
+    pub back_to_account: &'static str,
+    pub account_title: &'static str,
+    pub my_data: &'static str,
+    pub nickname: &'static str,
+    pub set_nickname: &'static str,
+    pub roles: &'static str,
+    pub member_since: &'static str,
+    pub verified: &'static str,
+    pub change_password: &'static str,
+    pub password_changed: &'static str,
+    pub nickname_saved: &'static str,
+    pub my_sessions: &'static str,
+    pub unknown_device: &'static str,
+    pub last_used: &'static str,
+    pub this_device: &'static str,
+    pub sign_out_this: &'static str,
+    pub sign_out_others: &'static str,
+    pub others_signed_out: &'static str,
+    pub session_signed_out: &'static str,
+    pub sign_out: &'static str,
+    pub sign_out_title: &'static str,
+    pub signed_out: &'static str,
+    pub csrf_title: &'static str,
+    pub csrf: &'static str,
+    pub unavailable: &'static str,
+    pub error: &'static str,
+}
 
 pub fn words(lang: Lang) -> Words {
     let pl = lang == Lang::Pl;
     let pick = |pl_text, en_text| if pl { pl_text } else { en_text };
-    BTreeMap::from([
-        ("language", pick("Język", "Language")),
-        ("sign_in_title", pick("Zaloguj się", "Sign in")),
-        ("sign_up_title", pick("Załóż konto", "Sign up")),
-        ("sign_in", pick("Zaloguj", "Sign in")),
-        ("sign_up", pick("Załóż konto", "Sign up")),
-        ("login", pick("E-mail lub nazwa użytkownika", "Email or username")),
-        ("password", pick("Hasło", "Password")),
-        (
-            "remember_me",
-            pick("Zapamiętaj mnie na 30 dni", "Remember me for 30 days"),
+    Words {
+        language: pick("Język", "Language"),
+        sign_in_title: pick("Zaloguj się", "Sign in"),
+        sign_up_title: pick("Załóż konto", "Sign up"),
+        sign_in: pick("Zaloguj", "Sign in"),
+        sign_up: pick("Załóż konto", "Sign up"),
+        login: pick("E-mail lub nazwa użytkownika", "Email or username"),
+        password: pick("Hasło", "Password"),
+        remember_me: pick("Zapamiętaj mnie na 30 dni", "Remember me for 30 days"),
+        forgot: pick("Nie pamiętasz hasła?", "Forgot your password?"),
+        no_account: pick("Nie masz konta?", "No account yet?"),
+        have_account: pick("Masz już konto? Zaloguj się", "Have an account? Sign in"),
+        have_code: pick("Mam kod weryfikacyjny", "I have a verification code"),
+        username_optional: pick("Nazwa użytkownika (opcjonalnie)", "Username (optional)"),
+        verify_title: pick("Potwierdź adres e-mail", "Confirm your email address"),
+        link_intro: pick(
+            "Kliknij, aby potwierdzić adres.",
+            "Press the button to confirm your address.",
         ),
-        ("forgot", pick("Nie pamiętasz hasła?", "Forgot your password?")),
-        ("no_account", pick("Nie masz konta?", "No account yet?")),
-        (
-            "have_account",
-            pick("Masz już konto? Zaloguj się", "Have an account? Sign in"),
+        code_intro: pick(
+            "Wpisz adres i kod z wiadomości.",
+            "Enter your address and the code from the message.",
         ),
-        (
-            "have_code",
-            pick("Mam kod weryfikacyjny", "I have a verification code"),
+        email: pick("Adres e-mail", "Email address"),
+        code: pick("Kod", "Code"),
+        confirm: pick("Potwierdź", "Confirm"),
+        verified_notice: pick(
+            "Adres potwierdzony. Możesz się zalogować.",
+            "Your address is confirmed. You can sign in now.",
         ),
-        (
-            "username_optional",
-            pick("Nazwa użytkownika (opcjonalnie)", "Username (optional)"),
+        mail_sent: pick(
+            "Wysłaliśmy wiadomość z kodem i linkiem. Potwierdź adres, a potem się zaloguj.",
+            "We sent you a message with a code and a link. Confirm your address, then sign in.",
         ),
-        (
-            "verify_title",
-            pick("Potwierdź adres e-mail", "Confirm your email address"),
+        invalid: pick(
+            "Ten kod lub link jest nieprawidłowy albo został już użyty.",
+            "This code or link is not valid or was already used.",
         ),
-        (
-            "link_intro",
-            pick(
-                "Kliknij, aby potwierdzić adres.",
-                "Press the button to confirm your address.",
-            ),
+        expired: pick(
+            "Ten kod lub link wygasł. Poproś o nowy.",
+            "This code or link has expired. Ask for a new one.",
         ),
-        (
-            "code_intro",
-            pick(
-                "Wpisz adres i kod z wiadomości.",
-                "Enter your address and the code from the message.",
-            ),
+        attempts: pick(
+            "Zbyt wiele błędnych prób. Poproś o nowy kod.",
+            "Too many wrong tries. Ask for a new code.",
         ),
-        ("email", pick("Adres e-mail", "Email address")),
-        ("code", pick("Kod", "Code")),
-        ("confirm", pick("Potwierdź", "Confirm")),
-        (
-            "verified_notice",
-            pick(
-                "Adres potwierdzony. Możesz się zalogować.",
-                "Your address is confirmed. You can sign in now.",
-            ),
+        missing: pick("To pole jest wymagane.", "This field is required."),
+        reset_title: pick("Ustaw nowe hasło", "Set a new password"),
+        new_password: pick("Nowe hasło", "New password"),
+        current_password: pick("Obecne hasło", "Current password"),
+        password_hint: pick(
+            "Od 8 do 128 znaków; nie może być popularnym hasłem.",
+            "8 to 128 characters; not a commonly used password.",
         ),
-        (
-            "mail_sent",
-            pick(
-                "Wysłaliśmy wiadomość z kodem i linkiem. Potwierdź adres, a potem się zaloguj.",
-                "We sent you a message with a code and a link. Confirm your address, then sign in.",
-            ),
+        save: pick("Zapisz", "Save"),
+        reset_done: pick(
+            "Hasło zmienione. Zaloguj się nowym hasłem; inne sesje zostały zakończone.",
+            "Password changed. Sign in with the new one; every other session was signed out.",
         ),
-        (
-            "invalid",
-            pick(
-                "Ten kod lub link jest nieprawidłowy albo został już użyty.",
-                "This code or link is not valid or was already used.",
-            ),
+        reset_invalid: pick("Ten link jest nieprawidłowy.", "This link is not valid."),
+        reset_expired: pick(
+            "Ten link wygasł. Poproś o nowy.",
+            "This link has expired. Ask for a new one.",
         ),
-        (
-            "expired",
-            pick(
-                "Ten kod lub link wygasł. Poproś o nowy.",
-                "This code or link has expired. Ask for a new one.",
-            ),
+        reset_used: pick("Ten link został już użyty.", "This link was already used."),
+        password_length: pick(
+            "Hasło musi mieć od 8 do 128 znaków.",
+            "The password must be 8 to 128 characters long.",
         ),
-        (
-            "attempts",
-            pick(
-                "Zbyt wiele błędnych prób. Poproś o nowy kod.",
-                "Too many wrong tries. Ask for a new code.",
-            ),
+        password_common: pick(
+            "To hasło jest zbyt popularne. Wybierz inne.",
+            "This password is too common. Choose another one.",
         ),
-        (
-            "missing",
-            pick("To pole jest wymagane.", "This field is required."),
+        bad_email: pick(
+            "To nie jest poprawny adres e-mail.",
+            "This is not a valid email address.",
         ),
-        ("reset_title", pick("Ustaw nowe hasło", "Set a new password")),
-        ("new_password", pick("Nowe hasło", "New password")),
-        ("current_password", pick("Obecne hasło", "Current password")),
-        (
-            "password_hint",
-            pick(
-                "Od 8 do 128 znaków; nie może być popularnym hasłem.",
-                "8 to 128 characters; not a commonly used password.",
-            ),
+        bad_username: pick(
+            "Od 3 do 32 liter, cyfr lub podkreśleń.",
+            "3 to 32 letters, digits or underscores.",
         ),
-        ("save", pick("Zapisz", "Save")),
-        (
-            "reset_done",
-            pick(
-                "Hasło zmienione. Zaloguj się nowym hasłem; inne sesje zostały zakończone.",
-                "Password changed. Sign in with the new one; every other session was signed out.",
-            ),
+        email_taken: pick(
+            "Konto z tym adresem już istnieje.",
+            "An account with this address already exists.",
         ),
-        (
-            "reset_invalid",
-            pick("Ten link jest nieprawidłowy.", "This link is not valid."),
+        username_taken: pick("Ta nazwa jest zajęta.", "This name is taken."),
+        wrong_credentials: pick("Nieprawidłowy login lub hasło.", "Wrong login or password."),
+        not_verified: pick("niepotwierdzony", "not verified"),
+        verify_first: pick(
+            "Najpierw potwierdź adres e-mail: kod i link są w wiadomości od nas.",
+            "Confirm your email address first: the code and link are in our message.",
         ),
-        (
-            "reset_expired",
-            pick(
-                "Ten link wygasł. Poproś o nowy.",
-                "This link has expired. Ask for a new one.",
-            ),
+        disabled: pick("To konto jest zablokowane.", "This account is disabled."),
+        too_many: pick(
+            "Zbyt wiele nieudanych prób. Spróbuj za chwilę.",
+            "Too many failed attempts. Try again shortly.",
         ),
-        (
-            "reset_used",
-            pick("Ten link został już użyty.", "This link was already used."),
+        wrong_current: pick(
+            "Obecne hasło jest nieprawidłowe.",
+            "The current password is wrong.",
         ),
-        (
-            "password_length",
-            pick(
-                "Hasło musi mieć od 8 do 128 znaków.",
-                "The password must be 8 to 128 characters long.",
-            ),
+        forgot_title: pick("Odzyskaj hasło", "Recover your password"),
+        forgot_intro: pick(
+            "Podaj adres konta, a wyślemy link do ustawienia nowego hasła.",
+            "Enter your account's address and we will send a link to set a new password.",
         ),
-        (
-            "password_common",
-            pick(
-                "To hasło jest zbyt popularne. Wybierz inne.",
-                "This password is too common. Choose another one.",
-            ),
+        send_link: pick("Wyślij link", "Send the link"),
+        forgot_sent: pick(
+            "Jeśli konto z tym adresem istnieje, wysłaliśmy do niego link.",
+            "If an account has this address, we sent it a link.",
         ),
-        (
-            "bad_email",
-            pick(
-                "To nie jest poprawny adres e-mail.",
-                "This is not a valid email address.",
-            ),
+        back_to_sign_in: pick("Wróć do logowania", "Back to sign-in"),
+        back_to_account: pick("Wróć do konta", "Back to my account"),
+        account_title: pick("Moje konto", "My account"),
+        my_data: pick("Moje dane", "My data"),
+        nickname: pick("Nazwa użytkownika", "Username"),
+        set_nickname: pick("Ustaw nazwę użytkownika", "Set your username"),
+        roles: pick("Role", "Roles"),
+        member_since: pick("Konto od", "Member since"),
+        verified: pick("potwierdzony", "verified"),
+        change_password: pick("Zmień hasło", "Change password"),
+        password_changed: pick(
+            "Hasło zmienione; inne sesje zostały zakończone.",
+            "Password changed; every other session was signed out.",
         ),
-        (
-            "bad_username",
-            pick(
-                "Od 3 do 32 liter, cyfr lub podkreśleń.",
-                "3 to 32 letters, digits or underscores.",
-            ),
+        nickname_saved: pick("Nazwa użytkownika zapisana.", "Username saved."),
+        my_sessions: pick("Moje sesje", "My sessions"),
+        unknown_device: pick("Nieznane urządzenie", "Unknown device"),
+        last_used: pick("ostatnio", "last used"),
+        this_device: pick("to urządzenie", "this device"),
+        sign_out_this: pick("Wyloguj", "Sign out"),
+        sign_out_others: pick("Wyloguj wszystkie inne urządzenia", "Sign out all other devices"),
+        others_signed_out: pick(
+            "Inne urządzenia zostały wylogowane.",
+            "Every other device was signed out.",
         ),
-        (
-            "email_taken",
-            pick(
-                "Konto z tym adresem już istnieje.",
-                "An account with this address already exists.",
-            ),
+        session_signed_out: pick("Sesja zakończona.", "That session was signed out."),
+        sign_out: pick("Wyloguj się", "Sign out"),
+        sign_out_title: pick("Wylogowanie", "Sign out"),
+        signed_out: pick("Wylogowano.", "You are signed out."),
+        csrf_title: pick("Żądanie odrzucone", "Request refused"),
+        csrf: pick(
+            "Ten formularz wygasł lub nie pochodzi z tej strony. Wróć, odśwież stronę i spróbuj ponownie.",
+            "This form has expired or did not come from this site. Go back, reload the page and try again.",
         ),
-        (
-            "username_taken",
-            pick("Ta nazwa jest zajęta.", "This name is taken."),
+        unavailable: pick(
+            "Usługa jest chwilowo niedostępna. Spróbuj za chwilę.",
+            "The service is briefly unavailable. Try again shortly.",
         ),
-        (
-            "wrong_credentials",
-            pick("Nieprawidłowy login lub hasło.", "Wrong login or password."),
+        error: pick(
+            "Coś poszło nie tak. Spróbuj ponownie.",
+            "Something went wrong. Please try again.",
         ),
-        ("not_verified", pick("niepotwierdzony", "not verified")),
-        (
-            "verify_first",
-            pick(
-                "Najpierw potwierdź adres e-mail: kod i link są w wiadomości od nas.",
-                "Confirm your email address first: the code and link are in our message.",
-            ),
-        ),
-        (
-            "disabled",
-            pick("To konto jest zablokowane.", "This account is disabled."),
-        ),
-        (
-            "too_many",
-            pick(
-                "Zbyt wiele nieudanych prób. Spróbuj za chwilę.",
-                "Too many failed attempts. Try again shortly.",
-            ),
-        ),
-        (
-            "wrong_current",
-            pick(
-                "Obecne hasło jest nieprawidłowe.",
-                "The current password is wrong.",
-            ),
-        ),
-        ("forgot_title", pick("Odzyskaj hasło", "Recover your password")),
-        (
-            "forgot_intro",
-            pick(
-                "Podaj adres konta, a wyślemy link do ustawienia nowego hasła.",
-                "Enter your account's address and we will send a link to set a new password.",
-            ),
-        ),
-        ("send_link", pick("Wyślij link", "Send the link")),
-        (
-            "forgot_sent",
-            pick(
-                "Jeśli konto z tym adresem istnieje, wysłaliśmy do niego link.",
-                "If an account has this address, we sent it a link.",
-            ),
-        ),
-        ("back_to_sign_in", pick("Wróć do logowania", "Back to sign-in")),
-        ("back_to_account", pick("Wróć do konta", "Back to my account")),
-        ("account_title", pick("Moje konto", "My account")),
-        ("my_data", pick("Moje dane", "My data")),
-        ("nickname", pick("Nazwa użytkownika", "Username")),
-        (
-            "set_nickname",
-            pick("Ustaw nazwę użytkownika", "Set your username"),
-        ),
-        ("roles", pick("Role", "Roles")),
-        ("member_since", pick("Konto od", "Member since")),
-        ("verified", pick("potwierdzony", "verified")),
-        ("change_password", pick("Zmień hasło", "Change password")),
-        (
-            "password_changed",
-            pick(
-                "Hasło zmienione; inne sesje zostały zakończone.",
-                "Password changed; every other session was signed out.",
-            ),
-        ),
-        (
-            "nickname_saved",
-            pick("Nazwa użytkownika zapisana.", "Username saved."),
-        ),
-        ("my_sessions", pick("Moje sesje", "My sessions")),
-        ("unknown_device", pick("Nieznane urządzenie", "Unknown device")),
-        ("last_used", pick("ostatnio", "last used")),
-        ("this_device", pick("to urządzenie", "this device")),
-        ("sign_out_this", pick("Wyloguj", "Sign out")),
-        (
-            "sign_out_others",
-            pick("Wyloguj wszystkie inne urządzenia", "Sign out all other devices"),
-        ),
-        (
-            "others_signed_out",
-            pick(
-                "Inne urządzenia zostały wylogowane.",
-                "Every other device was signed out.",
-            ),
-        ),
-        (
-            "session_signed_out",
-            pick("Sesja zakończona.", "That session was signed out."),
-        ),
-        ("sign_out", pick("Wyloguj się", "Sign out")),
-        ("sign_out_title", pick("Wylogowanie", "Sign out")),
-        ("signed_out", pick("Wylogowano.", "You are signed out.")),
-        ("csrf_title", pick("Żądanie odrzucone", "Request refused")),
-        (
-            "csrf",
-            pick(
-                "Ten formularz wygasł lub nie pochodzi z tej strony. Wróć, odśwież stronę i spróbuj ponownie.",
-                "This form has expired or did not come from this site. Go back, reload the page and try again.",
-            ),
-        ),
-        (
-            "unavailable",
-            pick(
-                "Usługa jest chwilowo niedostępna. Spróbuj za chwilę.",
-                "The service is briefly unavailable. Try again shortly.",
-            ),
-        ),
-        (
-            "error",
-            pick(
-                "Coś poszło nie tak. Spróbuj ponownie.",
-                "Something went wrong. Please try again.",
-            ),
-        ),
-    ])
+    }
 }
