@@ -67,6 +67,9 @@ pub async fn open_core(
         composer: Composer::new(public_url.clone()),
         mail_wake,
         clock: Arc::clone(&config.clock),
+        links: Arc::new(http::links::PageLinks {
+            public_url: public_url.clone(),
+        }),
     })))
 }
 
@@ -135,6 +138,7 @@ impl Application {
             wake,
         };
         let web = WebSettings {
+            public_url: public_url.clone(),
             public_origin: public_url.origin().ascii_serialization(),
             cors_origins: config.cors_origins.clone(),
             secure_cookies: !config.dev,

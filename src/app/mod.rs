@@ -7,6 +7,7 @@ mod admin;
 pub mod clock;
 mod error;
 pub mod hashing;
+pub mod links;
 mod members;
 mod model;
 mod recovery;
@@ -47,6 +48,8 @@ pub struct Core {
     /// Wakes the outbox worker when a message is queued.
     mail_wake: Arc<Notify>,
     clock: Arc<dyn clock::Clock>,
+    /// The shapes of mailed links, unless a caller brings its own.
+    links: links::Links,
 }
 
 /// What the core is made of, built by `startup`.
@@ -59,6 +62,8 @@ pub struct CoreParts {
     /// Wakes the outbox worker when a message is queued.
     pub mail_wake: Arc<Notify>,
     pub clock: Arc<dyn clock::Clock>,
+    /// The default shapes of mailed links (the web page's routes).
+    pub links: links::Links,
 }
 
 impl Core {
@@ -71,6 +76,7 @@ impl Core {
             composer,
             mail_wake,
             clock,
+            links,
         } = parts;
         Self {
             store,
@@ -80,6 +86,7 @@ impl Core {
             composer,
             mail_wake,
             clock,
+            links,
         }
     }
 

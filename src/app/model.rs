@@ -3,7 +3,6 @@
 
 use super::IssuedVerification;
 use crate::domain::{Account, Role, Session};
-use crate::mail::LinkStyle;
 use time::Duration;
 
 /// Lifetimes and limits of the core, from configuration.
@@ -44,7 +43,7 @@ impl Default for CoreSettings {
 }
 
 /// What a sign-up asks for, as typed.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct NewAccount {
     pub email: Option<String>,
     pub username: Option<String>,
@@ -52,8 +51,8 @@ pub struct NewAccount {
     pub roles: Vec<Role>,
     /// The operator vouches for the email: no verification mail.
     pub email_verified: bool,
-    /// Where the verification link points.
-    pub links: LinkStyle,
+    /// Where the verification link points, when not the core's default.
+    pub links: Option<super::links::Links>,
 }
 
 /// A new account, and the verification mailed to it when it has an email.

@@ -2,9 +2,10 @@
 //! through the native API answers the same, in the same time, whether or
 //! not the account exists.
 
+use super::links::MailedLinks;
 use super::{Core, CoreError, ResetProblem, secrets};
 use crate::domain::Password;
-use crate::mail::{Lang, LinkStyle, Mail};
+use crate::mail::{Lang, Mail};
 use crate::store::PasswordResetRecord;
 use std::time::{Duration as StdDuration, Instant};
 use time::Duration;
@@ -20,7 +21,7 @@ impl Core {
     #[tracing::instrument(skip_all)]
     pub async fn forgot_password(&self, email: &str, lang: Lang) -> Result<(), CoreError> {
         let started = Instant::now();
-        let outcome = self.send_reset_link(email, lang, &LinkStyle::Pages).await;
+        let outcome = self.send_reset_link(email, lang, &*self.links).await;
         tokio::time::sleep_until((started + FORGOT_FLOOR).into()).await;
         match outcome {
             Err(CoreError::NotFound(_)) => Ok(()),
@@ -30,7 +31,12 @@ impl Core {
 
     /// Mails a reset link; `NotFound` when no enabled account has the
     /// address (for dialects whose seed says so).
-    pub async fn send_reset_link(&self, email: &str, lang: Lang, links: &LinkStyle) -> Result<(), CoreError> {
+    pub async fn send_reset_link(
+        &self,
+        email: &str,
+        lang: Lang,
+        links: &dyn MailedLinks,
+    ) -> Result<(), CoreError> {
         let Some(account) = self.account_by_email(email).await?.filter(|a| !a.disabled) else {
             return Err(CoreError::NotFound("account"));
         };
@@ -46,7 +52,7 @@ impl Core {
             expires_at: now + RESET_LIFETIME,
             used_at: None,
         };
-        let link = self.composer.reset_link(links, &account.id, &token);
+        let link = links.reset(&account.id, &token);
         let mail = self.compose(
             lang,
             &address,

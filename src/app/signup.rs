@@ -52,7 +52,7 @@ impl Core {
                 crate::store::VerificationPurpose::Signup,
                 false,
                 lang,
-                &new.links,
+                new.links.as_deref().unwrap_or(&*self.links),
             )?),
             _ => None,
         };

@@ -1,10 +1,11 @@
 //! Email verification by code (bound to a verification id, 10 minutes, five
 //! tries) or by link (single use), resends, and changes of email address.
 
+use super::links::MailedLinks;
 use super::{Core, CoreError, Device, Principal, SessionLength, SignedIn, VerificationProblem, secrets};
 use crate::domain::email::same_address;
 use crate::domain::{Account, Email};
-use crate::mail::{Lang, LinkStyle, Mail};
+use crate::mail::{Lang, Mail};
 use crate::store::{OutboxMessage, StoreError, VerificationPurpose, VerificationRecord};
 use time::{Duration, OffsetDateTime};
 
@@ -49,7 +50,7 @@ impl Core {
         purpose: VerificationPurpose,
         resent: bool,
         lang: Lang,
-        links: &LinkStyle,
+        links: &dyn MailedLinks,
     ) -> Result<(VerificationRecord, OutboxMessage, IssuedVerification), CoreError> {
         let now = self.now();
         let code = random_code();
@@ -75,7 +76,7 @@ impl Core {
             Mail::Verification {
                 email,
                 code: &code,
-                link: &self.composer.verify_link(links, account_id, &token),
+                link: &links.verify(account_id, &token),
                 code_minutes: CODE_LIFETIME.whole_minutes(),
             },
         )?;
@@ -255,7 +256,7 @@ impl Core {
             VerificationPurpose::Signup,
             true,
             lang,
-            &LinkStyle::Pages,
+            &*self.links,
         )?;
         self.store.issue_verification(&record, &[mail]).await?;
         self.mail_wake.notify_one();
@@ -288,7 +289,7 @@ impl Core {
             VerificationPurpose::EmailChange,
             false,
             lang,
-            &LinkStyle::Pages,
+            &*self.links,
         )?;
         let mut mails = vec![mail];
         if let Some(old) = &principal.account.email {

@@ -8,6 +8,7 @@ pub mod dialects;
 pub mod error;
 pub mod extract;
 mod layers;
+pub mod links;
 pub mod member_body;
 pub mod native;
 pub mod pages;
@@ -31,6 +32,8 @@ pub struct AppState {
 /// Settings of the HTTP edge.
 #[derive(Debug, Clone)]
 pub struct WebSettings {
+    /// `--public-url`: where mailed links point.
+    pub public_url: url::Url,
     /// `scheme://host[:port]` of the public URL.
     pub public_origin: String,
     /// Origins allowed by `--cors-origin`.

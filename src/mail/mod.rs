@@ -55,18 +55,6 @@ impl Lang {
     }
 }
 
-/// Where mailed links point: the web page's routes by default, or a
-/// dialect's own (uid-token mails `/authorize/UID/TOKEN`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum LinkStyle {
-    /// `PUBLIC_URL/verify?token=…` and `PUBLIC_URL/reset-password?token=…`
-    #[default]
-    Pages,
-    /// `PUBLIC_URL{prefix}/authorize/UID/TOKEN`, and
-    /// `PUBLIC_URL/reset-password?id=UID&token=…`
-    UidPath { prefix: String },
-}
-
 /// Renders messages into outbox rows.
 pub struct Composer {
     templates: Environment<'static>,
@@ -141,45 +129,6 @@ impl Composer {
             templates,
             public_url,
         }
-    }
-
-    /// `PUBLIC_URL/path?token=…`
-    pub fn link(&self, path: &str, token: &str) -> String {
-        let mut url = self.public_url.clone();
-        url.set_path(path);
-        url.query_pairs_mut().clear().append_pair("token", token);
-        url.to_string()
-    }
-
-    /// The link that verifies an address.
-    pub fn verify_link(&self, style: &LinkStyle, account_id: &str, token: &str) -> String {
-        match style {
-            LinkStyle::Pages => self.link("/verify", token),
-            LinkStyle::UidPath { prefix } => {
-                let mut url = self.public_url.clone();
-                url.set_query(None);
-                if let Ok(mut segments) = url.path_segments_mut() {
-                    segments.pop_if_empty();
-                    segments.extend(prefix.split('/').filter(|s| !s.is_empty()));
-                    segments.extend(["authorize", account_id, token]);
-                }
-                url.to_string()
-            }
-        }
-    }
-
-    /// The link that resets a password.
-    pub fn reset_link(&self, style: &LinkStyle, account_id: &str, token: &str) -> String {
-        let mut url = self.public_url.clone();
-        url.set_path("/reset-password");
-        let mut query = url.query_pairs_mut();
-        query.clear();
-        if let LinkStyle::UidPath { .. } = style {
-            query.append_pair("id", account_id);
-        }
-        query.append_pair("token", token);
-        drop(query);
-        url.to_string()
     }
 
     pub fn compose(&self, lang: Lang, to: &str, mail: Mail<'_>) -> Result<OutboxMessage, minijinja::Error> {
@@ -266,33 +215,6 @@ mod tests {
     }
 
     #[test]
-    fn links_follow_their_style() {
-        let composer = Composer::new(Url::parse("https://auth.example.com/").unwrap());
-        let uid = LinkStyle::UidPath {
-            prefix: "/legacy".into(),
-        };
-        assert_eq!(
-            composer.verify_link(&uid, "U1", "T1"),
-            "https://auth.example.com/legacy/authorize/U1/T1"
-        );
-        let root = LinkStyle::UidPath {
-            prefix: String::new(),
-        };
-        assert_eq!(
-            composer.verify_link(&root, "U1", "T1"),
-            "https://auth.example.com/authorize/U1/T1"
-        );
-        assert_eq!(
-            composer.reset_link(&root, "U1", "T1"),
-            "https://auth.example.com/reset-password?id=U1&token=T1"
-        );
-        assert_eq!(
-            composer.reset_link(&LinkStyle::Pages, "U1", "T1"),
-            "https://auth.example.com/reset-password?token=T1"
-        );
-    }
-
-    #[test]
     fn every_template_renders_in_both_languages() {
         let composer = Composer::new(Url::parse("https://auth.example.com/").unwrap());
         for lang in [Lang::En, Lang::Pl] {
@@ -328,7 +250,7 @@ mod tests {
                 Mail::Verification {
                     email: "a@b.pl",
                     code: "AB12CD34",
-                    link: &composer.verify_link(&LinkStyle::Pages, "id", "t+k"),
+                    link: "https://auth.example.com/verify?token=t%2Bk",
                     code_minutes: 10,
                 },
             )

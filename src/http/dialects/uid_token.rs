@@ -26,15 +26,16 @@ use crate::app::{AccessTerm, Actor, CoreError, LoginPolicy, NewAccount, Principa
 use crate::domain::Invalid;
 use crate::http::AppState;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
+use crate::http::links::{PageLinks, UidTokenLinks};
 use crate::http::native::views::rfc3339;
 use crate::http::problem::{JsonBody, PathParams, Problem, header, required};
-use crate::mail::LinkStyle;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 pub struct UidToken;
 
@@ -43,9 +44,7 @@ impl Dialect for UidToken {
 
     /// `prefix` is where the dialect is mounted, for the mailed links.
     fn routes(prefix: &str) -> Routes {
-        let links = LinkStyle::UidPath {
-            prefix: prefix.to_owned(),
-        };
+        let mounted_at = MountedAt(prefix.to_owned());
         Routes::new()
             .post("/register", register)
             .post("/login", login)
@@ -55,7 +54,7 @@ impl Dialect for UidToken {
             .post("/authorize/get-reset", get_reset)
             .post("/authorize/check-token", check_token)
             .post("/authorize/new-password", new_password)
-            .layer(Extension(links))
+            .layer(Extension(mounted_at))
     }
 
     /// `{"message"}`, with the statuses of the seed's tables.
@@ -83,6 +82,21 @@ impl Dialect for UidToken {
     }
 }
 
+/// Where the dialect is mounted, for its mailed links.
+#[derive(Clone)]
+struct MountedAt(String);
+
+/// `/authorize/UID/TOKEN` under the dialect's prefix, and the reset page
+/// with `id` and `token`.
+fn links(state: &AppState, MountedAt(prefix): MountedAt) -> Arc<UidTokenLinks> {
+    Arc::new(UidTokenLinks {
+        pages: PageLinks {
+            public_url: state.web.public_url.clone(),
+        },
+        prefix,
+    })
+}
+
 fn bad_request(message: &'static str) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, "bad_request", message)
 }
@@ -101,14 +115,14 @@ struct RegisterBody {
 async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
-    Extension(links): Extension<LinkStyle>,
+    Extension(mounted_at): Extension<MountedAt>,
     JsonBody(body): JsonBody<RegisterBody>,
 ) -> Result<(StatusCode, Json<Value>), Problem> {
     let new = NewAccount {
         username: Some(required(body.username, "username")?),
         email: Some(required(body.email, "email")?),
         password: required(body.password, "password")?,
-        links,
+        links: Some(links(&state, mounted_at)),
         ..NewAccount::default()
     };
     match state.core.register(new, Actor::Visitor, lang).await {
@@ -251,11 +265,14 @@ struct EmailBody {
 async fn get_reset(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
-    Extension(links): Extension<LinkStyle>,
+    Extension(mounted_at): Extension<MountedAt>,
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Json<Value>, Problem> {
     let email = required(body.email, "email")?;
-    state.core.send_reset_link(&email, lang, &links).await?;
+    state
+        .core
+        .send_reset_link(&email, lang, &*links(&state, mounted_at))
+        .await?;
     Ok(Json(json!({"message": "Email sent"})))
 }
 
