@@ -5,7 +5,7 @@ use crate::app::{Actor, CoreError, NewAccount};
 use crate::cli::UserCommand;
 use crate::config::Config;
 use crate::domain::Role;
-use crate::http::native::views::AccountView;
+use crate::http::views::AccountView;
 use crate::mail::Lang;
 use crate::startup::{open_core, open_store};
 use std::io::BufRead;

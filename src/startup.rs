@@ -128,7 +128,7 @@ impl Application {
         let store = open_store(&config).await?;
         let wake = Arc::new(Notify::new());
         let core = open_core(&config, store.clone(), &public_url, Arc::clone(&wake)).await?;
-        let csrf = CsrfSigner::load(&store)
+        let csrf = CsrfSigner::load(&core)
             .await
             .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load the CSRF key: {e}")))?;
         let mail = MailDelivery {

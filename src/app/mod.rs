@@ -114,6 +114,28 @@ impl Core {
         Ok(self.store.outbox_counts().await?)
     }
 
+    /// A random key of `kind` that every instance on the database shares,
+    /// created on first start; the oldest wins, so instances racing at
+    /// first start agree.
+    pub async fn shared_secret(&self, kind: &str) -> Result<Vec<u8>, CoreError> {
+        let mut keys = self.store.signing_keys(kind).await?;
+        if keys.is_empty() {
+            self.store
+                .insert_signing_key(&crate::store::SigningKeyRecord {
+                    kid: uuid::Uuid::now_v7().simple().to_string(),
+                    algorithm: kind.to_owned(),
+                    private_key: secrets::random_bytes::<32>().to_vec(),
+                    public_key: Vec::new(),
+                    created_at: self.now(),
+                })
+                .await?;
+            keys = self.store.signing_keys(kind).await?;
+        }
+        keys.pop()
+            .map(|key| key.private_key)
+            .ok_or_else(|| CoreError::internal("no shared key after creating one"))
+    }
+
     /// Whether the database answers.
     pub async fn ready(&self) -> Result<(), CoreError> {
         Ok(self.store.ping().await?)

@@ -246,6 +246,19 @@ pub fn parse_phone(raw: &str) -> Result<String, Invalid> {
     }
 }
 
+/// One recorded change to a member: who, when, what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberChange {
+    pub id: String,
+    pub member_id: String,
+    pub actor_id: String,
+    /// `create`, `update` or `delete`.
+    pub action: String,
+    /// The fields whose values changed (all of them on create and delete).
+    pub fields: Vec<String>,
+    pub at: time::OffsetDateTime,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

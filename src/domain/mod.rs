@@ -11,7 +11,7 @@ pub mod username;
 pub use account::{Account, Role, Session};
 pub use email::Email;
 pub use invalid::Invalid;
-pub use member::{Member, MemberData, MemberInput};
+pub use member::{Member, MemberChange, MemberData, MemberInput};
 pub use password::Password;
 pub use username::Username;
 

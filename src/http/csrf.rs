@@ -3,12 +3,10 @@
 //! browser does not fit another's cookie, and the key lives in the database
 //! so every instance checks alike.
 
-use crate::app::{CoreError, secrets};
-use crate::store::{DynStore, SigningKeyRecord};
+use crate::app::{Core, CoreError, secrets};
 use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use time::OffsetDateTime;
 
 const KEY_KIND: &str = "csrf-hmac";
 
@@ -17,27 +15,11 @@ pub struct CsrfSigner {
 }
 
 impl CsrfSigner {
-    /// Loads the shared key, creating it on first start.
-    pub async fn load(store: &DynStore) -> Result<Self, CoreError> {
-        let mut keys = store.signing_keys(KEY_KIND).await?;
-        if keys.is_empty() {
-            store
-                .insert_signing_key(&SigningKeyRecord {
-                    kid: uuid::Uuid::now_v7().simple().to_string(),
-                    algorithm: KEY_KIND.to_owned(),
-                    private_key: secrets::random_bytes::<32>().to_vec(),
-                    public_key: Vec::new(),
-                    created_at: OffsetDateTime::now_utc(),
-                })
-                .await?;
-            keys = store.signing_keys(KEY_KIND).await?;
-        }
-        // The oldest key wins, so instances racing at first start agree.
-        let key = keys
-            .last()
-            .ok_or_else(|| CoreError::internal("no CSRF key after creating one"))?;
+    /// Loads the key every instance shares, creating it on first start.
+    pub async fn load(core: &Core) -> Result<Self, CoreError> {
+        let key = core.shared_secret(KEY_KIND).await?;
         Ok(Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, &key.private_key),
+            key: hmac::Key::new(hmac::HMAC_SHA256, &key),
         })
     }
 

@@ -13,6 +13,7 @@ pub mod member_body;
 pub mod native;
 pub mod pages;
 pub mod problem;
+pub mod views;
 
 use crate::app::Core;
 use axum::Router;

@@ -161,18 +161,7 @@ pub struct OutboxCounts {
     pub failed: u64,
 }
 
-/// One recorded change to a member: who, when, what.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberChange {
-    pub id: String,
-    pub member_id: String,
-    pub actor_id: String,
-    /// `create`, `update` or `delete`.
-    pub action: String,
-    /// The fields whose values changed (all of them on create and delete).
-    pub fields: Vec<String>,
-    pub at: OffsetDateTime,
-}
+pub use crate::domain::MemberChange;
 
 /// One page of members and how many match in all.
 #[derive(Debug, Clone)]

@@ -1,12 +1,12 @@
 //! Account administration, for accounts with the role `admin`.
 
-use super::views::{AccountEnvelope, AccountList, AccountView};
 use crate::app::Actor;
 use crate::domain::Role;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, PathParams, QueryParams};
 use crate::http::problem::Problem;
+use crate::http::views::{AccountEnvelope, AccountList, AccountView};
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;

@@ -1,12 +1,12 @@
 //! Sign-up, sign-in, refresh and sign-out.
 
-use super::views::{AccountEnvelope, TokenResponse};
 use crate::app::{Actor, LoginPolicy, NewAccount, SessionLength, SignedIn};
 use crate::http::AppState;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
 use crate::http::error::ErrorBody;
 use crate::http::extract::{AcceptLanguage, Authenticated, ClientDevice, JsonBody};
 use crate::http::problem::Problem;
+use crate::http::views::{AccountEnvelope, TokenResponse};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};

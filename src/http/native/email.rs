@@ -33,7 +33,7 @@ pub struct Accepted {
 
 /// Verify an address with the mailed code or link token; signs in.
 #[utoipa::path(post, path = "/verify-email", tag = "auth", request_body = VerifyEmailRequest, responses(
-    (status = 200, description = "verified and signed in", body = super::views::TokenResponse),
+    (status = 200, description = "verified and signed in", body = crate::http::views::TokenResponse),
     (status = 400, description = "invalid_verification, verification_expired or verification_attempts_exhausted", body = ErrorBody),
 ))]
 pub async fn verify_email(

@@ -1,10 +1,10 @@
 //! The signed-in account: its data, username, password and sessions.
 
-use super::views::{AccountEnvelope, RevokedCount, SessionList, SessionView};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, JsonBody, PathParams};
 use crate::http::problem::Problem;
+use crate::http::views::{AccountEnvelope, RevokedCount, SessionList, SessionView};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -2,13 +2,13 @@
 
 use super::page_window;
 use crate::domain::Member;
+use crate::domain::MemberChange;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, JsonBody, PathParams, QueryParams};
 use crate::http::member_body::MemberBody;
-use crate::http::native::views::rfc3339;
 use crate::http::problem::Problem;
-use crate::store::MemberChange;
+use crate::http::views::rfc3339;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

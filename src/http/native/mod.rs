@@ -7,7 +7,6 @@ mod auth;
 mod email;
 mod me;
 mod members;
-pub mod views;
 
 use super::AppState;
 use super::error::ErrorBody;

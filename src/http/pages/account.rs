@@ -4,7 +4,7 @@ use super::auth::CsrfOnly;
 use super::links::failure;
 use super::{PageContext, see_other};
 use crate::app::{CoreError, Principal};
-use crate::http::native::views::{AccountView, SessionView};
+use crate::http::views::{AccountView, SessionView};
 use axum::extract::Form;
 use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
