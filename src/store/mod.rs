@@ -157,6 +157,8 @@ pub struct ClaimedMessage {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
     pub pending: u64,
+    /// Of the pending ones, those whose delivery failed at least once.
+    pub retrying: u64,
     pub sent: u64,
     pub failed: u64,
 }

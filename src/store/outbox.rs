@@ -128,16 +128,21 @@ pub async fn failed(db: &Db, id: &str, attempts: u32, error: &str) -> Result<(),
 
 pub async fn counts(db: &Db) -> Result<OutboxCounts, StoreError> {
     let rows = on_pool!(db, |pool| {
-        sqlx::query_as::<_, (String, i64)>("SELECT status, COUNT(*) FROM outbox GROUP BY status")
-            .fetch_all(pool)
-            .await
+        sqlx::query_as::<_, (String, i64, i64)>(
+            "SELECT status, COUNT(*), COUNT(CASE WHEN attempts > 0 THEN 1 END) FROM outbox GROUP BY status",
+        )
+        .fetch_all(pool)
+        .await
     })
     .map_err(classify)?;
     let mut counts = OutboxCounts::default();
-    for (status, count) in rows {
+    for (status, count, tried) in rows {
         let count = u64::try_from(count).unwrap_or(0);
         match status.as_str() {
-            "pending" => counts.pending = count,
+            "pending" => {
+                counts.pending = count;
+                counts.retrying = u64::try_from(tried).unwrap_or(0);
+            }
             "sent" => counts.sent = count,
             _ => counts.failed += count,
         }

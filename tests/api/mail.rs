@@ -127,12 +127,9 @@ async fn mail_waits_in_the_outbox_while_smtp_is_down(backend: Backend) {
     register_in(&app, "ola@example.pl", "en").await;
     let counts = app.core.outbox_counts().await.unwrap();
     assert_eq!(counts.pending, 2, "committed with the sign-ups");
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_eq!(
-        app.core.outbox_counts().await.unwrap().pending,
-        2,
-        "nothing lost while SMTP is down"
-    );
+    // Both were tried, failed, and wait for their retry.
+    let counts = settle(&app, |c| c.retrying == 2).await;
+    assert_eq!(counts.pending, 2, "nothing lost while SMTP is down");
 
     let receiver = SmtpReceiver::default();
     receiver.start(port).await;
@@ -140,10 +137,28 @@ async fn mail_waits_in_the_outbox_while_smtp_is_down(backend: Backend) {
     let mut recipients: Vec<&str> = received.iter().map(|m| m.to.as_str()).collect();
     recipients.sort();
     assert_eq!(recipients, ["ala@example.pl", "ola@example.pl"]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let counts = app.core.outbox_counts().await.unwrap();
+    let counts = settle(&app, |c| c.sent == 2).await;
     assert_eq!((counts.pending, counts.sent), (0, 2));
     assert_eq!(receiver.received().len(), 2, "each message once");
+}
+
+/// Waits (up to 10 s) until the outbox's counts satisfy `done`; a worker
+/// marks a message sent only after the SMTP server took it.
+async fn settle(
+    app: &TestApp,
+    done: impl Fn(&klucznik::store::OutboxCounts) -> bool,
+) -> klucznik::store::OutboxCounts {
+    for _ in 0..200 {
+        let counts = app.core.outbox_counts().await.unwrap();
+        if done(&counts) {
+            return counts;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the outbox never settled: {:?}",
+        app.core.outbox_counts().await.unwrap()
+    );
 }
 
 async fn verification_code_of(app: &TestApp, at: usize) -> crate::mailbox::Received {
@@ -248,10 +263,11 @@ async fn resends_answer_202_for_anyone_and_stop_mailing_after_five_an_hour(backe
             .await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
     }
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
-    // The sign-up's mail and five resends; the rest were not sent.
+    // The sign-up's mail and five resends; the rest were never queued.
     let files = wait_for_files(&app.database.mail_dir, 6, Duration::from_secs(5)).await;
     assert_eq!(files.len(), 6);
+    let counts = settle(&app, |c| c.pending == 0).await;
+    assert_eq!(counts.sent, 6);
     let malformed = app
         .client
         .post(app.url("/api/v1/verify-email/resend"))
@@ -311,9 +327,8 @@ async fn forgot_password_is_the_same_for_unknown_addresses(backend: Backend) {
     assert_eq!(answers[0].0, StatusCode::ACCEPTED);
     // One verification mail from the sign-up, and two reset links: none for nobody@.
     let files = wait_for_files(&app.database.mail_dir, 3, Duration::from_secs(5)).await;
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let files_after = wait_for_files(&app.database.mail_dir, 3, Duration::from_secs(1)).await;
-    assert_eq!(files_after.len(), 3);
+    let counts = settle(&app, |c| c.pending == 0).await;
+    assert_eq!(counts.sent, 3, "nothing queued for an unknown address");
     assert!(files.iter().all(|m| m.to == "ala@example.pl"));
 }
 
@@ -566,7 +581,14 @@ async fn pending_mail_survives_a_killed_server_and_is_sent_once_after_restart() 
     // Usually at once; at worst a killed sender's lease (30 s) and the
     // longest retry delay (30 s) must pass first.
     let received = receiver.wait_for(3, Duration::from_secs(70)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Once the outbox says all three went out, nothing more can go.
+    let store = klucznik::store::connect(&database.url).await.unwrap();
+    for _ in 0..200 {
+        if store.outbox_counts().await.unwrap().sent == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let received_later = receiver.received();
     let _ = second.kill();
     let _ = second.wait();
@@ -725,7 +747,7 @@ async fn two_instances_on_one_database_send_each_message_once(backend: Backend) 
     let statuses = futures::future::join_all(sign_ups).await;
     assert!(statuses.iter().all(|s| *s == StatusCode::CREATED), "{statuses:?}");
     receiver.wait_for(20, Duration::from_secs(15)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    settle(&first, |c| c.sent == 20 && c.pending == 0).await;
     let received = receiver.received();
     assert_eq!(received.len(), 20, "no message twice");
     let mut ids: Vec<&str> = received.iter().map(|m| m.message_id.as_str()).collect();
