@@ -3,6 +3,58 @@
 //! a [`Problem`]. The plumbing (bodies, required fields, headers, 404/405/
 //! 413/415, panics, 5xx logging) is shared; a dialect file holds only its
 //! request and response types and their mapping onto the core.
+//!
+//! The README's example of a new dialect, compiled here so it stays true:
+//!
+//! ```
+//! use axum::Json;
+//! use axum::extract::State;
+//! use axum::response::{IntoResponse, Response};
+//! use klucznik::app::LoginPolicy;
+//! use klucznik::http::AppState;
+//! use klucznik::http::dialects::kit::{Dialect, Routes};
+//! use klucznik::http::extract::ClientDevice;
+//! use klucznik::http::problem::{JsonBody, Problem, required};
+//! use serde::Deserialize;
+//! use serde_json::{Value, json};
+//!
+//! pub struct Hello;
+//!
+//! impl Dialect for Hello {
+//!     const NAME: &'static str = "hello";
+//!
+//!     fn routes(_prefix: &str) -> Routes {
+//!         Routes::new().post("/hello/login", login)
+//!     }
+//!
+//!     fn render(problem: &Problem) -> Response {
+//!         let text = match problem.key {
+//!             "invalid_credentials" => "wrong name or password",
+//!             _ => &problem.message,
+//!         };
+//!         (problem.status, Json(json!({ "error": text }))).into_response()
+//!     }
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct LoginBody {
+//!     name: Option<String>,
+//!     password: Option<String>,
+//! }
+//!
+//! async fn login(
+//!     State(state): State<AppState>,
+//!     ClientDevice(device): ClientDevice,
+//!     JsonBody(body): JsonBody<LoginBody>,
+//! ) -> Result<Json<Value>, Problem> {
+//!     let name = required(body.name, "name")?;
+//!     let password = required(body.password, "password")?;
+//!     let policy = LoginPolicy::WITHOUT_VERIFICATION_STEP;
+//!     let signed_in = state.core.login(&name, &password, device, policy).await?;
+//!     Ok(Json(json!({ "token": signed_in.access_token })))
+//! }
+//! # let _ = Hello::routes("");
+//! ```
 
 use crate::http::AppState;
 use crate::http::problem::{Problem, Render, render_layer};
