@@ -5,6 +5,7 @@
 //! accepts `$1` on both) and the two cannot drift apart.
 
 use super::{StoreError, classify};
+use sqlx::SqlSafeStr;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -47,7 +48,198 @@ macro_rules! on_tx {
     };
 }
 
-pub(super) use {on_pool, on_tx};
+/// A statement's parameter, as both databases take it.
+pub enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(bool),
+}
+
+impl From<&str> for Arg {
+    fn from(value: &str) -> Self {
+        Arg::Text(Some(value.to_owned()))
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(value: &String) -> Self {
+        Arg::Text(Some(value.clone()))
+    }
+}
+
+impl From<String> for Arg {
+    fn from(value: String) -> Self {
+        Arg::Text(Some(value))
+    }
+}
+
+impl From<Option<&str>> for Arg {
+    fn from(value: Option<&str>) -> Self {
+        Arg::Text(value.map(str::to_owned))
+    }
+}
+
+impl From<&Option<String>> for Arg {
+    fn from(value: &Option<String>) -> Self {
+        Arg::Text(value.clone())
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(value: Option<String>) -> Self {
+        Arg::Text(value)
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(value: i64) -> Self {
+        Arg::Int(Some(value))
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(value: Option<i64>) -> Self {
+        Arg::Int(value)
+    }
+}
+
+impl From<bool> for Arg {
+    fn from(value: bool) -> Self {
+        Arg::Bool(value)
+    }
+}
+
+/// The parameters `$1`, `$2`, … of a statement, in order.
+macro_rules! args {
+    ($($value:expr),* $(,)?) => {
+        vec![$($crate::store::db::Arg::from($value)),*]
+    };
+}
+
+pub(super) use args;
+
+/// Binds `args` to a statement of either database.
+fn bind<'q, DB: sqlx::Database>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for arg in args {
+        query = match arg {
+            Arg::Text(value) => query.bind(value),
+            Arg::Int(value) => query.bind(value),
+            Arg::Bool(value) => query.bind(value),
+        };
+    }
+    query
+}
+
+/// Binds `args` to a query that reads rows of `R`.
+fn bind_as<'q, DB: sqlx::Database, R>(
+    mut query: sqlx::query::QueryAs<'q, DB, R, <DB as sqlx::Database>::Arguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::QueryAs<'q, DB, R, <DB as sqlx::Database>::Arguments>
+where
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for arg in args {
+        query = match arg {
+            Arg::Text(value) => query.bind(value),
+            Arg::Int(value) => query.bind(value),
+            Arg::Bool(value) => query.bind(value),
+        };
+    }
+    query
+}
+
+/// A row type both databases can read.
+pub trait Row:
+    for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+    + Send
+    + Unpin
+{
+}
+
+impl<T> Row for T where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin
+{
+}
+
+impl Db {
+    /// Runs a statement; how many rows it changed.
+    pub async fn execute(&self, sql: impl SqlSafeStr + Send, args: Vec<Arg>) -> Result<u64, StoreError> {
+        on_pool!(self, |pool| bind(sqlx::query(sql), args)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))
+        .map_err(classify)
+    }
+
+    pub async fn fetch_optional<R: Row>(
+        &self,
+        sql: impl SqlSafeStr + Send,
+        args: Vec<Arg>,
+    ) -> Result<Option<R>, StoreError> {
+        on_pool!(self, |pool| bind_as(sqlx::query_as::<_, R>(sql), args)
+            .fetch_optional(pool)
+            .await)
+        .map_err(classify)
+    }
+
+    pub async fn fetch_one<R: Row>(
+        &self,
+        sql: impl SqlSafeStr + Send,
+        args: Vec<Arg>,
+    ) -> Result<R, StoreError> {
+        on_pool!(self, |pool| bind_as(sqlx::query_as::<_, R>(sql), args)
+            .fetch_one(pool)
+            .await)
+        .map_err(classify)
+    }
+
+    pub async fn fetch_all<R: Row>(
+        &self,
+        sql: impl SqlSafeStr + Send,
+        args: Vec<Arg>,
+    ) -> Result<Vec<R>, StoreError> {
+        on_pool!(self, |pool| bind_as(sqlx::query_as::<_, R>(sql), args)
+            .fetch_all(pool)
+            .await)
+        .map_err(classify)
+    }
+}
+
+impl Tx {
+    /// Runs a statement inside the transaction; how many rows it changed.
+    pub async fn execute(&mut self, sql: impl SqlSafeStr + Send, args: Vec<Arg>) -> Result<u64, StoreError> {
+        on_tx!(self, |conn| bind(sqlx::query(sql), args)
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected()))
+        .map_err(classify)
+    }
+
+    pub async fn fetch_optional<R: Row>(
+        &mut self,
+        sql: impl SqlSafeStr + Send,
+        args: Vec<Arg>,
+    ) -> Result<Option<R>, StoreError> {
+        on_tx!(self, |conn| bind_as(sqlx::query_as::<_, R>(sql), args)
+            .fetch_optional(conn)
+            .await)
+        .map_err(classify)
+    }
+}
 
 /// A transaction on one of the two databases.
 pub enum Tx {

@@ -1,9 +1,9 @@
 //! The mail outbox: messages written with the change that causes them,
 //! leased by a worker, marked sent (body erased), retried or failed.
 
-use super::db::{Db, Tx, on_pool, on_tx};
+use super::db::{Db, Tx, args};
 use super::rows::ClaimedRow;
-use super::{ClaimedMessage, OutboxCounts, OutboxMessage, StoreError, classify, to_millis};
+use super::{ClaimedMessage, OutboxCounts, OutboxMessage, StoreError, to_millis};
 use time::OffsetDateTime;
 
 /// Messages due now, leased until `$2`. SQLite runs one writer at a time, so
@@ -20,23 +20,17 @@ const CLAIM_POSTGRES: &str = "UPDATE outbox SET lease_until = $2 WHERE id IN (SE
 
 /// Queues a message inside the transaction of the change that causes it.
 pub async fn insert_on(tx: &mut Tx, mail: &OutboxMessage) -> Result<(), StoreError> {
-    on_tx!(tx, |conn| {
-        sqlx::query(
-            "INSERT INTO outbox (id, recipient, subject, text_body, html_body, status, attempts, \
-             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
-        )
-        .bind(&mail.id)
-        .bind(&mail.recipient)
-        .bind(&mail.subject)
-        .bind(&mail.text_body)
-        .bind(&mail.html_body)
-        .bind(to_millis(mail.created_at))
-        .execute(conn)
-        .await
-        .map(|done| done.rows_affected())
-    })
-    .map(|_| ())
-    .map_err(classify)
+    let sql = "INSERT INTO outbox (id, recipient, subject, text_body, html_body, status, attempts, \
+         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)";
+    let values = args![
+        &mail.id,
+        &mail.recipient,
+        &mail.subject,
+        &mail.text_body,
+        &mail.html_body,
+        to_millis(mail.created_at),
+    ];
+    tx.execute(sql, values).await.map(drop)
 }
 
 pub async fn enqueue(db: &Db, mail: &OutboxMessage) -> Result<(), StoreError> {
@@ -55,33 +49,16 @@ pub async fn claim(
         Db::Sqlite(_) => CLAIM_SQLITE,
         Db::Postgres(_) => CLAIM_POSTGRES,
     };
-    on_pool!(db, |pool| {
-        sqlx::query_as::<_, ClaimedRow>(sql)
-            .bind(to_millis(now))
-            .bind(to_millis(lease_until))
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await
-    })
-    .map(|rows| rows.into_iter().map(ClaimedMessage::from).collect())
-    .map_err(classify)
+    let values = args![to_millis(now), to_millis(lease_until), i64::from(limit)];
+    let rows: Vec<ClaimedRow> = db.fetch_all(sql, values).await?;
+    Ok(rows.into_iter().map(ClaimedMessage::from).collect())
 }
 
 /// Sent: the body, which holds codes and links, is erased.
 pub async fn sent(db: &Db, id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-    on_pool!(db, |pool| {
-        sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, lease_until = NULL, \
-             text_body = '', html_body = '', last_error = NULL WHERE id = $1",
-        )
-        .bind(id)
-        .bind(to_millis(now))
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected())
-    })
-    .map(|_| ())
-    .map_err(classify)
+    let sql = "UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, lease_until = NULL, \
+         text_body = '', html_body = '', last_error = NULL WHERE id = $1";
+    db.execute(sql, args![id, to_millis(now)]).await.map(drop)
 }
 
 pub async fn retry(
@@ -91,50 +68,24 @@ pub async fn retry(
     next_attempt_at: OffsetDateTime,
     error: &str,
 ) -> Result<(), StoreError> {
-    on_pool!(db, |pool| {
-        sqlx::query(
-            "UPDATE outbox SET attempts = $2, next_attempt_at = $3, lease_until = NULL, last_error = $4 \
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(i64::from(attempts))
-        .bind(to_millis(next_attempt_at))
-        .bind(error)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected())
-    })
-    .map(|_| ())
-    .map_err(classify)
+    let sql = "UPDATE outbox SET attempts = $2, next_attempt_at = $3, lease_until = NULL, last_error = $4 \
+         WHERE id = $1";
+    let values = args![id, i64::from(attempts), to_millis(next_attempt_at), error];
+    db.execute(sql, values).await.map(drop)
 }
 
 /// Given up for good: the body is erased too.
 pub async fn failed(db: &Db, id: &str, attempts: u32, error: &str) -> Result<(), StoreError> {
-    on_pool!(db, |pool| {
-        sqlx::query(
-            "UPDATE outbox SET status = 'failed', attempts = $2, lease_until = NULL, last_error = $3, \
-             text_body = '', html_body = '' WHERE id = $1",
-        )
-        .bind(id)
-        .bind(i64::from(attempts))
-        .bind(error)
-        .execute(pool)
+    let sql = "UPDATE outbox SET status = 'failed', attempts = $2, lease_until = NULL, last_error = $3, \
+         text_body = '', html_body = '' WHERE id = $1";
+    db.execute(sql, args![id, i64::from(attempts), error])
         .await
-        .map(|done| done.rows_affected())
-    })
-    .map(|_| ())
-    .map_err(classify)
+        .map(drop)
 }
 
 pub async fn counts(db: &Db) -> Result<OutboxCounts, StoreError> {
-    let rows = on_pool!(db, |pool| {
-        sqlx::query_as::<_, (String, i64, i64)>(
-            "SELECT status, COUNT(*), COUNT(CASE WHEN attempts > 0 THEN 1 END) FROM outbox GROUP BY status",
-        )
-        .fetch_all(pool)
-        .await
-    })
-    .map_err(classify)?;
+    let sql = "SELECT status, COUNT(*), COUNT(CASE WHEN attempts > 0 THEN 1 END) FROM outbox GROUP BY status";
+    let rows: Vec<(String, i64, i64)> = db.fetch_all(sql, args![]).await?;
     let mut counts = OutboxCounts::default();
     for (status, count, tried) in rows {
         let count = u64::try_from(count).unwrap_or(0);

@@ -1,9 +1,9 @@
 //! Sessions and their refresh tokens: insert, look-ups, touch, revocation,
 //! and the rotation in which exactly one of two racing refreshes wins.
 
-use super::db::{Db, Tx, on_pool, on_tx};
+use super::db::{Db, Tx, args};
 use super::rows::{RefreshTokenRow, SessionRow};
-use super::{RefreshTokenRecord, Rotation, StoreError, classify, to_millis};
+use super::{RefreshTokenRecord, Rotation, StoreError, to_millis};
 use crate::domain::Session;
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
@@ -15,6 +15,9 @@ const SELECT_SESSIONS: &str = "SELECT id, account_id, remember_me, user_agent, i
 const INSERT_REFRESH_TOKEN: &str =
     "INSERT INTO refresh_tokens (digest, session_id, created_at) VALUES ($1, $2, $3)";
 
+const REVOKE_ALL_OF: &str =
+    "UPDATE sessions SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL";
+
 /// Stores a new session with its secret's digest and first refresh token.
 pub async fn insert(
     db: &Db,
@@ -23,51 +26,32 @@ pub async fn insert(
     refresh_digest: &str,
 ) -> Result<(), StoreError> {
     let mut tx = Tx::begin(db).await?;
-    on_tx!(&mut tx, |conn| {
-        sqlx::query(
-            "INSERT INTO sessions (id, account_id, secret_digest, remember_me, user_agent, ip, \
-             created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
-        )
-        .bind(&session.id)
-        .bind(&session.account_id)
-        .bind(secret_digest)
-        .bind(session.remember_me)
-        .bind(&session.user_agent)
-        .bind(&session.ip)
-        .bind(to_millis(session.created_at))
-        .bind(to_millis(session.last_used_at))
-        .bind(to_millis(session.expires_at))
-        .bind(i64::try_from(session.idle_timeout.whole_milliseconds()).unwrap_or(i64::MAX))
-        .execute(conn)
-        .await
-        .map(|done| done.rows_affected())
-    })
-    .map_err(classify)?;
-    on_tx!(&mut tx, |conn| {
-        sqlx::query(INSERT_REFRESH_TOKEN)
-            .bind(refresh_digest)
-            .bind(&session.id)
-            .bind(to_millis(session.created_at))
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected())
-    })
-    .map_err(classify)?;
+    let sql = "INSERT INTO sessions (id, account_id, secret_digest, remember_me, user_agent, ip, \
+         created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)";
+    let values = args![
+        &session.id,
+        &session.account_id,
+        secret_digest,
+        session.remember_me,
+        &session.user_agent,
+        &session.ip,
+        to_millis(session.created_at),
+        to_millis(session.last_used_at),
+        to_millis(session.expires_at),
+        i64::try_from(session.idle_timeout.whole_milliseconds()).unwrap_or(i64::MAX),
+    ];
+    tx.execute(sql, values).await?;
+    let token = args![refresh_digest, &session.id, to_millis(session.created_at)];
+    tx.execute(INSERT_REFRESH_TOKEN, token).await?;
     tx.commit().await
 }
 
-/// The session whose `column` equals `value`.
-async fn one_by(db: &Db, column: &str, value: &str) -> Result<Option<Session>, StoreError> {
+/// The session whose `column` (a name from this module) equals `value`.
+async fn one_by(db: &Db, column: &'static str, value: &str) -> Result<Option<Session>, StoreError> {
     let sql = format!("{SELECT_SESSIONS}WHERE {column} = $1");
-    on_pool!(db, |pool| {
-        sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
-            .bind(value)
-            .fetch_optional(pool)
-            .await
-    })
-    .map(|row| row.map(Session::from))
-    .map_err(classify)
+    let row: Option<SessionRow> = db.fetch_optional(AssertSqlSafe(sql), args![value]).await?;
+    Ok(row.map(Session::from))
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Session>, StoreError> {
@@ -79,16 +63,8 @@ pub async fn by_secret(db: &Db, secret_digest: &str) -> Result<Option<Session>, 
 }
 
 pub async fn touch(db: &Db, id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-    on_pool!(db, |pool| {
-        sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE id = $1 AND last_used_at < $2")
-            .bind(id)
-            .bind(to_millis(now))
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-    })
-    .map(|_| ())
-    .map_err(classify)
+    let sql = "UPDATE sessions SET last_used_at = $2 WHERE id = $1 AND last_used_at < $2";
+    db.execute(sql, args![id, to_millis(now)]).await.map(drop)
 }
 
 /// The account's sessions that were not revoked, newest first.
@@ -96,32 +72,15 @@ pub async fn of_account(db: &Db, account_id: &str) -> Result<Vec<Session>, Store
     let sql = format!(
         "{SELECT_SESSIONS}WHERE account_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC"
     );
-    on_pool!(db, |pool| {
-        sqlx::query_as::<_, SessionRow>(AssertSqlSafe(sql))
-            .bind(account_id)
-            .fetch_all(pool)
-            .await
-    })
-    .map(|rows| rows.into_iter().map(Session::from).collect())
-    .map_err(classify)
+    let rows: Vec<SessionRow> = db.fetch_all(AssertSqlSafe(sql), args![account_id]).await?;
+    Ok(rows.into_iter().map(Session::from).collect())
 }
 
 /// Whether this call revoked it (false when it already was).
 pub async fn revoke(db: &Db, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
-    on_pool!(db, |pool| {
-        sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .bind(to_millis(now))
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-    })
-    .map(|affected| affected == 1)
-    .map_err(classify)
+    let sql = "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+    Ok(db.execute(sql, args![id, to_millis(now)]).await? == 1)
 }
-
-const REVOKE_ALL_OF: &str =
-    "UPDATE sessions SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL";
 
 /// Revokes every live session of the account but `keep`; how many.
 pub async fn revoke_all_of(
@@ -131,43 +90,21 @@ pub async fn revoke_all_of(
     now: OffsetDateTime,
 ) -> Result<u64, StoreError> {
     let sql = format!("{REVOKE_ALL_OF} AND ($3 IS NULL OR id <> $3)");
-    on_pool!(db, |pool| {
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(account_id)
-            .bind(to_millis(now))
-            .bind(keep)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-    })
-    .map_err(classify)
+    db.execute(AssertSqlSafe(sql), args![account_id, to_millis(now), keep])
+        .await
 }
 
 /// Revokes every session of the account, inside a transaction.
 pub async fn revoke_all_of_on(tx: &mut Tx, account_id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-    on_tx!(tx, |conn| {
-        sqlx::query(REVOKE_ALL_OF)
-            .bind(account_id)
-            .bind(to_millis(now))
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected())
-    })
-    .map(|_| ())
-    .map_err(classify)
+    tx.execute(REVOKE_ALL_OF, args![account_id, to_millis(now)])
+        .await
+        .map(drop)
 }
 
 pub async fn refresh_token(db: &Db, digest: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
-    on_pool!(db, |pool| {
-        sqlx::query_as::<_, RefreshTokenRow>(
-            "SELECT session_id, used_at, sealed_successor FROM refresh_tokens WHERE digest = $1",
-        )
-        .bind(digest)
-        .fetch_optional(pool)
-        .await
-    })
-    .map(|row| row.map(RefreshTokenRecord::from))
-    .map_err(classify)
+    let sql = "SELECT session_id, used_at, sealed_successor FROM refresh_tokens WHERE digest = $1";
+    let row: Option<RefreshTokenRow> = db.fetch_optional(sql, args![digest]).await?;
+    Ok(row.map(RefreshTokenRecord::from))
 }
 
 /// Marks a refresh token used and stores its successor, atomically.
@@ -182,18 +119,11 @@ pub async fn rotate_refresh_token(
     // lock before reading: of two concurrent rotations exactly one sees
     // `used_at IS NULL`.
     let mut tx = Tx::begin(db).await?;
-    let claimed = on_tx!(&mut tx, |conn| {
-        sqlx::query_as::<_, (String,)>(
-            "UPDATE refresh_tokens SET used_at = $2, sealed_successor = $3 \
-             WHERE digest = $1 AND used_at IS NULL RETURNING session_id",
-        )
-        .bind(used_digest)
-        .bind(to_millis(now))
-        .bind(sealed_successor)
-        .fetch_optional(conn)
-        .await
-    })
-    .map_err(classify)?;
+    let claim = "UPDATE refresh_tokens SET used_at = $2, sealed_successor = $3 \
+         WHERE digest = $1 AND used_at IS NULL RETURNING session_id";
+    let claimed: Option<(String,)> = tx
+        .fetch_optional(claim, args![used_digest, to_millis(now), sealed_successor])
+        .await?;
     let Some((session_id,)) = claimed else {
         tx.rollback().await?;
         return Ok(match refresh_token(db, used_digest).await? {
@@ -201,16 +131,8 @@ pub async fn rotate_refresh_token(
             None => Rotation::Unknown,
         });
     };
-    on_tx!(&mut tx, |conn| {
-        sqlx::query(INSERT_REFRESH_TOKEN)
-            .bind(successor_digest)
-            .bind(&session_id)
-            .bind(to_millis(now))
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected())
-    })
-    .map_err(classify)?;
+    let successor = args![successor_digest, &session_id, to_millis(now)];
+    tx.execute(INSERT_REFRESH_TOKEN, successor).await?;
     tx.commit().await?;
     Ok(Rotation::Rotated)
 }
