@@ -60,6 +60,11 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }
 
+    /// The 404 of a path no route serves (not a missing record).
+    pub fn is_unknown_route(&self) -> bool {
+        self.key == "not_found" && self.message == Self::not_found().message
+    }
+
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -14,7 +14,7 @@
 //! - Every failure under `/auth` (404, 405, 413, 5xx) is `{"err"}`; a body
 //!   that is not JSON, of any content type, is 400.
 
-use super::kit::{Dialect, Routes};
+use super::kit::{Credentials, Dialect, Routes, Wording};
 use crate::app::{Actor, CoreError, LoginPolicy, NewAccount, SessionLength};
 use crate::http::AppState;
 use crate::http::extract::ClientDevice;
@@ -24,7 +24,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub struct AuthToken;
@@ -42,43 +41,42 @@ impl Dialect for AuthToken {
     /// `{"err": "…"}`.
     fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        let (status, err): (StatusCode, &str) = match problem.key {
-            "email_or_username_required" => (S::BAD_REQUEST, "username is required"),
-            "username_taken" | "email_taken" => (S::CONFLICT, "username is already taken"),
-            "too_many_attempts" => (S::TOO_MANY_REQUESTS, "too many failed sign-ins; try again later"),
+        let key = problem.key;
+        let wording = match key {
+            "email_or_username_required" => Wording::new(S::BAD_REQUEST, "username is required", key),
+            "username_taken" | "email_taken" => Wording::new(S::CONFLICT, "username is already taken", key),
             "invalid_credentials" | "account_disabled" | "email_not_verified" => {
-                (S::UNAUTHORIZED, "wrong username or password")
+                Wording::new(S::UNAUTHORIZED, "wrong username or password", key)
             }
-            "unauthenticated" | "invalid_refresh_token" => (S::UNAUTHORIZED, "missing or invalid token"),
-            "token_expired" => (S::UNAUTHORIZED, "token expired"),
+            "unauthenticated" | "invalid_refresh_token" => {
+                Wording::new(S::UNAUTHORIZED, "missing or invalid token", key)
+            }
+            "token_expired" => Wording::new(S::UNAUTHORIZED, "token expired", key),
             // The seed's clients send JSON; anything else is a bad request.
-            "unsupported_media_type" => (S::BAD_REQUEST, "send the body as JSON"),
-            "payload_too_large" => (S::PAYLOAD_TOO_LARGE, "request body is too large"),
-            "not_found" => (S::NOT_FOUND, "not found"),
-            "method_not_allowed" => (S::METHOD_NOT_ALLOWED, "method not allowed"),
-            "database_unavailable" => (S::SERVICE_UNAVAILABLE, "database unavailable"),
-            "internal_error" => (S::INTERNAL_SERVER_ERROR, "internal server error"),
-            _ => (problem.status, &problem.message),
+            "unsupported_media_type" => Wording::new(S::BAD_REQUEST, "send the body as JSON", key),
+            _ => Wording::of(problem),
         };
-        (status, Json(json!({ "err": err }))).into_response()
+        // This document writes its errors in lower case.
+        let err = lower_first(&wording.message);
+        (wording.status, Json(json!({ "err": err }))).into_response()
     }
 }
 
-#[derive(Deserialize)]
-struct Credentials {
-    username: Option<String>,
-    password: Option<String>,
+/// `Not found` → `not found`.
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
-impl Credentials {
-    fn required(self) -> Result<(String, String), Problem> {
-        let username = required(self.username, "username")?;
-        let password = self
-            .password
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| Problem::missing("password"))?;
-        Ok((username, password))
-    }
+/// The seed's accounts have a username and a password, nothing else.
+fn username_and_password(body: Credentials) -> Result<(String, String), Problem> {
+    Ok((
+        required(body.username, "username")?,
+        required(body.password, "password")?,
+    ))
 }
 
 fn token(value: String) -> Json<Value> {
@@ -90,7 +88,7 @@ async fn register(
     ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<Value>, Problem> {
-    let (username, password) = body.required()?;
+    let (username, password) = username_and_password(body)?;
     let new = NewAccount {
         username: Some(username),
         password,
@@ -109,7 +107,7 @@ async fn login(
     ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<Value>, Problem> {
-    let (username, password) = body.required()?;
+    let (username, password) = username_and_password(body)?;
     // The seed signs in by username; an email would be another dialect's login.
     if username.contains('@') {
         return Err(CoreError::InvalidCredentials.into());

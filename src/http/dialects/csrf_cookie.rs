@@ -22,7 +22,7 @@
 //!   `csrf_invalid`, 409 `already_exists`; 404, 405, 413, 415, 429 and 5xx
 //!   in the same shape.
 
-use super::kit::{Dialect, Routes};
+use super::kit::{Credentials, Dialect, Routes, Wording};
 use crate::app::{Actor, LoginPolicy, NewAccount, SessionLength, SignedIn};
 use crate::http::AppState;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
@@ -58,45 +58,24 @@ impl Dialect for CsrfCookie {
     /// `{"message", "key"}`.
     fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        let (status, message, key): (StatusCode, &str, &str) = match problem.key {
-            "username_taken" => (S::CONFLICT, "Username is already taken", "already_exists"),
-            "email_taken" => (S::CONFLICT, "Email is already taken", "already_exists"),
-            "invalid_credentials" | "account_disabled" => (
-                S::UNAUTHORIZED,
-                "Wrong username or password",
-                "invalid_credentials",
-            ),
-            "invalid_refresh_token" | "refresh_token_expired" => {
-                (S::UNAUTHORIZED, "Invalid refresh token", "invalid_refresh_token")
+        let unauthorized = |message, key| Wording::new(S::UNAUTHORIZED, message, key);
+        match problem.key {
+            "username_taken" => Wording::new(S::CONFLICT, "Username is already taken", "already_exists"),
+            "email_taken" => Wording::new(S::CONFLICT, "Email is already taken", "already_exists"),
+            "invalid_credentials" | "account_disabled" => {
+                unauthorized("Wrong username or password", "invalid_credentials")
             }
-            "too_many_attempts" => (
-                S::TOO_MANY_REQUESTS,
-                "Too many failed sign-ins; try again later",
-                "too_many_attempts",
-            ),
-            "unauthenticated" | "token_expired" => (S::UNAUTHORIZED, "Unauthorized", "unauthorized"),
-            "not_found" => (S::NOT_FOUND, "Not found", "not_found"),
-            "method_not_allowed" => (S::METHOD_NOT_ALLOWED, "Method not allowed", "method_not_allowed"),
-            "payload_too_large" => (
-                S::PAYLOAD_TOO_LARGE,
-                "Request body is too large",
-                "payload_too_large",
-            ),
-            "database_unavailable" => (
-                S::SERVICE_UNAVAILABLE,
-                "Database unavailable",
-                "database_unavailable",
-            ),
-            "internal_error" => (
-                S::INTERNAL_SERVER_ERROR,
-                "Internal server error",
-                "internal_error",
-            ),
+            "invalid_refresh_token" | "refresh_token_expired" => {
+                unauthorized("Invalid refresh token", "invalid_refresh_token")
+            }
+            "unauthenticated" | "token_expired" => unauthorized("Unauthorized", "unauthorized"),
             // Every other refused input is a validation error.
-            _ if problem.status == S::BAD_REQUEST => (S::BAD_REQUEST, &problem.message, "validation_error"),
-            other => (problem.status, &problem.message, other),
-        };
-        (status, Json(json!({ "message": message, "key": key }))).into_response()
+            _ if problem.status == S::BAD_REQUEST => {
+                Wording::new(S::BAD_REQUEST, problem.message.as_ref(), "validation_error")
+            }
+            _ => Wording::of(problem),
+        }
+        .keyed_body()
     }
 }
 
@@ -171,18 +150,11 @@ fn tokens(state: &AppState, status: StatusCode, signed_in: &SignedIn) -> Respons
     response
 }
 
-#[derive(Deserialize)]
-struct RegisterBody {
-    username: Option<String>,
-    password: Option<String>,
-    email: Option<String>,
-}
-
 async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
     ClientDevice(device): ClientDevice,
-    Guarded(body): Guarded<RegisterBody>,
+    Guarded(body): Guarded<Credentials>,
 ) -> Result<Response, Problem> {
     let new = NewAccount {
         username: Some(required(body.username, "username")?),
@@ -198,16 +170,10 @@ async fn register(
     Ok(tokens(&state, StatusCode::CREATED, &signed_in))
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
-    username: Option<String>,
-    password: Option<String>,
-}
-
 async fn login(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
-    Guarded(body): Guarded<LoginBody>,
+    Guarded(body): Guarded<Credentials>,
 ) -> Result<Response, Problem> {
     let username = required(body.username, "username")?;
     let password = required(body.password, "password")?;

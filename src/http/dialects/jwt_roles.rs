@@ -38,7 +38,7 @@
 //!   PESEL already in the register 409. Moderators and admins only.
 //! - Every failure under these paths (404, 405, 413, 415, 429, 5xx) is `{"message"}`.
 
-use super::kit::{Dialect, Routes};
+use super::kit::{Credentials, Dialect, Routes, Wording};
 use crate::app::{Actor, Core, CoreError, LoginPolicy, NewAccount, Principal};
 use crate::domain::{Member, MemberInput, Role};
 use crate::http::AppState;
@@ -80,41 +80,37 @@ impl Dialect for JwtRoles {
     /// `{"message"}`, in the tutorial's words where it has them.
     fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        let (status, message): (StatusCode, String) = match problem.key {
-            "missing_field" => (S::BAD_REQUEST, format!("Failed! {}!", problem.message)),
-            "username_taken" => (S::BAD_REQUEST, "Failed! Username is already in use!".into()),
-            "email_taken" => (S::BAD_REQUEST, "Failed! Email is already in use!".into()),
-            "token_expired" => (S::UNAUTHORIZED, "Unauthorized! Access Token was expired!".into()),
-            "unauthenticated" => (S::UNAUTHORIZED, "Unauthorized!".into()),
-            "forbidden" => (S::FORBIDDEN, "Require Moderator Role!".into()),
-            "invalid_refresh_token" => (
+        let key = problem.key;
+        match key {
+            "missing_field" => Wording::new(S::BAD_REQUEST, format!("Failed! {}!", problem.message), key),
+            "username_taken" => Wording::new(S::BAD_REQUEST, "Failed! Username is already in use!", key),
+            "email_taken" => Wording::new(S::BAD_REQUEST, "Failed! Email is already in use!", key),
+            "token_expired" => Wording::new(S::UNAUTHORIZED, "Unauthorized! Access Token was expired!", key),
+            "unauthenticated" => Wording::new(S::UNAUTHORIZED, "Unauthorized!", key),
+            "forbidden" => Wording::new(S::FORBIDDEN, "Require Moderator Role!", key),
+            "invalid_refresh_token" => {
+                Wording::new(S::FORBIDDEN, "This refresh token doesn't exist in database", key)
+            }
+            "refresh_token_expired" => Wording::new(
                 S::FORBIDDEN,
-                "This refresh token doesn't exist in database".into(),
+                "Refresh token was expired. Please make a new signin request",
+                key,
             ),
-            "refresh_token_expired" => (
-                S::FORBIDDEN,
-                "Refresh token was expired. Please make a new signin request".into(),
-            ),
-            "too_many_attempts" => (
-                S::TOO_MANY_REQUESTS,
-                "Too many failed sign-ins; try again later.".into(),
-            ),
-            "account_disabled" => (S::FORBIDDEN, "Account disabled.".into()),
-            "payload_too_large" => (S::PAYLOAD_TOO_LARGE, "Request body is too large.".into()),
-            "method_not_allowed" => (S::METHOD_NOT_ALLOWED, "Method not allowed.".into()),
-            "database_unavailable" => (S::SERVICE_UNAVAILABLE, "Database unavailable.".into()),
-            "internal_error" => (S::INTERNAL_SERVER_ERROR, "Internal server error.".into()),
             // Validation failures name their field first.
             _ if problem.status == S::BAD_REQUEST
                 && let Some(field) = problem.field
                 && !problem.message.starts_with(field) =>
             {
-                (problem.status, format!("{field}: {}", problem.message))
+                Wording::new(problem.status, format!("{field}: {}", problem.message), key)
             }
-            "not_found" | "pesel_taken" | "stale_version" => (problem.status, sentence(&problem.message)),
-            _ => (problem.status, problem.message.to_string()),
-        };
-        (status, Json(json!({ "message": message }))).into_response()
+            // The tutorial's other answers are sentences.
+            _ if problem.status != S::BAD_REQUEST => {
+                let plain = Wording::of(problem);
+                Wording::new(plain.status, sentence(&plain.message), key)
+            }
+            _ => Wording::of(problem),
+        }
+        .message_body()
     }
 }
 
@@ -126,7 +122,7 @@ fn sentence(text: &str) -> String {
         .map(|c| c.to_uppercase().collect())
         .unwrap_or_default();
     out.push_str(chars.as_str());
-    if !out.ends_with('.') {
+    if !out.ends_with(['.', '!', '?']) {
         out.push('.');
     }
     out
@@ -149,9 +145,8 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, Prob
 
 #[derive(Deserialize)]
 struct RegisterBody {
-    username: Option<String>,
-    email: Option<String>,
-    password: Option<String>,
+    #[serde(flatten)]
+    credentials: Credentials,
     roles: Option<Vec<String>>,
 }
 
@@ -161,9 +156,14 @@ async fn register(
     headers: HeaderMap,
     JsonBody(body): JsonBody<RegisterBody>,
 ) -> Result<Json<Value>, Problem> {
-    let username = required(body.username, "Username")?;
-    let email = required(body.email, "Email")?;
-    let password = required(body.password, "Password")?;
+    let Credentials {
+        username,
+        email,
+        password,
+    } = body.credentials;
+    let username = required(username, "Username")?;
+    let email = required(email, "Email")?;
+    let password = required(password, "Password")?;
     let mut wanted = Vec::new();
     for name in body.roles.unwrap_or_default() {
         let bare = name.strip_prefix("ROLE_").unwrap_or(&name);
@@ -196,16 +196,10 @@ async fn register(
     Ok(Json(json!({"message": "User was registered successfully!"})))
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
-    username: Option<String>,
-    password: Option<String>,
-}
-
 async fn login(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
-    JsonBody(body): JsonBody<LoginBody>,
+    JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Response, Problem> {
     let username = required(body.username, "Username")?;
     let password = required(body.password, "Password")?;

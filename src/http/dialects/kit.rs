@@ -58,11 +58,13 @@
 
 use crate::http::AppState;
 use crate::http::problem::{Problem, Render, render_layer};
-use axum::Router;
 use axum::handler::Handler;
-use axum::http::Method;
-use axum::response::Response;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::{Json, Router};
+use serde_json::json;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// One wire-compatible API.
@@ -176,4 +178,72 @@ impl Routes {
     pub fn list(&self) -> &[(Method, &'static str)] {
         &self.list
     }
+}
+
+/// The words for failures every API has (the transport, limits, outages),
+/// by key; a dialect's own words for a key come first.
+pub fn common_words(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "not_found" => "Not found",
+        "method_not_allowed" => "Method not allowed",
+        "payload_too_large" => "Request body is too large",
+        "unsupported_media_type" => "Send the body as JSON",
+        "too_many_attempts" => "Too many failed sign-ins; try again later",
+        "database_unavailable" => "Database unavailable",
+        "internal_error" => "Internal server error",
+        _ => return None,
+    })
+}
+
+/// What a dialect answers for a problem: a status, words, and (for the
+/// APIs that have one) a key of its own.
+pub struct Wording<'a> {
+    pub status: StatusCode,
+    pub message: Cow<'a, str>,
+    pub key: &'a str,
+}
+
+impl<'a> Wording<'a> {
+    /// A dialect's own status and words for a key its document names.
+    pub fn new(status: StatusCode, message: impl Into<Cow<'a, str>>, key: &'a str) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            key,
+        }
+    }
+
+    /// The problem as the core states it, in the common words where there are some.
+    pub fn of(problem: &'a Problem) -> Self {
+        let message =
+            common_words(problem.key).map_or(Cow::Borrowed(problem.message.as_ref()), Cow::Borrowed);
+        Self::new(problem.status, message, problem.key)
+    }
+
+    pub fn with_key(self, key: &'a str) -> Self {
+        Self { key, ..self }
+    }
+
+    /// `{"message": …}`.
+    pub fn message_body(self) -> Response {
+        (self.status, Json(json!({ "message": self.message }))).into_response()
+    }
+
+    /// `{"message": …, "key": …}`.
+    pub fn keyed_body(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "message": self.message, "key": self.key })),
+        )
+            .into_response()
+    }
+}
+
+/// `username`, `email`, `password`: the sign-up and sign-in fields of every
+/// seed, each optional here so that a dialect names what it requires.
+#[derive(serde::Deserialize)]
+pub struct Credentials {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
 }

@@ -21,7 +21,7 @@
 //!   completes it: 202, 400 bad or expired token or password, 404 no user.
 //! - Every failure under these paths (404, 405, 413, 415, 5xx) is `{"message"}`.
 
-use super::kit::{Dialect, Routes};
+use super::kit::{Credentials, Dialect, Routes, Wording};
 use crate::app::{AccessTerm, Actor, CoreError, LoginPolicy, NewAccount, Principal, SessionLength};
 use crate::domain::Invalid;
 use crate::http::AppState;
@@ -60,25 +60,18 @@ impl Dialect for UidToken {
     /// `{"message"}`, with the statuses of the seed's tables.
     fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        let (status, message): (StatusCode, &str) = match problem.key {
-            "email_taken" => (S::FORBIDDEN, "Email already exists"),
-            "username_taken" => (S::FORBIDDEN, "Username already exists"),
-            "not_found" if problem.message != Problem::not_found().message => {
-                (S::NOT_FOUND, "User not found")
-            }
-            "not_found" => (S::NOT_FOUND, "Not found"),
-            "too_many_attempts" => (S::TOO_MANY_REQUESTS, "Too many failed sign-ins; try again later"),
-            "account_disabled" => (S::UNAUTHORIZED, "Account disabled"),
+        let key = problem.key;
+        match key {
+            "email_taken" => Wording::new(S::FORBIDDEN, "Email already exists", key),
+            "username_taken" => Wording::new(S::FORBIDDEN, "Username already exists", key),
+            "not_found" if !problem.is_unknown_route() => Wording::new(S::NOT_FOUND, "User not found", key),
+            "account_disabled" => Wording::new(S::UNAUTHORIZED, "Account disabled", key),
             "unauthenticated" | "token_expired" | "invalid_refresh_token" => {
-                (S::UNAUTHORIZED, "Unauthorized")
+                Wording::new(S::UNAUTHORIZED, "Unauthorized", key)
             }
-            "payload_too_large" => (S::PAYLOAD_TOO_LARGE, "Request body is too large"),
-            "method_not_allowed" => (S::METHOD_NOT_ALLOWED, "Method not allowed"),
-            "database_unavailable" => (S::SERVICE_UNAVAILABLE, "Database unavailable"),
-            "internal_error" => (S::INTERNAL_SERVER_ERROR, "Internal server error"),
-            _ => (problem.status, &problem.message),
-        };
-        (status, Json(json!({ "message": message }))).into_response()
+            _ => Wording::of(problem),
+        }
+        .message_body()
     }
 }
 
@@ -105,18 +98,11 @@ fn unauthorized() -> Problem {
     CoreError::Unauthenticated.into()
 }
 
-#[derive(Deserialize)]
-struct RegisterBody {
-    username: Option<String>,
-    email: Option<String>,
-    password: Option<String>,
-}
-
 async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
     Extension(mounted_at): Extension<MountedAt>,
-    JsonBody(body): JsonBody<RegisterBody>,
+    JsonBody(body): JsonBody<Credentials>,
 ) -> Result<(StatusCode, Json<Value>), Problem> {
     let new = NewAccount {
         username: Some(required(body.username, "username")?),
@@ -145,8 +131,8 @@ async fn register(
 
 #[derive(Deserialize)]
 struct LoginBody {
-    email: Option<String>,
-    password: Option<String>,
+    #[serde(flatten)]
+    credentials: Credentials,
     #[serde(rename = "rememberMe", default)]
     remember_me: bool,
 }
@@ -156,8 +142,8 @@ async fn login(
     ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Result<Json<Value>, Problem> {
-    let email = required(body.email, "email")?;
-    let password = required(body.password, "password")?;
+    let email = required(body.credentials.email, "email")?;
+    let password = required(body.credentials.password, "password")?;
     let signed_in = match state
         .core
         .login(

@@ -17,7 +17,7 @@
 //!   `test-auth` 200 `{"data":{"message":"Authorized","userId"}}`, on GET and POST.
 //! - Cookie-authenticated writes from another origin: 403 `csrf_check_failed`.
 
-use super::kit::{Dialect, Routes};
+use super::kit::{Credentials, Dialect, Routes, Wording};
 use crate::app::{Actor, CoreError, LoginPolicy, NewAccount, SignedIn};
 use crate::domain::{Account, Username};
 use crate::http::AppState;
@@ -51,84 +51,58 @@ impl Dialect for VerifyCode {
     /// `{"message", "key"}` with the seed's keys and words.
     fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        let (status, message, key): (StatusCode, &str, &str) = match problem.key {
-            "invalid_email" => (S::BAD_REQUEST, "Invalid email", "validation_error"),
-            "invalid_password_length" => (
-                S::BAD_REQUEST,
-                "Password must be 8 to 128 characters long",
-                "validation_error",
-            ),
-            "password_too_common" => (S::BAD_REQUEST, "Password is too common", "validation_error"),
-            "invalid_username" => (
-                S::BAD_REQUEST,
-                "Username must be 3 to 15 letters, digits or underscores",
-                "validation_error",
-            ),
-            "email_or_username_required" => (S::BAD_REQUEST, "Email is required", "validation_error"),
-            "email_taken" => (
+        let validation = |message| Wording::new(S::BAD_REQUEST, message, "validation_error");
+        let unauthorized = |message, key| Wording::new(S::UNAUTHORIZED, message, key);
+        match problem.key {
+            "invalid_email" => validation("Invalid email"),
+            "invalid_password_length" => validation("Password must be 8 to 128 characters long"),
+            "password_too_common" => validation("Password is too common"),
+            "invalid_username" => validation("Username must be 3 to 15 letters, digits or underscores"),
+            "email_or_username_required" => validation("Email is required"),
+            "email_taken" => Wording::new(
                 S::CONFLICT,
                 "Account already exists in the database",
                 "RECORD_ALREADY_EXISTS",
             ),
-            "username_taken" => (S::CONFLICT, "Username is already taken", "RECORD_ALREADY_EXISTS"),
-            "invalid_credentials" => (
-                S::UNAUTHORIZED,
-                "Provided credentials are invalid",
-                "WRONG_CREDENTIALS",
-            ),
-            "email_not_verified" => (S::UNAUTHORIZED, "Email not verified", "email_not_verified"),
-            "account_disabled" => (S::FORBIDDEN, "Account disabled", "account_disabled"),
-            "too_many_attempts" => (
-                S::TOO_MANY_REQUESTS,
-                "Too many failed attempts",
-                "too_many_attempts",
-            ),
-            "invalid_verification" | "verification_expired" | "verification_attempts_exhausted" => (
-                S::UNAUTHORIZED,
-                "Invalid verification code or session",
-                "invalid_verification_code",
-            ),
-            "not_found" if problem.message != Problem::not_found().message => {
-                (S::NOT_FOUND, "User not found", "user_not_found")
+            "username_taken" => {
+                Wording::new(S::CONFLICT, "Username is already taken", "RECORD_ALREADY_EXISTS")
             }
-            "not_found" => (S::NOT_FOUND, "Not found", "not_found"),
-            "already_verified" => (S::BAD_REQUEST, "User already verified", "user_already_verified"),
-            "too_many_resends" => (
+            "invalid_credentials" => unauthorized("Provided credentials are invalid", "WRONG_CREDENTIALS"),
+            "email_not_verified" => unauthorized("Email not verified", "email_not_verified"),
+            "account_disabled" => Wording::new(S::FORBIDDEN, "Account disabled", "account_disabled"),
+            "too_many_attempts" => {
+                Wording::new(S::TOO_MANY_REQUESTS, "Too many failed attempts", problem.key)
+            }
+            "invalid_verification" | "verification_expired" | "verification_attempts_exhausted" => {
+                unauthorized(
+                    "Invalid verification code or session",
+                    "invalid_verification_code",
+                )
+            }
+            "not_found" if !problem.is_unknown_route() => {
+                Wording::new(S::NOT_FOUND, "User not found", "user_not_found")
+            }
+            "already_verified" => validation("User already verified").with_key("user_already_verified"),
+            "too_many_resends" => Wording::new(
                 S::TOO_MANY_REQUESTS,
                 "Too many verification codes requested",
                 "too_many_requests",
             ),
             "unauthenticated" | "token_expired" | "invalid_refresh_token" | "refresh_token_expired" => {
-                (S::UNAUTHORIZED, "Unauthorized", "unauthorized")
+                unauthorized("Unauthorized", "unauthorized")
             }
-            "csrf_check_failed" => (S::FORBIDDEN, "Cross-site request refused", "csrf_check_failed"),
-            "forbidden" => (S::FORBIDDEN, "Forbidden", "forbidden"),
-            "payload_too_large" => (
-                S::PAYLOAD_TOO_LARGE,
-                "Request body is too large",
-                "payload_too_large",
-            ),
-            "unsupported_media_type" => (
-                S::UNSUPPORTED_MEDIA_TYPE,
-                "Send the body as JSON",
-                "unsupported_media_type",
-            ),
-            "method_not_allowed" => (S::METHOD_NOT_ALLOWED, "Method not allowed", "method_not_allowed"),
-            "database_unavailable" => (
-                S::SERVICE_UNAVAILABLE,
-                "Database unavailable",
-                "database_unavailable",
-            ),
-            "internal_error" => (
+            "csrf_check_failed" => Wording::new(S::FORBIDDEN, "Cross-site request refused", problem.key),
+            "forbidden" => Wording::new(S::FORBIDDEN, "Forbidden", problem.key),
+            "internal_error" => Wording::new(
                 S::INTERNAL_SERVER_ERROR,
                 "Internal server error",
                 "internal_server_error",
             ),
             // Every other refused input is the seed's validation error.
-            _ if problem.status == S::BAD_REQUEST => (S::BAD_REQUEST, &problem.message, "validation_error"),
-            other => (problem.status, &problem.message, other),
-        };
-        (status, Json(json!({ "message": message, "key": key }))).into_response()
+            _ if problem.status == S::BAD_REQUEST => validation(problem.message.as_ref()),
+            _ => Wording::of(problem),
+        }
+        .keyed_body()
     }
 }
 
@@ -180,16 +154,10 @@ fn signed_in(state: &AppState, signed_in: &SignedIn, message: &str) -> Response 
     response
 }
 
-#[derive(Deserialize)]
-struct RegisterBody {
-    email: Option<String>,
-    password: Option<String>,
-}
-
 async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
-    JsonBody(body): JsonBody<RegisterBody>,
+    JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<Value>, Problem> {
     let email = required(body.email, "Email")?;
     let password = required(body.password, "Password")?;
@@ -253,16 +221,10 @@ async fn resend(
     Ok(data(with_dev_code(&state, answer, issued.code)))
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
-    email: Option<String>,
-    password: Option<String>,
-}
-
 async fn login(
     State(state): State<AppState>,
     ClientDevice(device): ClientDevice,
-    JsonBody(body): JsonBody<LoginBody>,
+    JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Response, Problem> {
     let email = required(body.email, "Email")?;
     let password = required(body.password, "Password")?;
