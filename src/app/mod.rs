@@ -68,25 +68,15 @@ pub struct CoreParts {
 
 impl Core {
     pub fn new(parts: CoreParts) -> Self {
-        let CoreParts {
-            store,
-            hasher,
-            tokens,
-            settings,
-            composer,
-            mail_wake,
-            clock,
-            links,
-        } = parts;
         Self {
-            store,
-            hasher,
-            tokens,
-            settings,
-            composer,
-            mail_wake,
-            clock,
-            links,
+            store: parts.store,
+            hasher: parts.hasher,
+            tokens: parts.tokens,
+            settings: parts.settings,
+            composer: parts.composer,
+            mail_wake: parts.mail_wake,
+            clock: parts.clock,
+            links: parts.links,
         }
     }
 

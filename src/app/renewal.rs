@@ -93,14 +93,6 @@ impl Core {
         if now > principal.session.created_at + self.settings.fixed_refresh_ttl {
             return Err(CoreError::RefreshTokenExpired);
         }
-        let access_token = self.issue_access_token(&principal.account, &principal.session, now)?;
-        Ok(SignedIn {
-            account: principal.account,
-            session: principal.session,
-            access_token,
-            expires_in: self.tokens.ttl(),
-            refresh_token: presented.to_owned(),
-            session_secret: None,
-        })
+        self.refreshed(principal, presented.to_owned(), now)
     }
 }

@@ -89,11 +89,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientDevice {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let user_agent = super::problem::header(&parts.headers, "user-agent").map(str::to_owned);
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -109,10 +105,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AcceptLanguage {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok());
-        Ok(Self(crate::mail::Lang::from_accept_language(header)))
+        let asked = super::problem::header(&parts.headers, "accept-language");
+        Ok(Self(crate::mail::Lang::from_accept_language(asked)))
     }
 }

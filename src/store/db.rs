@@ -118,44 +118,60 @@ macro_rules! args {
 
 pub(super) use args;
 
-/// Binds `args` to a statement of either database.
-fn bind<'q, DB: sqlx::Database>(
-    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
-    args: Vec<Arg>,
-) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+/// A statement that takes parameters: a plain one or one that reads rows.
+trait Bind<'q, DB: sqlx::Database>: Sized
 where
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    for arg in args {
-        query = match arg {
-            Arg::Text(value) => query.bind(value),
-            Arg::Int(value) => query.bind(value),
-            Arg::Bool(value) => query.bind(value),
-        };
+    fn text(self, value: Option<String>) -> Self;
+    fn int(self, value: Option<i64>) -> Self;
+    fn boolean(self, value: bool) -> Self;
+
+    /// Binds `args` in order, as `$1`, `$2`, …
+    fn args(self, args: Vec<Arg>) -> Self {
+        args.into_iter().fold(self, |query, arg| match arg {
+            Arg::Text(value) => query.text(value),
+            Arg::Int(value) => query.int(value),
+            Arg::Bool(value) => query.boolean(value),
+        })
     }
-    query
 }
 
-/// Binds `args` to a query that reads rows of `R`.
-fn bind_as<'q, DB: sqlx::Database, R>(
-    mut query: sqlx::query::QueryAs<'q, DB, R, <DB as sqlx::Database>::Arguments>,
-    args: Vec<Arg>,
-) -> sqlx::query::QueryAs<'q, DB, R, <DB as sqlx::Database>::Arguments>
+impl<'q, DB: sqlx::Database> Bind<'q, DB> for sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
 where
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    for arg in args {
-        query = match arg {
-            Arg::Text(value) => query.bind(value),
-            Arg::Int(value) => query.bind(value),
-            Arg::Bool(value) => query.bind(value),
-        };
+    fn text(self, value: Option<String>) -> Self {
+        self.bind(value)
     }
-    query
+    fn int(self, value: Option<i64>) -> Self {
+        self.bind(value)
+    }
+    fn boolean(self, value: bool) -> Self {
+        self.bind(value)
+    }
+}
+
+impl<'q, DB: sqlx::Database, R> Bind<'q, DB>
+    for sqlx::query::QueryAs<'q, DB, R, <DB as sqlx::Database>::Arguments>
+where
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    fn text(self, value: Option<String>) -> Self {
+        self.bind(value)
+    }
+    fn int(self, value: Option<i64>) -> Self {
+        self.bind(value)
+    }
+    fn boolean(self, value: bool) -> Self {
+        self.bind(value)
+    }
 }
 
 /// A row type both databases can read.
@@ -178,7 +194,8 @@ impl<T> Row for T where
 impl Db {
     /// Runs a statement; how many rows it changed.
     pub async fn execute(&self, sql: impl SqlSafeStr + Send, args: Vec<Arg>) -> Result<u64, StoreError> {
-        on_pool!(self, |pool| bind(sqlx::query(sql), args)
+        on_pool!(self, |pool| sqlx::query(sql)
+            .args(args)
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))
@@ -190,7 +207,8 @@ impl Db {
         sql: impl SqlSafeStr + Send,
         args: Vec<Arg>,
     ) -> Result<Option<R>, StoreError> {
-        on_pool!(self, |pool| bind_as(sqlx::query_as::<_, R>(sql), args)
+        on_pool!(self, |pool| sqlx::query_as::<_, R>(sql)
+            .args(args)
             .fetch_optional(pool)
             .await)
         .map_err(classify)
@@ -201,7 +219,8 @@ impl Db {
         sql: impl SqlSafeStr + Send,
         args: Vec<Arg>,
     ) -> Result<R, StoreError> {
-        on_pool!(self, |pool| bind_as(sqlx::query_as::<_, R>(sql), args)
+        on_pool!(self, |pool| sqlx::query_as::<_, R>(sql)
+            .args(args)
             .fetch_one(pool)
             .await)
         .map_err(classify)
@@ -212,7 +231,8 @@ impl Db {
         sql: impl SqlSafeStr + Send,
         args: Vec<Arg>,
     ) -> Result<Vec<R>, StoreError> {
-        on_pool!(self, |pool| bind_as(sqlx::query_as::<_, R>(sql), args)
+        on_pool!(self, |pool| sqlx::query_as::<_, R>(sql)
+            .args(args)
             .fetch_all(pool)
             .await)
         .map_err(classify)
@@ -222,7 +242,8 @@ impl Db {
 impl Tx {
     /// Runs a statement inside the transaction; how many rows it changed.
     pub async fn execute(&mut self, sql: impl SqlSafeStr + Send, args: Vec<Arg>) -> Result<u64, StoreError> {
-        on_tx!(self, |conn| bind(sqlx::query(sql), args)
+        on_tx!(self, |conn| sqlx::query(sql)
+            .args(args)
             .execute(conn)
             .await
             .map(|done| done.rows_affected()))
@@ -234,7 +255,8 @@ impl Tx {
         sql: impl SqlSafeStr + Send,
         args: Vec<Arg>,
     ) -> Result<Option<R>, StoreError> {
-        on_tx!(self, |conn| bind_as(sqlx::query_as::<_, R>(sql), args)
+        on_tx!(self, |conn| sqlx::query_as::<_, R>(sql)
+            .args(args)
             .fetch_optional(conn)
             .await)
         .map_err(classify)

@@ -147,15 +147,18 @@ pub async fn reset_page(ctx: PageContext, query: Result<Query<TokenQuery>, Query
             "reset_password.html",
             context! { title, token, show_form => true },
         ),
-        Err(error) => {
-            let (status, message) = failure(&error, &ctx);
-            ctx.render(
-                status,
-                "reset_password.html",
-                context! { title, notice => message, bad => true },
-            )
-        }
+        Err(error) => reset_refused(&ctx, title, &error),
     }
+}
+
+/// The reset page without its form: the link cannot be used.
+fn reset_refused(ctx: &PageContext, title: &str, error: &CoreError) -> Response {
+    let (status, message) = failure(error, ctx);
+    ctx.render(
+        status,
+        "reset_password.html",
+        context! { title, notice => message, bad => true },
+    )
 }
 
 pub async fn reset_submit(ctx: PageContext, form: Result<Form<ResetForm>, FormRejection>) -> Response {
@@ -189,13 +192,6 @@ pub async fn reset_submit(ctx: PageContext, form: Result<Form<ResetForm>, FormRe
                 context! { title, token, show_form => true, errors },
             )
         }
-        Err(error) => {
-            let (status, message) = failure(&error, &ctx);
-            ctx.render(
-                status,
-                "reset_password.html",
-                context! { title, notice => message, bad => true },
-            )
-        }
+        Err(error) => reset_refused(&ctx, title, &error),
     }
 }
