@@ -3,13 +3,14 @@
 use super::hashing::Verdict;
 use super::{Core, CoreError, LONGEST_PASSWORD_BYTES, Principal};
 use crate::domain::Account;
+use crate::domain::AccountId;
 use crate::domain::{Password, Username};
 use crate::store::StoreError;
 use crate::store::UniqueField;
 
 impl Core {
     /// Sets the username the user chose.
-    pub async fn set_username(&self, account_id: &str, raw: &str) -> Result<Account, CoreError> {
+    pub async fn set_username(&self, account_id: &AccountId, raw: &str) -> Result<Account, CoreError> {
         let username = Username::parse(raw)?;
         let mut account = self.account_required(account_id).await?;
         account.username = Some(username.as_str().to_owned());
@@ -50,11 +51,11 @@ impl Core {
     }
 
     /// The account as it is now (a session's copy may be older).
-    pub async fn account_for(&self, id: &str) -> Result<Account, CoreError> {
+    pub async fn account_for(&self, id: &AccountId) -> Result<Account, CoreError> {
         self.account_required(id).await
     }
 
-    pub(super) async fn account_required(&self, id: &str) -> Result<Account, CoreError> {
+    pub(super) async fn account_required(&self, id: &AccountId) -> Result<Account, CoreError> {
         self.store
             .account_by_id(id)
             .await?

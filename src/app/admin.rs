@@ -3,6 +3,7 @@
 
 use super::{Actor, Core, CoreError};
 use crate::domain::Account;
+use crate::domain::AccountId;
 use crate::domain::{Password, Role};
 use crate::store::AccountPage;
 
@@ -28,7 +29,7 @@ impl Core {
         Ok(self.store.list_accounts(search, offset, limit).await?)
     }
 
-    pub async fn account(&self, actor: Actor<'_>, id: &str) -> Result<Account, CoreError> {
+    pub async fn account(&self, actor: Actor<'_>, id: &AccountId) -> Result<Account, CoreError> {
         Self::ensure_admin(actor)?;
         self.account_required(id).await
     }
@@ -45,7 +46,7 @@ impl Core {
     pub async fn set_role(
         &self,
         actor: Actor<'_>,
-        id: &str,
+        id: &AccountId,
         role: Role,
         granted: bool,
     ) -> Result<Account, CoreError> {
@@ -66,7 +67,7 @@ impl Core {
     pub async fn set_disabled(
         &self,
         actor: Actor<'_>,
-        id: &str,
+        id: &AccountId,
         disabled: bool,
     ) -> Result<Account, CoreError> {
         Self::ensure_admin(actor)?;
@@ -83,7 +84,7 @@ impl Core {
 
     /// Sets a password without knowing the old one (operator only); every
     /// session of the account ends.
-    pub async fn reset_password(&self, actor: Actor<'_>, id: &str, new: &str) -> Result<(), CoreError> {
+    pub async fn reset_password(&self, actor: Actor<'_>, id: &AccountId, new: &str) -> Result<(), CoreError> {
         Self::ensure_admin(actor)?;
         let new = Password::parse(new)?;
         let mut account = self.account_required(id).await?;

@@ -3,7 +3,7 @@
 //! (who, when, which fields) in the same transaction as the change.
 
 use super::{Core, CoreError, secrets};
-use crate::domain::{Account, Member, MemberData, MemberInput, Role};
+use crate::domain::{Account, Member, MemberData, MemberId, MemberInput, Role};
 use crate::store::{MemberChange, MemberPage, StoreError};
 use time::OffsetDateTime;
 
@@ -61,7 +61,7 @@ fn change(
 ) -> MemberChange {
     MemberChange {
         id: uuid::Uuid::now_v7().to_string(),
-        member_id: member_id.to_owned(),
+        member_id: member_id.into(),
         actor_id: actor.id.clone(),
         action: action.to_owned(),
         fields,
@@ -86,7 +86,7 @@ impl Core {
     pub async fn create_member(&self, actor: &Account, input: MemberInput) -> Result<Member, CoreError> {
         Self::ensure_member_access(actor)?;
         let member = Member {
-            id: new_member_id(self.now()),
+            id: new_member_id(self.now()).into(),
             data: input.validate()?,
             version: 0,
         };
@@ -104,7 +104,7 @@ impl Core {
         }
     }
 
-    pub async fn member(&self, actor: &Account, id: &str) -> Result<Member, CoreError> {
+    pub async fn member(&self, actor: &Account, id: &MemberId) -> Result<Member, CoreError> {
         Self::ensure_member_access(actor)?;
         if id.len() > 128 {
             return Err(CoreError::NotFound("member"));
@@ -129,7 +129,7 @@ impl Core {
     pub async fn update_member(
         &self,
         actor: &Account,
-        id: &str,
+        id: &MemberId,
         input: MemberInput,
         expected_version: Option<i64>,
     ) -> Result<Member, CoreError> {
@@ -157,7 +157,7 @@ impl Core {
         }
     }
 
-    pub async fn delete_member(&self, actor: &Account, id: &str) -> Result<(), CoreError> {
+    pub async fn delete_member(&self, actor: &Account, id: &MemberId) -> Result<(), CoreError> {
         Self::ensure_member_access(actor)?;
         if id.len() > 128
             || !self
@@ -171,7 +171,11 @@ impl Core {
     }
 
     /// Who changed a member, when, and which fields: admins only.
-    pub async fn member_history(&self, actor: &Account, id: &str) -> Result<Vec<MemberChange>, CoreError> {
+    pub async fn member_history(
+        &self,
+        actor: &Account,
+        id: &MemberId,
+    ) -> Result<Vec<MemberChange>, CoreError> {
         if !actor.has_role(Role::Admin) {
             return Err(CoreError::Forbidden);
         }

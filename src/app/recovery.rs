@@ -4,6 +4,7 @@
 
 use super::links::MailedLinks;
 use super::{Core, CoreError, ResetProblem, secrets};
+use crate::domain::AccountId;
 use crate::domain::Password;
 use crate::mail::{Lang, Mail};
 use crate::store::PasswordResetRecord;
@@ -74,14 +75,18 @@ impl Core {
 
     /// Like [`Self::check_reset_token`], for a link that names its account:
     /// `NotFound` when there is no such account.
-    pub async fn check_reset_token_for(&self, account_id: &str, token: &str) -> Result<(), CoreError> {
+    pub async fn check_reset_token_for(&self, account_id: &AccountId, token: &str) -> Result<(), CoreError> {
         self.live_reset_for(account_id, token).await.map(|_| ())
     }
 
-    async fn live_reset_for(&self, account_id: &str, token: &str) -> Result<PasswordResetRecord, CoreError> {
+    async fn live_reset_for(
+        &self,
+        account_id: &AccountId,
+        token: &str,
+    ) -> Result<PasswordResetRecord, CoreError> {
         self.account_required(account_id).await?;
         let record = self.live_reset(token).await?;
-        if record.account_id != account_id {
+        if record.account_id != *account_id {
             return Err(CoreError::ResetToken(ResetProblem::Invalid));
         }
         Ok(record)
@@ -121,7 +126,7 @@ impl Core {
     /// Like [`Self::reset_password_with_token`], for a link that names its account.
     pub async fn reset_password_for(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         token: &str,
         password: &str,
         lang: Lang,

@@ -5,6 +5,7 @@
 //! frontends keep only the first refresh token).
 
 use super::{Core, CoreError, Principal, SignedIn, role_names, secrets};
+use crate::domain::AccountId;
 use time::{Duration, OffsetDateTime};
 
 /// Lifetimes of access tokens an API promised its clients.
@@ -61,9 +62,13 @@ impl Core {
 
     /// The remember-me session behind `remember_secret`, when it belongs
     /// to `account_id`; anything else is `Unauthenticated`.
-    pub async fn remembered(&self, account_id: &str, remember_secret: &str) -> Result<Principal, CoreError> {
+    pub async fn remembered(
+        &self,
+        account_id: &AccountId,
+        remember_secret: &str,
+    ) -> Result<Principal, CoreError> {
         let principal = self.authenticate_session_secret(remember_secret).await?;
-        if principal.account.id != account_id || !principal.session.remember_me {
+        if principal.account.id != *account_id || !principal.session.remember_me {
             return Err(CoreError::Unauthenticated);
         }
         Ok(principal)

@@ -4,6 +4,7 @@
 use super::{Core, CoreError, Principal, SignedIn, TokenRejection, role_names, secrets};
 use crate::domain::Account;
 use crate::domain::Session;
+use crate::domain::{AccountId, SessionId};
 use crate::store::Rotation;
 use time::{Duration, OffsetDateTime};
 
@@ -73,7 +74,7 @@ impl Core {
     /// that apart) or revoked.
     pub(super) async fn why_not_live(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
         now: OffsetDateTime,
     ) -> Result<CoreError, CoreError> {
         let expired = self
@@ -108,7 +109,7 @@ impl Core {
     /// The live session and its enabled account, marking the session used.
     pub(super) async fn live_session(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
         now: OffsetDateTime,
     ) -> Result<Option<Principal>, CoreError> {
         let Some(session) = self.store.session_by_id(session_id).await? else {
@@ -151,10 +152,10 @@ impl Core {
                 TokenRejection::Invalid => CoreError::Unauthenticated,
             })?;
         let principal = self
-            .live_session(&claims.sid, self.now())
+            .live_session(&SessionId::from(claims.sid.as_str()), self.now())
             .await?
             .ok_or(CoreError::Unauthenticated)?;
-        if principal.account.id != claims.sub {
+        if principal.account.id.as_str() != claims.sub {
             return Err(CoreError::Unauthenticated);
         }
         Ok(principal)
@@ -184,7 +185,7 @@ impl Core {
     }
 
     /// Ends every session of the account, this one included.
-    pub async fn logout_everywhere(&self, account_id: &str) -> Result<u64, CoreError> {
+    pub async fn logout_everywhere(&self, account_id: &AccountId) -> Result<u64, CoreError> {
         Ok(self
             .store
             .revoke_sessions_of(account_id, None, self.now())
@@ -199,7 +200,7 @@ impl Core {
     }
 
     /// The account's live sessions, newest first.
-    pub async fn sessions(&self, account_id: &str) -> Result<Vec<Session>, CoreError> {
+    pub async fn sessions(&self, account_id: &AccountId) -> Result<Vec<Session>, CoreError> {
         let now = self.now();
         let mut sessions = self.store.sessions_of(account_id).await?;
         sessions.retain(|s| s.is_active(now));
@@ -207,10 +208,14 @@ impl Core {
     }
 
     /// Revokes one of the account's own sessions.
-    pub async fn revoke_session(&self, account_id: &str, session_id: &str) -> Result<(), CoreError> {
+    pub async fn revoke_session(
+        &self,
+        account_id: &AccountId,
+        session_id: &SessionId,
+    ) -> Result<(), CoreError> {
         let now = self.now();
         match self.store.session_by_id(session_id).await? {
-            Some(session) if session.account_id == account_id && session.is_active(now) => {
+            Some(session) if session.account_id == *account_id && session.is_active(now) => {
                 self.store.revoke_session(session_id, now).await?;
                 Ok(())
             }

@@ -103,7 +103,7 @@ impl Core {
             (self.settings.session_absolute, self.settings.session_idle)
         };
         let session = Session {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: crate::domain::SessionId::generate(),
             account_id: account.id.clone(),
             remember_me,
             user_agent: device.user_agent.map(|ua| ua.chars().take(512).collect()),

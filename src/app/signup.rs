@@ -34,7 +34,7 @@ impl Core {
         roles.sort();
         roles.dedup();
         let account = Account {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: crate::domain::AccountId::generate(),
             email: email.as_ref().map(|e| e.as_str().to_owned()),
             username: username.as_ref().map(|u| u.as_str().to_owned()),
             password_hash: self.hasher.hash(&password).await?,

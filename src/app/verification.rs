@@ -4,7 +4,7 @@
 use super::links::MailedLinks;
 use super::{Core, CoreError, Device, Principal, SessionLength, SignedIn, VerificationProblem, secrets};
 use crate::domain::email::same_address;
-use crate::domain::{Account, Email};
+use crate::domain::{Account, AccountId, Email};
 use crate::mail::{Lang, Mail};
 use crate::store::{OutboxMessage, StoreError, VerificationPurpose, VerificationRecord};
 use time::{Duration, OffsetDateTime};
@@ -57,7 +57,7 @@ impl Core {
         let token = secrets::random_secret();
         let record = VerificationRecord {
             id: uuid::Uuid::now_v7().simple().to_string(),
-            account_id: account_id.to_owned(),
+            account_id: AccountId::from(account_id),
             purpose,
             email: email.to_owned(),
             code_digest: secrets::digest(&code),
@@ -214,13 +214,17 @@ impl Core {
 
     /// Verifies by a link that names its account (uid-token's
     /// `/authorize/UID/TOKEN`), without signing in.
-    pub async fn confirm_email_token_for(&self, account_id: &str, token: &str) -> Result<Account, CoreError> {
+    pub async fn confirm_email_token_for(
+        &self,
+        account_id: &AccountId,
+        token: &str,
+    ) -> Result<Account, CoreError> {
         let account = self.account_required(account_id).await?;
         if account.email_verified_at.is_some() {
             return Err(CoreError::AlreadyVerified);
         }
         let record = self.live_link(token).await?;
-        if record.account_id != account.id {
+        if account.id != record.account_id.as_str() {
             return Err(CoreError::Verification(VerificationProblem::Invalid));
         }
         self.complete_verification(record, self.now()).await

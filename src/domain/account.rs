@@ -1,6 +1,6 @@
 //! Accounts and sessions as the core sees them.
 
-use super::Invalid;
+use super::{AccountId, Invalid, SessionId};
 use time::{Duration, OffsetDateTime};
 
 /// What an account may do beyond signing in.
@@ -34,7 +34,7 @@ impl Role {
 /// core; `Debug` leaves it out.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Account {
-    pub id: String,
+    pub id: AccountId,
     pub email: Option<String>,
     pub username: Option<String>,
     pub password_hash: String,
@@ -78,8 +78,8 @@ impl Account {
 /// its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    pub id: String,
-    pub account_id: String,
+    pub id: SessionId,
+    pub account_id: AccountId,
     pub remember_me: bool,
     pub user_agent: Option<String>,
     pub ip: Option<String>,

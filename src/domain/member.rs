@@ -46,7 +46,7 @@ pub struct MemberData {
 /// A member as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
-    pub id: String,
+    pub id: super::MemberId,
     pub data: MemberData,
     /// Bumped by every update (the seed's `__v`).
     pub version: i64,
@@ -250,8 +250,8 @@ pub fn parse_phone(raw: &str) -> Result<String, Invalid> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberChange {
     pub id: String,
-    pub member_id: String,
-    pub actor_id: String,
+    pub member_id: super::MemberId,
+    pub actor_id: super::AccountId,
     /// `create`, `update` or `delete`.
     pub action: String,
     /// The fields whose values changed (all of them on create and delete).

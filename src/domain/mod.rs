@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod email;
+pub mod id;
 pub mod invalid;
 pub mod member;
 pub mod password;
@@ -10,6 +11,7 @@ pub mod username;
 
 pub use account::{Account, Role, Session};
 pub use email::Email;
+pub use id::{AccountId, MemberId, SessionId};
 pub use invalid::Invalid;
 pub use member::{Member, MemberChange, MemberData, MemberInput};
 pub use password::Password;

@@ -28,7 +28,7 @@ pub struct AccountView {
 impl From<&Account> for AccountView {
     fn from(account: &Account) -> Self {
         Self {
-            id: account.id.clone(),
+            id: account.id.to_string(),
             email: account.email.clone(),
             username: account.username.clone(),
             email_verified: account.email_verified_at.is_some(),
@@ -93,7 +93,7 @@ pub struct SessionView {
 impl SessionView {
     pub fn new(session: &Session, current_id: &str) -> Self {
         Self {
-            id: session.id.clone(),
+            id: session.id.to_string(),
             current: session.id == current_id,
             user_agent: session.user_agent.clone(),
             ip: session.ip.clone(),

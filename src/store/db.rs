@@ -91,6 +91,12 @@ impl From<Option<String>> for Arg {
     }
 }
 
+impl<K> From<&crate::domain::id::Id<K>> for Arg {
+    fn from(value: &crate::domain::id::Id<K>) -> Self {
+        Arg::Text(Some(value.to_string()))
+    }
+}
+
 impl From<i64> for Arg {
     fn from(value: i64) -> Self {
         Arg::Int(Some(value))

@@ -16,7 +16,7 @@ mod sql;
 mod throttle;
 mod verification;
 
-use crate::domain::{Account, Member, Session};
+use crate::domain::{Account, AccountId, Member, MemberId, Session, SessionId};
 use async_trait::async_trait;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -43,7 +43,7 @@ pub enum StoreError {
 /// successor that a retry within the grace window receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub used_at: Option<OffsetDateTime>,
     pub sealed_successor: Option<String>,
 }
@@ -108,7 +108,7 @@ impl VerificationPurpose {
 pub struct VerificationRecord {
     /// Also the `sessionId` the code is bound to.
     pub id: String,
-    pub account_id: String,
+    pub account_id: AccountId,
     pub purpose: VerificationPurpose,
     /// The address being verified, as typed.
     pub email: String,
@@ -128,7 +128,7 @@ pub struct VerificationRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordResetRecord {
     pub digest: String,
-    pub account_id: String,
+    pub account_id: AccountId,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub used_at: Option<OffsetDateTime>,
@@ -196,7 +196,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Saves every mutable field of `account`.
     async fn update_account(&self, account: &Account) -> Result<(), StoreError>;
-    async fn account_by_id(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    async fn account_by_id(&self, id: &AccountId) -> Result<Option<Account>, StoreError>;
     /// Finds an account whose email or username equals `login`, ignoring case.
     async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError>;
     /// Accounts whose id, email or username contains `search` (any case),
@@ -215,17 +215,17 @@ pub trait Store: Send + Sync + 'static {
         secret_digest: &str,
         refresh_digest: &str,
     ) -> Result<(), StoreError>;
-    async fn session_by_id(&self, id: &str) -> Result<Option<Session>, StoreError>;
+    async fn session_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
     async fn session_by_secret(&self, secret_digest: &str) -> Result<Option<Session>, StoreError>;
-    async fn touch_session(&self, id: &str, now: OffsetDateTime) -> Result<(), StoreError>;
-    async fn sessions_of(&self, account_id: &str) -> Result<Vec<Session>, StoreError>;
+    async fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn sessions_of(&self, account_id: &AccountId) -> Result<Vec<Session>, StoreError>;
     /// Revokes one session; false when it was not there or already revoked.
-    async fn revoke_session(&self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
+    async fn revoke_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<bool, StoreError>;
     /// Revokes every live session of the account except `keep`.
     async fn revoke_sessions_of(
         &self,
-        account_id: &str,
-        keep: Option<&str>,
+        account_id: &AccountId,
+        keep: Option<&SessionId>,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError>;
 
@@ -311,7 +311,7 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new member and its history entry; a PESEL already in the
     /// register is a `Conflict`.
     async fn insert_member(&self, member: &Member, change: &MemberChange) -> Result<(), StoreError>;
-    async fn member(&self, id: &str) -> Result<Option<Member>, StoreError>;
+    async fn member(&self, id: &MemberId) -> Result<Option<Member>, StoreError>;
     /// Members whose surname, city or PESEL contains `search`, by surname.
     async fn list_members(
         &self,
@@ -328,8 +328,8 @@ pub trait Store: Send + Sync + 'static {
         change: &MemberChange,
     ) -> Result<bool, StoreError>;
     /// Removes a member, keeping its history; false when it was not there.
-    async fn delete_member(&self, id: &str, change: &MemberChange) -> Result<bool, StoreError>;
-    async fn member_history(&self, member_id: &str) -> Result<Vec<MemberChange>, StoreError>;
+    async fn delete_member(&self, id: &MemberId, change: &MemberChange) -> Result<bool, StoreError>;
+    async fn member_history(&self, member_id: &MemberId) -> Result<Vec<MemberChange>, StoreError>;
 
     async fn login_failures(&self, login: &str) -> Result<Option<LoginFailures>, StoreError>;
     /// Counts one more failure and returns the new count.

@@ -28,7 +28,7 @@ pub(super) struct AccountRow {
 impl From<AccountRow> for Account {
     fn from(row: AccountRow) -> Self {
         Account {
-            id: row.id,
+            id: row.id.into(),
             email: row.email,
             username: row.username,
             password_hash: row.password_hash,
@@ -64,8 +64,8 @@ pub(super) struct SessionRow {
 impl From<SessionRow> for Session {
     fn from(row: SessionRow) -> Self {
         Session {
-            id: row.id,
-            account_id: row.account_id,
+            id: row.id.into(),
+            account_id: row.account_id.into(),
             remember_me: row.remember_me,
             user_agent: row.user_agent,
             ip: row.ip,
@@ -88,7 +88,7 @@ pub(super) struct RefreshTokenRow {
 impl From<RefreshTokenRow> for RefreshTokenRecord {
     fn from(row: RefreshTokenRow) -> Self {
         RefreshTokenRecord {
-            session_id: row.session_id,
+            session_id: row.session_id.into(),
             used_at: row.used_at.map(from_millis),
             sealed_successor: row.sealed_successor,
         }
@@ -137,7 +137,7 @@ impl From<VerificationRow> for VerificationRecord {
     fn from(row: VerificationRow) -> Self {
         VerificationRecord {
             id: row.id,
-            account_id: row.account_id,
+            account_id: row.account_id.into(),
             purpose: VerificationPurpose::parse(&row.purpose),
             email: row.email,
             code_digest: row.code_digest,
@@ -166,7 +166,7 @@ impl From<PasswordResetRow> for PasswordResetRecord {
     fn from(row: PasswordResetRow) -> Self {
         PasswordResetRecord {
             digest: row.digest,
-            account_id: row.account_id,
+            account_id: row.account_id.into(),
             created_at: from_millis(row.created_at),
             expires_at: from_millis(row.expires_at),
             used_at: row.used_at.map(from_millis),
@@ -221,7 +221,7 @@ pub(super) struct MemberRow {
 impl From<MemberRow> for Member {
     fn from(row: MemberRow) -> Self {
         Member {
-            id: row.id,
+            id: row.id.into(),
             data: MemberData {
                 imie: row.imie,
                 nazwisko: row.nazwisko,
@@ -254,8 +254,8 @@ impl From<MemberChangeRow> for MemberChange {
     fn from(row: MemberChangeRow) -> Self {
         MemberChange {
             id: row.id,
-            member_id: row.member_id,
-            actor_id: row.actor_id,
+            member_id: row.member_id.into(),
+            actor_id: row.actor_id.into(),
             action: row.action,
             fields: row
                 .fields

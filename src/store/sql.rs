@@ -7,7 +7,7 @@ use super::{
     PasswordResetRecord, RefreshTokenRecord, Rotation, SigningKeyRecord, Store, StoreError,
     VerificationRecord, accounts, keys, members, outbox, sessions, throttle, verification,
 };
-use crate::domain::{Account, Member, Session};
+use crate::domain::{Account, AccountId, Member, MemberId, Session, SessionId};
 use time::OffsetDateTime;
 
 pub struct SqlStore {
@@ -43,7 +43,7 @@ impl Store for SqlStore {
         accounts::update(&self.db, account).await
     }
 
-    async fn account_by_id(&self, id: &str) -> Result<Option<Account>, StoreError> {
+    async fn account_by_id(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         accounts::by_id(&self.db, id).await
     }
 
@@ -69,7 +69,7 @@ impl Store for SqlStore {
         sessions::insert(&self.db, session, secret_digest, refresh_digest).await
     }
 
-    async fn session_by_id(&self, id: &str) -> Result<Option<Session>, StoreError> {
+    async fn session_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         sessions::by_id(&self.db, id).await
     }
 
@@ -77,25 +77,25 @@ impl Store for SqlStore {
         sessions::by_secret(&self.db, secret_digest).await
     }
 
-    async fn touch_session(&self, id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<(), StoreError> {
         sessions::touch(&self.db, id, now).await
     }
 
-    async fn sessions_of(&self, account_id: &str) -> Result<Vec<Session>, StoreError> {
+    async fn sessions_of(&self, account_id: &AccountId) -> Result<Vec<Session>, StoreError> {
         sessions::of_account(&self.db, account_id).await
     }
 
-    async fn revoke_session(&self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn revoke_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {
         sessions::revoke(&self.db, id, now).await
     }
 
     async fn revoke_sessions_of(
         &self,
-        account_id: &str,
-        keep: Option<&str>,
+        account_id: &AccountId,
+        keep: Option<&SessionId>,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        sessions::revoke_all_of(&self.db, account_id, keep, now).await
+        sessions::revoke_all_of(&self.db, account_id, keep.map(|id| id.as_str()), now).await
     }
 
     async fn refresh_token(&self, digest: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
@@ -222,7 +222,7 @@ impl Store for SqlStore {
         members::insert(&self.db, member, change).await
     }
 
-    async fn member(&self, id: &str) -> Result<Option<Member>, StoreError> {
+    async fn member(&self, id: &MemberId) -> Result<Option<Member>, StoreError> {
         members::by_id(&self.db, id).await
     }
 
@@ -244,11 +244,11 @@ impl Store for SqlStore {
         members::update(&self.db, member, expected_version, change).await
     }
 
-    async fn delete_member(&self, id: &str, change: &MemberChange) -> Result<bool, StoreError> {
+    async fn delete_member(&self, id: &MemberId, change: &MemberChange) -> Result<bool, StoreError> {
         members::delete(&self.db, id, change).await
     }
 
-    async fn member_history(&self, member_id: &str) -> Result<Vec<MemberChange>, StoreError> {
+    async fn member_history(&self, member_id: &MemberId) -> Result<Vec<MemberChange>, StoreError> {
         members::history(&self.db, member_id).await
     }
 

@@ -52,7 +52,10 @@ async fn with_role(app: &TestApp, username: &str, role: Option<Role>) -> Value {
     );
     if let Some(role) = role {
         let id = login(app, username).await["id"].as_str().unwrap().to_owned();
-        app.core.set_role(Actor::Operator, &id, role, true).await.unwrap();
+        app.core
+            .set_role(Actor::Operator, &id.as_str().into(), role, true)
+            .await
+            .unwrap();
     }
     login(app, username).await
 }
@@ -561,7 +564,10 @@ async fn the_tutorials_frontend_flow_works_unchanged(backend: Backend) {
             .as_str()
             .unwrap()
             .to_owned();
-        app.core.set_role(Actor::Operator, &id, role, true).await.unwrap();
+        app.core
+            .set_role(Actor::Operator, &id.as_str().into(), role, true)
+            .await
+            .unwrap();
     }
     exact(
         signin("nobody").await,

@@ -235,7 +235,7 @@ impl TestApp {
         let account = self.register(email).await;
         let id = account["account"]["id"].as_str().unwrap();
         self.core
-            .set_role(Actor::Operator, id, Role::Admin, true)
+            .set_role(Actor::Operator, &id.into(), Role::Admin, true)
             .await
             .unwrap();
         let response = self.login(email, PASSWORD).await;

@@ -23,7 +23,7 @@ async fn moderators_page_search_update_and_delete_members(backend: Backend) {
     let moderator = app.signed_in("mod@example.pl").await;
     let id = moderator["account"]["id"].as_str().unwrap();
     app.core
-        .set_role(Actor::Operator, id, Role::Moderator, true)
+        .set_role(Actor::Operator, &id.into(), Role::Moderator, true)
         .await
         .unwrap();
     let send = |method: reqwest::Method, path: &str, who: &Value, body: Option<Value>| {

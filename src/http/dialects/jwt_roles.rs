@@ -40,6 +40,7 @@
 
 use super::kit::{Credentials, Dialect, Routes, Wording};
 use crate::app::{Actor, Core, CoreError, LoginPolicy, NewAccount, Principal};
+use crate::domain::MemberId;
 use crate::domain::{Member, MemberInput, Role};
 use crate::http::AppState;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
@@ -361,7 +362,7 @@ async fn list_members(State(state): State<AppState>, headers: HeaderMap) -> Resu
 async fn get_member(
     State(state): State<AppState>,
     headers: HeaderMap,
-    PathParams(id): PathParams<String>,
+    PathParams(id): PathParams<MemberId>,
 ) -> Result<Json<Value>, Problem> {
     let principal = caller(&state, &headers).await?;
     Ok(Json(member_json(
@@ -393,7 +394,7 @@ struct MemberUpdate {
 async fn update_member(
     State(state): State<AppState>,
     headers: HeaderMap,
-    PathParams(id): PathParams<String>,
+    PathParams(id): PathParams<MemberId>,
     JsonBody(body): JsonBody<MemberUpdate>,
 ) -> Result<Json<Value>, Problem> {
     let principal = caller(&state, &headers).await?;
@@ -407,7 +408,7 @@ async fn update_member(
 async fn delete_member(
     State(state): State<AppState>,
     headers: HeaderMap,
-    PathParams(id): PathParams<String>,
+    PathParams(id): PathParams<MemberId>,
 ) -> Result<Json<Value>, Problem> {
     let principal = caller(&state, &headers).await?;
     state.core.delete_member(&principal.account, &id).await?;

@@ -23,6 +23,7 @@
 
 use super::kit::{Credentials, Dialect, Routes, Wording};
 use crate::app::{AccessTerm, Actor, CoreError, LoginPolicy, NewAccount, Principal, SessionLength};
+use crate::domain::AccountId;
 use crate::domain::Invalid;
 use crate::http::AppState;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
@@ -195,7 +196,7 @@ async fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(Principal,
         Ok(principal) if principal.account.id == uid => Ok((principal, None)),
         Err(CoreError::TokenExpired) => {
             let remember = header(headers, "rememberToken").ok_or_else(unauthorized)?;
-            let principal = state.core.remembered(uid, remember).await?;
+            let principal = state.core.remembered(&AccountId::from(uid), remember).await?;
             let fresh = state.core.access_token(&principal, AccessTerm::Hour)?;
             Ok((principal, Some(fresh.token)))
         }
@@ -227,7 +228,11 @@ async fn authorize(
     State(state): State<AppState>,
     PathParams((uid, token)): PathParams<(String, String)>,
 ) -> Result<Json<Value>, Problem> {
-    match state.core.confirm_email_token_for(&uid, &token).await {
+    match state
+        .core
+        .confirm_email_token_for(&AccountId::from(uid), &token)
+        .await
+    {
         Ok(_) => Ok(Json(json!({"message": "Account verified"}))),
         Err(CoreError::AlreadyVerified) => Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -275,7 +280,11 @@ async fn check_token(
 ) -> Result<Json<Value>, Problem> {
     let id = required(body.id, "_id")?;
     let token = required(body.token, "token")?;
-    match state.core.check_reset_token_for(&id, &token).await {
+    match state
+        .core
+        .check_reset_token_for(&AccountId::from(id), &token)
+        .await
+    {
         Ok(()) => Ok(Json(json!({"message": "Token is valid"}))),
         Err(CoreError::ResetToken(_)) => Err(bad_request("Invalid or expired token")),
         Err(other) => Err(other.into()),
@@ -298,7 +307,11 @@ async fn new_password(
     let uid = required(body.uid, "uid")?;
     let password = required(body.password, "password")?;
     let token = required(body.password_token, "passwordToken")?;
-    match state.core.reset_password_for(&uid, &token, &password, lang).await {
+    match state
+        .core
+        .reset_password_for(&AccountId::from(uid), &token, &password, lang)
+        .await
+    {
         Ok(()) => Ok((StatusCode::ACCEPTED, Json(json!({"message": "Password changed"})))),
         Err(CoreError::ResetToken(_)) => Err(bad_request("Invalid or expired token")),
         Err(CoreError::Invalid(Invalid::PasswordLength | Invalid::PasswordCommon)) => Err(bad_request(

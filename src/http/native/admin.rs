@@ -1,6 +1,7 @@
 //! Account administration, for accounts with the role `admin`.
 
 use crate::app::Actor;
+use crate::domain::AccountId;
 use crate::domain::Role;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
@@ -60,7 +61,7 @@ pub async fn list_users(
 pub async fn get_user(
     State(state): State<AppState>,
     auth: Authenticated,
-    PathParams(id): PathParams<String>,
+    PathParams(id): PathParams<AccountId>,
 ) -> Result<Json<AccountEnvelope>, Problem> {
     let account = state
         .core
@@ -80,7 +81,7 @@ pub async fn get_user(
 pub async fn grant_role(
     state: State<AppState>,
     auth: Authenticated,
-    path: PathParams<(String, String)>,
+    path: PathParams<(AccountId, String)>,
 ) -> Result<Json<AccountEnvelope>, Problem> {
     set_role(state, auth, path, true).await
 }
@@ -96,7 +97,7 @@ pub async fn grant_role(
 pub async fn revoke_role(
     state: State<AppState>,
     auth: Authenticated,
-    path: PathParams<(String, String)>,
+    path: PathParams<(AccountId, String)>,
 ) -> Result<Json<AccountEnvelope>, Problem> {
     set_role(state, auth, path, false).await
 }
@@ -104,7 +105,7 @@ pub async fn revoke_role(
 async fn set_role(
     State(state): State<AppState>,
     auth: Authenticated,
-    PathParams((id, role)): PathParams<(String, String)>,
+    PathParams((id, role)): PathParams<(AccountId, String)>,
     granted: bool,
 ) -> Result<Json<AccountEnvelope>, Problem> {
     let role = Role::parse(&role).map_err(crate::app::CoreError::from)?;
@@ -124,7 +125,7 @@ async fn set_role(
 pub async fn disable_user(
     state: State<AppState>,
     auth: Authenticated,
-    path: PathParams<String>,
+    path: PathParams<AccountId>,
 ) -> Result<Json<AccountEnvelope>, Problem> {
     set_disabled(state, auth, path, true).await
 }
@@ -138,7 +139,7 @@ pub async fn disable_user(
 pub async fn enable_user(
     state: State<AppState>,
     auth: Authenticated,
-    path: PathParams<String>,
+    path: PathParams<AccountId>,
 ) -> Result<Json<AccountEnvelope>, Problem> {
     set_disabled(state, auth, path, false).await
 }
@@ -146,7 +147,7 @@ pub async fn enable_user(
 async fn set_disabled(
     State(state): State<AppState>,
     auth: Authenticated,
-    PathParams(id): PathParams<String>,
+    PathParams(id): PathParams<AccountId>,
     disabled: bool,
 ) -> Result<Json<AccountEnvelope>, Problem> {
     let account = state

@@ -1,5 +1,6 @@
 //! The signed-in account: its data, username, password and sessions.
 
+use crate::domain::SessionId;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, JsonBody, PathParams};
@@ -103,7 +104,7 @@ pub async fn revoke_other_sessions(
 pub async fn revoke_session(
     State(state): State<AppState>,
     auth: Authenticated,
-    PathParams(id): PathParams<String>,
+    PathParams(id): PathParams<SessionId>,
 ) -> Result<StatusCode, Problem> {
     state.core.revoke_session(&auth.principal.account.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)

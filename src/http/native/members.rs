@@ -3,6 +3,7 @@
 use super::page_window;
 use crate::domain::Member;
 use crate::domain::MemberChange;
+use crate::domain::MemberId;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, JsonBody, PathParams, QueryParams};
@@ -37,7 +38,7 @@ impl From<&Member> for MemberView {
     fn from(m: &Member) -> Self {
         let d = m.data.clone();
         Self {
-            id: m.id.clone(),
+            id: m.id.to_string(),
             imie: d.imie,
             nazwisko: d.nazwisko,
             wyksztalcenie: d.wyksztalcenie,
@@ -130,7 +131,7 @@ pub async fn create_member(
 pub async fn get_member(
     State(state): State<AppState>,
     auth: Authenticated,
-    PathParams(id): PathParams<String>,
+    PathParams(id): PathParams<MemberId>,
 ) -> Result<Json<MemberEnvelope>, Problem> {
     let member = state.core.member(&auth.principal.account, &id).await?;
     Ok(Json(MemberEnvelope {
@@ -157,7 +158,7 @@ pub struct MemberUpdate {
 pub async fn update_member(
     State(state): State<AppState>,
     auth: Authenticated,
-    PathParams(id): PathParams<String>,
+    PathParams(id): PathParams<MemberId>,
     JsonBody(body): JsonBody<MemberUpdate>,
 ) -> Result<Json<MemberEnvelope>, Problem> {
     let member = state
@@ -177,7 +178,7 @@ pub async fn update_member(
 pub async fn delete_member(
     State(state): State<AppState>,
     auth: Authenticated,
-    PathParams(id): PathParams<String>,
+    PathParams(id): PathParams<MemberId>,
 ) -> Result<StatusCode, Problem> {
     state.core.delete_member(&auth.principal.account, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -207,12 +208,12 @@ pub struct MemberHistory {
 pub async fn member_history(
     State(state): State<AppState>,
     auth: Authenticated,
-    PathParams(id): PathParams<String>,
+    PathParams(id): PathParams<MemberId>,
 ) -> Result<Json<MemberHistory>, Problem> {
     let history = state.core.member_history(&auth.principal.account, &id).await?;
     let view = |c: &MemberChange| ChangeView {
         action: c.action.clone(),
-        actor_id: c.actor_id.clone(),
+        actor_id: c.actor_id.to_string(),
         fields: c.fields.clone(),
         at: rfc3339(c.at),
     };

@@ -4,6 +4,7 @@ use super::auth::CsrfOnly;
 use super::links::failure;
 use super::{PageContext, see_other};
 use crate::app::{CoreError, Principal};
+use crate::domain::SessionId;
 use crate::http::views::{AccountView, SessionView};
 use axum::extract::Form;
 use axum::extract::rejection::FormRejection;
@@ -173,7 +174,7 @@ pub async fn revoke_session(ctx: PageContext, form: Result<Form<RevokeForm>, For
     match ctx
         .state()
         .core
-        .revoke_session(&principal.account.id, &session_id)
+        .revoke_session(&principal.account.id, &SessionId::from(session_id))
         .await
     {
         Ok(()) => {
