@@ -146,7 +146,7 @@ impl Core {
         let now = self.now();
         account.password_hash = self.hasher.hash(&password).await?;
         account.updated_at = now;
-        let address = account.email.clone().unwrap_or_default();
+        let address = account.email.as_deref().unwrap_or_default().to_owned();
         let notice = self.compose(lang, &address, Mail::PasswordChanged { email: &address })?;
         if !self
             .store

@@ -35,7 +35,7 @@ impl Core {
         roles.dedup();
         let account = Account {
             id: crate::domain::AccountId::generate(),
-            email: email.as_ref().map(|e| e.as_str().to_owned()),
+            email: email.clone(),
             username: username.as_ref().map(|u| u.as_str().to_owned()),
             password_hash: self.hasher.hash(&password).await?,
             email_verified_at: (trusted && new.email_verified && email.is_some()).then_some(now),

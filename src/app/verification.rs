@@ -183,15 +183,11 @@ impl Core {
         let mut account = self.account_required(&record.account_id).await?;
         match record.purpose {
             VerificationPurpose::Signup => {
-                if !account
-                    .email
-                    .as_deref()
-                    .is_some_and(|e| same_address(e, &record.email))
-                {
+                if !account.email.as_ref().is_some_and(|e| e.is(&record.email)) {
                     return Err(CoreError::Verification(VerificationProblem::Invalid));
                 }
             }
-            VerificationPurpose::EmailChange => account.email = Some(record.email.clone()),
+            VerificationPurpose::EmailChange => account.email = Some(Email::stored(record.email.clone())),
         }
         account.email_verified_at = Some(now);
         account.updated_at = now;
@@ -253,7 +249,7 @@ impl Core {
         if resends >= RESENDS_PER_HOUR {
             return Err(CoreError::TooManyResends);
         }
-        let address = account.email.clone().unwrap_or_default();
+        let address = account.email.as_deref().unwrap_or_default().to_owned();
         let (record, mail, issued) = self.new_verification(
             &account.id,
             &address,
@@ -332,7 +328,7 @@ impl Core {
             .store
             .account_by_login(email)
             .await?
-            .filter(|a| a.email.as_deref().is_some_and(|e| same_address(e, email))))
+            .filter(|a| a.email.as_ref().is_some_and(|e| e.is(email))))
     }
 }
 

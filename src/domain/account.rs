@@ -1,6 +1,6 @@
 //! Accounts and sessions as the core sees them.
 
-use super::{AccountId, Invalid, SessionId};
+use super::{AccountId, Email, Invalid, SessionId};
 use time::{Duration, OffsetDateTime};
 
 /// What an account may do beyond signing in.
@@ -35,7 +35,7 @@ impl Role {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Account {
     pub id: AccountId,
-    pub email: Option<String>,
+    pub email: Option<Email>,
     pub username: Option<String>,
     pub password_hash: String,
     pub email_verified_at: Option<OffsetDateTime>,

@@ -8,6 +8,26 @@ use email_address::{EmailAddress, Options};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
+impl std::ops::Deref for Email {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl serde::Serialize for Email {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let trimmed = raw.trim();
@@ -22,8 +42,19 @@ impl Email {
         Ok(Self(trimmed.to_owned()))
     }
 
+    /// An address read back from the database, where only parsed ones
+    /// are written.
+    pub fn stored(address: String) -> Self {
+        Self(address)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether `other`, as typed, is this address (any case).
+    pub fn is(&self, other: &str) -> bool {
+        same_address(&self.0, other)
     }
 
     /// The form uniqueness is decided on.

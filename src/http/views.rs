@@ -29,7 +29,7 @@ impl From<&Account> for AccountView {
     fn from(account: &Account) -> Self {
         Self {
             id: account.id.to_string(),
-            email: account.email.clone(),
+            email: account.email.as_deref().map(str::to_owned),
             username: account.username.clone(),
             email_verified: account.email_verified_at.is_some(),
             roles: crate::app::role_names(account),

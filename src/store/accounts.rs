@@ -18,7 +18,7 @@ const SEARCH: &str = "WHERE $1 IS NULL OR lower(id) LIKE $1 ESCAPE '\\' \
 fn columns(account: &Account) -> Vec<Arg> {
     args![
         &account.id,
-        &account.email,
+        account.email.as_deref(),
         account.email.as_deref().map(case_fold),
         &account.username,
         account.username.as_deref().map(case_fold),

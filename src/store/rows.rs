@@ -6,7 +6,7 @@ use super::{
     ClaimedMessage, OutboxMessage, PasswordResetRecord, RefreshTokenRecord, SigningKeyRecord,
     VerificationPurpose, VerificationRecord, from_millis,
 };
-use crate::domain::{Account, Member, MemberData, Role, Session};
+use crate::domain::{Account, Email, Member, MemberData, Role, Session};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use time::Duration;
@@ -29,7 +29,7 @@ impl From<AccountRow> for Account {
     fn from(row: AccountRow) -> Self {
         Account {
             id: row.id.into(),
-            email: row.email,
+            email: row.email.map(Email::stored),
             username: row.username,
             password_hash: row.password_hash,
             email_verified_at: row.email_verified_at.map(from_millis),
