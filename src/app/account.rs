@@ -4,14 +4,20 @@ use super::hashing::Verdict;
 use super::{Core, CoreError, LONGEST_PASSWORD_BYTES, Principal};
 use crate::domain::Account;
 use crate::domain::AccountId;
-use crate::domain::{Password, Username};
+use crate::domain::{Password, Username, UsernameLength};
 use crate::store::StoreError;
 use crate::store::UniqueField;
 
 impl Core {
     /// Sets the username the user chose.
-    pub async fn set_username(&self, account_id: &AccountId, raw: &str) -> Result<Account, CoreError> {
-        let username = Username::parse(raw)?;
+    /// `length` is the core's default or an API's narrower bounds.
+    pub async fn set_username(
+        &self,
+        account_id: &AccountId,
+        raw: &str,
+        length: UsernameLength,
+    ) -> Result<Account, CoreError> {
+        let username = Username::parse_with_length(raw, length)?;
         let mut account = self.account_required(account_id).await?;
         account.username = Some(username.as_str().to_owned());
         account.custom_username = true;

@@ -234,6 +234,7 @@ impl Core {
         email: &str,
         lang: Lang,
     ) -> Result<IssuedVerification, CoreError> {
+        Email::parse(email)?;
         let account = self
             .account_by_email(email)
             .await?

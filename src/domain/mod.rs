@@ -15,7 +15,7 @@ pub use id::{AccountId, MemberId, SessionId};
 pub use invalid::Invalid;
 pub use member::{Member, MemberChange, MemberData, MemberInput};
 pub use password::Password;
-pub use username::Username;
+pub use username::{Username, UsernameLength};
 
 /// The one form in which emails and usernames are compared, by every path
 /// and in both databases: trimmed, in Unicode lower case (SQLite's `lower()`

@@ -18,8 +18,8 @@
 //! - Cookie-authenticated writes from another origin: 403 `csrf_check_failed`.
 
 use super::kit::{Credentials, Dialect, Routes, Wording};
-use crate::app::{Actor, CoreError, LoginPolicy, NewAccount, SignedIn};
-use crate::domain::{Account, Username};
+use crate::app::{Actor, LoginPolicy, NewAccount, SignedIn};
+use crate::domain::{Account, UsernameLength};
 use crate::http::AppState;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
 use crate::http::extract::{AcceptLanguage, ClientDevice, CookieSession};
@@ -32,6 +32,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub struct VerifyCode;
+
+/// The seed's nicknames: 3 to 15 characters of the one username alphabet.
+const NICKNAME_LENGTH: UsernameLength = UsernameLength { min: 3, max: 15 };
 
 impl Dialect for VerifyCode {
     const NAME: &'static str = "verify-code";
@@ -212,7 +215,6 @@ async fn resend(
     JsonBody(body): JsonBody<ResendBody>,
 ) -> Result<Json<Value>, Problem> {
     let email = required(body.email, "Email")?;
-    crate::domain::Email::parse(&email).map_err(CoreError::from)?;
     let issued = state.core.resend_verification(&email, lang).await?;
     let answer = json!({
         "message": "Verification code resent successfully",
@@ -258,9 +260,10 @@ async fn set_nickname(
     JsonBody(body): JsonBody<NicknameBody>,
 ) -> Result<Json<Value>, Problem> {
     let username = required(body.username, "Username")?;
-    // The seed allows 3 to 15 characters, within the core's 3 to 32.
-    Username::parse_with_length(&username, 3, 15).map_err(CoreError::from)?;
-    let account = state.core.set_username(&principal.account.id, &username).await?;
+    let account = state
+        .core
+        .set_username(&principal.account.id, &username, NICKNAME_LENGTH)
+        .await?;
     Ok(Json(json!({ "user": user(&account) })))
 }
 

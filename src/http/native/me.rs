@@ -1,6 +1,7 @@
 //! The signed-in account: its data, username, password and sessions.
 
 use crate::domain::SessionId;
+use crate::domain::UsernameLength;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, JsonBody, PathParams};
@@ -40,7 +41,11 @@ pub async fn patch_me(
 ) -> Result<Json<AccountEnvelope>, Problem> {
     let account = state
         .core
-        .set_username(&auth.principal.account.id, &body.username)
+        .set_username(
+            &auth.principal.account.id,
+            &body.username,
+            UsernameLength::DEFAULT,
+        )
         .await?;
     Ok(Json((&account).into()))
 }

@@ -5,6 +5,7 @@ use super::links::failure;
 use super::{PageContext, see_other};
 use crate::app::{CoreError, Principal};
 use crate::domain::SessionId;
+use crate::domain::UsernameLength;
 use crate::http::views::{AccountView, SessionView};
 use axum::extract::Form;
 use axum::extract::rejection::FormRejection;
@@ -93,7 +94,7 @@ pub async fn set_nickname(ctx: PageContext, form: Result<Form<NicknameForm>, For
     match ctx
         .state()
         .core
-        .set_username(&principal.account.id, &username)
+        .set_username(&principal.account.id, &username, UsernameLength::DEFAULT)
         .await
     {
         Ok(_) => {
