@@ -124,7 +124,7 @@ macro_rules! args {
 
 pub(super) use args;
 
-/// A statement that takes parameters: a plain one or one that reads rows.
+/// A statement that takes parameters.
 trait Bind<'q, DB: sqlx::Database>: Sized
 where
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -146,24 +146,6 @@ where
 }
 
 impl<'q, DB: sqlx::Database> Bind<'q, DB> for sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
-where
-    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    fn text(self, value: Option<String>) -> Self {
-        self.bind(value)
-    }
-    fn int(self, value: Option<i64>) -> Self {
-        self.bind(value)
-    }
-    fn boolean(self, value: bool) -> Self {
-        self.bind(value)
-    }
-}
-
-impl<'q, DB: sqlx::Database, R> Bind<'q, DB>
-    for sqlx::query::QueryAs<'q, DB, R, <DB as sqlx::Database>::Arguments>
 where
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -213,8 +195,9 @@ impl Db {
         sql: impl SqlSafeStr + Send,
         args: Vec<Arg>,
     ) -> Result<Option<R>, StoreError> {
-        on_pool!(self, |pool| sqlx::query_as::<_, R>(sql)
+        on_pool!(self, |pool| sqlx::query(sql)
             .args(args)
+            .try_map(|row| R::from_row(&row))
             .fetch_optional(pool)
             .await)
         .map_err(classify)
@@ -225,8 +208,9 @@ impl Db {
         sql: impl SqlSafeStr + Send,
         args: Vec<Arg>,
     ) -> Result<R, StoreError> {
-        on_pool!(self, |pool| sqlx::query_as::<_, R>(sql)
+        on_pool!(self, |pool| sqlx::query(sql)
             .args(args)
+            .try_map(|row| R::from_row(&row))
             .fetch_one(pool)
             .await)
         .map_err(classify)
@@ -237,8 +221,9 @@ impl Db {
         sql: impl SqlSafeStr + Send,
         args: Vec<Arg>,
     ) -> Result<Vec<R>, StoreError> {
-        on_pool!(self, |pool| sqlx::query_as::<_, R>(sql)
+        on_pool!(self, |pool| sqlx::query(sql)
             .args(args)
+            .try_map(|row| R::from_row(&row))
             .fetch_all(pool)
             .await)
         .map_err(classify)
@@ -261,8 +246,9 @@ impl Tx {
         sql: impl SqlSafeStr + Send,
         args: Vec<Arg>,
     ) -> Result<Option<R>, StoreError> {
-        on_tx!(self, |conn| sqlx::query_as::<_, R>(sql)
+        on_tx!(self, |conn| sqlx::query(sql)
             .args(args)
+            .try_map(|row| R::from_row(&row))
             .fetch_optional(conn)
             .await)
         .map_err(classify)
