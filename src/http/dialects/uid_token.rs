@@ -248,16 +248,11 @@ async fn authorize(
     }
 }
 
-#[derive(Deserialize)]
-struct EmailBody {
-    email: Option<String>,
-}
-
 async fn get_reset(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
     Extension(mounted_at): Extension<MountedAt>,
-    JsonBody(body): JsonBody<EmailBody>,
+    JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<Value>, Problem> {
     let email = required(body.email, "email")?;
     state

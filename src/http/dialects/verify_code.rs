@@ -204,15 +204,10 @@ async fn verify_email(
     Ok(signed_in(&state, &done, "Code verified successfully"))
 }
 
-#[derive(Deserialize)]
-struct ResendBody {
-    email: Option<String>,
-}
-
 async fn resend(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
-    JsonBody(body): JsonBody<ResendBody>,
+    JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<Value>, Problem> {
     let email = required(body.email, "Email")?;
     let issued = state.core.resend_verification(&email, lang).await?;
