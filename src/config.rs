@@ -419,7 +419,11 @@ mod tests {
     fn flag_beats_file_beats_default() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\naccess_ttl = \"5m\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\naccess_ttl = \"5m\"\njwt_roles_refresh_ttl = \"12h\"\n",
+        )
+        .unwrap();
         let args = SettingsArgs {
             config: Some(path),
             access_ttl: Some("1m".into()),
@@ -428,6 +432,8 @@ mod tests {
         let config = Config::resolve(&args).unwrap();
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.core.access_ttl, Duration::minutes(1));
+        assert_eq!(config.core.fixed_refresh_ttl, Duration::hours(12));
+        assert_eq!(Config::default().core.fixed_refresh_ttl, Duration::hours(24));
         assert_eq!(config.database_url, "sqlite://klucznik.db");
     }
 
