@@ -51,31 +51,45 @@ pub async fn dump_dom(chromium: PathBuf, url: String) -> String {
     .unwrap()
 }
 
+/// Serves `html` at `path` from a server of its own, on another port: another
+/// origin, the same site. Its origin.
+async fn serve_page(path: &'static str, html: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let pages = axum::Router::new().route(
+        path,
+        axum::routing::get(move || async move { axum::response::Html(html) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, pages).await });
+    origin
+}
+
+/// A server with `dialect` mounted that lets `page_origin` call it.
+async fn dialect_for_page(
+    dialect: &str,
+    page_origin: &str,
+    tweak: impl FnOnce(&mut klucznik::config::Config),
+) -> TestApp {
+    let mount = klucznik::config::DialectMount {
+        name: dialect.into(),
+        prefix: None,
+    };
+    let origin = page_origin.to_owned();
+    TestApp::spawn_with(Backend::Sqlite, move |c| {
+        c.dialects = vec![mount];
+        c.cors_origins = vec![origin];
+        tweak(c);
+    })
+    .await
+}
+
 /// The plain page of docs/examples runs both diagrams of seeds/000 with
 /// fetch, from another origin, in a real browser.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_csrf_cookie_diagrams_work_from_a_plain_page_using_fetch() {
     let Some(chromium) = chromium() else { return };
-    // The page's own server, on another port (another origin, the same site).
-    let page = include_str!("../../docs/examples/csrf-cookie.html");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let page_origin = format!("http://localhost:{}", listener.local_addr().unwrap().port());
-    let pages = axum::Router::new().route(
-        "/page.html",
-        axum::routing::get(move || async move { axum::response::Html(page) }),
-    );
-    tokio::spawn(async move { axum::serve(listener, pages).await });
-
-    let mount = klucznik::config::DialectMount {
-        name: "csrf-cookie".into(),
-        prefix: None,
-    };
-    let origin = page_origin.clone();
-    let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
-        c.dialects = vec![mount];
-        c.cors_origins = vec![origin];
-    })
-    .await;
+    let page_origin = serve_page("/page.html", include_str!("../../docs/examples/csrf-cookie.html")).await;
+    let app = dialect_for_page("csrf-cookie", &page_origin, |_| {}).await;
     let api = app.address.replace("127.0.0.1", "localhost");
     let dom = dump_dom(chromium, format!("{page_origin}/page.html?api={api}")).await;
     let lines: Vec<&str> = dom
@@ -364,23 +378,12 @@ async fn a_tutorial_style_frontend_survives_repeated_access_token_expiry() {
     let Some(driver) = Driver::start().await else {
         return;
     };
-    let page = include_str!("../../docs/examples/jwt-roles.html");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let page_origin = format!("http://localhost:{}", listener.local_addr().unwrap().port());
-    let pages = axum::Router::new().route(
+    let page_origin = serve_page(
         "/jwt-roles.html",
-        axum::routing::get(move || async move { axum::response::Html(page) }),
-    );
-    tokio::spawn(async move { axum::serve(listener, pages).await });
-
-    let mount = klucznik::config::DialectMount {
-        name: "jwt-roles".into(),
-        prefix: None,
-    };
-    let origin = page_origin.clone();
-    let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
-        c.dialects = vec![mount];
-        c.cors_origins = vec![origin];
+        include_str!("../../docs/examples/jwt-roles.html"),
+    )
+    .await;
+    let app = dialect_for_page("jwt-roles", &page_origin, |c| {
         c.core.access_ttl = time::Duration::minutes(1);
     })
     .await;
