@@ -359,21 +359,34 @@ pub(crate) fn classify(error: sqlx::Error) -> StoreError {
         E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::Protocol(_) | E::WorkerCrashed => {
             StoreError::Unavailable(error.to_string())
         }
-        E::Database(db) => {
-            if db.is_unique_violation() {
-                return StoreError::Conflict(unique_field(db.constraint(), db.message()));
-            }
-            // PostgreSQL classes 08 (connection) and 57P (shutdown / cannot
-            // connect now); SQLite "busy" and "locked".
-            let code = db.code().unwrap_or_default();
-            if code.starts_with("08") || code.starts_with("57P") || code == "5" || code == "6" {
-                StoreError::Unavailable(error.to_string())
-            } else {
-                StoreError::Other(error.to_string())
-            }
+        E::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(unique_field(db.constraint(), db.message()))
+        }
+        E::Database(db) if is_unavailable(db.code().as_deref().unwrap_or_default(), db.message()) => {
+            StoreError::Unavailable(error.to_string())
         }
         _ => StoreError::Other(error.to_string()),
     }
+}
+
+/// Whether a database error means "not reachable now": PostgreSQL's
+/// connection exceptions (08), insufficient resources (53: too many
+/// connections), operator intervention (57P: shutting down, cannot connect
+/// now), a database that refuses connections (55000, as in a failover);
+/// SQLite busy (5), locked (6) or unable to open its file (14), with any
+/// extended code.
+fn is_unavailable(code: &str, message: &str) -> bool {
+    if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") {
+        return true;
+    }
+    if code == "55000" {
+        return message.contains("not currently accepting connections");
+    }
+    // SQLite's codes are numbers under 5 digits; PostgreSQL's always have 5 characters.
+    code.len() < 5
+        && code
+            .parse::<u32>()
+            .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 14))
 }
 
 /// The field behind a unique violation: PostgreSQL names the constraint;
@@ -397,4 +410,23 @@ pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
 pub(crate) fn from_millis(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_unavailable;
+
+    #[test]
+    fn connection_level_failures_are_unavailability() {
+        for code in ["08006", "08001", "53300", "57P01", "57P03", "5", "517", "6", "14"] {
+            assert!(is_unavailable(code, ""), "{code}");
+        }
+        assert!(is_unavailable(
+            "55000",
+            "database \"x\" is not currently accepting connections"
+        ));
+        for code in ["55000", "23502", "42601", "22P02", "40001", "19", "1"] {
+            assert!(!is_unavailable(code, "something else"), "{code}");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use crate::helpers::{Backend, TestApp, TestDatabase, assert_error, both_backends, test_config};
 use reqwest::StatusCode;
 use serde_json::Value;
+use sqlx::Connection;
 use std::collections::BTreeSet;
 
 both_backends!(
@@ -220,5 +221,61 @@ async fn postgres_outage_answers_503_quickly_and_recovers() {
     assert_eq!(
         app.client.get(app.url("/readyz")).send().await.unwrap().status(),
         StatusCode::OK
+    );
+}
+
+/// A failover as PostgreSQL shows it: the database stops accepting
+/// connections and its backends are killed. Requests answer 503
+/// `database_unavailable` (not 500), `/readyz` too, and the server serves
+/// again once the database takes connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_refusing_connections_answers_503_and_recovers() {
+    let Some(Backend::Postgres(admin_url)) = Backend::postgres() else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Postgres(admin_url.clone())).await;
+    let login = app.signed_in("ala@example.pl").await;
+    let token = crate::helpers::token(&login).to_owned();
+    let name = url::Url::parse(&app.database.url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    let admit =
+        |allowed: bool| sqlx::AssertSqlSafe(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allowed}"));
+    sqlx::raw_sql(admit(false)).execute(&mut admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let refused = app.login("ala@example.pl", crate::helpers::PASSWORD).await;
+    assert_error(refused, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let me = app.get_with_token("/api/v1/me", &token).await;
+    assert_error(me, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_error(ready, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+
+    sqlx::raw_sql(admit(true)).execute(&mut admin).await.unwrap();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if app.get_with_token("/api/v1/me", &token).await.status() == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        recovered,
+        "the server serves again once the database takes connections"
     );
 }
