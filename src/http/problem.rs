@@ -191,11 +191,13 @@ impl From<&CoreError> for Problem {
             CoreError::StaleVersion => plain(S::CONFLICT, "stale_version"),
             CoreError::NotFound(what) => Self::new(S::NOT_FOUND, "not_found", format!("{what} not found")),
             CoreError::Forbidden => Self::new(S::FORBIDDEN, "forbidden", "your roles do not allow this"),
+            // A failover or a restart takes seconds: say when to try again.
             CoreError::Unavailable => Self::new(
                 S::SERVICE_UNAVAILABLE,
                 "database_unavailable",
                 "the database is unavailable; try again shortly",
-            ),
+            )
+            .with_retry_after(5),
             CoreError::Internal(cause) => Self::internal(cause.clone()),
         }
     }

@@ -332,3 +332,18 @@ async fn secrets_never_reach_the_logs() {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
 }
+
+/// Logs written to a pipe (or a file) carry no terminal colour codes.
+#[tokio::test]
+async fn logs_to_a_pipe_are_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let (mut server, address) = serve(klucznik(&url));
+    let health = reqwest::get(format!("{address}/healthz")).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(stop(&mut server).success());
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut logs).unwrap();
+    assert!(logs.contains("/healthz"), "the request is logged: {logs}");
+    assert!(!logs.contains('\u{1b}'), "no escape codes: {logs:?}");
+}

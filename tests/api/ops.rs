@@ -254,6 +254,7 @@ async fn a_database_refusing_connections_answers_503_and_recovers() {
 
     let started = std::time::Instant::now();
     let refused = app.login("ala@example.pl", crate::helpers::PASSWORD).await;
+    assert_eq!(refused.headers()["retry-after"], "5", "when to try again");
     assert_error(refused, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
     assert!(
         started.elapsed() < std::time::Duration::from_secs(5),
