@@ -128,16 +128,21 @@ impl Core {
         if record.used_at.is_some() || record.replaced_at.is_some() {
             return Err(invalid);
         }
-        if record.attempts >= CODE_ATTEMPTS {
-            return Err(CoreError::Verification(VerificationProblem::TooManyAttempts));
-        }
         let now = self.now();
         if now >= record.code_expires_at {
             return Err(CoreError::Verification(VerificationProblem::Expired));
         }
+        // Take the try before comparing, in one statement: of any number of
+        // parallel guesses, at most CODE_ATTEMPTS are compared.
+        let Some(attempts) = self
+            .store
+            .take_verification_attempt(&record.id, CODE_ATTEMPTS)
+            .await?
+        else {
+            return Err(CoreError::Verification(VerificationProblem::TooManyAttempts));
+        };
         let presented = secrets::digest(&code.trim().to_ascii_uppercase());
         if !secrets::constant_time_eq(presented.as_bytes(), record.code_digest.as_bytes()) {
-            let attempts = self.store.add_verification_attempt(&record.id).await?;
             return Err(if attempts >= CODE_ATTEMPTS {
                 CoreError::Verification(VerificationProblem::TooManyAttempts)
             } else {

@@ -258,8 +258,10 @@ pub trait Store: Send + Sync + 'static {
         email: &str,
     ) -> Result<Option<VerificationRecord>, StoreError>;
     async fn count_resends_since(&self, account_id: &str, since: OffsetDateTime) -> Result<u32, StoreError>;
-    /// Counts a wrong code; returns the attempts so far.
-    async fn add_verification_attempt(&self, id: &str) -> Result<u32, StoreError>;
+    /// Takes one of the verification's `limit` tries, atomically: the count
+    /// after it, or `None` when every try is spent (parallel guesses cannot
+    /// get more tries than the limit).
+    async fn take_verification_attempt(&self, id: &str, limit: u32) -> Result<Option<u32>, StoreError>;
     /// Marks the verification used and saves the account, unless it was used
     /// or replaced meanwhile (then false); `mail` goes out in the same
     /// transaction.

@@ -147,8 +147,8 @@ impl Store for SqlStore {
         verification::count_resends_since(&self.db, account_id, since).await
     }
 
-    async fn add_verification_attempt(&self, id: &str) -> Result<u32, StoreError> {
-        verification::add_attempt(&self.db, id).await
+    async fn take_verification_attempt(&self, id: &str, limit: u32) -> Result<Option<u32>, StoreError> {
+        verification::take_attempt(&self.db, id, limit).await
     }
 
     async fn complete_verification(

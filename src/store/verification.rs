@@ -93,11 +93,12 @@ pub async fn count_resends_since(
     Ok(u32::try_from(count).unwrap_or(u32::MAX))
 }
 
-/// Counts a wrong code; the new count.
-pub async fn add_attempt(db: &Db, id: &str) -> Result<u32, StoreError> {
-    let sql = "UPDATE email_verifications SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts";
-    let (attempts,): (i64,) = db.fetch_one(sql, args![id]).await?;
-    Ok(u32::try_from(attempts).unwrap_or(u32::MAX))
+/// Takes a try in one statement; `None` when all `limit` are spent.
+pub async fn take_attempt(db: &Db, id: &str, limit: u32) -> Result<Option<u32>, StoreError> {
+    let sql = "UPDATE email_verifications SET attempts = attempts + 1 WHERE id = $1 AND attempts < $2 \
+         RETURNING attempts";
+    let taken: Option<(i64,)> = db.fetch_optional(sql, args![id, i64::from(limit)]).await?;
+    Ok(taken.map(|(attempts,)| u32::try_from(attempts).unwrap_or(u32::MAX)))
 }
 
 /// Uses the verification and saves the account it changes, at most once.

@@ -23,6 +23,7 @@ both_backends!(
     mailed_links_land_on_pages_that_work_without_javascript,
     two_instances_on_one_database_send_each_message_once,
     an_address_with_non_ascii_capitals_works_in_any_casing,
+    parallel_wrong_codes_get_no_more_tries_than_the_limit,
 );
 
 async fn smtp_app(backend: Backend, receiver_port: u16) -> TestApp {
@@ -822,4 +823,47 @@ async fn an_address_with_non_ascii_capitals_works_in_any_casing(backend: Backend
         app.login("ömer.świątek@example.org", PASSWORD).await.status(),
         StatusCode::OK
     );
+}
+
+/// Fifty wrong codes at once: exactly five are compared (four answered
+/// "invalid", the fifth and every other "too many"), and the right code
+/// afterwards is refused too.
+async fn parallel_wrong_codes_get_no_more_tries_than_the_limit(backend: Backend) {
+    let app = TestApp::spawn_verifying(backend).await;
+    register_in(&app, "ala@example.pl", "en").await;
+    let code = verification_code_of(&app, 0).await.code();
+    let wrong = if code == "AAAAAAAA" {
+        "BBBBBBBB"
+    } else {
+        "AAAAAAAA"
+    };
+    let guesses = (0..50).map(|_| {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/verify-email");
+        async move {
+            let response = client
+                .post(url)
+                .json(&json!({"email": "ala@example.pl", "code": wrong}))
+                .send()
+                .await
+                .unwrap();
+            let body: Value = response.json().await.unwrap();
+            body["error"].as_str().unwrap().to_owned()
+        }
+    });
+    let mut answers = futures::future::join_all(guesses).await;
+    answers.sort();
+    let invalid = answers.iter().filter(|a| *a == "invalid_verification").count();
+    let exhausted = answers
+        .iter()
+        .filter(|a| *a == "verification_attempts_exhausted")
+        .count();
+    assert_eq!((invalid, exhausted), (4, 46), "{answers:?}");
+    let right = app
+        .post(
+            "/api/v1/verify-email",
+            json!({"email": "ala@example.pl", "code": code}),
+        )
+        .await;
+    assert_error(right, StatusCode::BAD_REQUEST, "verification_attempts_exhausted").await;
 }
