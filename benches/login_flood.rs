@@ -67,7 +67,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+        database_url: format!("sqlite://{}", dir.path().join("bench.db").display()).into(),
         ..Config::default()
     };
     println!(

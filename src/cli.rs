@@ -6,7 +6,7 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "klucznik", version, about = "A self-hosted authentication server")]
 pub struct Cli {
     #[command(flatten)]
@@ -15,7 +15,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Run the HTTP server (migrations run first).
     Serve,
@@ -26,7 +26,7 @@ pub enum Command {
     User(UserCommand),
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum UserCommand {
     /// Create an account (the password is read from standard input when
     /// --password is not given).
@@ -75,7 +75,7 @@ pub enum UserCommand {
 
 /// Every setting, as given on the command line or in the environment.
 /// `None` means "not given here": the TOML file or the default decides.
-#[derive(Debug, Default, Clone, Args)]
+#[derive(Default, Clone, Args)]
 pub struct SettingsArgs {
     /// TOML file with settings (keys as the flags, with `_` for `-`).
     #[arg(long, global = true, env = "KLUCZNIK_CONFIG")]

@@ -33,13 +33,48 @@ pub enum LogFormat {
     Json,
 }
 
+/// A URL that may hold credentials (database, SMTP): `Debug` and
+/// `Display` show it with the password replaced by `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// The URL itself, to connect with; never to print.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for SecretUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl From<&str> for SecretUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_owned())
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redact_url(&self.0))
+    }
+}
+
+impl std::fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
 /// How mail leaves the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailSettings {
     Log,
     File(std::path::PathBuf),
-    /// The URL holds credentials: never print it unredacted.
-    Smtp(String),
+    Smtp(SecretUrl),
 }
 
 /// A dialect to mount and where.
@@ -48,7 +83,7 @@ pub use crate::http::dialects::DialectMount;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
-    pub database_url: String,
+    pub database_url: SecretUrl,
     /// `None`: derived from the bound address at start.
     pub public_url: Option<Url>,
     pub dialects: Vec<DialectMount>,
@@ -89,7 +124,7 @@ impl Default for Config {
 }
 
 /// The optional TOML file; keys as the flags with `_` for `-`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     listen: Option<String>,
@@ -142,7 +177,8 @@ impl Config {
             })?,
             None => defaults.listen,
         };
-        let database_url = pick(&args.database_url, file.database_url).unwrap_or(defaults.database_url);
+        let database_url = pick(&args.database_url, file.database_url)
+            .unwrap_or_else(|| defaults.database_url.expose().to_owned());
         parse_database_url(&database_url)?;
         let public_url = pick(&args.public_url, file.public_url)
             .map(|raw| parse_public_url(&raw))
@@ -259,7 +295,7 @@ impl Config {
                         ),
                     ));
                 }
-                MailSettings::Smtp(url)
+                MailSettings::Smtp(url.into())
             }
             Some(other) => {
                 return Err(ConfigError::new(
@@ -276,7 +312,7 @@ impl Config {
             mail,
             mail_from,
             listen,
-            database_url,
+            database_url: database_url.into(),
             public_url,
             dialects,
             dev: args.dev.or(file.dev).unwrap_or(defaults.dev),
@@ -434,7 +470,7 @@ mod tests {
         assert_eq!(config.core.access_ttl, Duration::minutes(1));
         assert_eq!(config.core.fixed_refresh_ttl, Duration::hours(12));
         assert_eq!(Config::default().core.fixed_refresh_ttl, Duration::hours(24));
-        assert_eq!(config.database_url, "sqlite://klucznik.db");
+        assert_eq!(config.database_url.expose(), "sqlite://klucznik.db");
     }
 
     #[test]
@@ -466,6 +502,22 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("unknown dialect `nope`")
+        );
+    }
+
+    /// Printing the configuration (a log line, a panic) shows no credential.
+    #[test]
+    fn debug_output_holds_no_credentials() {
+        let config = Config {
+            database_url: "postgres://klucznik:hunter2@db.example.com/k".into(),
+            mail: MailSettings::Smtp("smtps://mailer:s3cret@smtp.example.com".into()),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("postgres://klucznik:***@db.example.com/k"),
+            "{shown}"
         );
     }
 

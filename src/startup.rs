@@ -27,14 +27,12 @@ pub async fn open_store(config: &Config) -> Result<DynStore, ConfigError> {
     let failed = |e: store::StoreError| {
         ConfigError::new(
             DATABASE_SETTING,
-            format!(
-                "{}: {}",
-                redact_url(&config.database_url),
-                redact_url(&e.to_string())
-            ),
+            format!("{}: {}", config.database_url, redact_url(&e.to_string())),
         )
     };
-    let store = store::connect(&config.database_url).await.map_err(failed)?;
+    let store = store::connect(config.database_url.expose())
+        .await
+        .map_err(failed)?;
     store.migrate().await.map_err(failed)?;
     Ok(store)
 }
@@ -86,7 +84,7 @@ pub fn mail_transport(config: &Config) -> Result<MailTransport, ConfigError> {
             })?;
             MailTransport::File(dir.clone())
         }
-        MailSettings::Smtp(url) => MailTransport::smtp(url)
+        MailSettings::Smtp(url) => MailTransport::smtp(url.expose())
             .map_err(|e| ConfigError::new("--smtp-url / KLUCZNIK_SMTP_URL", redact_url(&e)))?,
     })
 }

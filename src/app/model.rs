@@ -56,7 +56,7 @@ pub struct NewAccount {
 }
 
 /// A new account, and the verification mailed to it when it has an email.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Registered {
     pub account: Account,
     pub verification: Option<IssuedVerification>,
@@ -70,7 +70,7 @@ pub struct Device {
 }
 
 /// The outcome of a sign-in or refresh.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SignedIn {
     pub account: Account,
     pub session: Session,

@@ -18,7 +18,7 @@ pub enum AccessTerm {
 }
 
 /// A freshly signed access token and when it expires.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IssuedAccessToken {
     pub token: String,
     pub expires_at: OffsetDateTime,

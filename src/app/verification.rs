@@ -18,7 +18,7 @@ const CODE_LENGTH: usize = 8;
 
 /// A code just mailed, and the verification id it is bound to. Adapters
 /// echo the code only where their seed shows it, and only in `--dev`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IssuedVerification {
     pub id: String,
     pub code: String,

@@ -134,7 +134,7 @@ impl Drop for TestDatabase {
 pub fn test_config(database: &TestDatabase) -> Config {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: database.url.clone(),
+        database_url: database.url.clone().into(),
         argon2: Argon2Cost {
             memory_kib: 256,
             iterations: 1,

@@ -29,7 +29,7 @@ both_backends!(
 async fn smtp_app(backend: Backend, receiver_port: u16) -> TestApp {
     TestApp::spawn_with(backend, |c| {
         c.core.require_verified_email = true;
-        c.mail = MailSettings::Smtp(format!("smtp://127.0.0.1:{receiver_port}"));
+        c.mail = MailSettings::Smtp(format!("smtp://127.0.0.1:{receiver_port}").into());
     })
     .await
 }
@@ -723,7 +723,7 @@ async fn two_instances_on_one_database_send_each_message_once(backend: Backend) 
     let first = smtp_app(backend, port).await;
     // A second instance on the same database, delivering from the same outbox.
     let mut config = crate::helpers::test_config(&first.database);
-    config.mail = MailSettings::Smtp(format!("smtp://127.0.0.1:{port}"));
+    config.mail = MailSettings::Smtp(format!("smtp://127.0.0.1:{port}").into());
     let second = klucznik::startup::Application::build(config).await.unwrap();
     let second_address = format!("http://{}", second.local_addr().unwrap());
     tokio::spawn(second.run_until(std::future::pending()));

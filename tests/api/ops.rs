@@ -183,7 +183,7 @@ async fn postgres_outage_answers_503_quickly_and_recovers() {
     let port = relay.port;
     direct.set_port(Some(port)).unwrap();
     let mut config = test_config(&database);
-    config.database_url = direct.to_string();
+    config.database_url = direct.to_string().into();
     let app = TestApp::start(config, database).await;
     let login = app.signed_in("ala@example.pl").await;
     let token = crate::helpers::token(&login).to_owned();

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// Optional when a username is given.
     email: Option<String>,
@@ -45,7 +45,7 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json((&registered.account).into())))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// Email or username.
     login: String,
@@ -93,7 +93,7 @@ pub(super) fn token_response(state: &AppState, signed_in: &SignedIn) -> Response
     response
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     refresh_token: String,
 }

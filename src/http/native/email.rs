@@ -15,7 +15,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct VerifyEmailRequest {
     /// With `code`: the address being verified.
     email: Option<String>,
@@ -99,7 +99,7 @@ pub async fn forgot_password(
     Ok(accepted())
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
     token: String,
 }
@@ -122,7 +122,7 @@ pub async fn check_reset_token(
     Ok(Json(TokenValid { valid: true }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct ResetRequest {
     token: String,
     /// The new password: 8–128 characters, not a common one.

@@ -50,7 +50,7 @@ pub async fn patch_me(
     Ok(Json((&account).into()))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     current_password: String,
     new_password: String,
