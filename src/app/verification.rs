@@ -248,13 +248,6 @@ impl Core {
             return Err(CoreError::AlreadyVerified);
         }
         let now = self.now();
-        let resends = self
-            .store
-            .count_resends_since(&account.id, now - Duration::hours(1))
-            .await?;
-        if resends >= RESENDS_PER_HOUR {
-            return Err(CoreError::TooManyResends);
-        }
         let address = account.email.as_deref().unwrap_or_default().to_owned();
         let (record, mail, issued) = self.new_verification(
             &account.id,
@@ -264,7 +257,13 @@ impl Core {
             lang,
             &*self.links,
         )?;
-        self.store.issue_verification(&record, &[mail]).await?;
+        let within_limit = self
+            .store
+            .issue_resend(&record, &mail, now - Duration::hours(1), RESENDS_PER_HOUR)
+            .await?;
+        if !within_limit {
+            return Err(CoreError::TooManyResends);
+        }
         self.mail_wake.notify_one();
         Ok(issued)
     }

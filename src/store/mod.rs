@@ -257,7 +257,16 @@ pub trait Store: Send + Sync + 'static {
         &self,
         email: &str,
     ) -> Result<Option<VerificationRecord>, StoreError>;
-    async fn count_resends_since(&self, account_id: &str, since: OffsetDateTime) -> Result<u32, StoreError>;
+    /// [`Self::issue_verification`] for a resend, unless the account had
+    /// `limit` resends since `since` (then false, nothing stored). The
+    /// account's row is locked first, so parallel resends count one by one.
+    async fn issue_resend(
+        &self,
+        verification: &VerificationRecord,
+        mail: &OutboxMessage,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<bool, StoreError>;
     /// Takes one of the verification's `limit` tries, atomically: the count
     /// after it, or `None` when every try is spent (parallel guesses cannot
     /// get more tries than the limit).

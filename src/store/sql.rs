@@ -143,8 +143,14 @@ impl Store for SqlStore {
         verification::live_for_email(&self.db, email).await
     }
 
-    async fn count_resends_since(&self, account_id: &str, since: OffsetDateTime) -> Result<u32, StoreError> {
-        verification::count_resends_since(&self.db, account_id, since).await
+    async fn issue_resend(
+        &self,
+        verification: &VerificationRecord,
+        mail: &OutboxMessage,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        verification::issue_resend(&self.db, verification, mail, since, limit).await
     }
 
     async fn take_verification_attempt(&self, id: &str, limit: u32) -> Result<Option<u32>, StoreError> {

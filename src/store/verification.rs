@@ -40,6 +40,16 @@ pub async fn issue(
     mail: &[OutboxMessage],
 ) -> Result<(), StoreError> {
     let mut tx = Tx::begin(db).await?;
+    retire_and_insert_on(&mut tx, verification).await?;
+    for message in mail {
+        outbox::insert_on(&mut tx, message).await?;
+    }
+    tx.commit().await
+}
+
+/// Retires the account's live verifications of the same purpose and stores
+/// the new one.
+async fn retire_and_insert_on(tx: &mut Tx, verification: &VerificationRecord) -> Result<(), StoreError> {
     let retire = "UPDATE email_verifications SET replaced_at = $3 WHERE account_id = $1 AND purpose = $2 \
          AND used_at IS NULL AND replaced_at IS NULL";
     let values = args![
@@ -48,11 +58,7 @@ pub async fn issue(
         to_millis(verification.created_at),
     ];
     tx.execute(retire, values).await?;
-    insert_on(&mut tx, verification).await?;
-    for message in mail {
-        outbox::insert_on(&mut tx, message).await?;
-    }
-    tx.commit().await
+    insert_on(tx, verification).await
 }
 
 /// The verification whose `column` (a name from this module) equals `value`.
@@ -82,15 +88,32 @@ pub async fn live_for_email(db: &Db, email: &str) -> Result<Option<VerificationR
     Ok(row.map(VerificationRecord::from))
 }
 
-pub async fn count_resends_since(
+/// A resend, within `limit` an hour. Writing the account's row first takes
+/// its lock (a row lock on PostgreSQL, the write lock on SQLite) until the
+/// end of the transaction, so two resends cannot both see room for one.
+pub async fn issue_resend(
     db: &Db,
-    account_id: &str,
+    verification: &VerificationRecord,
+    mail: &OutboxMessage,
     since: OffsetDateTime,
-) -> Result<u32, StoreError> {
-    let sql =
+    limit: u32,
+) -> Result<bool, StoreError> {
+    let mut tx = Tx::begin(db).await?;
+    let lock = "UPDATE accounts SET updated_at = updated_at WHERE id = $1";
+    tx.execute(lock, args![&verification.account_id]).await?;
+    let count =
         "SELECT COUNT(*) FROM email_verifications WHERE account_id = $1 AND resent AND created_at >= $2";
-    let (count,): (i64,) = db.fetch_one(sql, args![account_id, to_millis(since)]).await?;
-    Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    let counted: Option<(i64,)> = tx
+        .fetch_optional(count, args![&verification.account_id, to_millis(since)])
+        .await?;
+    if counted.is_some_and(|(sent,)| sent >= i64::from(limit)) {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    retire_and_insert_on(&mut tx, verification).await?;
+    outbox::insert_on(&mut tx, mail).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Takes a try in one statement; `None` when all `limit` are spent.

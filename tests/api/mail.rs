@@ -24,6 +24,7 @@ both_backends!(
     two_instances_on_one_database_send_each_message_once,
     an_address_with_non_ascii_capitals_works_in_any_casing,
     parallel_wrong_codes_get_no_more_tries_than_the_limit,
+    parallel_resends_mail_no_more_than_the_limit,
 );
 
 async fn smtp_app(backend: Backend, receiver_port: u16) -> TestApp {
@@ -866,4 +867,31 @@ async fn parallel_wrong_codes_get_no_more_tries_than_the_limit(backend: Backend)
         )
         .await;
     assert_error(right, StatusCode::BAD_REQUEST, "verification_attempts_exhausted").await;
+}
+
+/// Twenty resends at once still mail five: the sign-up's message and five
+/// resends, nothing more.
+async fn parallel_resends_mail_no_more_than_the_limit(backend: Backend) {
+    let app = TestApp::spawn_verifying(backend).await;
+    register_in(&app, "ala@example.pl", "en").await;
+    let resends = (0..20).map(|_| {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/verify-email/resend");
+        async move {
+            let response = client
+                .post(url)
+                .json(&json!({"email": "ala@example.pl"}))
+                .send()
+                .await
+                .unwrap();
+            response.status()
+        }
+    });
+    let statuses = futures::future::join_all(resends).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::ACCEPTED),
+        "{statuses:?}"
+    );
+    let counts = settle(&app, |c| c.pending == 0 && c.sent >= 6).await;
+    assert_eq!(counts.sent, 6, "the sign-up's mail and five resends");
 }
