@@ -6,8 +6,9 @@ use super::{
     Core, CoreError, Device, LONGEST_PASSWORD_BYTES, LoginPolicy, SessionLength, SignedIn, VerificationStep,
     seconds_until, secrets,
 };
-use crate::domain::{Account, Password, Session};
-use time::{Duration, OffsetDateTime};
+use crate::domain::{Account, LockoutRule, Password, Session};
+use crate::store::LoginReservation;
+use time::Duration;
 
 /// First pause after the threshold; it doubles with each further failure.
 const FIRST_LOCKOUT: Duration = Duration::seconds(30);
@@ -37,26 +38,36 @@ impl Core {
             return Err(CoreError::InvalidCredentials);
         }
         let now = self.now();
-        let failures = self.store.login_failures(&login_key).await?;
-        if let Some(until) = failures.and_then(|f| f.locked_until)
-            && until > now
+        // Counted before the password is checked, so parallel guesses get
+        // no more tries than the rule allows.
+        let failures = match self
+            .store
+            .reserve_login_attempt(&login_key, now, &self.lockout_rule())
+            .await?
         {
-            return Err(CoreError::TooManyAttempts {
-                retry_after_secs: seconds_until(now, until),
-            });
-        }
+            LoginReservation::Paused { until } => {
+                return Err(CoreError::TooManyAttempts {
+                    retry_after_secs: seconds_until(now, until),
+                });
+            }
+            LoginReservation::Granted { failures } => failures,
+        };
         let account = self.store.account_by_login(&login_key).await?;
         let verdict = self
             .hasher
             .verify(password, account.as_ref().map(|a| a.password_hash.as_str()))
             .await?;
         let Some(mut account) = account.filter(|_| verdict != Verdict::Mismatch) else {
-            self.count_failure(&login_key, now).await?;
+            if let Some(pause) = self.lockout_rule().pause_after(failures) {
+                tracing::warn!(
+                    failures,
+                    pause_s = pause.whole_seconds(),
+                    "sign-ins paused after repeated failures"
+                );
+            }
             return Err(CoreError::InvalidCredentials);
         };
-        if failures.is_some() {
-            self.store.clear_login_failures(&login_key).await?;
-        }
+        self.store.clear_login_failures(&login_key).await?;
         if account.disabled {
             return Err(CoreError::AccountDisabled);
         }
@@ -73,19 +84,12 @@ impl Core {
         self.start_session(account, policy.length, device).await
     }
 
-    pub(super) async fn count_failure(&self, login_key: &str, now: OffsetDateTime) -> Result<(), CoreError> {
-        let count = self.store.add_login_failure(login_key, now).await?;
-        if count >= self.settings.lockout_threshold {
-            let doublings = (count - self.settings.lockout_threshold).min(16);
-            let pause = (FIRST_LOCKOUT * 2_i32.pow(doublings)).min(LONGEST_LOCKOUT);
-            tracing::warn!(
-                failures = count,
-                pause_s = pause.whole_seconds(),
-                "sign-ins paused after repeated failures"
-            );
-            self.store.lock_login(login_key, now + pause).await?;
+    fn lockout_rule(&self) -> LockoutRule {
+        LockoutRule {
+            threshold: self.settings.lockout_threshold,
+            first: FIRST_LOCKOUT,
+            longest: LONGEST_LOCKOUT,
         }
-        Ok(())
     }
 
     /// Opens a session for an account already authenticated by some means.

@@ -70,11 +70,13 @@ pub struct SigningKeyRecord {
     pub created_at: OffsetDateTime,
 }
 
-/// Consecutive failed sign-ins of one login name.
+/// An attempt to sign in, as the lockout counted it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginFailures {
-    pub count: u32,
-    pub locked_until: Option<OffsetDateTime>,
+pub enum LoginReservation {
+    /// Go ahead; `failures` counts this attempt (a success clears it).
+    Granted { failures: u32 },
+    /// The name's sign-ins are paused until then.
+    Paused { until: OffsetDateTime },
 }
 
 /// What an email verification is for.
@@ -342,10 +344,15 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_member(&self, id: &MemberId, change: &MemberChange) -> Result<bool, StoreError>;
     async fn member_history(&self, member_id: &MemberId) -> Result<Vec<MemberChange>, StoreError>;
 
-    async fn login_failures(&self, login: &str) -> Result<Option<LoginFailures>, StoreError>;
-    /// Counts one more failure and returns the new count.
-    async fn add_login_failure(&self, login: &str, now: OffsetDateTime) -> Result<u32, StoreError>;
-    async fn lock_login(&self, login: &str, until: OffsetDateTime) -> Result<(), StoreError>;
+    /// Counts a sign-in attempt of `login` before its password is checked
+    /// and pauses the name as `rule` says, atomically; or answers that its
+    /// sign-ins are paused.
+    async fn reserve_login_attempt(
+        &self,
+        login: &str,
+        now: OffsetDateTime,
+        rule: &crate::domain::LockoutRule,
+    ) -> Result<LoginReservation, StoreError>;
     async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError>;
 }
 

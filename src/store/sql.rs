@@ -3,7 +3,7 @@
 
 use super::db::Db;
 use super::{
-    AccountPage, ClaimedMessage, LoginFailures, MemberChange, MemberPage, OutboxCounts, OutboxMessage,
+    AccountPage, ClaimedMessage, LoginReservation, MemberChange, MemberPage, OutboxCounts, OutboxMessage,
     PasswordResetRecord, RefreshTokenRecord, Rotation, SigningKeyRecord, Store, StoreError,
     VerificationRecord, accounts, keys, members, outbox, sessions, throttle, verification,
 };
@@ -258,16 +258,13 @@ impl Store for SqlStore {
         members::history(&self.db, member_id).await
     }
 
-    async fn login_failures(&self, login: &str) -> Result<Option<LoginFailures>, StoreError> {
-        throttle::failures(&self.db, login).await
-    }
-
-    async fn add_login_failure(&self, login: &str, now: OffsetDateTime) -> Result<u32, StoreError> {
-        throttle::add_failure(&self.db, login, now).await
-    }
-
-    async fn lock_login(&self, login: &str, until: OffsetDateTime) -> Result<(), StoreError> {
-        throttle::lock(&self.db, login, until).await
+    async fn reserve_login_attempt(
+        &self,
+        login: &str,
+        now: OffsetDateTime,
+        rule: &crate::domain::LockoutRule,
+    ) -> Result<LoginReservation, StoreError> {
+        throttle::reserve(&self.db, login, now, rule).await
     }
 
     async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {

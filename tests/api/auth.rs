@@ -12,6 +12,7 @@ both_backends!(
     login_by_email_or_username_sets_an_http_only_cookie,
     unknown_login_and_wrong_password_get_the_same_answer,
     ten_failures_pause_sign_ins_with_retry_after,
+    thirty_parallel_wrong_passwords_get_ten_tries,
     refresh_rotates_and_a_reused_token_revokes_the_session,
     concurrent_refreshes_within_the_grace_window_get_the_same_pair,
     logout_ends_the_session_and_its_refresh_token,
@@ -384,4 +385,38 @@ async fn logout_everywhere_ends_every_session(backend: Backend) {
         let me = app.get_with_token("/api/v1/me", token(login)).await;
         assert_error(me, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
+}
+
+/// Thirty wrong passwords for one name at once: ten are checked (401), the
+/// rest find sign-ins paused (429 with Retry-After), and so does the right
+/// password right after.
+async fn thirty_parallel_wrong_passwords_get_ten_tries(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("ala@example.pl").await;
+    let guesses = (0..30).map(|i| {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/login");
+        async move {
+            let response = client
+                .post(url)
+                .json(&json!({"login": "ala@example.pl", "password": format!("zle-haslo-{i}")}))
+                .send()
+                .await
+                .unwrap();
+            let waits = response.headers().contains_key("retry-after");
+            (response.status(), waits)
+        }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+        .count();
+    let paused = answers
+        .iter()
+        .filter(|(s, waits)| *s == StatusCode::TOO_MANY_REQUESTS && *waits)
+        .count();
+    assert_eq!((checked, paused), (10, 20), "{answers:?}");
+    let right = app.login("ala@example.pl", PASSWORD).await;
+    assert_error(right, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
 }
