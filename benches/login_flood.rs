@@ -81,12 +81,19 @@ async fn main() {
         .pool_max_idle_per_host(FLOODERS + 10)
         .build()
         .unwrap();
-    client
-        .post(format!("{base}/register"))
-        .json(&json!({"username": "ala", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    // One account per right-password flooder: the lockout lets no more than
+    // its threshold of one name's attempts be checked at once.
+    let names: Vec<String> = std::iter::once("ala".to_owned())
+        .chain((0..FLOODERS).map(|i| format!("ala{i}")))
+        .collect();
+    for name in &names {
+        client
+            .post(format!("{base}/register"))
+            .json(&json!({"username": name, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+    }
     let login: Value = client
         .post(format!("{base}/login"))
         .json(&json!({"login": "ala", "password": PASSWORD}))
@@ -110,13 +117,14 @@ async fn main() {
         let url = format!("{base}/login");
         let logins = Arc::clone(&logins);
         flooders.push(tokio::spawn(async move {
-            // Half right passwords, half ever-new unknown names (so no
-            // lockout short-cuts them): both cost a full hash.
+            // Half right passwords (each flooder its own account), half
+            // ever-new unknown names (so no lockout short-cuts them): both
+            // cost a full hash.
             let mut attempt = 0u64;
             while Instant::now() < until {
                 attempt += 1;
                 let login = if i % 2 == 0 {
-                    "ala".to_owned()
+                    format!("ala{i}")
                 } else {
                     format!("nobody{i}x{attempt}")
                 };

@@ -50,6 +50,8 @@ impl Core {
                     retry_after_secs: seconds_until(now, until),
                 });
             }
+            // The threshold's worth of attempts is being checked: a moment.
+            LoginReservation::Busy => return Err(CoreError::TooManyAttempts { retry_after_secs: 1 }),
             LoginReservation::Granted { failures } => failures,
         };
         let account = self.store.account_by_login(&login_key).await?;
@@ -58,13 +60,17 @@ impl Core {
             .verify(password, account.as_ref().map(|a| a.password_hash.as_str()))
             .await?;
         let Some(mut account) = account.filter(|_| verdict != Verdict::Mismatch) else {
-            if let Some(pause) = self.lockout_rule().pause_after(failures) {
+            let rule = self.lockout_rule();
+            if let Some(pause) = rule.pause_after(failures) {
                 tracing::warn!(
                     failures,
                     pause_s = pause.whole_seconds(),
                     "sign-ins paused after repeated failures"
                 );
             }
+            self.store
+                .login_attempt_failed(&login_key, failures, now, &rule)
+                .await?;
             return Err(CoreError::InvalidCredentials);
         };
         self.store.clear_login_failures(&login_key).await?;

@@ -77,6 +77,8 @@ pub enum LoginReservation {
     Granted { failures: u32 },
     /// The name's sign-ins are paused until then.
     Paused { until: OffsetDateTime },
+    /// As many attempts as the lockout allows are being checked right now.
+    Busy,
 }
 
 /// What an email verification is for.
@@ -344,15 +346,23 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_member(&self, id: &MemberId, change: &MemberChange) -> Result<bool, StoreError>;
     async fn member_history(&self, member_id: &MemberId) -> Result<Vec<MemberChange>, StoreError>;
 
-    /// Counts a sign-in attempt of `login` before its password is checked
-    /// and pauses the name as `rule` says, atomically; or answers that its
-    /// sign-ins are paused.
+    /// Counts a sign-in attempt of `login` before its password is checked,
+    /// atomically, unless the name is paused or as many attempts as `rule`
+    /// allows are in flight.
     async fn reserve_login_attempt(
         &self,
         login: &str,
         now: OffsetDateTime,
         rule: &crate::domain::LockoutRule,
     ) -> Result<LoginReservation, StoreError>;
+    /// The reserved attempt (the `failures`-th) failed: pause as `rule` says.
+    async fn login_attempt_failed(
+        &self,
+        login: &str,
+        failures: u32,
+        now: OffsetDateTime,
+        rule: &crate::domain::LockoutRule,
+    ) -> Result<(), StoreError>;
     async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError>;
 }
 

@@ -267,6 +267,16 @@ impl Store for SqlStore {
         throttle::reserve(&self.db, login, now, rule).await
     }
 
+    async fn login_attempt_failed(
+        &self,
+        login: &str,
+        failures: u32,
+        now: OffsetDateTime,
+        rule: &crate::domain::LockoutRule,
+    ) -> Result<(), StoreError> {
+        throttle::failed(&self.db, login, failures, now, rule).await
+    }
+
     async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {
         throttle::clear(&self.db, login).await
     }

@@ -6,10 +6,12 @@ use super::{LoginReservation, StoreError, from_millis, to_millis};
 use crate::domain::LockoutRule;
 use time::OffsetDateTime;
 
-/// Counts an attempt as a failure before its password is checked (a success
-/// clears the count), and pauses the name when `rule` says so, in one
-/// transaction holding the row: of any number of parallel attempts, no more
-/// than the rule allows are checked.
+/// Counts an attempt before its password is checked (a success clears the
+/// count), in one statement that also gates it: while the name is paused,
+/// or while the failures and the checks in flight already reach the
+/// rule's threshold, the attempt is refused. So of any number of parallel
+/// guesses no more than the threshold are checked; an expired pause lets
+/// one attempt through (the next failure pauses again, longer).
 pub async fn reserve(
     db: &Db,
     login: &str,
@@ -20,23 +22,46 @@ pub async fn reserve(
     let ensure = "INSERT INTO login_failures (login, failures, last_failed_at) VALUES ($1, 0, $2) \
          ON CONFLICT (login) DO NOTHING";
     tx.execute(ensure, args![login, to_millis(now)]).await?;
-    let count = "UPDATE login_failures SET failures = failures + 1, last_failed_at = $2 \
-         WHERE login = $1 AND (locked_until IS NULL OR locked_until <= $2) RETURNING failures";
-    let counted: Option<(i64,)> = tx.fetch_optional(count, args![login, to_millis(now)]).await?;
-    let Some((failures,)) = counted else {
-        let until = "SELECT locked_until FROM login_failures WHERE login = $1";
-        let locked: Option<(Option<i64>,)> = tx.fetch_optional(until, args![login]).await?;
-        tx.rollback().await?;
-        let until = locked.and_then(|(until,)| until).map_or(now, from_millis);
-        return Ok(LoginReservation::Paused { until });
+    let take = "UPDATE login_failures SET failures = failures + 1, last_failed_at = $2, \
+         locked_until = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_until END \
+         WHERE login = $1 AND ((locked_until IS NULL AND failures < $3) OR locked_until <= $2) \
+         RETURNING failures";
+    let threshold = i64::from(rule.threshold);
+    let taken: Option<(i64,)> = tx
+        .fetch_optional(take, args![login, to_millis(now), threshold])
+        .await?;
+    let reservation = match taken {
+        Some((failures,)) => LoginReservation::Granted {
+            failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        },
+        None => {
+            let until = "SELECT locked_until FROM login_failures WHERE login = $1";
+            let locked: Option<(Option<i64>,)> = tx.fetch_optional(until, args![login]).await?;
+            match locked.and_then(|(until,)| until).map(from_millis) {
+                Some(until) if until > now => LoginReservation::Paused { until },
+                _ => LoginReservation::Busy,
+            }
+        }
     };
-    let failures = u32::try_from(failures).unwrap_or(u32::MAX);
-    if let Some(pause) = rule.pause_after(failures) {
-        let lock = "UPDATE login_failures SET locked_until = $2 WHERE login = $1";
-        tx.execute(lock, args![login, to_millis(now + pause)]).await?;
-    }
     tx.commit().await?;
-    Ok(LoginReservation::Granted { failures })
+    Ok(reservation)
+}
+
+/// The checked attempt failed: pause the name when the rule says so.
+pub async fn failed(
+    db: &Db,
+    login: &str,
+    failures: u32,
+    now: OffsetDateTime,
+    rule: &LockoutRule,
+) -> Result<(), StoreError> {
+    let Some(pause) = rule.pause_after(failures) else {
+        return Ok(());
+    };
+    let sql = "UPDATE login_failures SET locked_until = $2 WHERE login = $1";
+    db.execute(sql, args![login, to_millis(now + pause)])
+        .await
+        .map(drop)
 }
 
 pub async fn clear(db: &Db, login: &str) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@ both_backends!(
     unknown_login_and_wrong_password_get_the_same_answer,
     ten_failures_pause_sign_ins_with_retry_after,
     thirty_parallel_wrong_passwords_get_ten_tries,
+    parallel_right_passwords_never_pause_the_account,
     refresh_rotates_and_a_reused_token_revokes_the_session,
     concurrent_refreshes_within_the_grace_window_get_the_same_pair,
     logout_ends_the_session_and_its_refresh_token,
@@ -419,4 +420,42 @@ async fn thirty_parallel_wrong_passwords_get_ten_tries(backend: Backend) {
     assert_eq!((checked, paused), (10, 20), "{answers:?}");
     let right = app.login("ala@example.pl", PASSWORD).await;
     assert_error(right, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+}
+
+/// Thirty sign-ins with the right password at once (one account, many
+/// devices): none pauses the account; those past the lockout's threshold in
+/// flight are told to retry in a second, and a sign-in right after succeeds.
+async fn parallel_right_passwords_never_pause_the_account(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("ala@example.pl").await;
+    let attempts = (0..30).map(|_| {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/login");
+        async move {
+            let response = client
+                .post(url)
+                .json(&json!({"login": "ala@example.pl", "password": PASSWORD}))
+                .send()
+                .await
+                .unwrap();
+            let wait = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (response.status(), wait)
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    for (status, wait) in &answers {
+        assert!(
+            *status == StatusCode::OK
+                || (*status == StatusCode::TOO_MANY_REQUESTS && wait.as_deref() == Some("1")),
+            "{answers:?}"
+        );
+    }
+    assert!(answers.iter().any(|(s, _)| *s == StatusCode::OK), "{answers:?}");
+    assert_eq!(
+        app.login("ala@example.pl", PASSWORD).await.status(),
+        StatusCode::OK
+    );
 }
