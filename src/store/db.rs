@@ -1,7 +1,8 @@
 //! The two databases behind one value: `Db` holds a SQLite or a PostgreSQL
 //! pool and `Tx` a transaction on either. Every query is written once, in an
-//! ordinary function of its aggregate's module; `on_pool!` / `on_tx!` only
-//! pick the arm, so the same statement is compiled for both backends (sqlx
+//! ordinary function of its aggregate's module, as SQL text and an `args![…]`
+//! list; `Db` and `Tx` run it on whichever backend they hold (`on_pool!` /
+//! `on_tx!` only pick the arm), so both compile the same statement (sqlx
 //! accepts `$1` on both) and the two cannot drift apart.
 
 use super::{StoreError, classify};
