@@ -4,6 +4,7 @@
 
 use crate::app::{Argon2Cost, CoreSettings, JwtAlgorithm};
 use crate::cli::SettingsArgs;
+pub use crate::secret::{SecretUrl, redact_url};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -31,42 +32,6 @@ impl ConfigError {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-/// A URL that may hold credentials (database, SMTP): `Debug` and
-/// `Display` show it with the password replaced by `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretUrl(String);
-
-impl SecretUrl {
-    /// The URL itself, to connect with; never to print.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for SecretUrl {
-    fn from(url: String) -> Self {
-        Self(url)
-    }
-}
-
-impl From<&str> for SecretUrl {
-    fn from(url: &str) -> Self {
-        Self(url.to_owned())
-    }
-}
-
-impl std::fmt::Debug for SecretUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", redact_url(&self.0))
-    }
-}
-
-impl std::fmt::Display for SecretUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&redact_url(&self.0))
-    }
 }
 
 /// How mail leaves the server.
@@ -360,17 +325,6 @@ fn parse_database_url(raw: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// A URL with any password replaced, for messages and logs.
-pub fn redact_url(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => raw.to_owned(),
-    }
-}
-
 fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
     const SETTING: &str = "--public-url / KLUCZNIK_PUBLIC_URL";
     let url = Url::parse(raw).map_err(|e| ConfigError::new(SETTING, format!("`{raw}`: {e}")))?;
@@ -519,10 +473,5 @@ mod tests {
             shown.contains("postgres://klucznik:***@db.example.com/k"),
             "{shown}"
         );
-    }
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
     }
 }

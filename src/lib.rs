@@ -11,6 +11,7 @@ pub mod domain;
 pub mod http;
 pub mod mail;
 pub mod operator;
+pub mod secret;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
