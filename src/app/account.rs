@@ -1,12 +1,8 @@
 //! A user's own account: username and password.
 
 use super::hashing::Verdict;
-use super::{Core, CoreError, LONGEST_PASSWORD_BYTES, Principal};
-use crate::domain::Account;
-use crate::domain::AccountId;
-use crate::domain::{Password, Username, UsernameLength};
-use crate::store::StoreError;
-use crate::store::UniqueField;
+use super::{Core, CoreError, LONGEST_PASSWORD_BYTES, Principal, account_write_error};
+use crate::domain::{Account, AccountId, Password, Username, UsernameLength};
 
 impl Core {
     /// Sets the username the user chose.
@@ -22,14 +18,11 @@ impl Core {
         account.username = Some(username.as_str().to_owned());
         account.custom_username = true;
         account.updated_at = self.now();
-        match self.store.update_account(&account).await {
-            Ok(()) => Ok(account),
-            Err(StoreError::Conflict(UniqueField::Username)) => Err(CoreError::UsernameTaken),
-            Err(StoreError::Conflict(UniqueField::Other)) => Err(CoreError::internal(
-                "an account insert broke an unexpected unique key",
-            )),
-            Err(other) => Err(other.into()),
-        }
+        self.store
+            .update_account(&account)
+            .await
+            .map_err(account_write_error)?;
+        Ok(account)
     }
 
     /// Changes the password after checking the current one; every other

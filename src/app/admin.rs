@@ -2,9 +2,7 @@
 //! disable and set passwords.
 
 use super::{Actor, Core, CoreError};
-use crate::domain::Account;
-use crate::domain::AccountId;
-use crate::domain::{Password, Role};
+use crate::domain::{Account, AccountId, Password, Role};
 use crate::store::AccountPage;
 
 impl Core {

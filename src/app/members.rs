@@ -85,17 +85,15 @@ impl Core {
 
     pub async fn create_member(&self, actor: &Account, input: MemberInput) -> Result<Member, CoreError> {
         Self::ensure_member_access(actor)?;
+        let now = self.now();
         let member = Member {
-            id: new_member_id(self.now()).into(),
+            id: new_member_id(now).into(),
             data: input.validate()?,
             version: 0,
         };
         match self
             .store
-            .insert_member(
-                &member,
-                &change(&member.id, actor, "create", all_fields(), self.now()),
-            )
+            .insert_member(&member, &change(&member.id, actor, "create", all_fields(), now))
             .await
         {
             Ok(()) => Ok(member),

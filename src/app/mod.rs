@@ -31,7 +31,7 @@ pub use verification::IssuedVerification;
 
 use crate::domain::Account;
 use crate::mail::{Composer, Lang};
-use crate::store::{DynStore, OutboxMessage};
+use crate::store::{DynStore, OutboxMessage, StoreError, UniqueField};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -135,6 +135,19 @@ impl Core {
 /// The names of an account's roles, as tokens and views carry them.
 pub fn role_names(account: &Account) -> Vec<String> {
     account.roles.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
+/// What a write of an account that broke a unique rule means: the email or
+/// the username is taken (the store names which).
+fn account_write_error(error: StoreError) -> CoreError {
+    match error {
+        StoreError::Conflict(UniqueField::Email) => CoreError::EmailTaken,
+        StoreError::Conflict(UniqueField::Username) => CoreError::UsernameTaken,
+        StoreError::Conflict(UniqueField::Other) => {
+            CoreError::internal("an account write broke an unexpected unique key")
+        }
+        other => other.into(),
+    }
 }
 
 fn non_empty(value: Option<&str>) -> Option<&str> {

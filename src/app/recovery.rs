@@ -4,8 +4,7 @@
 
 use super::links::MailedLinks;
 use super::{Core, CoreError, ResetProblem, secrets};
-use crate::domain::AccountId;
-use crate::domain::Password;
+use crate::domain::{AccountId, Password};
 use crate::mail::{Lang, Mail};
 use crate::store::PasswordResetRecord;
 use std::time::{Duration as StdDuration, Instant};

@@ -2,9 +2,7 @@
 //! authentication of requests, sign-out, and a user's list of sessions.
 
 use super::{Core, CoreError, Principal, SignedIn, TokenRejection, role_names, secrets};
-use crate::domain::Account;
-use crate::domain::Session;
-use crate::domain::{AccountId, SessionId};
+use crate::domain::{Account, AccountId, Session, SessionId};
 use crate::store::Rotation;
 use time::{Duration, OffsetDateTime};
 

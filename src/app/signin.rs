@@ -6,7 +6,7 @@ use super::{
     Core, CoreError, Device, LONGEST_PASSWORD_BYTES, LoginPolicy, SessionLength, SignedIn, VerificationStep,
     seconds_until, secrets,
 };
-use crate::domain::{Account, LockoutRule, Password, Session};
+use crate::domain::{Account, LockoutRule, Password, Session, SessionId, case_fold};
 use crate::store::LoginReservation;
 use time::Duration;
 
@@ -32,7 +32,9 @@ impl Core {
             VerificationStep::Present => self.settings.require_verified_email,
             VerificationStep::Absent => false,
         };
-        let login_key = login.trim().to_lowercase();
+        // The form the store compares names in, so the lockout counts one
+        // name however it is cased.
+        let login_key = case_fold(login);
         if login_key.is_empty() || login_key.len() > LONGEST_LOGIN || password.len() > LONGEST_PASSWORD_BYTES
         {
             return Err(CoreError::InvalidCredentials);
@@ -113,7 +115,7 @@ impl Core {
             (self.settings.session_absolute, self.settings.session_idle)
         };
         let session = Session {
-            id: crate::domain::SessionId::generate(),
+            id: SessionId::generate(),
             account_id: account.id.clone(),
             remember_me,
             user_agent: device.user_agent.map(|ua| ua.chars().take(512).collect()),

@@ -1,18 +1,15 @@
 //! Sign-up: a new account, and its verification mail in the same transaction.
 
-use super::{Actor, Core, CoreError, NewAccount, Registered, non_empty};
-use crate::domain::Account;
-use crate::domain::{Email, Invalid, Password, Role, Username};
+use super::{Actor, Core, CoreError, NewAccount, Registered, account_write_error, non_empty};
+use crate::domain::{Account, AccountId, Email, Invalid, Password, Role, Username};
 use crate::mail::Lang;
-use crate::store::StoreError;
-use crate::store::UniqueField;
 
 impl Core {
     /// Creates an account; one with an email also gets a verification code
-    /// and link, mailed in the same transaction.
+    /// and link, mailed in the same transaction. Roles beyond `user`, and an
+    /// email taken as verified, are honoured only when an admin or the
+    /// operator asks.
     #[tracing::instrument(skip_all)]
-    /// Roles beyond `user`, and an email taken as verified, are honoured
-    /// only when an admin or the operator asks.
     pub async fn register(
         &self,
         new: NewAccount,
@@ -34,7 +31,7 @@ impl Core {
         roles.sort();
         roles.dedup();
         let account = Account {
-            id: crate::domain::AccountId::generate(),
+            id: AccountId::generate(),
             email: email.clone(),
             username: username.as_ref().map(|u| u.as_str().to_owned()),
             password_hash: self.hasher.hash(&password).await?,
@@ -75,12 +72,7 @@ impl Core {
                     verification: issued,
                 })
             }
-            Err(StoreError::Conflict(UniqueField::Email)) => Err(CoreError::EmailTaken),
-            Err(StoreError::Conflict(UniqueField::Username)) => Err(CoreError::UsernameTaken),
-            Err(StoreError::Conflict(UniqueField::Other)) => Err(CoreError::internal(
-                "an account insert broke an unexpected unique key",
-            )),
-            Err(other) => Err(other.into()),
+            Err(error) => Err(account_write_error(error)),
         }
     }
 }

@@ -2,11 +2,14 @@
 //! tries) or by link (single use), resends, and changes of email address.
 
 use super::links::MailedLinks;
-use super::{Core, CoreError, Device, Principal, SessionLength, SignedIn, VerificationProblem, secrets};
+use super::{
+    Core, CoreError, Device, Principal, SessionLength, SignedIn, VerificationProblem, account_write_error,
+    secrets,
+};
 use crate::domain::email::same_address;
 use crate::domain::{Account, AccountId, Email};
 use crate::mail::{Lang, Mail};
-use crate::store::{OutboxMessage, StoreError, VerificationPurpose, VerificationRecord};
+use crate::store::{OutboxMessage, VerificationPurpose, VerificationRecord};
 use time::{Duration, OffsetDateTime};
 
 const CODE_LIFETIME: Duration = Duration::minutes(10);
@@ -203,8 +206,7 @@ impl Core {
         {
             Ok(true) => {}
             Ok(false) => return Err(CoreError::Verification(VerificationProblem::Invalid)),
-            Err(StoreError::Conflict(_)) => return Err(CoreError::EmailTaken),
-            Err(other) => return Err(other.into()),
+            Err(error) => return Err(account_write_error(error)),
         }
         tracing::info!(account_id = %account.id, purpose = record.purpose.as_str(), "email verified");
         if account.disabled {
