@@ -1,7 +1,7 @@
 //! Consecutive sign-in failures per login name, counted in the database so
 //! that every instance sees them.
 
-use super::db::{Db, Tx, args};
+use super::db::{Db, args};
 use super::{LoginReservation, StoreError, from_millis, to_millis};
 use crate::domain::LockoutRule;
 use time::OffsetDateTime;
@@ -18,33 +18,28 @@ pub async fn reserve(
     now: OffsetDateTime,
     rule: &LockoutRule,
 ) -> Result<LoginReservation, StoreError> {
-    let mut tx = Tx::begin(db).await?;
-    let ensure = "INSERT INTO login_failures (login, failures, last_failed_at) VALUES ($1, 0, $2) \
-         ON CONFLICT (login) DO NOTHING";
-    tx.execute(ensure, args![login, to_millis(now)]).await?;
-    let take = "UPDATE login_failures SET failures = failures + 1, last_failed_at = $2, \
-         locked_until = CASE WHEN locked_until <= $2 THEN NULL ELSE locked_until END \
-         WHERE login = $1 AND ((locked_until IS NULL AND failures < $3) OR locked_until <= $2) \
+    // One statement: a new name is inserted with its first attempt; a known
+    // one is counted only when the gate lets it through (an upsert whose
+    // update is refused by its WHERE returns no row, on both databases).
+    let take = "INSERT INTO login_failures (login, failures, last_failed_at) VALUES ($1, 1, $2) \
+         ON CONFLICT (login) DO UPDATE SET failures = login_failures.failures + 1, last_failed_at = $2, \
+         locked_until = CASE WHEN login_failures.locked_until <= $2 THEN NULL \
+         ELSE login_failures.locked_until END \
+         WHERE (login_failures.locked_until IS NULL AND login_failures.failures < $3) \
+         OR login_failures.locked_until <= $2 \
          RETURNING failures";
-    let threshold = i64::from(rule.threshold);
-    let taken: Option<(i64,)> = tx
-        .fetch_optional(take, args![login, to_millis(now), threshold])
-        .await?;
-    let reservation = match taken {
-        Some((failures,)) => LoginReservation::Granted {
+    let values = args![login, to_millis(now), i64::from(rule.threshold)];
+    if let Some((failures,)) = db.fetch_optional::<(i64,)>(take, values).await? {
+        return Ok(LoginReservation::Granted {
             failures: u32::try_from(failures).unwrap_or(u32::MAX),
-        },
-        None => {
-            let until = "SELECT locked_until FROM login_failures WHERE login = $1";
-            let locked: Option<(Option<i64>,)> = tx.fetch_optional(until, args![login]).await?;
-            match locked.and_then(|(until,)| until).map(from_millis) {
-                Some(until) if until > now => LoginReservation::Paused { until },
-                _ => LoginReservation::Busy,
-            }
-        }
-    };
-    tx.commit().await?;
-    Ok(reservation)
+        });
+    }
+    let until = "SELECT locked_until FROM login_failures WHERE login = $1";
+    let locked: Option<(Option<i64>,)> = db.fetch_optional(until, args![login]).await?;
+    Ok(match locked.and_then(|(until,)| until).map(from_millis) {
+        Some(until) if until > now => LoginReservation::Paused { until },
+        _ => LoginReservation::Busy,
+    })
 }
 
 /// The checked attempt failed: pause the name when the rule says so.
