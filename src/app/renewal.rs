@@ -4,7 +4,7 @@
 //! secret (uid-token), and a refresh that does not rotate (jwt-roles, whose
 //! frontends keep only the first refresh token).
 
-use super::{Core, CoreError, Principal, SignedIn, role_names, secrets};
+use super::{Core, CoreError, Principal, SignedIn, role_names};
 use crate::domain::AccountId;
 use time::{Duration, OffsetDateTime};
 
@@ -81,20 +81,12 @@ impl Core {
     #[tracing::instrument(skip_all)]
     pub async fn refresh_without_rotation(&self, refresh_token: &str) -> Result<SignedIn, CoreError> {
         let presented = refresh_token.trim();
-        if presented.is_empty() || presented.len() > 256 {
-            return Err(CoreError::InvalidRefreshToken);
-        }
-        let Some(record) = self.store.refresh_token(&secrets::digest(presented)).await? else {
-            return Err(CoreError::InvalidRefreshToken);
-        };
+        let (_, record) = self.refresh_record(presented).await?;
         if record.used_at.is_some() {
             return Err(CoreError::InvalidRefreshToken);
         }
         let now = self.now();
-        let principal = match self.live_session(&record.session_id, now).await? {
-            Some(principal) => principal,
-            None => return Err(self.why_not_live(&record.session_id, now).await?),
-        };
+        let principal = self.live_refresh_session(&record, now).await?;
         if now > principal.session.created_at + self.settings.fixed_refresh_ttl {
             return Err(CoreError::RefreshTokenExpired);
         }

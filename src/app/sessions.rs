@@ -3,7 +3,7 @@
 
 use super::{Core, CoreError, Principal, SignedIn, TokenRejection, role_names, secrets};
 use crate::domain::{Account, AccountId, Session, SessionId};
-use crate::store::Rotation;
+use crate::store::{RefreshTokenRecord, Rotation};
 use time::{Duration, OffsetDateTime};
 
 /// How stale `last_used_at` may get before a request writes it again.
@@ -26,17 +26,9 @@ impl Core {
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<SignedIn, CoreError> {
         let presented = refresh_token.trim();
-        if presented.is_empty() || presented.len() > 256 {
-            return Err(CoreError::InvalidRefreshToken);
-        }
-        let digest = secrets::digest(presented);
-        let Some(mut record) = self.store.refresh_token(&digest).await? else {
-            return Err(CoreError::InvalidRefreshToken);
-        };
         let now = self.now();
-        let Some(principal) = self.live_session(&record.session_id, now).await? else {
-            return Err(self.why_not_live(&record.session_id, now).await?);
-        };
+        let (digest, mut record) = self.refresh_record(presented).await?;
+        let principal = self.live_refresh_session(&record, now).await?;
         if record.used_at.is_none() {
             let successor = secrets::random_secret();
             let sealed = secrets::seal_successor(presented, &successor)
@@ -68,9 +60,36 @@ impl Core {
         }
     }
 
+    /// The stored record of a presented refresh token, and its digest.
+    pub(super) async fn refresh_record(
+        &self,
+        presented: &str,
+    ) -> Result<(String, RefreshTokenRecord), CoreError> {
+        if presented.is_empty() || presented.len() > 256 {
+            return Err(CoreError::InvalidRefreshToken);
+        }
+        let digest = secrets::digest(presented);
+        match self.store.refresh_token(&digest).await? {
+            Some(record) => Ok((digest, record)),
+            None => Err(CoreError::InvalidRefreshToken),
+        }
+    }
+
+    /// The live session of a refresh token; one that is not live says why.
+    pub(super) async fn live_refresh_session(
+        &self,
+        record: &RefreshTokenRecord,
+        now: OffsetDateTime,
+    ) -> Result<Principal, CoreError> {
+        match self.live_session(&record.session_id, now).await? {
+            Some(principal) => Ok(principal),
+            None => Err(self.why_not_live(&record.session_id, now).await?),
+        }
+    }
+
     /// Why a refresh token's session is not live: expired (a seed tells
     /// that apart) or revoked.
-    pub(super) async fn why_not_live(
+    async fn why_not_live(
         &self,
         session_id: &SessionId,
         now: OffsetDateTime,
