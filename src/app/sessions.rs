@@ -124,7 +124,7 @@ impl Core {
     }
 
     /// The live session and its enabled account, marking the session used.
-    pub(super) async fn live_session(
+    async fn live_session(
         &self,
         session_id: &SessionId,
         now: OffsetDateTime,

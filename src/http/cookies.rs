@@ -1,20 +1,30 @@
-//! The browser-session cookie: HttpOnly, SameSite=Lax, Path=/, and Secure
-//! outside `--dev`.
+//! `Set-Cookie` values for every cookie Klucznik sets that a page's scripts
+//! must not read: HttpOnly, Path=/, Secure outside `--dev`, with the
+//! SameSite rule and lifetime each one needs. The browser-session cookie is
+//! SameSite=Lax.
 
 use super::WebSettings;
 use super::extract::SESSION_COOKIE;
 
 pub use super::extract::SESSION_COOKIE as SESSION_COOKIE_NAME;
 use axum::http::HeaderValue;
-use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::cookie::Cookie;
+pub use axum_extra::extract::cookie::SameSite;
 use time::Duration;
 
-/// `Set-Cookie` for a new session; remember-me sessions outlive the browser.
-pub fn session_cookie(web: &WebSettings, secret: &str, max_age: Option<Duration>) -> Option<HeaderValue> {
-    let mut cookie = Cookie::build((SESSION_COOKIE, secret.to_owned()))
+/// An HttpOnly cookie; without `max_age` it ends with the browser, and
+/// `Duration::ZERO` removes it.
+pub fn http_only_cookie(
+    web: &WebSettings,
+    name: &'static str,
+    value: String,
+    same_site: SameSite,
+    max_age: Option<Duration>,
+) -> Option<HeaderValue> {
+    let mut cookie = Cookie::build((name, value))
         .path("/")
         .http_only(true)
-        .same_site(SameSite::Lax)
+        .same_site(same_site)
         .secure(web.secure_cookies);
     if let Some(max_age) = max_age {
         cookie = cookie.max_age(max_age);
@@ -22,13 +32,18 @@ pub fn session_cookie(web: &WebSettings, secret: &str, max_age: Option<Duration>
     HeaderValue::from_str(&cookie.build().to_string()).ok()
 }
 
+/// `Set-Cookie` for a new session; remember-me sessions outlive the browser.
+pub fn session_cookie(web: &WebSettings, secret: &str, max_age: Option<Duration>) -> Option<HeaderValue> {
+    http_only_cookie(web, SESSION_COOKIE, secret.to_owned(), SameSite::Lax, max_age)
+}
+
 /// `Set-Cookie` that removes the session cookie.
 pub fn cleared_session_cookie(web: &WebSettings) -> Option<HeaderValue> {
-    let cookie = Cookie::build((SESSION_COOKIE, ""))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(web.secure_cookies)
-        .max_age(Duration::ZERO);
-    HeaderValue::from_str(&cookie.build().to_string()).ok()
+    http_only_cookie(
+        web,
+        SESSION_COOKIE,
+        String::new(),
+        SameSite::Lax,
+        Some(Duration::ZERO),
+    )
 }

@@ -25,13 +25,14 @@
 use super::kit::{Credentials, Dialect, Routes, Wording};
 use crate::app::{Actor, LoginPolicy, NewAccount, SessionLength, SignedIn};
 use crate::http::AppState;
+use crate::http::cookies::http_only_cookie;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
 use crate::http::problem::{JsonBody, Problem, required};
 use axum::Json;
 use axum::extract::{FromRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::cookie::{CookieJar, SameSite};
 use serde::Deserialize;
 use serde_json::json;
 use time::Duration;
@@ -116,15 +117,9 @@ fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), Problem> {
     }
 }
 
+/// This dialect's cookies are SameSite=Strict.
 fn cookie(state: &AppState, name: &'static str, value: String, max_age: Duration) -> Option<HeaderValue> {
-    let cookie = Cookie::build((name, value))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(state.web.secure_cookies)
-        .max_age(max_age)
-        .build();
-    HeaderValue::from_str(&cookie.to_string()).ok()
+    http_only_cookie(&state.web, name, value, SameSite::Strict, Some(max_age))
 }
 
 async fn csrf(State(state): State<AppState>) -> Response {

@@ -14,7 +14,7 @@ mod words;
 
 use super::AppState;
 use crate::app::Principal;
-use crate::http::cookies::SESSION_COOKIE_NAME;
+use crate::http::cookies::{SESSION_COOKIE_NAME, http_only_cookie};
 use crate::mail::Lang;
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -254,13 +254,14 @@ impl PageContext {
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         );
         if self.csrf_is_new {
-            let cookie = Cookie::build((CSRF_COOKIE, self.csrf_cookie.clone()))
-                .path("/")
-                .http_only(true)
-                .same_site(SameSite::Lax)
-                .secure(self.state.web.secure_cookies)
-                .build();
-            if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+            let cookie = http_only_cookie(
+                &self.state.web,
+                CSRF_COOKIE,
+                self.csrf_cookie.clone(),
+                SameSite::Lax,
+                None,
+            );
+            if let Some(value) = cookie {
                 response.headers_mut().append(header::SET_COOKIE, value);
             }
         }
