@@ -27,6 +27,11 @@ pub const DIALECTS: &[Entry] = &[
     Entry::of::<csrf_cookie::CsrfCookie>(),
 ];
 
+/// The dialect `--api` calls `name`.
+fn dialect(name: &str) -> Option<&'static Entry> {
+    DIALECTS.iter().find(|d| d.name == name)
+}
+
 /// A dialect to mount (`--api NAME[@PREFIX]`) and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DialectMount {
@@ -42,7 +47,7 @@ impl DialectMount {
             Some((name, prefix)) => (name, Some(prefix)),
             None => (raw, None),
         };
-        if !DIALECTS.iter().any(|d| d.name == name) {
+        if dialect(name).is_none() {
             let known: Vec<&str> = DIALECTS.iter().map(|d| d.name).collect();
             return Err(format!("unknown dialect `{name}` (known: {})", known.join(", ")));
         }
@@ -146,7 +151,7 @@ pub fn mount(mounts: &[DialectMount]) -> Result<Mounted, MountError> {
     let mut router = Router::new();
     let mut claims = Vec::new();
     for mount in mounts {
-        let Some(entry) = DIALECTS.iter().find(|d| d.name == mount.name) else {
+        let Some(entry) = dialect(&mount.name) else {
             return Err(MountError::new(format!("unknown dialect `{}`", mount.name)));
         };
         let prefix = mount.prefix.clone().unwrap_or_default();
