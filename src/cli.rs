@@ -104,6 +104,26 @@ pub struct SettingsArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Proxies (CIDR or address) whose Forwarded / X-Forwarded-For name the client.
+    #[arg(
+        long = "trusted-proxies",
+        global = true,
+        env = "KLUCZNIK_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Per-address and per-account limits: on (default) or off.
+    #[arg(long, global = true, env = "KLUCZNIK_RATE_LIMITS")]
+    pub rate_limits: Option<String>,
+    /// Longest a request may take before it is answered 503 (default 30s).
+    #[arg(long, global = true, env = "KLUCZNIK_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+    /// How often expired and used rows are deleted (default 10m; 0 = never in the background).
+    #[arg(long, global = true, env = "KLUCZNIK_PRUNE_INTERVAL")]
+    pub prune_interval: Option<String>,
+    /// How long expired and used rows are kept before deletion (default 7d).
+    #[arg(long, global = true, env = "KLUCZNIK_PRUNE_AFTER")]
+    pub prune_after: Option<String>,
     /// Argon2id memory cost in KiB.
     #[arg(long, global = true, env = "KLUCZNIK_ARGON2_M_KIB")]
     pub argon2_m_kib: Option<String>,

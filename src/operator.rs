@@ -62,7 +62,7 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandEr
                 email_verified: verified,
                 ..NewAccount::default()
             };
-            let account = core.register(new, Actor::Operator, Lang::En).await?.account;
+            let account = core.register(new, Actor::Operator, None, Lang::En).await?.account;
             print_account(&account);
         }
         UserCommand::List {

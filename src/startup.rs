@@ -141,6 +141,7 @@ impl Application {
             cors_origins: config.cors_origins.clone(),
             secure_cookies: !config.dev,
             dev: config.dev,
+            trusted_proxies: config.trusted_proxies.clone(),
         };
         let router = http::router(
             AppState {

@@ -7,6 +7,7 @@ mod admin;
 pub mod clock;
 mod error;
 pub mod hashing;
+mod limits;
 pub mod links;
 mod members;
 mod model;

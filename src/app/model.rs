@@ -2,7 +2,8 @@
 //! how a sign-in goes, and what it gives back.
 
 use super::IssuedVerification;
-use crate::domain::{Account, Role, Session};
+use crate::domain::{Account, RateLimits, Role, Session};
+use std::net::IpAddr;
 use time::Duration;
 
 /// Lifetimes and limits of the core, from configuration.
@@ -20,8 +21,14 @@ pub struct CoreSettings {
     /// Lifetime, from sign-in, of a refresh token that is never rotated
     /// (jwt-roles, whose frontends keep the first one).
     pub fixed_refresh_ttl: Duration,
-    /// Consecutive failures of one login name before sign-in pauses.
+    /// Consecutive failures of one login name from one client address
+    /// before that address's sign-ins to it pause.
     pub lockout_threshold: u32,
+    /// Consecutive failures of one login name from anywhere before all its
+    /// sign-ins pause (NIST SP 800-63B: at most 100).
+    pub account_lockout_threshold: u32,
+    /// Per-client limits (`--rate-limits`); `None` when turned off.
+    pub rate_limits: Option<RateLimits>,
     /// An account with an unverified email cannot sign in (native API, web
     /// page, verify-code dialect).
     pub require_verified_email: bool,
@@ -37,6 +44,8 @@ impl Default for CoreSettings {
             refresh_grace: Duration::seconds(2),
             fixed_refresh_ttl: Duration::hours(24),
             lockout_threshold: 10,
+            account_lockout_threshold: 100,
+            rate_limits: Some(RateLimits::DEFAULT),
             require_verified_email: true,
         }
     }
@@ -66,7 +75,9 @@ pub struct Registered {
 #[derive(Debug, Clone, Default)]
 pub struct Device {
     pub user_agent: Option<String>,
-    pub ip: Option<String>,
+    /// The client's address (behind a trusted proxy, the one it names);
+    /// per-client limits count by it.
+    pub address: Option<IpAddr>,
 }
 
 /// The outcome of a sign-in or refresh.

@@ -4,9 +4,10 @@
 
 use super::links::MailedLinks;
 use super::{Core, CoreError, ResetProblem, secrets};
-use crate::domain::{AccountId, Password};
+use crate::domain::{AccountId, Limited, Password};
 use crate::mail::{Lang, Mail};
 use crate::store::PasswordResetRecord;
+use std::net::IpAddr;
 use std::time::{Duration as StdDuration, Instant};
 use time::Duration;
 
@@ -19,9 +20,14 @@ impl Core {
     /// Mails a reset link when `email` belongs to an enabled account; does
     /// nothing otherwise. Either way it takes the same time.
     #[tracing::instrument(skip_all)]
-    pub async fn forgot_password(&self, email: &str, lang: Lang) -> Result<(), CoreError> {
+    pub async fn forgot_password(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        lang: Lang,
+    ) -> Result<(), CoreError> {
         let started = Instant::now();
-        let outcome = self.send_reset_link(email, lang, &*self.links).await;
+        let outcome = self.send_reset_link(email, client, lang, &*self.links).await;
         tokio::time::sleep_until((started + FORGOT_FLOOR).into()).await;
         match outcome {
             Err(CoreError::NotFound(_)) => Ok(()),
@@ -34,15 +40,26 @@ impl Core {
     pub async fn send_reset_link(
         &self,
         email: &str,
+        client: Option<IpAddr>,
         lang: Lang,
         links: &dyn MailedLinks,
     ) -> Result<(), CoreError> {
+        self.admit(Limited::Recovery, client).await?;
         let Some(account) = self.account_by_email(email).await?.filter(|a| !a.disabled) else {
             return Err(CoreError::NotFound("account"));
         };
         let Some(address) = account.email.clone() else {
             return Err(CoreError::NotFound("account"));
         };
+        // However many addresses ask, one inbox gets a bounded number of
+        // links; over it the answer is the same, so it tells nobody anything.
+        match self.admit_subject(Limited::RecoveryPerAccount, &account.id).await {
+            Err(CoreError::TooManyAttempts { .. }) => {
+                tracing::warn!(account_id = %account.id, "password reset link not sent: too many asked for");
+                return Ok(());
+            }
+            other => other?,
+        }
         let token = secrets::random_secret();
         let now = self.now();
         let record = PasswordResetRecord {
@@ -68,13 +85,20 @@ impl Core {
     }
 
     /// Whether a reset token can still be used.
-    pub async fn check_reset_token(&self, token: &str) -> Result<(), CoreError> {
+    pub async fn check_reset_token(&self, token: &str, client: Option<IpAddr>) -> Result<(), CoreError> {
+        self.admit(Limited::TokenGuesses, client).await?;
         self.live_reset(token).await.map(|_| ())
     }
 
     /// Like [`Self::check_reset_token`], for a link that names its account:
     /// `NotFound` when there is no such account.
-    pub async fn check_reset_token_for(&self, account_id: &AccountId, token: &str) -> Result<(), CoreError> {
+    pub async fn check_reset_token_for(
+        &self,
+        account_id: &AccountId,
+        token: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), CoreError> {
+        self.admit(Limited::TokenGuesses, client).await?;
         self.live_reset_for(account_id, token).await.map(|_| ())
     }
 
@@ -116,8 +140,10 @@ impl Core {
         &self,
         token: &str,
         password: &str,
+        client: Option<IpAddr>,
         lang: Lang,
     ) -> Result<(), CoreError> {
+        self.admit(Limited::TokenGuesses, client).await?;
         let record = self.live_reset(token).await?;
         self.complete_reset(record, password, lang).await
     }
@@ -128,8 +154,10 @@ impl Core {
         account_id: &AccountId,
         token: &str,
         password: &str,
+        client: Option<IpAddr>,
         lang: Lang,
     ) -> Result<(), CoreError> {
+        self.admit(Limited::TokenGuesses, client).await?;
         let record = self.live_reset_for(account_id, token).await?;
         self.complete_reset(record, password, lang).await
     }

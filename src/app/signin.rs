@@ -6,9 +6,10 @@ use super::{
     Core, CoreError, Device, LONGEST_PASSWORD_BYTES, LoginPolicy, SessionLength, SignedIn, VerificationStep,
     seconds_until, secrets,
 };
-use crate::domain::{Account, LockoutRule, Password, Session, SessionId, case_fold};
+use crate::domain::{Account, Limited, LockoutRule, Password, Session, SessionId, case_fold, client_key};
 use crate::store::LoginReservation;
-use time::Duration;
+use std::net::IpAddr;
+use time::{Duration, OffsetDateTime};
 
 /// First pause after the threshold; it doubles with each further failure.
 const FIRST_LOCKOUT: Duration = Duration::seconds(30);
@@ -40,21 +41,16 @@ impl Core {
             return Err(CoreError::InvalidCredentials);
         }
         let now = self.now();
-        // Counted before the password is checked, so parallel guesses get
-        // no more tries than the rule allows.
-        let failures = match self
-            .store
-            .reserve_login_attempt(&login_key, now, &self.lockout_rule())
-            .await?
-        {
-            LoginReservation::Paused { until } => {
-                return Err(CoreError::TooManyAttempts {
-                    retry_after_secs: seconds_until(now, until),
-                });
+        let client = device.address;
+        // Failures from one address across every account; counted before
+        // the hash like the lockout, taken back when the attempt succeeds.
+        self.admit(Limited::SignInFailures, client).await?;
+        let lockout = match self.reserve_lockout(&login_key, client, now).await {
+            Ok(lockout) => lockout,
+            Err(refused) => {
+                self.readmit(Limited::SignInFailures, client).await?;
+                return Err(refused);
             }
-            // The threshold's worth of attempts is being checked: a moment.
-            LoginReservation::Busy => return Err(CoreError::TooManyAttempts { retry_after_secs: 1 }),
-            LoginReservation::Granted { failures } => failures,
         };
         let account = self.store.account_by_login(&login_key).await?;
         let verdict = self
@@ -62,20 +58,12 @@ impl Core {
             .verify(password, account.as_ref().map(|a| a.password_hash.as_str()))
             .await?;
         let Some(mut account) = account.filter(|_| verdict != Verdict::Mismatch) else {
-            let rule = self.lockout_rule();
-            if let Some(pause) = rule.pause_after(failures) {
-                tracing::warn!(
-                    failures,
-                    pause_s = pause.whole_seconds(),
-                    "sign-ins paused after repeated failures"
-                );
-            }
-            self.store
-                .login_attempt_failed(&login_key, failures, now, &rule)
-                .await?;
+            self.lockout_failed(&lockout, now).await?;
             return Err(CoreError::InvalidCredentials);
         };
-        self.store.clear_login_failures(&login_key).await?;
+        self.store.clear_login_failures(&lockout.pair.key).await?;
+        self.store.clear_login_failures(&lockout.account.key).await?;
+        self.readmit(Limited::SignInFailures, client).await?;
         if account.disabled {
             return Err(CoreError::AccountDisabled);
         }
@@ -92,9 +80,81 @@ impl Core {
         self.start_session(account, policy.length, device).await
     }
 
-    fn lockout_rule(&self) -> LockoutRule {
+    /// Counts an attempt on both lockout counters of a login name: the one
+    /// for this client address (paused after `lockout_threshold` failures)
+    /// and the account-wide ceiling (after `account_lockout_threshold`),
+    /// so an attacker elsewhere cannot lock the owner out before the
+    /// ceiling.
+    async fn reserve_lockout(
+        &self,
+        login_key: &str,
+        client: Option<IpAddr>,
+        now: OffsetDateTime,
+    ) -> Result<Lockout, CoreError> {
+        // Distinct prefixes, and the client before the name, so no typed
+        // name can make one counter's key equal another's.
+        let pair = LockoutCounter {
+            key: format!("pair\n{}\n{login_key}", client_key(client)),
+            rule: self.lockout_rule(self.settings.lockout_threshold),
+            failures: 0,
+        };
+        let account = LockoutCounter {
+            key: format!("account\n{login_key}"),
+            rule: self.lockout_rule(self.settings.account_lockout_threshold),
+            failures: 0,
+        };
+        let pair = self.reserve_counter(pair, now).await?;
+        match self.reserve_counter(account, now).await {
+            Ok(account) => Ok(Lockout { pair, account }),
+            Err(refused) => {
+                self.store.release_login_attempt(&pair.key).await?;
+                Err(refused)
+            }
+        }
+    }
+
+    async fn reserve_counter(
+        &self,
+        mut counter: LockoutCounter,
+        now: OffsetDateTime,
+    ) -> Result<LockoutCounter, CoreError> {
+        match self
+            .store
+            .reserve_login_attempt(&counter.key, now, &counter.rule)
+            .await?
+        {
+            LoginReservation::Paused { until } => Err(CoreError::TooManyAttempts {
+                retry_after_secs: seconds_until(now, until),
+            }),
+            // The threshold's worth of attempts is being checked: a moment.
+            LoginReservation::Busy => Err(CoreError::TooManyAttempts { retry_after_secs: 1 }),
+            LoginReservation::Granted { failures } => {
+                counter.failures = failures;
+                Ok(counter)
+            }
+        }
+    }
+
+    /// The reserved attempt failed: each counter pauses when its rule says.
+    async fn lockout_failed(&self, lockout: &Lockout, now: OffsetDateTime) -> Result<(), CoreError> {
+        for counter in [&lockout.pair, &lockout.account] {
+            if let Some(pause) = counter.rule.pause_after(counter.failures) {
+                tracing::warn!(
+                    failures = counter.failures,
+                    pause_s = pause.whole_seconds(),
+                    "sign-ins paused after repeated failures"
+                );
+            }
+            self.store
+                .login_attempt_failed(&counter.key, counter.failures, now, &counter.rule)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn lockout_rule(&self, threshold: u32) -> LockoutRule {
         LockoutRule {
-            threshold: self.settings.lockout_threshold,
+            threshold,
             first: FIRST_LOCKOUT,
             longest: LONGEST_LOCKOUT,
         }
@@ -119,7 +179,7 @@ impl Core {
             account_id: account.id.clone(),
             remember_me,
             user_agent: device.user_agent.map(|ua| ua.chars().take(512).collect()),
-            ip: device.ip,
+            ip: device.address.map(|a| a.to_canonical().to_string()),
             created_at: now,
             last_used_at: now,
             expires_at: now + lifetime,
@@ -146,4 +206,18 @@ impl Core {
             session_secret: Some(session_secret),
         })
     }
+}
+
+/// One lockout counter of a sign-in attempt, as reserved.
+struct LockoutCounter {
+    key: String,
+    rule: LockoutRule,
+    /// Failures so far, this attempt included.
+    failures: u32,
+}
+
+/// Both counters an attempt was reserved on.
+struct Lockout {
+    pair: LockoutCounter,
+    account: LockoutCounter,
 }

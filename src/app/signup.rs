@@ -1,8 +1,9 @@
 //! Sign-up: a new account, and its verification mail in the same transaction.
 
 use super::{Actor, Core, CoreError, NewAccount, Registered, account_write_error, non_empty};
-use crate::domain::{Account, AccountId, Email, Invalid, Password, Role, Username};
+use crate::domain::{Account, AccountId, Email, Invalid, Limited, Password, Role, Username};
 use crate::mail::Lang;
+use std::net::IpAddr;
 
 impl Core {
     /// Creates an account; one with an email also gets a verification code
@@ -14,6 +15,7 @@ impl Core {
         &self,
         new: NewAccount,
         by: Actor<'_>,
+        client: Option<IpAddr>,
         lang: Lang,
     ) -> Result<Registered, CoreError> {
         let trusted = Self::ensure_admin(by).is_ok();
@@ -25,6 +27,9 @@ impl Core {
             return Err(Invalid::IdentifierMissing.into());
         }
         let password = Password::parse(&new.password)?;
+        if matches!(by, Actor::Visitor) {
+            self.admit(Limited::SignUp, client).await?;
+        }
         let now = self.now();
         let mut roles = if trusted { new.roles } else { Vec::new() };
         roles.push(Role::User);

@@ -7,9 +7,10 @@ use super::{
     secrets,
 };
 use crate::domain::email::same_address;
-use crate::domain::{Account, AccountId, Email};
+use crate::domain::{Account, AccountId, Email, Limited};
 use crate::mail::{Lang, Mail};
 use crate::store::{OutboxMessage, VerificationPurpose, VerificationRecord};
+use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
 
 const CODE_LIFETIME: Duration = Duration::minutes(10);
@@ -101,14 +102,16 @@ impl Core {
         code: &str,
         device: Device,
     ) -> Result<SignedIn, CoreError> {
-        let account = self.confirm_email_code(email, verification_id, code).await?;
+        let account = self
+            .confirm_email_code(email, verification_id, code, device.address)
+            .await?;
         self.start_session(account, SessionLength::Normal, device).await
     }
 
     /// Verifies by the mailed link's token and signs in.
     #[tracing::instrument(skip_all)]
     pub async fn verify_email_token(&self, token: &str, device: Device) -> Result<SignedIn, CoreError> {
-        let account = self.confirm_email_token(token).await?;
+        let account = self.confirm_email_token(token, device.address).await?;
         self.start_session(account, SessionLength::Normal, device).await
     }
 
@@ -118,7 +121,9 @@ impl Core {
         email: &str,
         verification_id: Option<&str>,
         code: &str,
+        client: Option<IpAddr>,
     ) -> Result<Account, CoreError> {
+        self.admit(Limited::TokenGuesses, client).await?;
         let invalid = CoreError::Verification(VerificationProblem::Invalid);
         let record = match verification_id {
             Some(id) if id.len() <= 128 => self.store.verification_by_id(id).await?,
@@ -156,7 +161,12 @@ impl Core {
     }
 
     /// Verifies by the mailed link's token without signing in.
-    pub async fn confirm_email_token(&self, token: &str) -> Result<Account, CoreError> {
+    pub async fn confirm_email_token(
+        &self,
+        token: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Account, CoreError> {
+        self.admit(Limited::TokenGuesses, client).await?;
         let record = self.live_link(token).await?;
         self.complete_verification(record, self.now()).await
     }
@@ -221,7 +231,9 @@ impl Core {
         &self,
         account_id: &AccountId,
         token: &str,
+        client: Option<IpAddr>,
     ) -> Result<Account, CoreError> {
+        self.admit(Limited::TokenGuesses, client).await?;
         let account = self.account_required(account_id).await?;
         if account.email_verified_at.is_some() {
             return Err(CoreError::AlreadyVerified);
@@ -239,9 +251,11 @@ impl Core {
     pub async fn resend_verification(
         &self,
         email: &str,
+        client: Option<IpAddr>,
         lang: Lang,
     ) -> Result<IssuedVerification, CoreError> {
         Email::parse(email)?;
+        self.admit(Limited::Resend, client).await?;
         let account = self
             .account_by_email(email)
             .await?

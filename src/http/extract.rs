@@ -2,6 +2,7 @@
 //! authentication of a request (bearer token or session cookie).
 
 use super::AppState;
+use super::client::client_address;
 use super::problem::Problem;
 use crate::app::{Device, Principal};
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -82,19 +83,20 @@ fn is_safe_method(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// The caller's user agent and address, remembered with a new session.
+/// The caller's user agent and address: remembered with a new session,
+/// and what per-client limits count by.
 pub struct ClientDevice(pub Device);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientDevice {
+impl FromRequestParts<AppState> for ClientDevice {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let user_agent = super::problem::header(&parts.headers, "user-agent").map(str::to_owned);
-        let ip = parts
+        let address = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
-        Ok(Self(Device { user_agent, ip }))
+            .map(|ConnectInfo(peer)| client_address(peer.ip(), &parts.headers, &state.web.trusted_proxies));
+        Ok(Self(Device { user_agent, address }))
     }
 }
 

@@ -2,6 +2,7 @@
 //! through, and one adapter per API. Handlers translate HTTP to core calls
 //! and back; no rule of authentication lives here.
 
+pub mod client;
 pub mod cookies;
 pub mod csrf;
 pub mod dialects;
@@ -43,6 +44,9 @@ pub struct WebSettings {
     pub secure_cookies: bool,
     /// `--dev`: codes echoed where a seed shows them.
     pub dev: bool,
+    /// `--trusted-proxies`: peers whose `Forwarded` / `X-Forwarded-For`
+    /// name the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl WebSettings {

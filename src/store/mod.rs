@@ -364,6 +364,18 @@ pub trait Store: Send + Sync + 'static {
         rule: &crate::domain::LockoutRule,
     ) -> Result<(), StoreError>;
     async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError>;
+    /// Takes back a reserved attempt that was never checked.
+    async fn release_login_attempt(&self, login: &str) -> Result<(), StoreError>;
+    /// Counts one hit on a per-client counter whose windows last `window`:
+    /// the hits in the current window, this one included, and its start.
+    async fn hit_rate_limit(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Result<(u32, OffsetDateTime), StoreError>;
+    /// Takes back one hit of a counter.
+    async fn unhit_rate_limit(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// Opens the store a database URL names (`sqlite://PATH` or `postgres://…`).

@@ -280,4 +280,21 @@ impl Store for SqlStore {
     async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {
         throttle::clear(&self.db, login).await
     }
+
+    async fn release_login_attempt(&self, login: &str) -> Result<(), StoreError> {
+        throttle::release(&self.db, login).await
+    }
+
+    async fn hit_rate_limit(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Result<(u32, OffsetDateTime), StoreError> {
+        throttle::hit(&self.db, key, now, window).await
+    }
+
+    async fn unhit_rate_limit(&self, key: &str) -> Result<(), StoreError> {
+        throttle::unhit(&self.db, key).await
+    }
 }

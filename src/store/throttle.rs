@@ -1,5 +1,7 @@
-//! Consecutive sign-in failures per login name, counted in the database so
-//! that every instance sees them.
+//! Counters of abuse, kept in the database so that every instance sees
+//! them: consecutive sign-in failures per lockout key (a login name from
+//! one address, and a login name from anywhere), and per-client hits in a
+//! fixed window (`rate_limits`).
 
 use super::db::{Db, args};
 use super::{LoginReservation, StoreError, from_millis, to_millis};
@@ -59,7 +61,42 @@ pub async fn failed(
         .map(drop)
 }
 
+/// Takes back a reserved attempt that was never checked.
+pub async fn release(db: &Db, login: &str) -> Result<(), StoreError> {
+    let sql = "UPDATE login_failures SET failures = failures - 1 WHERE login = $1 AND failures > 0";
+    db.execute(sql, args![login]).await.map(drop)
+}
+
 pub async fn clear(db: &Db, login: &str) -> Result<(), StoreError> {
     let sql = "DELETE FROM login_failures WHERE login = $1";
     db.execute(sql, args![login]).await.map(drop)
+}
+
+/// Counts one hit on a per-client counter: a fixed window that starts with
+/// its first hit and restarts once `window` has passed. Returns the hits in
+/// the current window, this one included, and when that window started; one
+/// statement, so parallel hits are each counted once.
+pub async fn hit(
+    db: &Db,
+    key: &str,
+    now: OffsetDateTime,
+    window: time::Duration,
+) -> Result<(u32, OffsetDateTime), StoreError> {
+    let sql = "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
+         ON CONFLICT (key) DO UPDATE SET \
+         hits = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.hits + 1 END, \
+         window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END \
+         RETURNING hits, window_start";
+    let expired_before = to_millis(now - window);
+    let (hits, started): (i64, i64) = db
+        .fetch_one(sql, args![key, to_millis(now), expired_before])
+        .await?;
+    Ok((u32::try_from(hits).unwrap_or(u32::MAX), from_millis(started)))
+}
+
+/// Takes back one hit (an attempt counted before its outcome was known
+/// turned out not to count).
+pub async fn unhit(db: &Db, key: &str) -> Result<(), StoreError> {
+    let sql = "UPDATE rate_limits SET hits = hits - 1 WHERE key = $1 AND hits > 0";
+    db.execute(sql, args![key]).await.map(drop)
 }

@@ -192,6 +192,21 @@ impl TestApp {
         }
     }
 
+    /// A second server on this one's database (another instance behind
+    /// the same load balancer), with its own clock and mail folder.
+    pub async fn another_instance(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase {
+            url: self.database.url.clone(),
+            mail_dir: dir.path().join("mail"),
+            _dir: dir,
+            postgres: None,
+        };
+        let mut config = test_config(&database);
+        tweak(&mut config);
+        Self::start(config, database).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

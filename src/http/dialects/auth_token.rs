@@ -94,7 +94,10 @@ async fn register(
         password,
         ..NewAccount::default()
     };
-    let registered = state.core.register(new, Actor::Visitor, Lang::En).await?;
+    let registered = state
+        .core
+        .register(new, Actor::Visitor, device.address, Lang::En)
+        .await?;
     let signed_in = state
         .core
         .start_session(registered.account, SessionLength::Normal, device)

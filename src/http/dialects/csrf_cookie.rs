@@ -157,7 +157,10 @@ async fn register(
         email: Some(required(body.email, "email")?),
         ..NewAccount::default()
     };
-    let registered = state.core.register(new, Actor::Visitor, lang).await?;
+    let registered = state
+        .core
+        .register(new, Actor::Visitor, device.address, lang)
+        .await?;
     let signed_in = state
         .core
         .start_session(registered.account, SessionLength::Normal, device)

@@ -155,6 +155,7 @@ async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
     headers: HeaderMap,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<RegisterBody>,
 ) -> Result<Json<Value>, Problem> {
     let Credentials {
@@ -193,7 +194,7 @@ async fn register(
         roles: wanted,
         ..NewAccount::default()
     };
-    state.core.register(new, by, lang).await?;
+    state.core.register(new, by, device.address, lang).await?;
     Ok(Json(json!({"message": "User was registered successfully!"})))
 }
 

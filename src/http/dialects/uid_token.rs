@@ -103,6 +103,7 @@ async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
     Extension(mounted_at): Extension<MountedAt>,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<(StatusCode, Json<Value>), Problem> {
     let new = NewAccount {
@@ -112,7 +113,11 @@ async fn register(
         links: Some(links(&state, mounted_at)),
         ..NewAccount::default()
     };
-    match state.core.register(new, Actor::Visitor, lang).await {
+    match state
+        .core
+        .register(new, Actor::Visitor, device.address, lang)
+        .await
+    {
         Ok(registered) => Ok((
             StatusCode::CREATED,
             Json(json!({"UID": registered.account.id, "message": "User created"})),
@@ -226,11 +231,12 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Respons
 
 async fn authorize(
     State(state): State<AppState>,
+    ClientDevice(device): ClientDevice,
     PathParams((uid, token)): PathParams<(String, String)>,
 ) -> Result<Json<Value>, Problem> {
     match state
         .core
-        .confirm_email_token_for(&AccountId::from(uid), &token)
+        .confirm_email_token_for(&AccountId::from(uid), &token, device.address)
         .await
     {
         Ok(_) => Ok(Json(json!({"message": "Account verified"}))),
@@ -252,12 +258,13 @@ async fn get_reset(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
     Extension(mounted_at): Extension<MountedAt>,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<Value>, Problem> {
     let email = required(body.email, "email")?;
     state
         .core
-        .send_reset_link(&email, lang, &*links(&state, mounted_at))
+        .send_reset_link(&email, device.address, lang, &*links(&state, mounted_at))
         .await?;
     Ok(Json(json!({"message": "Email sent"})))
 }
@@ -271,13 +278,14 @@ struct CheckBody {
 
 async fn check_token(
     State(state): State<AppState>,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<CheckBody>,
 ) -> Result<Json<Value>, Problem> {
     let id = required(body.id, "_id")?;
     let token = required(body.token, "token")?;
     match state
         .core
-        .check_reset_token_for(&AccountId::from(id), &token)
+        .check_reset_token_for(&AccountId::from(id), &token, device.address)
         .await
     {
         Ok(()) => Ok(Json(json!({"message": "Token is valid"}))),
@@ -297,6 +305,7 @@ struct NewPasswordBody {
 async fn new_password(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<NewPasswordBody>,
 ) -> Result<(StatusCode, Json<Value>), Problem> {
     let uid = required(body.uid, "uid")?;
@@ -304,7 +313,7 @@ async fn new_password(
     let token = required(body.password_token, "passwordToken")?;
     match state
         .core
-        .reset_password_for(&AccountId::from(uid), &token, &password, lang)
+        .reset_password_for(&AccountId::from(uid), &token, &password, device.address, lang)
         .await
     {
         Ok(()) => Ok((StatusCode::ACCEPTED, Json(json!({"message": "Password changed"})))),

@@ -160,6 +160,7 @@ fn signed_in(state: &AppState, signed_in: &SignedIn, message: &str) -> Response 
 async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<Value>, Problem> {
     let email = required(body.email, "Email")?;
@@ -169,7 +170,10 @@ async fn register(
         password,
         ..NewAccount::default()
     };
-    let registered = state.core.register(new, Actor::Visitor, lang).await?;
+    let registered = state
+        .core
+        .register(new, Actor::Visitor, device.address, lang)
+        .await?;
     let verification = registered
         .verification
         .ok_or_else(|| Problem::internal("no verification for an email account"))?;
@@ -207,10 +211,14 @@ async fn verify_email(
 async fn resend(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<Value>, Problem> {
     let email = required(body.email, "Email")?;
-    let issued = state.core.resend_verification(&email, lang).await?;
+    let issued = state
+        .core
+        .resend_verification(&email, device.address, lang)
+        .await?;
     let answer = json!({
         "message": "Verification code resent successfully",
         "sessionId": issued.id,

@@ -29,10 +29,12 @@ pub struct RegisterRequest {
     (status = 201, description = "account created", body = AccountEnvelope),
     (status = 400, description = "invalid input", body = ErrorBody),
     (status = 409, description = "email or username taken", body = ErrorBody),
+    (status = 429, description = "too many sign-ups from this address; see Retry-After", body = ErrorBody),
 ))]
 pub async fn register(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<AccountEnvelope>), Problem> {
     let new = NewAccount {
@@ -41,7 +43,10 @@ pub async fn register(
         password: body.password,
         ..NewAccount::default()
     };
-    let registered = state.core.register(new, Actor::Visitor, lang).await?;
+    let registered = state
+        .core
+        .register(new, Actor::Visitor, device.address, lang)
+        .await?;
     Ok((StatusCode::CREATED, Json((&registered.account).into())))
 }
 

@@ -63,13 +63,19 @@ pub struct EmailRequest {
 /// Mail a new code and link, replacing the earlier ones. Always 202.
 #[utoipa::path(post, path = "/verify-email/resend", tag = "auth", request_body = EmailRequest, responses(
     (status = 202, description = "accepted (sent only to an unverified account, at most 5 times an hour)", body = Accepted),
+    (status = 429, description = "too many asked for from this address; see Retry-After", body = ErrorBody),
 ))]
 pub async fn resend_verification(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<EmailRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), Problem> {
-    match state.core.resend_verification(&body.email, lang).await {
+    match state
+        .core
+        .resend_verification(&body.email, device.address, lang)
+        .await
+    {
         Ok(_)
         | Err(
             CoreError::NotFound(_)
@@ -89,13 +95,18 @@ fn accepted() -> (StatusCode, Json<Accepted>) {
 /// in the same time.
 #[utoipa::path(post, path = "/password/forgot", tag = "auth", request_body = EmailRequest, responses(
     (status = 202, description = "accepted", body = Accepted),
+    (status = 429, description = "too many asked for from this address; see Retry-After", body = ErrorBody),
 ))]
 pub async fn forgot_password(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<EmailRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), Problem> {
-    state.core.forgot_password(&body.email, lang).await?;
+    state
+        .core
+        .forgot_password(&body.email, device.address, lang)
+        .await?;
     Ok(accepted())
 }
 
@@ -113,12 +124,14 @@ pub struct TokenValid {
 #[utoipa::path(post, path = "/password/reset/check", tag = "auth", request_body = TokenRequest, responses(
     (status = 200, description = "usable", body = TokenValid),
     (status = 400, description = "reset_token_invalid, reset_token_expired or reset_token_used", body = ErrorBody),
+    (status = 429, description = "too many tokens tried from this address; see Retry-After", body = ErrorBody),
 ))]
 pub async fn check_reset_token(
     State(state): State<AppState>,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Result<Json<TokenValid>, Problem> {
-    state.core.check_reset_token(&body.token).await?;
+    state.core.check_reset_token(&body.token, device.address).await?;
     Ok(Json(TokenValid { valid: true }))
 }
 
@@ -138,15 +151,17 @@ pub struct Done {
 #[utoipa::path(post, path = "/password/reset", tag = "auth", request_body = ResetRequest, responses(
     (status = 200, description = "password changed", body = Done),
     (status = 400, description = "bad token or password", body = ErrorBody),
+    (status = 429, description = "too many tokens tried from this address; see Retry-After", body = ErrorBody),
 ))]
 pub async fn reset_password(
     State(state): State<AppState>,
     AcceptLanguage(lang): AcceptLanguage,
+    ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<ResetRequest>,
 ) -> Result<Json<Done>, Problem> {
     state
         .core
-        .reset_password_with_token(&body.token, &body.password, lang)
+        .reset_password_with_token(&body.token, &body.password, device.address, lang)
         .await?;
     Ok(Json(Done {
         status: "password_changed",

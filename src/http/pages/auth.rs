@@ -148,7 +148,12 @@ pub async fn sign_up(ctx: PageContext, form: Result<Form<SignUpForm>, FormReject
         password: form.password.unwrap_or_default(),
         ..NewAccount::default()
     };
-    match ctx.state().core.register(new, Actor::Visitor, ctx.lang).await {
+    match ctx
+        .state()
+        .core
+        .register(new, Actor::Visitor, ctx.client, ctx.lang)
+        .await
+    {
         Ok(_) => ctx.message(
             StatusCode::OK,
             ctx.t.verify_title,
@@ -202,7 +207,12 @@ pub async fn forgot(ctx: PageContext, form: Result<Form<ForgotForm>, FormRejecti
             context! { title, show_form => true, email, errors },
         );
     }
-    match ctx.state().core.forgot_password(&email, ctx.lang).await {
+    match ctx
+        .state()
+        .core
+        .forgot_password(&email, ctx.client, ctx.lang)
+        .await
+    {
         Ok(()) => ctx.render(
             StatusCode::OK,
             "forgot_password.html",

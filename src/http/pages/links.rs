@@ -81,7 +81,7 @@ pub async fn verify_submit(ctx: PageContext, form: Result<Form<VerifyForm>, Form
     let outcome = if by_link {
         ctx.state()
             .core
-            .confirm_email_token(form.token.as_deref().unwrap_or_default())
+            .confirm_email_token(form.token.as_deref().unwrap_or_default(), ctx.client)
             .await
     } else {
         let mut errors = BTreeMap::new();
@@ -100,7 +100,7 @@ pub async fn verify_submit(ctx: PageContext, form: Result<Form<VerifyForm>, Form
         }
         ctx.state()
             .core
-            .confirm_email_code(&email, None, form.code.as_deref().unwrap_or_default())
+            .confirm_email_code(&email, None, form.code.as_deref().unwrap_or_default(), ctx.client)
             .await
     };
     match outcome {
@@ -141,7 +141,7 @@ pub struct ResetForm {
 pub async fn reset_page(ctx: PageContext, query: Result<Query<TokenQuery>, QueryRejection>) -> Response {
     let title = ctx.t.reset_title;
     let token = query.ok().and_then(|Query(q)| q.token).unwrap_or_default();
-    match ctx.state().core.check_reset_token(&token).await {
+    match ctx.state().core.check_reset_token(&token, ctx.client).await {
         Ok(()) => ctx.render(
             StatusCode::OK,
             "reset_password.html",
@@ -172,7 +172,7 @@ pub async fn reset_submit(ctx: PageContext, form: Result<Form<ResetForm>, FormRe
     match ctx
         .state()
         .core
-        .reset_password_with_token(&token, &password, ctx.lang)
+        .reset_password_with_token(&token, &password, ctx.client, ctx.lang)
         .await
     {
         Ok(()) => ctx.message(

@@ -15,6 +15,7 @@ mod words;
 use super::AppState;
 use crate::app::Principal;
 use crate::http::cookies::{SESSION_COOKIE_NAME, http_only_cookie};
+use crate::http::extract::ClientDevice;
 use crate::mail::Lang;
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -131,6 +132,8 @@ pub struct PageContext {
     pub principal: Option<Principal>,
     /// The session cookie's value, when there is one.
     pub session_secret: Option<String>,
+    /// Where the request came from, for per-client limits.
+    pub client: Option<std::net::IpAddr>,
 }
 
 impl FromRequestParts<AppState> for PageContext {
@@ -185,7 +188,9 @@ impl FromRequestParts<AppState> for PageContext {
             Some(secret) => state.core.authenticate_session_secret(secret).await.ok(),
             None => None,
         };
+        let Ok(ClientDevice(device)) = ClientDevice::from_request_parts(parts, state).await;
         Ok(Self {
+            client: device.address,
             state: state.clone(),
             t: words::words(lang),
             lang,

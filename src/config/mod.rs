@@ -5,9 +5,15 @@
 use crate::app::{Argon2Cost, CoreSettings, JwtAlgorithm};
 use crate::cli::SettingsArgs;
 pub use crate::secret::{SecretUrl, redact_url};
+
+mod parse;
+pub use parse::parse_duration;
+use parse::{
+    duration, number, parse_database_url, parse_dialect, parse_origin, parse_proxy, parse_public_url,
+    read_file,
+};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::Path;
 use time::Duration;
 use url::Url;
 
@@ -54,6 +60,13 @@ pub struct Config {
     pub dialects: Vec<DialectMount>,
     pub dev: bool,
     pub cors_origins: Vec<String>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Longest a request may take.
+    pub request_timeout: std::time::Duration,
+    /// How often the janitor runs; `None`: never in the background.
+    pub prune_interval: Option<std::time::Duration>,
+    /// How long expired and used rows are kept.
+    pub prune_after: time::Duration,
     pub argon2: Argon2Cost,
     pub hash_threads: usize,
     pub jwt_algorithm: JwtAlgorithm,
@@ -75,6 +88,10 @@ impl Default for Config {
             dialects: Vec::new(),
             dev: false,
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            request_timeout: std::time::Duration::from_secs(30),
+            prune_interval: Some(std::time::Duration::from_secs(600)),
+            prune_after: time::Duration::days(7),
             argon2: Argon2Cost::default(),
             hash_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             jwt_algorithm: JwtAlgorithm::EdDsa,
@@ -91,13 +108,18 @@ impl Default for Config {
 /// The optional TOML file; keys as the flags with `_` for `-`.
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileSettings {
+pub(super) struct FileSettings {
     listen: Option<String>,
     database_url: Option<String>,
     public_url: Option<String>,
     api: Option<Vec<String>>,
     dev: Option<bool>,
     cors_origins: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
+    rate_limits: Option<String>,
+    request_timeout: Option<String>,
+    prune_interval: Option<String>,
+    prune_after: Option<String>,
     argon2_m_kib: Option<u32>,
     argon2_t: Option<u32>,
     argon2_p: Option<u32>,
@@ -155,6 +177,10 @@ impl Config {
         let cors_origins = pick_list(&args.cors_origins, &file.cors_origins)
             .iter()
             .map(|raw| parse_origin(raw))
+            .collect::<Result<Vec<_>, _>>()?;
+        let trusted_proxies = pick_list(&args.trusted_proxies, &file.trusted_proxies)
+            .iter()
+            .map(|raw| parse_proxy(raw))
             .collect::<Result<Vec<_>, _>>()?;
 
         let argon2 = Argon2Cost {
@@ -230,6 +256,39 @@ impl Config {
                 ));
             }
         };
+        core.rate_limits = match pick(&args.rate_limits, file.rate_limits).as_deref() {
+            None | Some("on") => core.rate_limits,
+            Some("off") => None,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "--rate-limits / KLUCZNIK_RATE_LIMITS",
+                    format!("`{other}` is not on or off"),
+                ));
+            }
+        };
+        let request_timeout = duration(
+            pick(&args.request_timeout, file.request_timeout),
+            "--request-timeout / KLUCZNIK_REQUEST_TIMEOUT",
+            Duration::seconds(30),
+        )?
+        .unsigned_abs();
+        // `0` turns the background janitor off (`klucznik prune` still works).
+        let prune_interval = match pick(&args.prune_interval, file.prune_interval) {
+            Some(raw) if raw.trim() == "0" => None,
+            raw => Some(
+                duration(
+                    raw,
+                    "--prune-interval / KLUCZNIK_PRUNE_INTERVAL",
+                    Duration::minutes(10),
+                )?
+                .unsigned_abs(),
+            ),
+        };
+        let prune_after = duration(
+            pick(&args.prune_after, file.prune_after),
+            "--prune-after / KLUCZNIK_PRUNE_AFTER",
+            defaults.prune_after,
+        )?;
         core.require_verified_email = args
             .require_verified_email
             .or(file.require_verified_email)
@@ -282,6 +341,10 @@ impl Config {
             dialects,
             dev: args.dev.or(file.dev).unwrap_or(defaults.dev),
             cors_origins,
+            trusted_proxies,
+            request_timeout,
+            prune_interval,
+            prune_after,
             argon2,
             hash_threads,
             jwt_algorithm,
@@ -301,97 +364,6 @@ impl Config {
         }
     }
 }
-
-fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
-    const SETTING: &str = "--config / KLUCZNIK_CONFIG";
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(SETTING, format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text)
-        .map_err(|e| ConfigError::new(SETTING, format!("{}: {}", path.display(), e.message())))
-}
-
-fn parse_database_url(raw: &str) -> Result<(), ConfigError> {
-    const SETTING: &str = "--database-url / KLUCZNIK_DATABASE_URL";
-    let known = ["sqlite:", "postgres://", "postgresql://"];
-    if !known.iter().any(|scheme| raw.starts_with(scheme)) {
-        return Err(ConfigError::new(
-            SETTING,
-            format!("`{}` must start with sqlite:// or postgres://", redact_url(raw)),
-        ));
-    }
-    if raw.starts_with("postgres") && Url::parse(raw).is_err() {
-        return Err(ConfigError::new(SETTING, "malformed PostgreSQL URL"));
-    }
-    Ok(())
-}
-
-fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
-    const SETTING: &str = "--public-url / KLUCZNIK_PUBLIC_URL";
-    let url = Url::parse(raw).map_err(|e| ConfigError::new(SETTING, format!("`{raw}`: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(ConfigError::new(
-            SETTING,
-            format!("`{raw}` must be an http(s) URL with a host"),
-        ));
-    }
-    Ok(url)
-}
-
-fn parse_origin(raw: &str) -> Result<String, ConfigError> {
-    const SETTING: &str = "--cors-origin / KLUCZNIK_CORS_ORIGINS";
-    let url = Url::parse(raw.trim()).map_err(|e| ConfigError::new(SETTING, format!("`{raw}`: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.path() != "/" {
-        return Err(ConfigError::new(
-            SETTING,
-            format!("`{raw}` must be an origin like https://app.example.com"),
-        ));
-    }
-    Ok(url.origin().ascii_serialization())
-}
-
-fn parse_dialect(raw: &str) -> Result<DialectMount, ConfigError> {
-    DialectMount::parse(raw).map_err(|message| ConfigError::new("--api / KLUCZNIK_API", message))
-}
-
-fn number<T: std::str::FromStr>(
-    raw: Option<String>,
-    setting: &'static str,
-    default: T,
-) -> Result<T, ConfigError> {
-    match raw {
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError::new(setting, format!("`{raw}` is not a whole number"))),
-        None => Ok(default),
-    }
-}
-
-fn duration(raw: Option<String>, setting: &'static str, default: Duration) -> Result<Duration, ConfigError> {
-    let Some(raw) = raw else { return Ok(default) };
-    parse_duration(&raw).filter(|d| d.is_positive()).ok_or_else(|| {
-        ConfigError::new(
-            setting,
-            format!("`{raw}` is not a duration like 30s, 15m, 1h or 7d"),
-        )
-    })
-}
-
-/// `30s`, `15m`, `1h`, `7d`, or a number of seconds.
-pub fn parse_duration(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (digits, unit) = raw.split_at(split);
-    let value: i64 = digits.parse().ok()?;
-    match unit {
-        "" | "s" => Some(Duration::seconds(value)),
-        "m" => Some(Duration::minutes(value)),
-        "h" => Some(Duration::hours(value)),
-        "d" => Some(Duration::days(value)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

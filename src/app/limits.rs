@@ -1,0 +1,53 @@
+//! Per-client limits (`--rate-limits`): one counter per action and client
+//! address, shared through the database by every instance.
+
+use super::{Core, CoreError, seconds_until};
+use crate::domain::{Limited, client_key};
+use std::net::IpAddr;
+
+impl Core {
+    /// Counts one `action` by `client`, refused with the time until its
+    /// window ends once over the limit. Nothing is counted when limits are
+    /// off or the address is unknown (an in-process caller: every HTTP
+    /// request has one).
+    pub(super) async fn admit(&self, action: Limited, client: Option<IpAddr>) -> Result<(), CoreError> {
+        if client.is_none() {
+            return Ok(());
+        }
+        self.admit_subject(action, &client_key(client)).await
+    }
+
+    /// Like [`Self::admit`] for a counter of anything else (an account).
+    pub(super) async fn admit_subject(&self, action: Limited, subject: &str) -> Result<(), CoreError> {
+        let Some(limits) = &self.settings.rate_limits else {
+            return Ok(());
+        };
+        let rule = limits.of(action);
+        let now = self.now();
+        let (hits, started) = self
+            .store
+            .hit_rate_limit(&limit_key(action, subject), now, rule.window)
+            .await?;
+        if hits > rule.limit {
+            tracing::warn!(action = action.name(), "per-client limit reached");
+            return Err(CoreError::TooManyAttempts {
+                retry_after_secs: seconds_until(now, started + rule.window),
+            });
+        }
+        Ok(())
+    }
+
+    /// Takes back a hit counted by [`Self::admit`] that turned out not to
+    /// count (a sign-in that succeeded).
+    pub(super) async fn readmit(&self, action: Limited, client: Option<IpAddr>) -> Result<(), CoreError> {
+        if client.is_none() || self.settings.rate_limits.is_none() {
+            return Ok(());
+        }
+        let key = limit_key(action, &client_key(client));
+        Ok(self.store.unhit_rate_limit(&key).await?)
+    }
+}
+
+fn limit_key(action: Limited, subject: &str) -> String {
+    format!("{}:{subject}", action.name())
+}

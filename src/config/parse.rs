@@ -1,0 +1,113 @@
+//! Parsing of single settings: each refusal names the setting it came from.
+
+use super::{ConfigError, DialectMount, FileSettings, redact_url};
+use std::path::Path;
+use time::Duration;
+use url::Url;
+
+pub(super) fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    const SETTING: &str = "--config / KLUCZNIK_CONFIG";
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(SETTING, format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text)
+        .map_err(|e| ConfigError::new(SETTING, format!("{}: {}", path.display(), e.message())))
+}
+
+pub(super) fn parse_database_url(raw: &str) -> Result<(), ConfigError> {
+    const SETTING: &str = "--database-url / KLUCZNIK_DATABASE_URL";
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if !known.iter().any(|scheme| raw.starts_with(scheme)) {
+        return Err(ConfigError::new(
+            SETTING,
+            format!("`{}` must start with sqlite:// or postgres://", redact_url(raw)),
+        ));
+    }
+    if raw.starts_with("postgres") && Url::parse(raw).is_err() {
+        return Err(ConfigError::new(SETTING, "malformed PostgreSQL URL"));
+    }
+    Ok(())
+}
+
+pub(super) fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    const SETTING: &str = "--public-url / KLUCZNIK_PUBLIC_URL";
+    let url = Url::parse(raw).map_err(|e| ConfigError::new(SETTING, format!("`{raw}`: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(
+            SETTING,
+            format!("`{raw}` must be an http(s) URL with a host"),
+        ));
+    }
+    Ok(url)
+}
+
+/// `10.0.0.0/8`, `2001:db8::/32`, or one address.
+pub(super) fn parse_proxy(raw: &str) -> Result<ipnet::IpNet, ConfigError> {
+    let raw = raw.trim();
+    raw.parse::<ipnet::IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            ConfigError::new(
+                "--trusted-proxies / KLUCZNIK_TRUSTED_PROXIES",
+                format!("`{raw}` is not an address or a CIDR block like 10.0.0.0/8"),
+            )
+        })
+}
+
+pub(super) fn parse_origin(raw: &str) -> Result<String, ConfigError> {
+    const SETTING: &str = "--cors-origin / KLUCZNIK_CORS_ORIGINS";
+    let url = Url::parse(raw.trim()).map_err(|e| ConfigError::new(SETTING, format!("`{raw}`: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.path() != "/" {
+        return Err(ConfigError::new(
+            SETTING,
+            format!("`{raw}` must be an origin like https://app.example.com"),
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+pub(super) fn parse_dialect(raw: &str) -> Result<DialectMount, ConfigError> {
+    DialectMount::parse(raw).map_err(|message| ConfigError::new("--api / KLUCZNIK_API", message))
+}
+
+pub(super) fn number<T: std::str::FromStr>(
+    raw: Option<String>,
+    setting: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match raw {
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::new(setting, format!("`{raw}` is not a whole number"))),
+        None => Ok(default),
+    }
+}
+
+pub(super) fn duration(
+    raw: Option<String>,
+    setting: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    parse_duration(&raw).filter(|d| d.is_positive()).ok_or_else(|| {
+        ConfigError::new(
+            setting,
+            format!("`{raw}` is not a duration like 30s, 15m, 1h or 7d"),
+        )
+    })
+}
+
+/// `30s`, `15m`, `1h`, `7d`, or a number of seconds.
+pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let value: i64 = digits.parse().ok()?;
+    match unit {
+        "" | "s" => Some(Duration::seconds(value)),
+        "m" => Some(Duration::minutes(value)),
+        "h" => Some(Duration::hours(value)),
+        "d" => Some(Duration::days(value)),
+        _ => None,
+    }
+}
