@@ -21,6 +21,9 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Delete expired and used rows (sessions, tokens, codes, counters,
+    /// delivered mail) ended more than --prune-after ago, and exit.
+    Prune,
     /// Manage accounts directly in the configured database.
     #[command(subcommand)]
     User(UserCommand),
@@ -118,6 +121,9 @@ pub struct SettingsArgs {
     /// Longest a request may take before it is answered 503 (default 30s).
     #[arg(long, global = true, env = "KLUCZNIK_REQUEST_TIMEOUT")]
     pub request_timeout: Option<String>,
+    /// Longest a client may take to send a request's headers (default 10s).
+    #[arg(long, global = true, env = "KLUCZNIK_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<String>,
     /// How often expired and used rows are deleted (default 10m; 0 = never in the background).
     #[arg(long, global = true, env = "KLUCZNIK_PRUNE_INTERVAL")]
     pub prune_interval: Option<String>,

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(config).await,
             Command::Migrate => operator::migrate(&config).await,
+            Command::Prune => operator::prune(&config).await,
             Command::User(command) => operator::user(&config, command).await,
         }
     });

@@ -31,6 +31,26 @@ pub async fn migrate(config: &Config) -> Result<(), CommandError> {
     Ok(())
 }
 
+pub async fn prune(config: &Config) -> Result<(), CommandError> {
+    let store = open_store(config).await?;
+    let public_url = config.public_url_for(config.listen)?;
+    let core = open_core(config, store, &public_url, Default::default()).await?;
+    let counts = core.prune().await?;
+    println!(
+        "pruned {} rows: {} sessions, {} refresh tokens, {} verifications, {} password resets, \
+         {} lockout counters, {} rate-limit windows, {} mails",
+        counts.total(),
+        counts.sessions,
+        counts.refresh_tokens,
+        counts.verifications,
+        counts.password_resets,
+        counts.login_failures,
+        counts.rate_limits,
+        counts.mail
+    );
+    Ok(())
+}
+
 pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandError> {
     let store = open_store(config).await?;
     // Mail queued here (a verification, say) goes out from the server.

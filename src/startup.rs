@@ -104,6 +104,8 @@ pub struct Application {
     public_url: Url,
     core: Arc<Core>,
     mail: MailDelivery,
+    header_read_timeout: Duration,
+    prune_interval: Option<Duration>,
 }
 
 impl Application {
@@ -142,6 +144,7 @@ impl Application {
             secure_cookies: !config.dev,
             dev: config.dev,
             trusted_proxies: config.trusted_proxies.clone(),
+            request_timeout: config.request_timeout,
         };
         let router = http::router(
             AppState {
@@ -159,6 +162,8 @@ impl Application {
             public_url,
             core,
             mail,
+            header_read_timeout: config.header_read_timeout,
+            prune_interval: config.prune_interval,
         })
     }
 
@@ -181,42 +186,41 @@ impl Application {
         let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
         let mail = self.mail;
         let worker = spawn_worker(mail.store, mail.transport, mail.from, mail.wake, mail_stopped);
-        let served = Self::serve(self.listener, self.router, shutdown).await;
+        let janitor = self
+            .prune_interval
+            .map(|every| spawn_janitor(Arc::clone(&self.core), every));
+        let served = http::server::serve(
+            self.listener,
+            self.router,
+            shutdown,
+            self.header_read_timeout,
+            DRAIN_TIMEOUT,
+        )
+        .await;
+        if let Some(janitor) = janitor {
+            janitor.abort();
+        }
         let _ = stop_mail.send(true);
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, worker).await;
         served
     }
+}
 
-    async fn serve(
-        listener: TcpListener,
-        router: Router,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("stopping: finishing requests in flight");
-            let _ = stopping_tx.send(());
-        });
-        let deadline = async move {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(DRAIN_TIMEOUT).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        tokio::select! {
-            result = server => result,
-            () = deadline => {
-                tracing::warn!("requests still in flight after {DRAIN_TIMEOUT:?}; stopping anyway");
-                Ok(())
+/// Prunes ended rows every `every`, on every instance (deleting twice is
+/// harmless); a failed round is logged and the next one tries again.
+fn spawn_janitor(core: Arc<Core>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate; start one period after start-up.
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(error) = core.prune().await {
+                tracing::warn!(%error, "pruning ended rows failed; trying again next round");
             }
         }
-    }
+    })
 }
 
 /// Completes on Ctrl-C or SIGTERM.

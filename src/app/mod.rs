@@ -127,6 +127,16 @@ impl Core {
             .ok_or_else(|| CoreError::internal("no shared key after creating one"))
     }
 
+    /// Deletes what has ended more than `--prune-after` ago (the janitor's
+    /// round, and `klucznik prune`).
+    pub async fn prune(&self) -> Result<crate::store::PruneCounts, CoreError> {
+        let counts = self.store.prune(self.now(), self.settings.prune_after).await?;
+        if counts.total() > 0 {
+            tracing::info!(?counts, "pruned ended rows");
+        }
+        Ok(counts)
+    }
+
     /// Whether the database answers.
     pub async fn ready(&self) -> Result<(), CoreError> {
         Ok(self.store.ping().await?)

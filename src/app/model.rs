@@ -27,6 +27,9 @@ pub struct CoreSettings {
     /// Consecutive failures of one login name from anywhere before all its
     /// sign-ins pause (NIST SP 800-63B: at most 100).
     pub account_lockout_threshold: u32,
+    /// Rows that ended (expired, used, revoked, delivered) are deleted
+    /// this long after (`--prune-after`).
+    pub prune_after: Duration,
     /// Per-client limits (`--rate-limits`); `None` when turned off.
     pub rate_limits: Option<RateLimits>,
     /// An account with an unverified email cannot sign in (native API, web
@@ -45,6 +48,7 @@ impl Default for CoreSettings {
             fixed_refresh_ttl: Duration::hours(24),
             lockout_threshold: 10,
             account_lockout_threshold: 100,
+            prune_after: Duration::days(7),
             rate_limits: Some(RateLimits::DEFAULT),
             require_verified_email: true,
         }

@@ -63,10 +63,10 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Longest a request may take.
     pub request_timeout: std::time::Duration,
+    /// Longest a client may take to send a request's headers.
+    pub header_read_timeout: std::time::Duration,
     /// How often the janitor runs; `None`: never in the background.
     pub prune_interval: Option<std::time::Duration>,
-    /// How long expired and used rows are kept.
-    pub prune_after: time::Duration,
     pub argon2: Argon2Cost,
     pub hash_threads: usize,
     pub jwt_algorithm: JwtAlgorithm,
@@ -90,8 +90,8 @@ impl Default for Config {
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             request_timeout: std::time::Duration::from_secs(30),
+            header_read_timeout: std::time::Duration::from_secs(10),
             prune_interval: Some(std::time::Duration::from_secs(600)),
-            prune_after: time::Duration::days(7),
             argon2: Argon2Cost::default(),
             hash_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             jwt_algorithm: JwtAlgorithm::EdDsa,
@@ -118,6 +118,7 @@ pub(super) struct FileSettings {
     trusted_proxies: Option<Vec<String>>,
     rate_limits: Option<String>,
     request_timeout: Option<String>,
+    header_read_timeout: Option<String>,
     prune_interval: Option<String>,
     prune_after: Option<String>,
     argon2_m_kib: Option<u32>,
@@ -272,6 +273,12 @@ impl Config {
             Duration::seconds(30),
         )?
         .unsigned_abs();
+        let header_read_timeout = duration(
+            pick(&args.header_read_timeout, file.header_read_timeout),
+            "--header-read-timeout / KLUCZNIK_HEADER_READ_TIMEOUT",
+            Duration::seconds(10),
+        )?
+        .unsigned_abs();
         // `0` turns the background janitor off (`klucznik prune` still works).
         let prune_interval = match pick(&args.prune_interval, file.prune_interval) {
             Some(raw) if raw.trim() == "0" => None,
@@ -284,10 +291,10 @@ impl Config {
                 .unsigned_abs(),
             ),
         };
-        let prune_after = duration(
+        core.prune_after = duration(
             pick(&args.prune_after, file.prune_after),
             "--prune-after / KLUCZNIK_PRUNE_AFTER",
-            defaults.prune_after,
+            core.prune_after,
         )?;
         core.require_verified_email = args
             .require_verified_email
@@ -343,8 +350,8 @@ impl Config {
             cors_origins,
             trusted_proxies,
             request_timeout,
+            header_read_timeout,
             prune_interval,
-            prune_after,
             argon2,
             hash_threads,
             jwt_algorithm,

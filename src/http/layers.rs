@@ -5,9 +5,11 @@ use super::WebSettings;
 use super::dialects::Claims;
 use super::problem::Problem;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use axum::middleware::Next;
 use axum::response::Response;
 use std::any::Any;
 use std::sync::Arc;
@@ -24,6 +26,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>) -> Router {
+    let claims = Arc::clone(&dialects);
+    let limit = web.request_timeout;
     let mut app = routes
         // Unknown paths a dialect claims answer in its shape; others natively.
         .fallback(move |uri: Uri| async move {
@@ -35,6 +39,9 @@ pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>) -> Router 
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     // Anything still unrendered (the web page's few JSON failures) is native.
     app = super::problem::render_layer(app, super::error::render);
+    app = app.layer(axum::middleware::from_fn(
+        move |request: Request<Body>, next: Next| within_deadline(limit, Arc::clone(&claims), request, next),
+    ));
     if !web.cors_origins.is_empty() {
         app = app.layer(cors(&web.cors_origins));
     }
@@ -108,6 +115,29 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([REQUEST_ID])
         .max_age(Duration::from_secs(600))
+}
+
+/// Answers 503 in the shape of the API the path belongs to when the
+/// request outlives `limit`; dropping the handler rolls back any
+/// transaction it had open.
+async fn within_deadline(
+    limit: Duration,
+    claims: Arc<Claims>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_ms = limit.as_millis(), "request timed out");
+            let problem = Problem::timed_out();
+            match claims.render_for(&path) {
+                Some(render) => problem.render_with(render),
+                None => problem.render_with(super::error::render),
+            }
+        }
+    }
 }
 
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {

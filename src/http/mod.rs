@@ -14,6 +14,7 @@ pub mod member_body;
 pub mod native;
 pub mod pages;
 pub mod problem;
+pub mod server;
 pub mod views;
 
 use crate::app::Core;
@@ -47,6 +48,8 @@ pub struct WebSettings {
     /// `--trusted-proxies`: peers whose `Forwarded` / `X-Forwarded-For`
     /// name the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `--request-timeout`: the longest a request may take.
+    pub request_timeout: std::time::Duration,
 }
 
 impl WebSettings {

@@ -101,6 +101,19 @@ impl Problem {
         }
     }
 
+    /// The request outlived `--request-timeout`; whatever it had begun was
+    /// not committed.
+    pub fn timed_out() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request_timeout",
+                "the request took too long; try again",
+            )
+        }
+    }
+
     pub fn csrf() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,

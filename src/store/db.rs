@@ -311,7 +311,15 @@ impl Db {
     /// PostgreSQL, opened lazily: a database that is down at some later
     /// moment answers 503 and the pool reconnects by itself when it is back.
     pub fn postgres(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Other(e.to_string()))?;
+        // A statement that runs longer than a request may is cut off (57014,
+        // answered 503), and so is a transaction left idle by a dropped
+        // request, so neither holds locks or a connection for long.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(e.to_string()))?
+            .options([
+                ("statement_timeout", "10s"),
+                ("idle_in_transaction_session_timeout", "30s"),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // Well under the 5 s in which a request must learn the database is down.

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod db;
+mod janitor;
 mod keys;
 mod members;
 mod outbox;
@@ -155,6 +156,33 @@ pub struct ClaimedMessage {
     pub message: OutboxMessage,
     /// Attempts made before this one.
     pub attempts: u32,
+}
+
+/// How many rows a prune deleted, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneCounts {
+    /// Ended sessions, with their refresh tokens.
+    pub sessions: u64,
+    /// Used refresh tokens of live sessions.
+    pub refresh_tokens: u64,
+    pub verifications: u64,
+    pub password_resets: u64,
+    pub login_failures: u64,
+    pub rate_limits: u64,
+    /// Delivered or abandoned mail.
+    pub mail: u64,
+}
+
+impl PruneCounts {
+    pub fn total(&self) -> u64 {
+        self.sessions
+            + self.refresh_tokens
+            + self.verifications
+            + self.password_resets
+            + self.login_failures
+            + self.rate_limits
+            + self.mail
+    }
 }
 
 /// How many outbox messages are in each state.
@@ -376,6 +404,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(u32, OffsetDateTime), StoreError>;
     /// Takes back one hit of a counter.
     async fn unhit_rate_limit(&self, key: &str) -> Result<(), StoreError>;
+    /// Deletes rows that ended (expired, used, revoked, delivered) more
+    /// than `keep` before `now`.
+    async fn prune(&self, now: OffsetDateTime, keep: time::Duration) -> Result<PruneCounts, StoreError>;
 }
 
 /// Opens the store a database URL names (`sqlite://PATH` or `postgres://…`).
@@ -412,11 +443,12 @@ pub(crate) fn classify(error: sqlx::Error) -> StoreError {
 /// Whether a database error means "not reachable now": PostgreSQL's
 /// connection exceptions (08), insufficient resources (53: too many
 /// connections), operator intervention (57P: shutting down, cannot connect
-/// now), a database that refuses connections (55000, as in a failover);
-/// SQLite busy (5), locked (6) or unable to open its file (14), with any
-/// extended code.
+/// now), a statement cut off by `statement_timeout` (57014), a database
+/// that refuses connections (55000, as in a failover); SQLite busy (5),
+/// locked (6), read-only (8), I/O error (10), disk full (13) or unable to
+/// open its file (14), with any extended code.
 fn is_unavailable(code: &str, message: &str) -> bool {
-    if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") {
+    if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "57014" {
         return true;
     }
     if code == "55000" {
@@ -426,7 +458,7 @@ fn is_unavailable(code: &str, message: &str) -> bool {
     code.len() < 5
         && code
             .parse::<u32>()
-            .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 14))
+            .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
 }
 
 /// The field behind a unique violation: PostgreSQL names the constraint;
@@ -458,7 +490,9 @@ mod tests {
 
     #[test]
     fn connection_level_failures_are_unavailability() {
-        for code in ["08006", "08001", "53300", "57P01", "57P03", "5", "517", "6", "14"] {
+        for code in [
+            "08006", "08001", "53300", "57P01", "57P03", "57014", "5", "517", "6", "8", "10", "13", "14",
+        ] {
             assert!(is_unavailable(code, ""), "{code}");
         }
         assert!(is_unavailable(

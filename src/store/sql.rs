@@ -4,8 +4,8 @@
 use super::db::Db;
 use super::{
     AccountPage, ClaimedMessage, LoginReservation, MemberChange, MemberPage, OutboxCounts, OutboxMessage,
-    PasswordResetRecord, RefreshTokenRecord, Rotation, SigningKeyRecord, Store, StoreError,
-    VerificationRecord, accounts, keys, members, outbox, sessions, throttle, verification,
+    PasswordResetRecord, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, Store, StoreError,
+    VerificationRecord, accounts, janitor, keys, members, outbox, sessions, throttle, verification,
 };
 use crate::domain::{Account, AccountId, Member, MemberId, Session, SessionId};
 use time::OffsetDateTime;
@@ -296,5 +296,9 @@ impl Store for SqlStore {
 
     async fn unhit_rate_limit(&self, key: &str) -> Result<(), StoreError> {
         throttle::unhit(&self.db, key).await
+    }
+
+    async fn prune(&self, now: OffsetDateTime, keep: time::Duration) -> Result<PruneCounts, StoreError> {
+        janitor::prune(&self.db, now, keep).await
     }
 }

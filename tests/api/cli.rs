@@ -216,6 +216,22 @@ fn bad_settings_stop_start_up_with_one_line_and_exit_code_2() {
             vec![],
             "--cors-origin",
         ),
+        (
+            vec!["serve", "--trusted-proxies", "10.0.0.0/33"],
+            vec![],
+            "--trusted-proxies",
+        ),
+        (
+            vec!["serve"],
+            vec![("KLUCZNIK_RATE_LIMITS", "sometimes")],
+            "KLUCZNIK_RATE_LIMITS",
+        ),
+        (
+            vec!["serve", "--request-timeout", "0"],
+            vec![],
+            "--request-timeout",
+        ),
+        (vec!["prune", "--prune-after", "never"], vec![], "--prune-after"),
     ];
     for (args, env, setting) in cases {
         let output = klucznik(&url).args(&args).envs(env.clone()).output().unwrap();
@@ -225,6 +241,20 @@ fn bad_settings_stop_start_up_with_one_line_and_exit_code_2() {
         assert!(stderr.contains(setting), "{args:?} names {setting}: {stderr}");
         assert!(!stderr.contains("secret"), "no password in the message: {stderr}");
     }
+}
+
+#[test]
+fn prune_deletes_ended_rows_and_says_how_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let output = klucznik(&url).args(["prune"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.starts_with("pruned 0 rows: 0 sessions"), "{stdout}");
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ mod dialect_jwt_roles;
 mod dialect_uid_token;
 mod dialect_verify_code;
 mod errors;
+mod janitor;
 mod limits;
 mod mail;
 mod ops;

@@ -280,3 +280,89 @@ async fn a_database_refusing_connections_answers_503_and_recovers() {
         "the server serves again once the database takes connections"
     );
 }
+
+/// A request that outlives `--request-timeout` (forgot-password always
+/// takes at least 300 ms) is answered 503 in the API's shape, with
+/// Retry-After, and the server goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_its_deadline_answers_503() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.request_timeout = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let response = app
+        .post(
+            "/api/v1/password/forgot",
+            serde_json::json!({"email": "ala@example.pl"}),
+        )
+        .await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert!(response.headers().contains_key("x-request-id"));
+    assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "request_timeout").await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+/// A client that trickles its headers a byte at a time is cut off once the
+/// header-read timeout passes; others are served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_loris_client_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.header_read_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let started = std::time::Instant::now();
+    let mut cut_off = false;
+    for byte in request {
+        if stream.write_all(&[*byte]).await.is_err() {
+            cut_off = true;
+            break;
+        }
+        // Did the server hang up (or answer and close) meanwhile?
+        let mut buffer = [0u8; 512];
+        match tokio::time::timeout(std::time::Duration::from_millis(250), stream.read(&mut buffer)).await {
+            Ok(Ok(_)) | Ok(Err(_)) => {
+                cut_off = true;
+                break;
+            }
+            Err(_) => {}
+        }
+        let fine = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
+    let waited = started.elapsed();
+    assert!(cut_off, "the trickling client was served after {waited:?}");
+    assert!(
+        waited < std::time::Duration::from_secs(4),
+        "cut off only after {waited:?}"
+    );
+}
+
+/// SQLite locked by another writer for longer than its busy timeout: the
+/// write answers 503 `database_unavailable` (not 500), reads go on, and
+/// writes work again once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_sqlite_database_answers_503_and_recovers() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut other = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
+    sqlx::raw_sql("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let response = app
+        .post(
+            "/api/v1/register",
+            serde_json::json!({"email": "ala@example.pl", "password": crate::helpers::PASSWORD}),
+        )
+        .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    assert!(response.headers().contains_key("retry-after"));
+    assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+    sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+    app.register("ala@example.pl").await;
+}

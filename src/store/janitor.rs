@@ -1,0 +1,89 @@
+//! Deleting what no request can use any more: ended sessions (with their
+//! refresh tokens), used refresh tokens, finished verifications and reset
+//! tokens, idle lockout counters, closed rate-limit windows, delivered or
+//! abandoned mail. In batches, so a large backlog never holds a lock or a
+//! transaction for long; the same SQL on both databases.
+
+use super::db::{Db, args};
+use super::{PruneCounts, StoreError, to_millis};
+use time::{Duration, OffsetDateTime};
+
+/// Rows deleted per statement.
+const BATCH: i64 = 500;
+/// Rate-limit windows last at most an hour; a day later they are history.
+const RATE_WINDOWS_KEPT: Duration = Duration::days(1);
+
+/// Deletes rows that ended more than `keep` before `now`.
+pub async fn prune(db: &Db, now: OffsetDateTime, keep: Duration) -> Result<PruneCounts, StoreError> {
+    let cutoff = to_millis(now - keep);
+    let now_ms = to_millis(now);
+    let cutoff_args = || args![cutoff, BATCH];
+    Ok(PruneCounts {
+        sessions: in_batches(
+            db,
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+             WHERE expires_at < $1 OR revoked_at < $1 OR last_used_at + idle_timeout_ms < $1 LIMIT $2)",
+            cutoff_args,
+        )
+        .await?,
+        refresh_tokens: in_batches(
+            db,
+            "DELETE FROM refresh_tokens WHERE digest IN (SELECT digest FROM refresh_tokens \
+             WHERE used_at < $1 LIMIT $2)",
+            cutoff_args,
+        )
+        .await?,
+        verifications: in_batches(
+            db,
+            "DELETE FROM email_verifications WHERE id IN (SELECT id FROM email_verifications \
+             WHERE used_at < $1 OR replaced_at < $1 OR link_expires_at < $1 LIMIT $2)",
+            cutoff_args,
+        )
+        .await?,
+        password_resets: in_batches(
+            db,
+            "DELETE FROM password_resets WHERE digest IN (SELECT digest FROM password_resets \
+             WHERE used_at < $1 OR expires_at < $1 LIMIT $2)",
+            cutoff_args,
+        )
+        .await?,
+        login_failures: in_batches(
+            db,
+            "DELETE FROM login_failures WHERE login IN (SELECT login FROM login_failures \
+             WHERE last_failed_at < $1 AND (locked_until IS NULL OR locked_until < $2) LIMIT $3)",
+            || args![cutoff, now_ms, BATCH],
+        )
+        .await?,
+        rate_limits: in_batches(
+            db,
+            "DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits \
+             WHERE window_start < $1 LIMIT $2)",
+            || args![to_millis(now - RATE_WINDOWS_KEPT), BATCH],
+        )
+        .await?,
+        mail: in_batches(
+            db,
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+             WHERE status IN ('sent', 'failed') AND created_at < $1 LIMIT $2)",
+            cutoff_args,
+        )
+        .await?,
+    })
+}
+
+async fn in_batches(
+    db: &Db,
+    sql: &'static str,
+    values: impl Fn() -> Vec<super::db::Arg>,
+) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let deleted = db.execute(sql, values()).await?;
+        total += deleted;
+        if deleted < BATCH.unsigned_abs() {
+            return Ok(total);
+        }
+        // Let requests in between batches.
+        tokio::task::yield_now().await;
+    }
+}
