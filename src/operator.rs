@@ -77,7 +77,7 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandEr
             let new = NewAccount {
                 email,
                 username,
-                password,
+                password: password.into(),
                 roles,
                 email_verified: verified,
                 ..NewAccount::default()

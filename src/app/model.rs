@@ -60,7 +60,7 @@ impl Default for CoreSettings {
 pub struct NewAccount {
     pub email: Option<String>,
     pub username: Option<String>,
-    pub password: String,
+    pub password: crate::secret::Secret,
     pub roles: Vec<Role>,
     /// The operator vouches for the email: no verification mail.
     pub email_verified: bool,

@@ -299,9 +299,9 @@ pub struct PathParams<T>(pub T);
 
 /// A field that must be present and not blank (kept as sent: a password's
 /// spaces are part of it).
-pub fn required(value: Option<String>, name: &'static str) -> Result<String, Problem> {
+pub fn required<T: AsRef<str>>(value: Option<T>, name: &'static str) -> Result<T, Problem> {
     match value {
-        Some(v) if !v.trim().is_empty() => Ok(v),
+        Some(v) if !v.as_ref().trim().is_empty() => Ok(v),
         _ => Err(Problem::missing(name)),
     }
 }

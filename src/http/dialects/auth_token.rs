@@ -20,6 +20,7 @@ use crate::http::AppState;
 use crate::http::extract::ClientDevice;
 use crate::http::problem::{JsonBody, Problem, required};
 use crate::mail::Lang;
+use crate::secret::Secret;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -72,7 +73,7 @@ fn lower_first(text: &str) -> String {
 }
 
 /// The seed's accounts have a username and a password, nothing else.
-fn username_and_password(body: Credentials) -> Result<(String, String), Problem> {
+fn username_and_password(body: Credentials) -> Result<(String, Secret), Problem> {
     Ok((
         required(body.username, "username")?,
         required(body.password, "password")?,

@@ -28,6 +28,7 @@ use crate::http::AppState;
 use crate::http::cookies::http_only_cookie;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
 use crate::http::problem::{JsonBody, Problem, required};
+use crate::secret::Secret;
 use axum::Json;
 use axum::extract::{FromRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -187,10 +188,10 @@ async fn login(
     Ok(tokens(&state, StatusCode::OK, &signed_in))
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct RefreshBody {
     #[serde(rename = "refreshToken")]
-    refresh_token: Option<String>,
+    refresh_token: Option<Secret>,
 }
 
 async fn refresh(
@@ -235,4 +236,15 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
         }
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::assert_debug_hides;
+
+    #[test]
+    fn request_types_print_no_secret() {
+        assert_debug_hides::<RefreshBody>(r#"{"refreshToken":"s3cr3t-token"}"#, &["s3cr3t-token"]);
+    }
 }

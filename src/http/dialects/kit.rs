@@ -58,6 +58,7 @@
 
 use crate::http::AppState;
 use crate::http::problem::{Problem, Render, render_layer};
+use crate::secret::Secret;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -241,9 +242,23 @@ impl<'a> Wording<'a> {
 
 /// `username`, `email`, `password`: the sign-up and sign-in fields of every
 /// seed, each optional here so that a dialect names what it requires.
-#[derive(serde::Deserialize)]
+#[derive(Debug, serde::Deserialize)]
 pub struct Credentials {
     pub username: Option<String>,
     pub email: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::assert_debug_hides;
+
+    #[test]
+    fn request_types_print_no_secret() {
+        assert_debug_hides::<Credentials>(
+            r#"{"username":"u","email":"a@b.pl","password":"s3cr3t-pass"}"#,
+            &["s3cr3t-pass"],
+        );
+    }
 }

@@ -30,6 +30,7 @@ use crate::http::extract::{AcceptLanguage, ClientDevice};
 use crate::http::links::{PageLinks, UidTokenLinks};
 use crate::http::problem::{JsonBody, PathParams, Problem, header, required};
 use crate::http::views::rfc3339;
+use crate::secret::Secret;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -269,11 +270,11 @@ async fn get_reset(
     Ok(Json(json!({"message": "Email sent"})))
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct CheckBody {
     #[serde(rename = "_id")]
     id: Option<String>,
-    token: Option<String>,
+    token: Option<Secret>,
 }
 
 async fn check_token(
@@ -294,12 +295,12 @@ async fn check_token(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct NewPasswordBody {
     uid: Option<String>,
-    password: Option<String>,
+    password: Option<Secret>,
     #[serde(rename = "passwordToken")]
-    password_token: Option<String>,
+    password_token: Option<Secret>,
 }
 
 async fn new_password(
@@ -322,5 +323,20 @@ async fn new_password(
             "Password must be 8 to 128 characters and not a common one",
         )),
         Err(other) => Err(other.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::assert_debug_hides;
+
+    #[test]
+    fn request_types_print_no_secret() {
+        assert_debug_hides::<CheckBody>(r#"{"_id":"u","token":"s3cr3t-token"}"#, &["s3cr3t-token"]);
+        assert_debug_hides::<NewPasswordBody>(
+            r#"{"uid":"u","password":"s3cr3t-pass","passwordToken":"s3cr3t-token"}"#,
+            &["s3cr3t-pass", "s3cr3t-token"],
+        );
     }
 }

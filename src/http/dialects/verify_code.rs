@@ -24,6 +24,7 @@ use crate::http::AppState;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
 use crate::http::extract::{AcceptLanguage, ClientDevice, CookieSession};
 use crate::http::problem::{JsonBody, Problem, required};
+use crate::secret::Secret;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -185,12 +186,12 @@ async fn register(
     Ok(data(with_dev_code(&state, answer, verification.code)))
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct VerifyBody {
     email: Option<String>,
     #[serde(rename = "sessionId")]
     session_id: Option<String>,
-    code: Option<String>,
+    code: Option<Secret>,
 }
 
 async fn verify_email(
@@ -274,4 +275,18 @@ async fn test_auth(CookieSession(principal): CookieSession) -> Result<Json<Value
     Ok(data(
         json!({"message": "Authorized", "userId": principal.account.id}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::assert_debug_hides;
+
+    #[test]
+    fn request_types_print_no_secret() {
+        assert_debug_hides::<VerifyBody>(
+            r#"{"email":"a@b.pl","sessionId":"s","code":"S3CR3T01"}"#,
+            &["S3CR3T01"],
+        );
+    }
 }

@@ -7,6 +7,7 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{AcceptLanguage, Authenticated, ClientDevice, JsonBody};
 use crate::http::problem::Problem;
 use crate::http::views::{AccountEnvelope, TokenResponse};
+use crate::secret::Secret;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,14 +15,15 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// Optional when a username is given.
     email: Option<String>,
     /// 3–32 letters, digits or `_`; optional when an email is given.
     username: Option<String>,
     /// 8–128 characters, not a common password.
-    password: String,
+    #[schema(value_type = String)]
+    password: Secret,
 }
 
 /// Create an account with an email and/or a username.
@@ -50,11 +52,12 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json((&registered.account).into())))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// Email or username.
     login: String,
-    password: String,
+    #[schema(value_type = String)]
+    password: Secret,
     /// Keep the session for 30 days.
     #[serde(default)]
     remember_me: bool,
@@ -98,9 +101,10 @@ pub(super) fn token_response(state: &AppState, signed_in: &SignedIn) -> Response
     response
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
-    refresh_token: String,
+    #[schema(value_type = String)]
+    refresh_token: Secret,
 }
 
 /// Exchange a refresh token for a new pair. A token is single use:
@@ -146,4 +150,20 @@ fn signed_out(state: &AppState) -> Response {
         headers.insert(header::SET_COOKIE, cookie);
     }
     (StatusCode::NO_CONTENT, headers).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::assert_debug_hides;
+
+    #[test]
+    fn request_types_print_no_secret() {
+        assert_debug_hides::<RegisterRequest>(
+            r#"{"email":"a@b.pl","password":"s3cr3t-pass"}"#,
+            &["s3cr3t-pass"],
+        );
+        assert_debug_hides::<LoginRequest>(r#"{"login":"a","password":"s3cr3t-pass"}"#, &["s3cr3t-pass"]);
+        assert_debug_hides::<RefreshRequest>(r#"{"refresh_token":"s3cr3t-token"}"#, &["s3cr3t-token"]);
+    }
 }

@@ -8,6 +8,7 @@ use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{AcceptLanguage, Authenticated, ClientDevice, JsonBody};
 use crate::http::problem::Problem;
+use crate::secret::Secret;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,14 +16,16 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct VerifyEmailRequest {
     /// With `code`: the address being verified.
     email: Option<String>,
     /// The 8-character code from the mail (any case).
-    code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    code: Option<Secret>,
     /// Instead of email and code: the token of the mailed link.
-    token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    token: Option<Secret>,
 }
 
 /// An acknowledgement that says nothing about any account.
@@ -110,9 +113,10 @@ pub async fn forgot_password(
     Ok(accepted())
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    token: String,
+    #[schema(value_type = String)]
+    token: Secret,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -135,11 +139,13 @@ pub async fn check_reset_token(
     Ok(Json(TokenValid { valid: true }))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetRequest {
-    token: String,
+    #[schema(value_type = String)]
+    token: Secret,
     /// The new password: 8–128 characters, not a common one.
-    password: String,
+    #[schema(value_type = String)]
+    password: Secret,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -186,4 +192,23 @@ pub async fn change_email(
         .request_email_change(&auth.principal, &body.email, lang)
         .await?;
     Ok(accepted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::assert_debug_hides;
+
+    #[test]
+    fn request_types_print_no_secret() {
+        assert_debug_hides::<VerifyEmailRequest>(
+            r#"{"email":"a@b.pl","code":"S3CR3T01","token":"s3cr3t-token"}"#,
+            &["S3CR3T01", "s3cr3t-token"],
+        );
+        assert_debug_hides::<TokenRequest>(r#"{"token":"s3cr3t-token"}"#, &["s3cr3t-token"]);
+        assert_debug_hides::<ResetRequest>(
+            r#"{"token":"s3cr3t-token","password":"s3cr3t-pass"}"#,
+            &["s3cr3t-token", "s3cr3t-pass"],
+        );
+    }
 }

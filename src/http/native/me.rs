@@ -7,6 +7,7 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, JsonBody, PathParams};
 use crate::http::problem::Problem;
 use crate::http::views::{AccountEnvelope, RevokedCount, SessionList, SessionView};
+use crate::secret::Secret;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -50,10 +51,12 @@ pub async fn patch_me(
     Ok(Json((&account).into()))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
-    current_password: String,
-    new_password: String,
+    #[schema(value_type = String)]
+    current_password: Secret,
+    #[schema(value_type = String)]
+    new_password: Secret,
 }
 
 /// Change the password; every other session ends.
@@ -113,4 +116,18 @@ pub async fn revoke_session(
 ) -> Result<StatusCode, Problem> {
     state.core.revoke_session(&auth.principal.account.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::assert_debug_hides;
+
+    #[test]
+    fn request_types_print_no_secret() {
+        assert_debug_hides::<ChangePasswordRequest>(
+            r#"{"current_password":"s3cr3t-old","new_password":"s3cr3t-new"}"#,
+            &["s3cr3t-old", "s3cr3t-new"],
+        );
+    }
 }

@@ -7,6 +7,7 @@ use crate::app::{CoreError, Principal};
 use crate::domain::SessionId;
 use crate::domain::UsernameLength;
 use crate::http::views::{AccountView, SessionView};
+use crate::secret::Secret;
 use axum::extract::Form;
 use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
@@ -124,8 +125,8 @@ pub async fn set_nickname(ctx: PageContext, form: Result<Form<NicknameForm>, For
 #[derive(Debug, Default, Deserialize)]
 pub struct PasswordForm {
     csrf_token: Option<String>,
-    current_password: Option<String>,
-    new_password: Option<String>,
+    current_password: Option<Secret>,
+    new_password: Option<Secret>,
 }
 
 pub async fn change_password(ctx: PageContext, form: Result<Form<PasswordForm>, FormRejection>) -> Response {
@@ -216,5 +217,19 @@ pub async fn revoke_others(ctx: PageContext, form: Result<Form<CsrfOnly>, FormRe
             let (status, message) = failure(&error, &ctx);
             render(&ctx, &principal, status, Some(message), BTreeMap::new()).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::assert_debug_hides;
+
+    #[test]
+    fn request_types_print_no_secret() {
+        assert_debug_hides::<PasswordForm>(
+            r#"{"csrf_token":"c","current_password":"s3cr3t-old","new_password":"s3cr3t-new"}"#,
+            &["s3cr3t-old", "s3cr3t-new"],
+        );
     }
 }

@@ -6,6 +6,7 @@ use crate::app::{Actor, CoreError, LoginPolicy, NewAccount, SessionLength};
 use crate::domain::Invalid;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
 use crate::http::extract::ClientDevice;
+use crate::secret::Secret;
 use axum::extract::Form;
 use axum::extract::rejection::FormRejection;
 use axum::http::{StatusCode, header};
@@ -38,7 +39,7 @@ pub async fn sign_in_page(ctx: PageContext) -> Response {
 pub struct SignInForm {
     csrf_token: Option<String>,
     login: Option<String>,
-    password: Option<String>,
+    password: Option<Secret>,
     remember_me: Option<String>,
 }
 
@@ -123,7 +124,7 @@ pub struct SignUpForm {
     csrf_token: Option<String>,
     email: Option<String>,
     username: Option<String>,
-    password: Option<String>,
+    password: Option<Secret>,
 }
 
 pub async fn sign_up(ctx: PageContext, form: Result<Form<SignUpForm>, FormRejection>) -> Response {
@@ -263,4 +264,22 @@ pub async fn sign_out(ctx: PageContext, form: Result<Form<CsrfOnly>, FormRejecti
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     ctx.finish(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::assert_debug_hides;
+
+    #[test]
+    fn request_types_print_no_secret() {
+        assert_debug_hides::<SignInForm>(
+            r#"{"csrf_token":"c","login":"a","password":"s3cr3t-pass"}"#,
+            &["s3cr3t-pass"],
+        );
+        assert_debug_hides::<SignUpForm>(
+            r#"{"csrf_token":"c","email":"a@b.pl","password":"s3cr3t-pass"}"#,
+            &["s3cr3t-pass"],
+        );
+    }
 }

@@ -5,6 +5,7 @@
 use super::PageContext;
 use crate::app::{CoreError, ResetProblem, VerificationProblem};
 use crate::domain::Invalid;
+use crate::secret::Secret;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query};
 use axum::http::StatusCode;
@@ -49,15 +50,15 @@ pub fn failure(error: &CoreError, ctx: &PageContext) -> (StatusCode, &'static st
 
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
-    token: Option<String>,
+    token: Option<Secret>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct VerifyForm {
     csrf_token: Option<String>,
-    token: Option<String>,
+    token: Option<Secret>,
     email: Option<String>,
-    code: Option<String>,
+    code: Option<Secret>,
 }
 
 pub async fn verify_page(ctx: PageContext, query: Result<Query<TokenQuery>, QueryRejection>) -> Response {
@@ -66,7 +67,7 @@ pub async fn verify_page(ctx: PageContext, query: Result<Query<TokenQuery>, Quer
     ctx.render(
         StatusCode::OK,
         "verify.html",
-        context! { title => ctx.t.verify_title, token, show_form, email => "" },
+        context! { title => ctx.t.verify_title, token => token.as_deref(), show_form, email => "" },
     )
 }
 
@@ -134,8 +135,8 @@ pub async fn verify_submit(ctx: PageContext, form: Result<Form<VerifyForm>, Form
 #[derive(Debug, Default, Deserialize)]
 pub struct ResetForm {
     csrf_token: Option<String>,
-    token: Option<String>,
-    password: Option<String>,
+    token: Option<Secret>,
+    password: Option<Secret>,
 }
 
 pub async fn reset_page(ctx: PageContext, query: Result<Query<TokenQuery>, QueryRejection>) -> Response {
@@ -145,7 +146,7 @@ pub async fn reset_page(ctx: PageContext, query: Result<Query<TokenQuery>, Query
         Ok(()) => ctx.render(
             StatusCode::OK,
             "reset_password.html",
-            context! { title, token, show_form => true },
+            context! { title, token => token.expose(), show_form => true },
         ),
         Err(error) => reset_refused(&ctx, title, &error),
     }
@@ -189,9 +190,28 @@ pub async fn reset_submit(ctx: PageContext, form: Result<Form<ResetForm>, FormRe
             ctx.render(
                 status,
                 "reset_password.html",
-                context! { title, token, show_form => true, errors },
+                context! { title, token => token.expose(), show_form => true, errors },
             )
         }
         Err(error) => reset_refused(&ctx, title, &error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::assert_debug_hides;
+
+    #[test]
+    fn request_types_print_no_secret() {
+        assert_debug_hides::<TokenQuery>(r#"{"token":"s3cr3t-token"}"#, &["s3cr3t-token"]);
+        assert_debug_hides::<VerifyForm>(
+            r#"{"csrf_token":"c","email":"a@b.pl","code":"S3CR3T01","token":"s3cr3t-token"}"#,
+            &["S3CR3T01", "s3cr3t-token"],
+        );
+        assert_debug_hides::<ResetForm>(
+            r#"{"csrf_token":"c","token":"s3cr3t-token","password":"s3cr3t-pass"}"#,
+            &["s3cr3t-token", "s3cr3t-pass"],
+        );
     }
 }
