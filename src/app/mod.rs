@@ -51,6 +51,9 @@ pub struct Core {
     clock: Arc<dyn clock::Clock>,
     /// The shapes of mailed links, unless a caller brings its own.
     links: links::Links,
+    /// The key verification codes are stored under (HMAC), read from the
+    /// database once.
+    code_key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 /// What the core is made of, built by `startup`.
@@ -78,6 +81,7 @@ impl Core {
             mail_wake: parts.mail_wake,
             clock: parts.clock,
             links: parts.links,
+            code_key: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -135,6 +139,17 @@ impl Core {
             tracing::info!(?counts, "pruned ended rows");
         }
         Ok(counts)
+    }
+
+    /// The key short secrets (verification codes) are stored under: a
+    /// code has ~41 bits, so a bare hash of it falls to a table in
+    /// minutes; an HMAC needs this key too, which lives apart from the
+    /// rows (sealed under `--secret-key-file` when that is set).
+    async fn code_key(&self) -> Result<&[u8], CoreError> {
+        self.code_key
+            .get_or_try_init(|| self.shared_secret("code-hmac"))
+            .await
+            .map(Vec::as_slice)
     }
 
     /// Whether the database answers.

@@ -29,6 +29,30 @@ pub fn digest(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 
+/// How a keyed digest starts, telling it from a bare SHA-256 one.
+const KEYED: &str = "hmac-sha256:";
+
+/// The digest a short secret (a verification code) is stored by: an HMAC
+/// under a server key, so a copy of the rows alone cannot be searched.
+pub fn keyed_digest(key: &[u8], secret: &str) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    format!(
+        "{KEYED}{}",
+        hex(aws_lc_rs::hmac::sign(&key, secret.as_bytes()).as_ref())
+    )
+}
+
+/// Whether `secret` is the one `stored` was made from, by
+/// [`keyed_digest`] or (rows written before it) [`digest`]; constant time.
+pub fn matches_digest(key: &[u8], secret: &str, stored: &str) -> bool {
+    let presented = if stored.starts_with(KEYED) {
+        keyed_digest(key, secret)
+    } else {
+        digest(secret)
+    };
+    constant_time_eq(presented.as_bytes(), stored.as_bytes())
+}
+
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }

@@ -48,14 +48,17 @@ impl Core {
             updated_at: now,
         };
         let pending = match (&email, trusted && new.email_verified) {
-            (Some(email), false) => Some(self.new_verification(
-                &account.id,
-                email.as_str(),
-                crate::store::VerificationPurpose::Signup,
-                false,
-                lang,
-                new.links.as_deref().unwrap_or(&*self.links),
-            )?),
+            (Some(email), false) => Some(
+                self.new_verification(
+                    &account.id,
+                    email.as_str(),
+                    crate::store::VerificationPurpose::Signup,
+                    false,
+                    lang,
+                    new.links.as_deref().unwrap_or(&*self.links),
+                )
+                .await?,
+            ),
             _ => None,
         };
         let (record, mail, issued) = match pending {

@@ -47,7 +47,7 @@ fn random_code() -> String {
 
 impl Core {
     /// A fresh code and link for `email`, with the mail that carries them.
-    pub(super) fn new_verification(
+    pub(super) async fn new_verification(
         &self,
         account_id: &str,
         email: &str,
@@ -59,12 +59,13 @@ impl Core {
         let now = self.now();
         let code = random_code();
         let token = secrets::random_secret();
+        let code_key = self.code_key().await?;
         let record = VerificationRecord {
             id: uuid::Uuid::now_v7().simple().to_string(),
             account_id: AccountId::from(account_id),
             purpose,
             email: email.to_owned(),
-            code_digest: secrets::digest(&code),
+            code_digest: secrets::keyed_digest(code_key, &code),
             link_digest: secrets::digest(&token),
             attempts: 0,
             resent,
@@ -149,8 +150,8 @@ impl Core {
         else {
             return Err(CoreError::Verification(VerificationProblem::TooManyAttempts));
         };
-        let presented = secrets::digest(&code.trim().to_ascii_uppercase());
-        if !secrets::constant_time_eq(presented.as_bytes(), record.code_digest.as_bytes()) {
+        let presented = code.trim().to_ascii_uppercase();
+        if !secrets::matches_digest(self.code_key().await?, &presented, &record.code_digest) {
             return Err(if attempts >= CODE_ATTEMPTS {
                 CoreError::Verification(VerificationProblem::TooManyAttempts)
             } else {
@@ -265,14 +266,16 @@ impl Core {
         }
         let now = self.now();
         let address = account.email.as_deref().unwrap_or_default().to_owned();
-        let (record, mail, issued) = self.new_verification(
-            &account.id,
-            &address,
-            VerificationPurpose::Signup,
-            true,
-            lang,
-            &*self.links,
-        )?;
+        let (record, mail, issued) = self
+            .new_verification(
+                &account.id,
+                &address,
+                VerificationPurpose::Signup,
+                true,
+                lang,
+                &*self.links,
+            )
+            .await?;
         let within_limit = self
             .store
             .issue_resend(&record, &mail, now - Duration::hours(1), RESENDS_PER_HOUR)
@@ -304,14 +307,16 @@ impl Core {
                 CoreError::EmailTaken
             });
         }
-        let (record, mail, issued) = self.new_verification(
-            &principal.account.id,
-            email.as_str(),
-            VerificationPurpose::EmailChange,
-            false,
-            lang,
-            &*self.links,
-        )?;
+        let (record, mail, issued) = self
+            .new_verification(
+                &principal.account.id,
+                email.as_str(),
+                VerificationPurpose::EmailChange,
+                false,
+                lang,
+                &*self.links,
+            )
+            .await?;
         let mut mails = vec![mail];
         if let Some(old) = &principal.account.email {
             mails.push(self.compose(

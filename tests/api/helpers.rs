@@ -207,6 +207,19 @@ impl TestApp {
         Self::start(config, database).await
     }
 
+    /// The text column every row of `sql` selects, read straight from the
+    /// database: only for checking what is stored at rest.
+    pub async fn stored_texts(&self, sql: &str) -> Vec<String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if self.database.url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&self.database.url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_all(&mut db).await.unwrap()
+        } else {
+            let mut db = sqlx::PgConnection::connect(&self.database.url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_all(&mut db).await.unwrap()
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -25,7 +25,34 @@ both_backends!(
     an_address_with_non_ascii_capitals_works_in_any_casing,
     parallel_wrong_codes_get_no_more_tries_than_the_limit,
     parallel_resends_mail_no_more_than_the_limit,
+    codes_are_stored_as_an_hmac_not_a_bare_hash,
 );
+
+/// A copy of the database alone cannot be searched for codes: what is
+/// stored is an HMAC under a server key, not SHA-256 of the code.
+async fn codes_are_stored_as_an_hmac_not_a_bare_hash(backend: Backend) {
+    use sha2::Digest;
+    let app = TestApp::spawn_verifying(backend).await;
+    register_in(&app, "ala@example.pl", "en").await;
+    let code = verification_code_of(&app, 0).await.code();
+    let stored = app
+        .stored_texts("SELECT code_digest FROM email_verifications")
+        .await;
+    let bare: String = sha2::Sha256::digest(code.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].starts_with("hmac-sha256:"), "{stored:?}");
+    assert!(!stored[0].contains(&bare), "{stored:?}");
+    let verified = app
+        .post(
+            "/api/v1/verify-email",
+            json!({"email": "ala@example.pl", "code": code.to_lowercase()}),
+        )
+        .await;
+    assert_eq!(verified.status(), StatusCode::OK);
+}
 
 async fn smtp_app(backend: Backend, receiver_port: u16) -> TestApp {
     TestApp::spawn_with(backend, |c| {
