@@ -24,9 +24,22 @@ pub enum Command {
     /// Delete expired and used rows (sessions, tokens, codes, counters,
     /// delivered mail) ended more than --prune-after ago, and exit.
     Prune,
+    /// Keys at rest under the key-encryption key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Manage accounts directly in the configured database.
     #[command(subcommand)]
     User(UserCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Encrypt every stored private key (signing, CSRF, code keys) under
+    /// KLUCZNIK_SECRET_KEY / --secret-key-file; those already encrypted stay.
+    Encrypt,
+    /// Store every private key in the clear again, decrypting with the
+    /// configured key (before removing or changing it).
+    Decrypt,
 }
 
 #[derive(Subcommand)]
@@ -124,6 +137,19 @@ pub struct SettingsArgs {
     /// Longest a client may take to send a request's headers (default 10s).
     #[arg(long, global = true, env = "KLUCZNIK_HEADER_READ_TIMEOUT")]
     pub header_read_timeout: Option<String>,
+    /// A file holding the key-encryption key (base64 of 32 bytes) under
+    /// which signing, CSRF and code keys are stored encrypted.
+    #[arg(long, global = true, env = "KLUCZNIK_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<String>,
+    /// The key-encryption key itself (base64 of 32 bytes); environment only.
+    #[arg(
+        long,
+        global = true,
+        env = "KLUCZNIK_SECRET_KEY",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
     /// How often expired and used rows are deleted (default 10m; 0 = never in the background).
     #[arg(long, global = true, env = "KLUCZNIK_PRUNE_INTERVAL")]
     pub prune_interval: Option<String>,

@@ -2,7 +2,7 @@
 //! core as the server, acting as `Actor::Operator` on the configured database.
 
 use crate::app::{Actor, CoreError, NewAccount};
-use crate::cli::UserCommand;
+use crate::cli::{KeysCommand, UserCommand};
 use crate::config::Config;
 use crate::domain::Role;
 use crate::http::views::AccountView;
@@ -28,6 +28,27 @@ impl From<CoreError> for CommandError {
 pub async fn migrate(config: &Config) -> Result<(), CommandError> {
     open_store(config).await?;
     println!("migrations applied");
+    Ok(())
+}
+
+pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), CommandError> {
+    let store = open_store(config).await?;
+    let failed = |e: crate::store::StoreError| CommandError::Failed(e.to_string());
+    match command {
+        KeysCommand::Encrypt => {
+            if config.secret_key.is_none() {
+                return Err(CommandError::Failed(
+                    "set KLUCZNIK_SECRET_KEY or --secret-key-file to the key to encrypt with".into(),
+                ));
+            }
+            let changed = store.encrypt_keys().await.map_err(failed)?;
+            println!("{changed} keys encrypted");
+        }
+        KeysCommand::Decrypt => {
+            let changed = store.decrypt_keys().await.map_err(failed)?;
+            println!("{changed} keys decrypted");
+        }
+    }
     Ok(())
 }
 

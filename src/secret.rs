@@ -69,6 +69,45 @@ impl std::fmt::Display for Secret {
     }
 }
 
+/// The key-encryption key (`KLUCZNIK_SECRET_KEY`, `--secret-key-file`):
+/// 32 bytes, given as base64 (`openssl rand -base64 32`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(Box<[u8; 32]>);
+
+impl SecretKey {
+    /// `None` unless `text` is base64 (standard or URL-safe, padded or
+    /// not) of exactly 32 bytes.
+    pub fn parse(text: &str) -> Option<Self> {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        let text = text.trim();
+        let mut bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|engine| engine.decode(text).ok())?;
+        let key = <[u8; 32]>::try_from(bytes.as_slice())
+            .ok()
+            .map(|k| Self(Box::new(k)));
+        bytes.zeroize();
+        key
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey([redacted])")
+    }
+}
+
 /// A URL that may hold credentials (database, SMTP): `Debug` and
 /// `Display` show it with the password replaced by `***`.
 #[derive(Clone, PartialEq, Eq)]

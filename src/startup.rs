@@ -30,9 +30,12 @@ pub async fn open_store(config: &Config) -> Result<DynStore, ConfigError> {
             format!("{}: {}", config.database_url, redact_url(&e.to_string())),
         )
     };
-    let store = store::connect(config.database_url.expose())
-        .await
-        .map_err(failed)?;
+    let store = store::connect(
+        config.database_url.expose(),
+        config.secret_key.as_ref().map(|k| k.bytes()),
+    )
+    .await
+    .map_err(failed)?;
     store.migrate().await.map_err(failed)?;
     Ok(store)
 }

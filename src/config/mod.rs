@@ -10,7 +10,7 @@ mod parse;
 pub use parse::parse_duration;
 use parse::{
     duration, number, parse_database_url, parse_dialect, parse_origin, parse_proxy, parse_public_url,
-    read_file,
+    parse_secret_key, read_file,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -61,6 +61,8 @@ pub struct Config {
     pub dev: bool,
     pub cors_origins: Vec<String>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The key-encryption key for keys at rest, when set.
+    pub secret_key: Option<crate::secret::SecretKey>,
     /// Longest a request may take.
     pub request_timeout: std::time::Duration,
     /// Longest a client may take to send a request's headers.
@@ -89,6 +91,7 @@ impl Default for Config {
             dev: false,
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            secret_key: None,
             request_timeout: std::time::Duration::from_secs(30),
             header_read_timeout: std::time::Duration::from_secs(10),
             prune_interval: Some(std::time::Duration::from_secs(600)),
@@ -116,6 +119,7 @@ pub(super) struct FileSettings {
     dev: Option<bool>,
     cors_origins: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
+    secret_key_file: Option<String>,
     rate_limits: Option<String>,
     request_timeout: Option<String>,
     header_read_timeout: Option<String>,
@@ -267,6 +271,10 @@ impl Config {
                 ));
             }
         };
+        let secret_key = parse_secret_key(
+            args.secret_key.as_deref(),
+            pick(&args.secret_key_file, file.secret_key_file).as_deref(),
+        )?;
         let request_timeout = duration(
             pick(&args.request_timeout, file.request_timeout),
             "--request-timeout / KLUCZNIK_REQUEST_TIMEOUT",
@@ -349,6 +357,7 @@ impl Config {
             dev: args.dev.or(file.dev).unwrap_or(defaults.dev),
             cors_origins,
             trusted_proxies,
+            secret_key,
             request_timeout,
             header_read_timeout,
             prune_interval,

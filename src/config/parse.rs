@@ -111,3 +111,24 @@ pub fn parse_duration(raw: &str) -> Option<Duration> {
         _ => None,
     }
 }
+
+/// The key-encryption key from `KLUCZNIK_SECRET_KEY` or the file
+/// `--secret-key-file` names (not both). Refusals never echo the value.
+pub(super) fn parse_secret_key(
+    value: Option<&str>,
+    file: Option<&str>,
+) -> Result<Option<crate::secret::SecretKey>, ConfigError> {
+    const SETTING: &str = "KLUCZNIK_SECRET_KEY / --secret-key-file";
+    let text = match (value, file) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => return Err(ConfigError::new(SETTING, "set one of the two, not both")),
+        (Some(value), None) => zeroize::Zeroizing::new(value.to_owned()),
+        (None, Some(path)) => zeroize::Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new(SETTING, format!("cannot read {path}: {e}")))?,
+        ),
+    };
+    crate::secret::SecretKey::parse(&text)
+        .map(Some)
+        .ok_or_else(|| ConfigError::new(SETTING, "must be base64 of 32 bytes (openssl rand -base64 32)"))
+}

@@ -12,6 +12,7 @@ mod keys;
 mod members;
 mod outbox;
 mod rows;
+mod sealing;
 mod sessions;
 mod sql;
 mod throttle;
@@ -19,6 +20,7 @@ mod verification;
 
 use crate::domain::{Account, AccountId, Member, MemberId, Session, SessionId};
 use async_trait::async_trait;
+use sealing::KeySealer;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -274,6 +276,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn signing_keys(&self, algorithm: &str) -> Result<Vec<SigningKeyRecord>, StoreError>;
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    /// Encrypts every stored private key under the key-encryption key
+    /// (those not yet encrypted); how many changed.
+    async fn encrypt_keys(&self) -> Result<u64, StoreError>;
+    /// Stores every private key in the clear again; how many changed.
+    async fn decrypt_keys(&self) -> Result<u64, StoreError>;
 
     /// Stores a new verification, retiring the account's earlier ones of the
     /// same purpose, and its mail, in one transaction.
@@ -410,11 +417,12 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store a database URL names (`sqlite://PATH` or `postgres://…`).
-pub async fn connect(url: &str) -> Result<DynStore, StoreError> {
+pub async fn connect(url: &str, secret_key: Option<&[u8; 32]>) -> Result<DynStore, StoreError> {
+    let sealer = secret_key.map(KeySealer::new).transpose()?;
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sql::SqlStore::new(db::Db::sqlite(url).await?)))
+        Ok(Arc::new(sql::SqlStore::new(db::Db::sqlite(url).await?, sealer)))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(sql::SqlStore::new(db::Db::postgres(url)?)))
+        Ok(Arc::new(sql::SqlStore::new(db::Db::postgres(url)?, sealer)))
     } else {
         Err(StoreError::Other(
             "the URL must start with sqlite:// or postgres://".into(),

@@ -2,6 +2,7 @@
 //! call to the function of its aggregate's module, where the SQL is.
 
 use super::db::Db;
+use super::sealing::KeySealer;
 use super::{
     AccountPage, ClaimedMessage, LoginReservation, MemberChange, MemberPage, OutboxCounts, OutboxMessage,
     PasswordResetRecord, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, Store, StoreError,
@@ -12,11 +13,13 @@ use time::OffsetDateTime;
 
 pub struct SqlStore {
     db: Db,
+    /// Seals private keys at rest, when a key-encryption key is set.
+    sealer: Option<KeySealer>,
 }
 
 impl SqlStore {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, sealer: Option<KeySealer>) -> Self {
+        Self { db, sealer }
     }
 }
 
@@ -113,11 +116,11 @@ impl Store for SqlStore {
     }
 
     async fn signing_keys(&self, algorithm: &str) -> Result<Vec<SigningKeyRecord>, StoreError> {
-        keys::live(&self.db, algorithm).await
+        keys::live(&self.db, algorithm, self.sealer.as_ref()).await
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
-        keys::insert(&self.db, key).await
+        keys::insert(&self.db, key, self.sealer.as_ref()).await
     }
 
     async fn issue_verification(
@@ -296,6 +299,18 @@ impl Store for SqlStore {
 
     async fn unhit_rate_limit(&self, key: &str) -> Result<(), StoreError> {
         throttle::unhit(&self.db, key).await
+    }
+
+    async fn encrypt_keys(&self) -> Result<u64, StoreError> {
+        let sealer = self
+            .sealer
+            .as_ref()
+            .ok_or_else(|| StoreError::Other("no secret key is set to encrypt with".into()))?;
+        keys::reseal_all(&self.db, Some(sealer), Some(sealer)).await
+    }
+
+    async fn decrypt_keys(&self) -> Result<u64, StoreError> {
+        keys::reseal_all(&self.db, self.sealer.as_ref(), None).await
     }
 
     async fn prune(&self, now: OffsetDateTime, keep: time::Duration) -> Result<PruneCounts, StoreError> {

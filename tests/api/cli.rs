@@ -232,6 +232,11 @@ fn bad_settings_stop_start_up_with_one_line_and_exit_code_2() {
             "--request-timeout",
         ),
         (vec!["prune", "--prune-after", "never"], vec![], "--prune-after"),
+        (
+            vec!["serve"],
+            vec![("KLUCZNIK_SECRET_KEY", "dG9vLXNob3J0")],
+            "KLUCZNIK_SECRET_KEY",
+        ),
     ];
     for (args, env, setting) in cases {
         let output = klucznik(&url).args(&args).envs(env.clone()).output().unwrap();
@@ -239,7 +244,14 @@ fn bad_settings_stop_start_up_with_one_line_and_exit_code_2() {
         assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
         assert!(stderr.contains(setting), "{args:?} names {setting}: {stderr}");
-        assert!(!stderr.contains("secret"), "no password in the message: {stderr}");
+        assert!(
+            !stderr.contains(":secret@"),
+            "no password in the message: {stderr}"
+        );
+        assert!(
+            !stderr.contains("dG9vLXNob3J0"),
+            "no key in the message: {stderr}"
+        );
     }
 }
 
@@ -255,6 +267,123 @@ fn prune_deletes_ended_rows_and_says_how_many() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.starts_with("pruned 0 rows: 0 sessions"), "{stdout}");
+}
+
+/// The private keys stored in the database, each as (kid, encrypted?).
+async fn stored_keys(url: &str) -> Vec<(String, bool)> {
+    use base64::Engine;
+    use sqlx::Connection;
+    let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT kid, private_key FROM signing_keys")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|(kid, key)| {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(key).unwrap();
+            (kid, bytes.starts_with(b"klucz\x00K1"))
+        })
+        .collect()
+}
+
+/// A database from before `--secret-key-file`: `keys encrypt` seals its
+/// keys, the server then needs the key to start, creates new keys sealed,
+/// and `keys decrypt` puts them back in the clear.
+#[tokio::test]
+async fn keys_at_rest_are_encrypted_under_the_secret_key() {
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let key_file = dir.path().join("secret.key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let key_file = key_file.to_str().unwrap();
+    let created = klucznik(&url)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "ala@example.pl",
+            "--password",
+            PASSWORD,
+            "--verified",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let before = stored_keys(&url).await;
+    assert!(
+        !before.is_empty() && before.iter().all(|(_, sealed)| !sealed),
+        "{before:?}"
+    );
+
+    let without = klucznik(&url).args(["keys", "encrypt"]).output().unwrap();
+    assert_eq!(without.status.code(), Some(1));
+    let encrypted = klucznik(&url)
+        .args(["keys", "encrypt", "--secret-key-file", key_file])
+        .output()
+        .unwrap();
+    assert!(
+        encrypted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&encrypted.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&encrypted.stdout).trim(),
+        format!("{} keys encrypted", before.len())
+    );
+    assert!(stored_keys(&url).await.iter().all(|(_, sealed)| *sealed));
+
+    let refused = klucznik(&url)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("KLUCZNIK_SECRET_KEY") && !stderr.contains(KEY),
+        "{stderr}"
+    );
+
+    let mut command = klucznik(&url);
+    command.env("KLUCZNIK_SECRET_KEY", KEY);
+    let (mut child, address) = serve(command);
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{address}/api/v1/login"))
+        .json(&json!({"login": "ala@example.pl", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let me = client
+        .get(format!("{address}/api/v1/me"))
+        .bearer_auth(login["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert!(stop(&mut child).success());
+    let after = stored_keys(&url).await;
+    assert!(after.len() > before.len(), "the CSRF key was made: {after:?}");
+    assert!(after.iter().all(|(_, sealed)| *sealed), "{after:?}");
+
+    let decrypted = klucznik(&url)
+        .env("KLUCZNIK_SECRET_KEY", KEY)
+        .args(["keys", "decrypt"])
+        .output()
+        .unwrap();
+    assert!(
+        decrypted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decrypted.stderr)
+    );
+    assert!(stored_keys(&url).await.iter().all(|(_, sealed)| !sealed));
 }
 
 #[tokio::test]

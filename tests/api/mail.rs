@@ -611,7 +611,7 @@ async fn pending_mail_survives_a_killed_server_and_is_sent_once_after_restart() 
     // longest retry delay (30 s) must pass first.
     let received = receiver.wait_for(3, Duration::from_secs(70)).await;
     // Once the outbox says all three went out, nothing more can go.
-    let store = klucznik::store::connect(&database.url).await.unwrap();
+    let store = klucznik::store::connect(&database.url, None).await.unwrap();
     for _ in 0..200 {
         if store.outbox_counts().await.unwrap().sent == 3 {
             break;

@@ -9,8 +9,45 @@ use std::collections::BTreeSet;
 
 both_backends!(
     health_and_readiness_answer,
-    openapi_lists_every_native_route_and_docs_work_offline
+    openapi_lists_every_native_route_and_docs_work_offline,
+    with_a_secret_key_every_key_is_stored_encrypted,
 );
+
+/// With a key-encryption key, the signing, CSRF and code keys a server
+/// creates are stored encrypted, and everything works as before.
+async fn with_a_secret_key_every_key_is_stored_encrypted(backend: Backend) {
+    use base64::Engine;
+    let app = TestApp::spawn_with(backend, |c| {
+        c.secret_key = klucznik::secret::SecretKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        c.core.require_verified_email = true;
+    })
+    .await;
+    app.register("ala@example.pl").await;
+    let code = crate::mailbox::wait_for_files(&app.database.mail_dir, 1, std::time::Duration::from_secs(5))
+        .await
+        .remove(0)
+        .code();
+    let verified = app
+        .post(
+            "/api/v1/verify-email",
+            serde_json::json!({"email": "ala@example.pl", "code": code}),
+        )
+        .await;
+    assert_eq!(verified.status(), StatusCode::OK);
+    let me = app
+        .get_with_token(
+            "/api/v1/me",
+            crate::helpers::token(&verified.json().await.unwrap()),
+        )
+        .await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let stored = app.stored_texts("SELECT private_key FROM signing_keys").await;
+    assert_eq!(stored.len(), 3, "signing, CSRF and code keys");
+    for key in stored {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(key).unwrap();
+        assert!(bytes.starts_with(b"klucz\x00K1"), "{bytes:?}");
+    }
+}
 
 async fn health_and_readiness_answer(backend: Backend) {
     let app = TestApp::spawn(backend).await;
