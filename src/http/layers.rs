@@ -45,7 +45,16 @@ pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>) -> Router 
     if !web.cors_origins.is_empty() {
         app = app.layer(cors(&web.cors_origins));
     }
-    app.layer(SetResponseHeaderLayer::overriding(
+    if web.public_url.scheme() == "https" {
+        // Served over TLS (usually behind a proxy): browsers must never
+        // fall back to plain HTTP for it.
+        app = app.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    app.layer(axum::middleware::map_response(json_content_security_policy))
+    .layer(SetResponseHeaderLayer::overriding(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     ))
@@ -138,6 +147,24 @@ async fn within_deadline(
             }
         }
     }
+}
+
+/// A JSON answer is never a document to render or frame: a policy that
+/// allows nothing. (The web page sets its own; the API docs page, which
+/// runs Swagger UI's scripts, sets none.)
+async fn json_content_security_policy(mut response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("application/problem+json"));
+    if is_json && !response.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    response
 }
 
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {

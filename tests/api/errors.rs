@@ -8,6 +8,21 @@ both_backends!(
     every_dialect_answers_every_failure_in_its_own_shape,
 );
 
+/// Behind TLS (an https public URL) every answer asks browsers for HTTPS
+/// only, for a year, subdomains included.
+#[tokio::test]
+async fn an_https_public_url_turns_on_hsts() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.public_url = Some(url::Url::parse("https://auth.example.com/").unwrap());
+    })
+    .await;
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+}
+
 async fn every_failure_is_a_json_error_with_a_request_id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let response = app
@@ -18,6 +33,12 @@ async fn every_failure_is_a_json_error_with_a_request_id(backend: Backend) {
         .unwrap();
     assert!(response.headers().contains_key("x-request-id"));
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        response.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    // Served over plain HTTP here: no HSTS (see the test below).
+    assert!(!response.headers().contains_key("strict-transport-security"));
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
     let response = app.client.get(app.url("/nothing-at-all")).send().await.unwrap();
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
