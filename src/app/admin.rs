@@ -80,6 +80,16 @@ impl Core {
         Ok(account)
     }
 
+    /// Ends every session of an account (a lost laptop, a leaving
+    /// employee), leaving the account usable: how many ended.
+    pub async fn end_sessions_of(&self, actor: Actor<'_>, id: &AccountId) -> Result<u64, CoreError> {
+        Self::ensure_admin(actor)?;
+        let account = self.account_required(id).await?;
+        let ended = self.logout_everywhere(&account.id).await?;
+        tracing::info!(account_id = %account.id, ended, "every session ended by an admin");
+        Ok(ended)
+    }
+
     /// Sets a password without knowing the old one (operator only); every
     /// session of the account ends.
     pub async fn reset_password(&self, actor: Actor<'_>, id: &AccountId, new: &str) -> Result<(), CoreError> {

@@ -8,7 +8,43 @@ both_backends!(
     only_admins_reach_the_admin_routes,
     admins_list_search_and_page_accounts,
     admins_show_accounts_and_grant_and_revoke_roles,
+    admins_end_every_session_of_an_account,
 );
+
+async fn admins_end_every_session_of_an_account(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin("szef@example.pl").await;
+    let phone = app.signed_in("ala@example.pl").await;
+    let laptop: serde_json::Value = app
+        .login("ala@example.pl", crate::helpers::PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = phone["account"]["id"].as_str().unwrap();
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/admin/users/{id}/sessions")))
+        .bearer_auth(token(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["revoked"], 2);
+    for device in [&phone, &laptop] {
+        let me = app.get_with_token("/api/v1/me", token(device)).await;
+        assert_error(me, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    // The account itself is untouched: it signs in again.
+    assert_eq!(
+        app.login("ala@example.pl", crate::helpers::PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let admin_me = app.get_with_token("/api/v1/me", token(&admin)).await;
+    assert_eq!(admin_me.status(), StatusCode::OK);
+}
 
 async fn only_admins_reach_the_admin_routes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -27,6 +63,10 @@ async fn only_admins_reach_the_admin_routes(backend: Backend) {
         ),
         (reqwest::Method::POST, format!("/api/v1/admin/users/{id}/disable")),
         (reqwest::Method::POST, format!("/api/v1/admin/users/{id}/enable")),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/v1/admin/users/{id}/sessions"),
+        ),
     ] {
         let response = app
             .client

@@ -89,6 +89,7 @@ const NATIVE_ROUTES: &[&str] = &[
     "delete /api/v1/admin/users/{id}/roles/{role}",
     "post /api/v1/admin/users/{id}/disable",
     "post /api/v1/admin/users/{id}/enable",
+    "delete /api/v1/admin/users/{id}/sessions",
     "get /healthz",
     "get /readyz",
     "get /.well-known/jwks.json",

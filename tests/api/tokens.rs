@@ -16,7 +16,44 @@ both_backends!(
     hs256_can_be_chosen_and_then_eddsa_tokens_are_refused,
     keys_are_shared_by_instances_on_one_database,
     a_disabled_account_is_refused_at_once,
+    keys_named_by_the_token_itself_are_never_used,
 );
+
+/// A token signed with the attacker's own Ed25519 key, naming where to find
+/// it (`jku`, `x5u`) or carrying it (`jwk`), with the real token's claims:
+/// refused, since keys come only from Klucznik's own database.
+async fn keys_named_by_the_token_itself_are_never_used(backend: Backend) {
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+    let app = TestApp::spawn(backend).await;
+    let login = app.signed_in("ala@example.pl").await;
+    let real = token(&login);
+    let claims = decode_part(real.split('.').nth(1).unwrap());
+    let real_header = decode_part(real.split('.').next().unwrap());
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+    let headers = [
+        json!({"alg": "EdDSA", "typ": "JWT", "kid": "attacker", "jku": "https://evil.example/jwks.json"}),
+        json!({"alg": "EdDSA", "typ": "JWT", "kid": real_header["kid"], "x5u": "https://evil.example/cert.pem"}),
+        json!({"alg": "EdDSA", "typ": "JWT", "kid": real_header["kid"],
+               "jwk": {"kty": "OKP", "crv": "Ed25519", "x": x}}),
+    ];
+    for header in headers {
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap())
+        );
+        let signature = URL_SAFE_NO_PAD.encode(pair.sign(signing_input.as_bytes()).as_ref());
+        let forged = format!("{signing_input}.{signature}");
+        let me = app.get_with_token("/api/v1/me", &forged).await;
+        assert_error(me, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    assert_eq!(
+        app.get_with_token("/api/v1/me", real).await.status(),
+        StatusCode::OK
+    );
+}
 
 fn decode_part(part: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()

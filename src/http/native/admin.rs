@@ -7,7 +7,7 @@ use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, PathParams, QueryParams};
 use crate::http::problem::Problem;
-use crate::http::views::{AccountEnvelope, AccountList, AccountView};
+use crate::http::views::{AccountEnvelope, AccountList, AccountView, RevokedCount};
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
@@ -142,6 +142,24 @@ pub async fn enable_user(
     path: PathParams<AccountId>,
 ) -> Result<Json<AccountEnvelope>, Problem> {
     set_disabled(state, auth, path, false).await
+}
+
+/// End every session of an account; it can sign in again.
+#[utoipa::path(delete, path = "/admin/users/{id}/sessions", tag = "admin", params(("id" = String, Path)), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "how many ended", body = RevokedCount),
+    (status = 403, description = "not an admin", body = ErrorBody),
+    (status = 404, description = "no such account", body = ErrorBody),
+))]
+pub async fn end_sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    PathParams(id): PathParams<AccountId>,
+) -> Result<Json<RevokedCount>, Problem> {
+    let revoked = state
+        .core
+        .end_sessions_of(Actor::Account(&auth.principal.account), &id)
+        .await?;
+    Ok(Json(RevokedCount { revoked }))
 }
 
 async fn set_disabled(

@@ -85,6 +85,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::grant_role, admin::revoke_role))
         .routes(routes!(admin::disable_user))
         .routes(routes!(admin::enable_user))
+        .routes(routes!(admin::end_sessions))
         .routes(routes!(members::list_members, members::create_member))
         .routes(routes!(
             members::get_member,
