@@ -61,8 +61,8 @@ pub enum Rotation {
     Unknown,
 }
 
-/// A JWT signing key as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A JWT signing key as stored; `Debug` leaves out the private half.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub kid: String,
     pub algorithm: String,
@@ -141,8 +141,9 @@ pub struct PasswordResetRecord {
     pub used_at: Option<OffsetDateTime>,
 }
 
-/// A rendered message waiting in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A rendered message waiting in the outbox; `Debug` leaves out the
+/// bodies, which carry codes and links.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutboxMessage {
     pub id: String,
     pub recipient: String,
@@ -150,6 +151,28 @@ pub struct OutboxMessage {
     pub text_body: String,
     pub html_body: String,
     pub created_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("private_key", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for OutboxMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxMessage")
+            .field("id", &self.id)
+            .field("recipient", &self.recipient)
+            .field("subject", &self.subject)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A message a worker has leased for one delivery attempt.
@@ -494,7 +517,29 @@ pub(crate) fn from_millis(ms: i64) -> OffsetDateTime {
 
 #[cfg(test)]
 mod tests {
-    use super::is_unavailable;
+    use super::{OutboxMessage, SigningKeyRecord, is_unavailable};
+    use time::OffsetDateTime;
+
+    #[test]
+    fn key_records_and_mail_print_no_secret() {
+        let key = SigningKeyRecord {
+            kid: "k".into(),
+            algorithm: "EdDSA".into(),
+            private_key: b"PRIVATE-BYTES".to_vec(),
+            public_key: Vec::new(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert!(!format!("{key:?}").contains("80, 82, 73"), "{key:?}");
+        let mail = OutboxMessage {
+            id: "m".into(),
+            recipient: "a@b.pl".into(),
+            subject: "Code".into(),
+            text_body: "your code: S3CR3T01".into(),
+            html_body: "<p>S3CR3T01</p>".into(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert!(!format!("{mail:?}").contains("S3CR3T01"), "{mail:?}");
+    }
 
     #[test]
     fn connection_level_failures_are_unavailability() {
