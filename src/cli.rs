@@ -121,12 +121,7 @@ pub struct SettingsArgs {
     )]
     pub cors_origins: Vec<String>,
     /// Proxies (CIDR or address) whose Forwarded / X-Forwarded-For name the client.
-    #[arg(
-        long = "trusted-proxies",
-        global = true,
-        env = "KLUCZNIK_TRUSTED_PROXIES",
-        value_delimiter = ','
-    )]
+    #[arg(long, global = true, env = "KLUCZNIK_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
     /// Per-address and per-account limits: on (default) or off.
     #[arg(long, global = true, env = "KLUCZNIK_RATE_LIMITS")]

@@ -221,26 +221,37 @@ impl Config {
         }
 
         let mut core = defaults.core.clone();
-        core.access_ttl = duration(
-            pick(&args.access_ttl, file.access_ttl),
-            "--access-ttl / KLUCZNIK_ACCESS_TTL",
-            core.access_ttl,
-        )?;
-        core.session_idle = duration(
-            pick(&args.session_idle, file.session_idle),
-            "--session-idle / KLUCZNIK_SESSION_IDLE",
-            core.session_idle,
-        )?;
-        core.session_absolute = duration(
-            pick(&args.session_absolute, file.session_absolute),
-            "--session-absolute / KLUCZNIK_SESSION_ABSOLUTE",
-            core.session_absolute,
-        )?;
-        core.fixed_refresh_ttl = duration(
-            pick(&args.jwt_roles_refresh_ttl, file.jwt_roles_refresh_ttl),
-            "--jwt-roles-refresh-ttl / KLUCZNIK_JWT_ROLES_REFRESH_TTL",
-            core.fixed_refresh_ttl,
-        )?;
+        // The core's lifetimes: each keeps its default unless set.
+        let lifetimes = [
+            (
+                &mut core.access_ttl,
+                pick(&args.access_ttl, file.access_ttl),
+                "--access-ttl / KLUCZNIK_ACCESS_TTL",
+            ),
+            (
+                &mut core.session_idle,
+                pick(&args.session_idle, file.session_idle),
+                "--session-idle / KLUCZNIK_SESSION_IDLE",
+            ),
+            (
+                &mut core.session_absolute,
+                pick(&args.session_absolute, file.session_absolute),
+                "--session-absolute / KLUCZNIK_SESSION_ABSOLUTE",
+            ),
+            (
+                &mut core.fixed_refresh_ttl,
+                pick(&args.jwt_roles_refresh_ttl, file.jwt_roles_refresh_ttl),
+                "--jwt-roles-refresh-ttl / KLUCZNIK_JWT_ROLES_REFRESH_TTL",
+            ),
+            (
+                &mut core.prune_after,
+                pick(&args.prune_after, file.prune_after),
+                "--prune-after / KLUCZNIK_PRUNE_AFTER",
+            ),
+        ];
+        for (lifetime, raw, setting) in lifetimes {
+            *lifetime = duration(raw, setting, *lifetime)?;
+        }
 
         let jwt_algorithm = match pick(&args.jwt_algorithm, file.jwt_algorithm) {
             Some(raw) => JwtAlgorithm::parse(&raw).ok_or_else(|| {
@@ -299,11 +310,6 @@ impl Config {
                 .unsigned_abs(),
             ),
         };
-        core.prune_after = duration(
-            pick(&args.prune_after, file.prune_after),
-            "--prune-after / KLUCZNIK_PRUNE_AFTER",
-            core.prune_after,
-        )?;
         core.require_verified_email = args
             .require_verified_email
             .or(file.require_verified_email)
