@@ -84,32 +84,31 @@ impl Core {
         Ok(())
     }
 
-    /// Whether a reset token can still be used.
-    pub async fn check_reset_token(&self, token: &str, client: Option<IpAddr>) -> Result<(), CoreError> {
-        self.admit(Limited::TokenGuesses, client).await?;
-        self.live_reset(token).await.map(|_| ())
-    }
-
-    /// Like [`Self::check_reset_token`], for a link that names its account:
-    /// `NotFound` when there is no such account.
-    pub async fn check_reset_token_for(
+    /// Whether a reset token can still be used. With `account` (a link
+    /// that names its account) the token must be that account's, and an
+    /// unknown account is `NotFound`.
+    pub async fn check_reset_token(
         &self,
-        account_id: &AccountId,
         token: &str,
+        account: Option<&AccountId>,
         client: Option<IpAddr>,
     ) -> Result<(), CoreError> {
-        self.admit(Limited::TokenGuesses, client).await?;
-        self.live_reset_for(account_id, token).await.map(|_| ())
+        self.usable_reset(token, account, client).await.map(drop)
     }
 
-    async fn live_reset_for(
+    /// A live reset token, counted as a guess from `client`.
+    async fn usable_reset(
         &self,
-        account_id: &AccountId,
         token: &str,
+        account: Option<&AccountId>,
+        client: Option<IpAddr>,
     ) -> Result<PasswordResetRecord, CoreError> {
-        self.account_required(account_id).await?;
+        self.admit(Limited::TokenGuesses, client).await?;
+        if let Some(id) = account {
+            self.account_required(id).await?;
+        }
         let record = self.live_reset(token).await?;
-        if record.account_id != *account_id {
+        if account.is_some_and(|id| record.account_id != *id) {
             return Err(CoreError::ResetToken(ResetProblem::Invalid));
         }
         Ok(record)
@@ -133,32 +132,18 @@ impl Core {
         Ok(record)
     }
 
-    /// Sets a new password with a reset token: every session ends and the
-    /// account is told by mail.
+    /// Sets a new password with a reset token (of `account`, when the link
+    /// names one): every session ends and the account is told by mail.
     #[tracing::instrument(skip_all)]
     pub async fn reset_password_with_token(
         &self,
         token: &str,
+        account: Option<&AccountId>,
         password: &str,
         client: Option<IpAddr>,
         lang: Lang,
     ) -> Result<(), CoreError> {
-        self.admit(Limited::TokenGuesses, client).await?;
-        let record = self.live_reset(token).await?;
-        self.complete_reset(record, password, lang).await
-    }
-
-    /// Like [`Self::reset_password_with_token`], for a link that names its account.
-    pub async fn reset_password_for(
-        &self,
-        account_id: &AccountId,
-        token: &str,
-        password: &str,
-        client: Option<IpAddr>,
-        lang: Lang,
-    ) -> Result<(), CoreError> {
-        self.admit(Limited::TokenGuesses, client).await?;
-        let record = self.live_reset_for(account_id, token).await?;
+        let record = self.usable_reset(token, account, client).await?;
         self.complete_reset(record, password, lang).await
     }
 

@@ -286,7 +286,7 @@ async fn check_token(
     let token = required(body.token, "token")?;
     match state
         .core
-        .check_reset_token_for(&AccountId::from(id), &token, device.address)
+        .check_reset_token(&token, Some(&AccountId::from(id)), device.address)
         .await
     {
         Ok(()) => Ok(Json(json!({"message": "Token is valid"}))),
@@ -314,7 +314,13 @@ async fn new_password(
     let token = required(body.password_token, "passwordToken")?;
     match state
         .core
-        .reset_password_for(&AccountId::from(uid), &token, &password, device.address, lang)
+        .reset_password_with_token(
+            &token,
+            Some(&AccountId::from(uid)),
+            &password,
+            device.address,
+            lang,
+        )
         .await
     {
         Ok(()) => Ok((StatusCode::ACCEPTED, Json(json!({"message": "Password changed"})))),

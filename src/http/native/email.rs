@@ -135,7 +135,10 @@ pub async fn check_reset_token(
     ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Result<Json<TokenValid>, Problem> {
-    state.core.check_reset_token(&body.token, device.address).await?;
+    state
+        .core
+        .check_reset_token(&body.token, None, device.address)
+        .await?;
     Ok(Json(TokenValid { valid: true }))
 }
 
@@ -167,7 +170,7 @@ pub async fn reset_password(
 ) -> Result<Json<Done>, Problem> {
     state
         .core
-        .reset_password_with_token(&body.token, &body.password, device.address, lang)
+        .reset_password_with_token(&body.token, None, &body.password, device.address, lang)
         .await?;
     Ok(Json(Done {
         status: "password_changed",

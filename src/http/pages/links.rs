@@ -142,7 +142,7 @@ pub struct ResetForm {
 pub async fn reset_page(ctx: PageContext, query: Result<Query<TokenQuery>, QueryRejection>) -> Response {
     let title = ctx.t.reset_title;
     let token = query.ok().and_then(|Query(q)| q.token).unwrap_or_default();
-    match ctx.state().core.check_reset_token(&token, ctx.client).await {
+    match ctx.state().core.check_reset_token(&token, None, ctx.client).await {
         Ok(()) => ctx.render(
             StatusCode::OK,
             "reset_password.html",
@@ -173,7 +173,7 @@ pub async fn reset_submit(ctx: PageContext, form: Result<Form<ResetForm>, FormRe
     match ctx
         .state()
         .core
-        .reset_password_with_token(&token, &password, ctx.client, ctx.lang)
+        .reset_password_with_token(&token, None, &password, ctx.client, ctx.lang)
         .await
     {
         Ok(()) => ctx.message(
