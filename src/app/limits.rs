@@ -24,17 +24,21 @@ impl Core {
         };
         let rule = limits.of(action);
         let now = self.now();
-        let (hits, started) = self
+        let window_start = rule.window_start(now);
+        let count = self
             .store
-            .hit_rate_limit(&limit_key(action, subject), now, rule.window)
+            .hit_rate_limit(
+                &limit_key(action, subject),
+                window_start,
+                window_start - rule.window,
+            )
             .await?;
-        if hits > rule.limit {
+        rule.judge(now, count).map_err(|wait| {
             tracing::warn!(action = action.name(), "per-client limit reached");
-            return Err(CoreError::TooManyAttempts {
-                retry_after_secs: seconds_until(now, started + rule.window),
-            });
-        }
-        Ok(())
+            CoreError::TooManyAttempts {
+                retry_after_secs: seconds_until(now, now + wait),
+            }
+        })
     }
 
     /// Takes back a hit counted by [`Self::admit`] that turned out not to

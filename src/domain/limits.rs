@@ -5,7 +5,7 @@
 //! the count.
 
 use std::net::IpAddr;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 /// An action limited per client address (or per account, for recovery).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,12 +39,56 @@ impl Limited {
     }
 }
 
-/// At most `limit` in any `window` (a fixed window, counted from its first
-/// hit).
+/// At most `limit` in any `window`, as a sliding window: the hits of the
+/// current fixed window plus the previous window's, weighted by how much
+/// of it still lies within the last `window` (no burst of twice the limit
+/// at a window's edge, two counters per client).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub limit: u32,
     pub window: Duration,
+}
+
+/// The counters of one client and action, as the store returns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowCount {
+    /// Hits in the current window, the latest included.
+    pub hits: u32,
+    /// Hits in the window before it.
+    pub previous: u32,
+}
+
+impl RateLimit {
+    /// Where the fixed window holding `now` starts: windows are aligned
+    /// to the epoch, so every instance agrees on them.
+    pub fn window_start(&self, now: OffsetDateTime) -> OffsetDateTime {
+        let window = self.window.whole_milliseconds().max(1);
+        let at = (now - OffsetDateTime::UNIX_EPOCH).whole_milliseconds();
+        let start = at - at.rem_euclid(window);
+        OffsetDateTime::UNIX_EPOCH + Duration::milliseconds(i64::try_from(start).unwrap_or(i64::MAX))
+    }
+
+    /// `Ok` while the sliding count is within the limit; else how long,
+    /// with no further hits, until it is again.
+    pub fn judge(&self, now: OffsetDateTime, count: WindowCount) -> Result<(), Duration> {
+        let window = self.window.as_seconds_f64().max(0.001);
+        let start = self.window_start(now);
+        let elapsed = (now - start).as_seconds_f64() / window;
+        let limit = f64::from(self.limit);
+        let (hits, previous) = (f64::from(count.hits), f64::from(count.previous));
+        if previous * (1.0 - elapsed) + hits <= limit {
+            return Ok(());
+        }
+        let wait = if hits <= limit {
+            // Within this window, once enough of the previous one slid out.
+            let at = 1.0 - (limit - hits) / previous;
+            (at - elapsed) * window
+        } else {
+            // In the next window, once enough of this one slid out.
+            (1.0 - elapsed) * window + (1.0 - limit / hits) * window
+        };
+        Err(Duration::seconds_f64(wait.max(0.0)))
+    }
 }
 
 /// Every per-client limit; generous enough for an office behind one
@@ -119,6 +163,33 @@ pub fn client_key(address: Option<IpAddr>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn limit(limit: u32) -> RateLimit {
+        RateLimit {
+            limit,
+            window: Duration::seconds(100),
+        }
+    }
+
+    #[test]
+    fn the_previous_window_counts_by_how_much_of_it_is_still_in_view() {
+        let rule = limit(10);
+        let start = rule.window_start(OffsetDateTime::UNIX_EPOCH + Duration::seconds(1_000_050));
+        assert_eq!(start, OffsetDateTime::UNIX_EPOCH + Duration::seconds(1_000_000));
+        let at = |s: i64| start + Duration::seconds(s);
+        let count = |hits, previous| WindowCount { hits, previous };
+        // A quarter into the window, 3/4 of the previous 8 still count: 6 + 4 = 10.
+        assert_eq!(rule.judge(at(25), count(4, 8)), Ok(()));
+        // One more is over; it is under again once 1/8 more of the
+        // previous window slid out (12.5 s).
+        let wait = rule.judge(at(25), count(5, 8)).unwrap_err();
+        assert!((wait.as_seconds_f64() - 12.5).abs() < 1e-6, "{wait}");
+        // Over within this window alone: wait for the next window and half of it.
+        let wait = rule.judge(at(50), count(20, 0)).unwrap_err();
+        assert!((wait.as_seconds_f64() - 100.0).abs() < 1e-6, "{wait}");
+        // No burst at the edge: 10 at the end of one window, 1 at the start of the next.
+        assert!(rule.judge(at(100), count(1, 10)).is_err());
+    }
 
     #[test]
     fn ipv6_clients_are_counted_by_their_64_bit_prefix() {

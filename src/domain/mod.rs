@@ -15,7 +15,7 @@ pub use account::{Account, Role, Session};
 pub use email::Email;
 pub use id::{AccountId, MemberId, SessionId};
 pub use invalid::Invalid;
-pub use limits::{Limited, RateLimit, RateLimits, client_key};
+pub use limits::{Limited, RateLimit, RateLimits, WindowCount, client_key};
 pub use lockout::LockoutRule;
 pub use member::{Member, MemberChange, MemberData, MemberInput};
 pub use password::Password;

@@ -424,14 +424,15 @@ pub trait Store: Send + Sync + 'static {
     async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError>;
     /// Takes back a reserved attempt that was never checked.
     async fn release_login_attempt(&self, login: &str) -> Result<(), StoreError>;
-    /// Counts one hit on a per-client counter whose windows last `window`:
-    /// the hits in the current window, this one included, and its start.
+    /// Counts one hit on a per-client counter in the window that starts at
+    /// `window_start` (the one before started at `previous_start`): the hits
+    /// of both windows, this one included.
     async fn hit_rate_limit(
         &self,
         key: &str,
-        now: OffsetDateTime,
-        window: time::Duration,
-    ) -> Result<(u32, OffsetDateTime), StoreError>;
+        window_start: OffsetDateTime,
+        previous_start: OffsetDateTime,
+    ) -> Result<crate::domain::WindowCount, StoreError>;
     /// Takes back one hit of a counter.
     async fn unhit_rate_limit(&self, key: &str) -> Result<(), StoreError>;
     /// Deletes rows that ended (expired, used, revoked, delivered) more

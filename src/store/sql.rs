@@ -291,10 +291,10 @@ impl Store for SqlStore {
     async fn hit_rate_limit(
         &self,
         key: &str,
-        now: OffsetDateTime,
-        window: time::Duration,
-    ) -> Result<(u32, OffsetDateTime), StoreError> {
-        throttle::hit(&self.db, key, now, window).await
+        window_start: OffsetDateTime,
+        previous_start: OffsetDateTime,
+    ) -> Result<crate::domain::WindowCount, StoreError> {
+        throttle::hit(&self.db, key, window_start, previous_start).await
     }
 
     async fn unhit_rate_limit(&self, key: &str) -> Result<(), StoreError> {

@@ -5,7 +5,7 @@
 
 use super::db::{Db, args};
 use super::{LoginReservation, StoreError, from_millis, to_millis};
-use crate::domain::LockoutRule;
+use crate::domain::{LockoutRule, WindowCount};
 use time::OffsetDateTime;
 
 /// Counts an attempt before its password is checked (a success clears the
@@ -72,26 +72,34 @@ pub async fn clear(db: &Db, login: &str) -> Result<(), StoreError> {
     db.execute(sql, args![login]).await.map(drop)
 }
 
-/// Counts one hit on a per-client counter: a fixed window that starts with
-/// its first hit and restarts once `window` has passed. Returns the hits in
-/// the current window, this one included, and when that window started; one
-/// statement, so parallel hits are each counted once.
+/// Counts one hit on a per-client counter in the fixed window starting at
+/// `window_start`, moving the count of the window before (`previous_start`)
+/// aside when a new window begins. One statement, so parallel hits are each
+/// counted once; every SET reads the row as it was.
 pub async fn hit(
     db: &Db,
     key: &str,
-    now: OffsetDateTime,
-    window: time::Duration,
-) -> Result<(u32, OffsetDateTime), StoreError> {
-    let sql = "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
+    window_start: OffsetDateTime,
+    previous_start: OffsetDateTime,
+) -> Result<WindowCount, StoreError> {
+    let sql = "INSERT INTO rate_limits (key, window_start, hits, previous_hits) VALUES ($1, $2, 1, 0) \
          ON CONFLICT (key) DO UPDATE SET \
-         hits = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.hits + 1 END, \
-         window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END \
-         RETURNING hits, window_start";
-    let expired_before = to_millis(now - window);
-    let (hits, started): (i64, i64) = db
-        .fetch_one(sql, args![key, to_millis(now), expired_before])
+         previous_hits = CASE WHEN rate_limits.window_start = $2 THEN rate_limits.previous_hits \
+         WHEN rate_limits.window_start = $3 THEN rate_limits.hits ELSE 0 END, \
+         hits = CASE WHEN rate_limits.window_start = $2 THEN rate_limits.hits + 1 ELSE 1 END, \
+         window_start = $2 \
+         RETURNING hits, previous_hits";
+    let (hits, previous): (i64, i64) = db
+        .fetch_one(
+            sql,
+            args![key, to_millis(window_start), to_millis(previous_start)],
+        )
         .await?;
-    Ok((u32::try_from(hits).unwrap_or(u32::MAX), from_millis(started)))
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(WindowCount {
+        hits: count(hits),
+        previous: count(previous),
+    })
 }
 
 /// Takes back one hit (an attempt counted before its outcome was known
