@@ -126,6 +126,15 @@ pub struct SettingsArgs {
     /// Per-address and per-account limits: on (default) or off.
     #[arg(long, global = true, env = "KLUCZNIK_RATE_LIMITS")]
     pub rate_limits: Option<String>,
+    /// Change one per-client limit, NAME=COUNT/WINDOW (repeatable), e.g.
+    /// signup=20/1h; names: signin, signup, guess, resend, recovery, recovery-account.
+    #[arg(
+        long = "rate-limit",
+        global = true,
+        env = "KLUCZNIK_RATE_LIMIT",
+        value_delimiter = ','
+    )]
+    pub rate_limit: Vec<String>,
     /// Longest a request may take before it is answered 503 (default 30s).
     #[arg(long, global = true, env = "KLUCZNIK_REQUEST_TIMEOUT")]
     pub request_timeout: Option<String>,

@@ -10,7 +10,7 @@ mod parse;
 pub use parse::parse_duration;
 use parse::{
     duration, number, parse_database_url, parse_dialect, parse_origin, parse_proxy, parse_public_url,
-    parse_secret_key, read_file,
+    parse_rate_limit, parse_secret_key, read_file,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -121,6 +121,7 @@ pub(super) struct FileSettings {
     trusted_proxies: Option<Vec<String>>,
     secret_key_file: Option<String>,
     rate_limits: Option<String>,
+    rate_limit: Option<Vec<String>>,
     request_timeout: Option<String>,
     header_read_timeout: Option<String>,
     prune_interval: Option<String>,
@@ -282,6 +283,12 @@ impl Config {
                 ));
             }
         };
+        if let Some(limits) = core.rate_limits.as_mut() {
+            for raw in pick_list(&args.rate_limit, &file.rate_limit) {
+                let (action, rule) = parse_rate_limit(&raw)?;
+                *limits.of_mut(action) = rule;
+            }
+        }
         let secret_key = parse_secret_key(
             args.secret_key.as_deref(),
             pick(&args.secret_key_file, file.secret_key_file).as_deref(),
@@ -419,6 +426,64 @@ mod tests {
         assert_eq!(config.core.fixed_refresh_ttl, Duration::hours(12));
         assert_eq!(Config::default().core.fixed_refresh_ttl, Duration::hours(24));
         assert_eq!(config.database_url.expose(), "sqlite://klucznik.db");
+    }
+
+    #[test]
+    fn rate_limits_can_be_changed_one_by_one_or_turned_off() {
+        use crate::domain::{RateLimit, RateLimits};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "rate_limit = [\"resend=3/1h\"]\n").unwrap();
+        let from_file = SettingsArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let limits = Config::resolve(&from_file).unwrap().core.rate_limits.unwrap();
+        assert_eq!(
+            limits.resend,
+            RateLimit {
+                limit: 3,
+                window: Duration::hours(1)
+            }
+        );
+        assert_eq!(limits.sign_up, RateLimits::DEFAULT.sign_up);
+        let flags = SettingsArgs {
+            config: Some(path),
+            rate_limit: vec!["signup=20/1h".into(), "signin=500/1m".into()],
+            ..Default::default()
+        };
+        let limits = Config::resolve(&flags).unwrap().core.rate_limits.unwrap();
+        assert_eq!(
+            limits.sign_up,
+            RateLimit {
+                limit: 20,
+                window: Duration::hours(1)
+            }
+        );
+        assert_eq!(limits.sign_in_failures.limit, 500);
+        assert_eq!(
+            limits.resend,
+            RateLimits::DEFAULT.resend,
+            "flags replace the file's list"
+        );
+        let off = SettingsArgs {
+            rate_limits: Some("off".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(&off).unwrap().core.rate_limits.is_none());
+        for bad in ["signup=0/1h", "nothing=1/1h", "signup=5", "signup=5/soon"] {
+            let args = SettingsArgs {
+                rate_limit: vec![bad.into()],
+                ..Default::default()
+            };
+            assert!(
+                Config::resolve(&args)
+                    .unwrap_err()
+                    .setting
+                    .contains("--rate-limit"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -132,3 +132,32 @@ pub(super) fn parse_secret_key(
         .map(Some)
         .ok_or_else(|| ConfigError::new(SETTING, "must be base64 of 32 bytes (openssl rand -base64 32)"))
 }
+
+/// `signup=20/1h`: a limit's name, how many, in how long.
+pub(super) fn parse_rate_limit(
+    raw: &str,
+) -> Result<(crate::domain::Limited, crate::domain::RateLimit), ConfigError> {
+    const SETTING: &str = "--rate-limit / KLUCZNIK_RATE_LIMIT";
+    let refused = || {
+        ConfigError::new(
+            SETTING,
+            format!(
+                "`{raw}` is not NAME=COUNT/WINDOW (like signup=20/1h) with NAME one of \
+                 signin, signup, guess, resend, recovery, recovery-account"
+            ),
+        )
+    };
+    let (name, rule) = raw.trim().split_once('=').ok_or_else(refused)?;
+    let (count, window) = rule.split_once('/').ok_or_else(refused)?;
+    let action = crate::domain::Limited::parse(name.trim()).ok_or_else(refused)?;
+    let limit = count
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(refused)?;
+    let window = parse_duration(window)
+        .filter(|d| d.is_positive())
+        .ok_or_else(refused)?;
+    Ok((action, crate::domain::RateLimit { limit, window }))
+}

@@ -26,6 +26,20 @@ pub enum Limited {
 }
 
 impl Limited {
+    pub const ALL: [Self; 6] = [
+        Self::SignInFailures,
+        Self::SignUp,
+        Self::TokenGuesses,
+        Self::Resend,
+        Self::Recovery,
+        Self::RecoveryPerAccount,
+    ];
+
+    /// The action a counter's name names.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.name() == name)
+    }
+
     /// The counter's name in the store.
     pub fn name(self) -> &'static str {
         match self {
@@ -132,6 +146,18 @@ impl RateLimits {
             window: Duration::hours(1),
         },
     };
+
+    /// The rule of `action`, to change it.
+    pub fn of_mut(&mut self, action: Limited) -> &mut RateLimit {
+        match action {
+            Limited::SignInFailures => &mut self.sign_in_failures,
+            Limited::SignUp => &mut self.sign_up,
+            Limited::TokenGuesses => &mut self.token_guesses,
+            Limited::Resend => &mut self.resend,
+            Limited::Recovery => &mut self.recovery,
+            Limited::RecoveryPerAccount => &mut self.recovery_per_account,
+        }
+    }
 
     pub fn of(&self, action: Limited) -> RateLimit {
         match action {
