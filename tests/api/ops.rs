@@ -404,3 +404,55 @@ async fn a_locked_sqlite_database_answers_503_and_recovers() {
     sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
     app.register("ala@example.pl").await;
 }
+
+/// Files made immutable (`chattr +i`) for as long as it lives.
+struct Immutable(Vec<std::path::PathBuf>);
+
+impl Immutable {
+    fn set(paths: Vec<std::path::PathBuf>) -> Option<Self> {
+        let done = std::process::Command::new("chattr")
+            .arg("+i")
+            .args(&paths)
+            .status()
+            .is_ok_and(|s| s.success());
+        done.then_some(Self(paths))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .args(&self.0)
+            .status();
+    }
+}
+
+/// The SQLite file (and its write-ahead log) made unwritable under a
+/// running server: writes answer 503 `database_unavailable`, reads go on,
+/// and writes work again once the file is writable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_sqlite_file_answers_503_and_recovers() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let signed_in = app.signed_in("ala@example.pl").await;
+    let file = std::path::PathBuf::from(app.database.url.trim_start_matches("sqlite://"));
+    let wal = file.with_extension("db-wal");
+    let Some(guard) = Immutable::set(vec![file, wal]) else {
+        crate::helpers::loudly("SKIPPED: chattr +i is not available here");
+        return;
+    };
+    let refused = app
+        .post(
+            "/api/v1/register",
+            serde_json::json!({"email": "ola@example.pl", "password": crate::helpers::PASSWORD}),
+        )
+        .await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_error(refused, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+    let me = app
+        .get_with_token("/api/v1/me", crate::helpers::token(&signed_in))
+        .await;
+    assert_eq!(me.status(), StatusCode::OK, "reads still work");
+    drop(guard);
+    app.register("ola@example.pl").await;
+}
