@@ -129,15 +129,15 @@ impl Core {
         session_id: &SessionId,
         now: OffsetDateTime,
     ) -> Result<Option<Principal>, CoreError> {
-        let Some(session) = self.store.session_by_id(session_id).await? else {
+        let Some((session, account)) = self.store.principal(session_id).await? else {
             return Ok(None);
         };
-        self.principal_of(session, now).await
+        self.principal_with(session, account, now).await
     }
 
     pub(super) async fn principal_of(
         &self,
-        mut session: Session,
+        session: Session,
         now: OffsetDateTime,
     ) -> Result<Option<Principal>, CoreError> {
         if !session.is_active(now) {
@@ -146,6 +146,20 @@ impl Core {
         let Some(account) = self.store.account_by_id(&session.account_id).await? else {
             return Ok(None);
         };
+        self.principal_with(session, account, now).await
+    }
+
+    /// The principal of a session and its account, if both are live; the
+    /// session is marked used now and then.
+    async fn principal_with(
+        &self,
+        mut session: Session,
+        account: Account,
+        now: OffsetDateTime,
+    ) -> Result<Option<Principal>, CoreError> {
+        if !session.is_active(now) || account.id != session.account_id {
+            return Ok(None);
+        }
         if account.disabled {
             return Ok(None);
         }

@@ -9,6 +9,7 @@ mod accounts;
 mod db;
 mod janitor;
 mod keys;
+mod live;
 mod members;
 mod outbox;
 mod rows;
@@ -273,6 +274,9 @@ pub trait Store: Send + Sync + 'static {
         refresh_digest: &str,
     ) -> Result<(), StoreError>;
     async fn session_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+    /// A session with its account, as recently as `live::FRESH_FOR` ago:
+    /// the look-up of every authenticated request.
+    async fn principal(&self, session_id: &SessionId) -> Result<Option<(Session, Account)>, StoreError>;
     async fn session_by_secret(&self, secret_digest: &str) -> Result<Option<Session>, StoreError>;
     async fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<(), StoreError>;
     async fn sessions_of(&self, account_id: &AccountId) -> Result<Vec<Session>, StoreError>;

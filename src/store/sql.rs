@@ -2,6 +2,7 @@
 //! call to the function of its aggregate's module, where the SQL is.
 
 use super::db::Db;
+use super::live::PrincipalCache;
 use super::sealing::KeySealer;
 use super::{
     AccountPage, ClaimedMessage, LoginReservation, MemberChange, MemberPage, OutboxCounts, OutboxMessage,
@@ -15,11 +16,18 @@ pub struct SqlStore {
     db: Db,
     /// Seals private keys at rest, when a key-encryption key is set.
     sealer: Option<KeySealer>,
+    /// Recently read sessions and accounts; every write below that
+    /// changes one forgets it.
+    live: PrincipalCache,
 }
 
 impl SqlStore {
     pub fn new(db: Db, sealer: Option<KeySealer>) -> Self {
-        Self { db, sealer }
+        Self {
+            db,
+            sealer,
+            live: PrincipalCache::default(),
+        }
     }
 }
 
@@ -43,7 +51,9 @@ impl Store for SqlStore {
     }
 
     async fn update_account(&self, account: &Account) -> Result<(), StoreError> {
-        accounts::update(&self.db, account).await
+        let updated = accounts::update(&self.db, account).await;
+        self.live.forget_account(&account.id);
+        updated
     }
 
     async fn account_by_id(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
@@ -76,12 +86,29 @@ impl Store for SqlStore {
         sessions::by_id(&self.db, id).await
     }
 
+    async fn principal(&self, session_id: &SessionId) -> Result<Option<(Session, Account)>, StoreError> {
+        if let Some(found) = self.live.get(session_id) {
+            return Ok(Some(found));
+        }
+        let generation = self.live.generation();
+        let Some(session) = sessions::by_id(&self.db, session_id).await? else {
+            return Ok(None);
+        };
+        let Some(account) = accounts::by_id(&self.db, &session.account_id).await? else {
+            return Ok(None);
+        };
+        self.live.put(generation, session.clone(), account.clone());
+        Ok(Some((session, account)))
+    }
+
     async fn session_by_secret(&self, secret_digest: &str) -> Result<Option<Session>, StoreError> {
         sessions::by_secret(&self.db, secret_digest).await
     }
 
     async fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<(), StoreError> {
-        sessions::touch(&self.db, id, now).await
+        sessions::touch(&self.db, id, now).await?;
+        self.live.touched(id, now);
+        Ok(())
     }
 
     async fn sessions_of(&self, account_id: &AccountId) -> Result<Vec<Session>, StoreError> {
@@ -89,7 +116,9 @@ impl Store for SqlStore {
     }
 
     async fn revoke_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {
-        sessions::revoke(&self.db, id, now).await
+        let revoked = sessions::revoke(&self.db, id, now).await;
+        self.live.forget_session(id);
+        revoked
     }
 
     async fn revoke_sessions_of(
@@ -98,7 +127,9 @@ impl Store for SqlStore {
         keep: Option<&SessionId>,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        sessions::revoke_all_of(&self.db, account_id, keep.map(|id| id.as_str()), now).await
+        let revoked = sessions::revoke_all_of(&self.db, account_id, keep.map(|id| id.as_str()), now).await;
+        self.live.forget_account(account_id);
+        revoked
     }
 
     async fn refresh_token(&self, digest: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
@@ -167,7 +198,9 @@ impl Store for SqlStore {
         now: OffsetDateTime,
         mail: Option<&OutboxMessage>,
     ) -> Result<bool, StoreError> {
-        verification::complete(&self.db, id, account, now, mail).await
+        let completed = verification::complete(&self.db, id, account, now, mail).await;
+        self.live.forget_account(&account.id);
+        completed
     }
 
     async fn insert_password_reset(
@@ -189,7 +222,9 @@ impl Store for SqlStore {
         now: OffsetDateTime,
         mail: &OutboxMessage,
     ) -> Result<bool, StoreError> {
-        verification::complete_password_reset(&self.db, digest, account, now, mail).await
+        let completed = verification::complete_password_reset(&self.db, digest, account, now, mail).await;
+        self.live.forget_account(&account.id);
+        completed
     }
 
     async fn enqueue_mail(&self, mail: &OutboxMessage) -> Result<(), StoreError> {

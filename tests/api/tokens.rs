@@ -17,7 +17,48 @@ both_backends!(
     keys_are_shared_by_instances_on_one_database,
     a_disabled_account_is_refused_at_once,
     keys_named_by_the_token_itself_are_never_used,
+    a_sign_out_reaches_another_instance_within_a_second,
 );
+
+/// Authenticated requests are answered from a copy at most a second old:
+/// the instance that signs out refuses the token at once, another instance
+/// on the same database within a second.
+async fn a_sign_out_reaches_another_instance_within_a_second(backend: Backend) {
+    let first = TestApp::spawn(backend).await;
+    // Behind one load balancer both have the same public URL (the issuer).
+    let public_url = url::Url::parse(&first.address).unwrap();
+    let second = first.another_instance(|c| c.public_url = Some(public_url)).await;
+    let login = first.signed_in("ala@example.pl").await;
+    for app in [&first, &second] {
+        assert_eq!(
+            app.get_with_token("/api/v1/me", token(&login)).await.status(),
+            StatusCode::OK
+        );
+    }
+    let out = first
+        .client
+        .post(first.url("/api/v1/logout"))
+        .bearer_auth(token(&login))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_success());
+    let me = first.get_with_token("/api/v1/me", token(&login)).await;
+    assert_error(me, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let signed_out = std::time::Instant::now();
+    loop {
+        let me = second.get_with_token("/api/v1/me", token(&login)).await;
+        if me.status() == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            signed_out.elapsed() < std::time::Duration::from_millis(1500),
+            "still signed in on the other instance after {:?}",
+            signed_out.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
 
 /// A token signed with the attacker's own Ed25519 key, naming where to find
 /// it (`jku`, `x5u`) or carrying it (`jwk`), with the real token's claims:
