@@ -61,8 +61,9 @@ impl Core {
             self.lockout_failed(&lockout, now).await?;
             return Err(CoreError::InvalidCredentials);
         };
-        self.store.clear_login_failures(&lockout.pair.key).await?;
-        self.store.clear_login_failures(&lockout.account.key).await?;
+        self.store
+            .clear_login_failures([&lockout.pair.key, &lockout.account.key])
+            .await?;
         self.readmit(Limited::SignInFailures, client).await?;
         if account.disabled {
             return Err(CoreError::AccountDisabled);

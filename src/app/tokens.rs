@@ -82,7 +82,15 @@ pub struct TokenService {
     store: DynStore,
     keys: RwLock<KeySet>,
     clock: Arc<dyn Clock>,
+    /// Tokens whose signature and issuer were checked, by their exact
+    /// text: a signature check (tens of microseconds for EdDSA) is paid
+    /// once per token, not per request. Expiry is still checked each time;
+    /// a reload of the keys empties it.
+    verified: std::sync::Mutex<HashMap<String, Claims>>,
 }
+
+/// Verified tokens kept at most; past it, expired ones go, then all.
+const VERIFIED_CAPACITY: usize = 10_000;
 
 impl TokenService {
     /// Loads the keys for `algorithm`, creating the first one if there is none.
@@ -101,6 +109,7 @@ impl TokenService {
             store,
             keys: RwLock::new(keys),
             clock,
+            verified: std::sync::Mutex::default(),
         })
     }
 
@@ -147,6 +156,39 @@ impl TokenService {
 
     /// Checks signature, algorithm, issuer and expiry (one second of leeway).
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenRejection> {
+        let known = self.verified().get(token).cloned();
+        let claims = match known {
+            Some(claims) => claims,
+            None => {
+                let claims = self.check_signature(token).await?;
+                let mut verified = self.verified();
+                if verified.len() >= VERIFIED_CAPACITY {
+                    let now = self.clock.now().unix_timestamp();
+                    verified.retain(|_, claims| claims.exp + EXP_LEEWAY_SECS >= now);
+                    if verified.len() >= VERIFIED_CAPACITY {
+                        verified.clear();
+                    }
+                }
+                verified.insert(token.to_owned(), claims.clone());
+                claims
+            }
+        };
+        if claims.exp + EXP_LEEWAY_SECS < self.clock.now().unix_timestamp() {
+            return Err(TokenRejection::Expired);
+        }
+        Ok(claims)
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claims>> {
+        self.verified.lock().unwrap_or_else(|poisoned| {
+            let mut verified = poisoned.into_inner();
+            verified.clear();
+            verified
+        })
+    }
+
+    /// Signature, algorithm, key and issuer; not expiry.
+    async fn check_signature(&self, token: &str) -> Result<Claims, TokenRejection> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Invalid)?;
         if header.alg != self.algorithm.jwt() {
             return Err(TokenRejection::Invalid);
@@ -164,13 +206,9 @@ impl TokenService {
         validation.validate_aud = false;
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map(|data| data.claims)
-            .map_err(|_| TokenRejection::Invalid)?;
-        if claims.exp + EXP_LEEWAY_SECS < self.clock.now().unix_timestamp() {
-            return Err(TokenRejection::Expired);
-        }
-        Ok(claims)
+            .map_err(|_| TokenRejection::Invalid)
     }
 
     /// The public keys, as a JWK set (empty for HS256: its key is secret).
@@ -205,6 +243,8 @@ impl TokenService {
             && let Ok(mut keys) = self.keys.write()
         {
             *keys = loaded;
+            // A key may have gone: its tokens must be checked again.
+            self.verified().clear();
         }
     }
 }

@@ -85,7 +85,10 @@ pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>) -> Router 
                     let path = loggable_path(request.uri().path());
                     tracing::info_span!("request", method = %request.method(), path = %path, request_id)
                 })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                // One line a request only at debug: formatting it costs more than
+                // answering who-am-I. Failures (5xx) are logged at error by
+                // the render layer whatever the level.
+                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

@@ -19,15 +19,41 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 
 /// A pool on one of the two databases.
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to the pool, whichever database it is.
+/// SQLite takes one writer at a time: connections that race for the write
+/// lock sleep in its busy handler (tens of milliseconds each time). So every
+/// write goes through one connection, queued in order, and reads through
+/// the others, which WAL never blocks.
+pub struct SqlitePools {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqlitePools {
+    /// The pool a statement runs on: plain `SELECT`s read, anything else
+    /// (including `INSERT … RETURNING`) writes.
+    fn for_statement(&self, sql: &str) -> &SqlitePool {
+        let head = sql.trim_start().get(..6).unwrap_or_default();
+        if head.eq_ignore_ascii_case("select") {
+            &self.reader
+        } else {
+            &self.writer
+        }
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the pool for statement `$sql`,
+/// whichever database it is.
 macro_rules! on_pool {
-    ($db:expr, |$pool:ident| $body:expr) => {
+    ($db:expr, $sql:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::store::db::Db::Sqlite($pool) => $body,
+            $crate::store::db::Db::Sqlite(pools) => {
+                let $pool = pools.for_statement($sql);
+                $body
+            }
             $crate::store::db::Db::Postgres($pool) => $body,
         }
     };
@@ -183,7 +209,8 @@ impl<T> Row for T where
 impl Db {
     /// Runs a statement; how many rows it changed.
     pub async fn execute(&self, sql: impl SqlSafeStr + Send, args: Vec<Arg>) -> Result<u64, StoreError> {
-        on_pool!(self, |pool| sqlx::query(sql)
+        let sql = sql.into_sql_str();
+        on_pool!(self, sql.as_str(), |pool| sqlx::query(sql.clone())
             .args(args)
             .execute(pool)
             .await
@@ -196,7 +223,8 @@ impl Db {
         sql: impl SqlSafeStr + Send,
         args: Vec<Arg>,
     ) -> Result<Option<R>, StoreError> {
-        on_pool!(self, |pool| sqlx::query(sql)
+        let sql = sql.into_sql_str();
+        on_pool!(self, sql.as_str(), |pool| sqlx::query(sql.clone())
             .args(args)
             .try_map(|row| R::from_row(&row))
             .fetch_optional(pool)
@@ -209,7 +237,8 @@ impl Db {
         sql: impl SqlSafeStr + Send,
         args: Vec<Arg>,
     ) -> Result<R, StoreError> {
-        on_pool!(self, |pool| sqlx::query(sql)
+        let sql = sql.into_sql_str();
+        on_pool!(self, sql.as_str(), |pool| sqlx::query(sql.clone())
             .args(args)
             .try_map(|row| R::from_row(&row))
             .fetch_one(pool)
@@ -222,7 +251,8 @@ impl Db {
         sql: impl SqlSafeStr + Send,
         args: Vec<Arg>,
     ) -> Result<Vec<R>, StoreError> {
-        on_pool!(self, |pool| sqlx::query(sql)
+        let sql = sql.into_sql_str();
+        on_pool!(self, sql.as_str(), |pool| sqlx::query(sql.clone())
             .args(args)
             .try_map(|row| R::from_row(&row))
             .fetch_all(pool)
@@ -265,7 +295,16 @@ pub enum Tx {
 impl Tx {
     pub async fn begin(db: &Db) -> Result<Self, StoreError> {
         Ok(match db {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await.map_err(classify)?),
+            // IMMEDIATE takes the write lock at once: a transaction that
+            // reads first cannot then fail to upgrade (another process, such
+            // as `klucznik user`, may write to the same file).
+            Db::Sqlite(pools) => Tx::Sqlite(
+                pools
+                    .writer
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(classify)?,
+            ),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await.map_err(classify)?),
         })
     }
@@ -287,6 +326,14 @@ impl Tx {
     }
 }
 
+/// Whether a pooled connection may be used: one still inside a
+/// transaction (a COMMIT that failed on an I/O error leaves it so) is
+/// closed instead, and the pool opens a fresh one; with one SQLite writer,
+/// keeping it would refuse every write from then on.
+fn not_stuck(connection: &impl sqlx::Connection) -> bool {
+    !connection.is_in_transaction()
+}
+
 impl Db {
     /// One SQLite file in WAL mode, created on first start.
     pub async fn sqlite(url: &str) -> Result<Self, StoreError> {
@@ -299,13 +346,21 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+        let writer = SqlitePoolOptions::new()
+            .before_acquire(|connection, _| Box::pin(async move { Ok(not_stuck(connection)) }))
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.clone())
+            .await
+            .map_err(classify)?;
+        let reader = SqlitePoolOptions::new()
+            .before_acquire(|connection, _| Box::pin(async move { Ok(not_stuck(connection)) }))
+            .max_connections(6)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
             .map_err(classify)?;
-        Ok(Db::Sqlite(pool))
+        Ok(Db::Sqlite(SqlitePools { reader, writer }))
     }
 
     /// PostgreSQL, opened lazily: a database that is down at some later
@@ -321,6 +376,7 @@ impl Db {
                 ("idle_in_transaction_session_timeout", "30s"),
             ]);
         let pool = PgPoolOptions::new()
+            .before_acquire(|connection, _| Box::pin(async move { Ok(not_stuck(connection)) }))
             .max_connections(16)
             // Well under the 5 s in which a request must learn the database is down.
             .acquire_timeout(Duration::from_secs(3))
@@ -329,7 +385,7 @@ impl Db {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query("SELECT 1")
+        on_pool!(self, "SELECT 1", |pool| sqlx::query("SELECT 1")
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))
@@ -339,7 +395,7 @@ impl Db {
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Db::Sqlite(pools) => SQLITE_MIGRATIONS.run(&pools.writer).await,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
         .map_err(|e| match e {

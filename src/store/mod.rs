@@ -425,7 +425,8 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
         rule: &crate::domain::LockoutRule,
     ) -> Result<(), StoreError>;
-    async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError>;
+    /// A success: both counters of the attempt start again.
+    async fn clear_login_failures(&self, keys: [&str; 2]) -> Result<(), StoreError>;
     /// Takes back a reserved attempt that was never checked.
     async fn release_login_attempt(&self, login: &str) -> Result<(), StoreError>;
     /// Counts one hit on a per-client counter in the window that starts at

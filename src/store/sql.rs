@@ -315,8 +315,8 @@ impl Store for SqlStore {
         throttle::failed(&self.db, login, failures, now, rule).await
     }
 
-    async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {
-        throttle::clear(&self.db, login).await
+    async fn clear_login_failures(&self, keys: [&str; 2]) -> Result<(), StoreError> {
+        throttle::clear(&self.db, keys).await
     }
 
     async fn release_login_attempt(&self, login: &str) -> Result<(), StoreError> {

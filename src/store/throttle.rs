@@ -67,9 +67,10 @@ pub async fn release(db: &Db, login: &str) -> Result<(), StoreError> {
     db.execute(sql, args![login]).await.map(drop)
 }
 
-pub async fn clear(db: &Db, login: &str) -> Result<(), StoreError> {
-    let sql = "DELETE FROM login_failures WHERE login = $1";
-    db.execute(sql, args![login]).await.map(drop)
+/// A success clears both counters of the attempt in one statement.
+pub async fn clear(db: &Db, [first, second]: [&str; 2]) -> Result<(), StoreError> {
+    let sql = "DELETE FROM login_failures WHERE login = $1 OR login = $2";
+    db.execute(sql, args![first, second]).await.map(drop)
 }
 
 /// Counts one hit on a per-client counter in the fixed window starting at

@@ -497,7 +497,10 @@ async fn secrets_never_reach_the_logs() {
 async fn logs_to_a_pipe_are_plain_text() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("k.db").display());
-    let (mut server, address) = serve(klucznik(&url));
+    // Requests are logged at debug.
+    let mut command = klucznik(&url);
+    command.env("KLUCZNIK_LOG", "debug");
+    let (mut server, address) = serve(command);
     let health = reqwest::get(format!("{address}/healthz")).await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     assert!(stop(&mut server).success());
