@@ -14,6 +14,21 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// Freed pages go back to the system after a second of disuse, from a
+/// background thread (not only when the process next allocates), and with
+/// MADV_DONTNEED rather than MADV_FREE, whose pages stay counted as
+/// resident until the kernel is short of memory: a quiet server shrinks.
+fn return_memory_when_quiet() -> Result<(), tikv_jemalloc_ctl::Error> {
+    use tikv_jemalloc_ctl::{Access, AsName};
+    for key in [&b"arenas.dirty_decay_ms\0"[..], b"arena.0.dirty_decay_ms\0"] {
+        key.name().write(1000_isize)?;
+    }
+    for key in [&b"arenas.muzzy_decay_ms\0"[..], b"arena.0.muzzy_decay_ms\0"] {
+        key.name().write(0_isize)?;
+    }
+    tikv_jemalloc_ctl::background_thread::write(true)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::resolve(&cli.settings) {
@@ -35,6 +50,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(error) = return_memory_when_quiet() {
+        eprintln!("klucznik: cannot tune the allocator: {error}");
+    }
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Serve => serve(config).await,

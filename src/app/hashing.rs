@@ -13,8 +13,8 @@ use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use std::cell::RefCell;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{Semaphore, oneshot};
 use tracing::Span;
 
@@ -54,8 +54,11 @@ pub enum Verdict {
     MatchNeedsRehash,
 }
 
+/// A hashing thread idle this long gives its Argon2 memory back.
+const IDLE_BEFORE_RELEASE: Duration = Duration::from_secs(10);
+
 pub struct PasswordHasherPool {
-    jobs: SyncSender<Job>,
+    jobs: flume::Sender<Job>,
     permits: Arc<Semaphore>,
     argon2: Arc<Argon2<'static>>,
     /// Checked instead when the login name is unknown, so that an unknown
@@ -67,16 +70,18 @@ impl PasswordHasherPool {
     pub fn new(cost: Argon2Cost, threads: usize) -> Result<Self, argon2::Error> {
         let threads = threads.max(1);
         let argon2 = Arc::new(Argon2::new(Algorithm::Argon2id, Version::V0x13, cost.params()?));
-        let (jobs, receiver) = sync_channel::<Job>(threads);
-        let receiver = Arc::new(Mutex::new(receiver));
+        let (jobs, receiver) = flume::bounded::<Job>(threads);
         for index in 0..threads {
-            let receiver = Arc::clone(&receiver);
+            let receiver = receiver.clone();
             // A thread that cannot start leaves fewer workers; jobs still run.
             let _ = std::thread::Builder::new()
                 .name(format!("klucznik-hash-{index}"))
                 .spawn(move || work(receiver));
         }
-        let dummy_hash = hash_with(&argon2, &crate::app::secrets::random_secret())?;
+        let dummy_hash = hash_with(&argon2, &crate::app::secrets::random_secret());
+        // Made on the caller's thread, which hashes nothing else.
+        release_memory();
+        let dummy_hash = dummy_hash?;
         Ok(Self {
             jobs,
             permits: Arc::new(Semaphore::new(threads)),
@@ -126,24 +131,31 @@ impl PasswordHasherPool {
     }
 }
 
-fn work(receiver: Arc<Mutex<Receiver<Job>>>) {
+fn work(receiver: flume::Receiver<Job>) {
     loop {
-        let job = match receiver.lock() {
-            Ok(guard) => guard.recv(),
-            Err(_) => return,
-        };
-        match job {
+        match receiver.recv_timeout(IDLE_BEFORE_RELEASE) {
             Ok(job) => job(),
-            Err(_) => return, // every sender is gone: the server is shutting down
+            // Quiet: a resting server should not hold 19 MiB per thread.
+            Err(flume::RecvTimeoutError::Timeout) => release_memory(),
+            Err(flume::RecvTimeoutError::Disconnected) => return, // shutting down
         }
     }
 }
 
 thread_local! {
-    /// Each hashing thread keeps its Argon2 memory between jobs: allocating
-    /// ~19 MiB per hash made the allocator hold on to hundreds of MiB under
-    /// a flood (measured by the login_flood benchmark).
+    /// Each hashing thread keeps its Argon2 memory between jobs (allocating
+    /// ~19 MiB per hash made glibc hold on to hundreds of MiB under a
+    /// flood), until it has been idle for `IDLE_BEFORE_RELEASE`.
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Gives this thread's Argon2 memory back to the allocator.
+fn release_memory() {
+    MEMORY.with(|memory| {
+        if let Ok(mut memory) = memory.try_borrow_mut() {
+            *memory = Vec::new();
+        }
+    });
 }
 
 /// Runs Argon2 with this thread's reusable memory.
