@@ -192,6 +192,7 @@ impl Application {
         let janitor = self
             .prune_interval
             .map(|every| spawn_janitor(Arc::clone(&self.core), every));
+        let ticker = spawn_ticker(Arc::clone(&self.core));
         let served = http::server::serve(
             self.listener,
             self.router,
@@ -203,6 +204,7 @@ impl Application {
         if let Some(janitor) = janitor {
             janitor.abort();
         }
+        ticker.abort();
         let _ = stop_mail.send(true);
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, worker).await;
         served
@@ -221,6 +223,21 @@ fn spawn_janitor(core: Arc<Core>, every: Duration) -> tokio::task::JoinHandle<()
             ticks.tick().await;
             if let Err(error) = core.prune().await {
                 tracing::warn!(%error, "pruning ended rows failed; trying again next round");
+            }
+        }
+    })
+}
+
+/// The store's housekeeping five times a second (SQLite's checkpoint, off
+/// the writer's path).
+fn spawn_ticker(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_millis(200));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = core.tick().await {
+                tracing::debug!(%error, "store housekeeping failed; next second again");
             }
         }
     })

@@ -152,6 +152,11 @@ impl Core {
             .map(Vec::as_slice)
     }
 
+    /// The store's housekeeping, five times a second.
+    pub async fn tick(&self) -> Result<(), CoreError> {
+        Ok(self.store.tick().await?)
+    }
+
     /// Whether the database answers.
     pub async fn ready(&self) -> Result<(), CoreError> {
         Ok(self.store.ping().await?)

@@ -345,7 +345,9 @@ impl Db {
             // loss can take back the last transactions.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // After a burst the log file is cut back to 64 MiB.
+            .pragma("journal_size_limit", "67108864");
         let writer = SqlitePoolOptions::new()
             .before_acquire(|connection, _| Box::pin(async move { Ok(not_stuck(connection)) }))
             .max_connections(1)
@@ -382,6 +384,23 @@ impl Db {
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy_with(options);
         Ok(Db::Postgres(pool))
+    }
+
+    /// SQLite: copies the write-ahead log into the database file from a
+    /// reader connection, beside the writer (the server calls it five times
+    /// a second). The writer's own checkpoint, every thousand pages, then
+    /// finds little left to copy: without this, that commit stalled 40 ms
+    /// and more under load (refresh p99 45 ms at 8 chains, 6 ms with it).
+    /// PostgreSQL checkpoints by itself.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(pools) => sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pools.reader)
+                .await
+                .map(drop)
+                .map_err(classify),
+            Db::Postgres(_) => Ok(()),
+        }
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

@@ -242,6 +242,8 @@ pub type DynStore = Arc<dyn Store>;
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Housekeeping a server does five times a second (SQLite's checkpoint).
+    async fn tick(&self) -> Result<(), StoreError>;
     async fn migrate(&self) -> Result<(), StoreError>;
 
     /// Stores a new account, with its first verification and mail when it

@@ -107,7 +107,10 @@ pub async fn refresh_token(db: &Db, digest: &str) -> Result<Option<RefreshTokenR
     Ok(row.map(RefreshTokenRecord::from))
 }
 
-/// Marks a refresh token used and stores its successor, atomically.
+/// Marks `used_digest` used and stores its successor, if no one used it
+/// first: one statement (migration 0007's trigger inserts the successor in
+/// the same implicit transaction), so of two racing rotations exactly one
+/// sees `used_at IS NULL`.
 pub async fn rotate_refresh_token(
     db: &Db,
     used_digest: &str,
@@ -115,24 +118,14 @@ pub async fn rotate_refresh_token(
     sealed_successor: &str,
     now: OffsetDateTime,
 ) -> Result<Rotation, StoreError> {
-    // The UPDATE is the transaction's first statement, so it takes the write
-    // lock before reading: of two concurrent rotations exactly one sees
-    // `used_at IS NULL`.
-    let mut tx = Tx::begin(db).await?;
-    let claim = "UPDATE refresh_tokens SET used_at = $2, sealed_successor = $3 \
+    let claim = "UPDATE refresh_tokens SET used_at = $2, sealed_successor = $3, successor_digest = $4 \
          WHERE digest = $1 AND used_at IS NULL RETURNING session_id";
-    let claimed: Option<(String,)> = tx
-        .fetch_optional(claim, args![used_digest, to_millis(now), sealed_successor])
-        .await?;
-    let Some((session_id,)) = claimed else {
-        tx.rollback().await?;
-        return Ok(match refresh_token(db, used_digest).await? {
-            Some(record) => Rotation::AlreadyUsed(record),
-            None => Rotation::Unknown,
-        });
-    };
-    let successor = args![successor_digest, &session_id, to_millis(now)];
-    tx.execute(INSERT_REFRESH_TOKEN, successor).await?;
-    tx.commit().await?;
-    Ok(Rotation::Rotated)
+    let values = args![used_digest, to_millis(now), sealed_successor, successor_digest];
+    if db.fetch_optional::<(String,)>(claim, values).await?.is_some() {
+        return Ok(Rotation::Rotated);
+    }
+    Ok(match refresh_token(db, used_digest).await? {
+        Some(record) => Rotation::AlreadyUsed(record),
+        None => Rotation::Unknown,
+    })
 }

@@ -33,6 +33,10 @@ impl SqlStore {
 
 #[async_trait::async_trait]
 impl Store for SqlStore {
+    async fn tick(&self) -> Result<(), StoreError> {
+        self.db.checkpoint().await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
     }
