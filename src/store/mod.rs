@@ -7,11 +7,13 @@
 
 mod accounts;
 mod db;
+mod error;
 mod janitor;
 mod keys;
 mod live;
 mod members;
 mod outbox;
+mod records;
 mod rows;
 mod sealing;
 mod sessions;
@@ -21,221 +23,16 @@ mod verification;
 
 use crate::domain::{Account, AccountId, Member, MemberId, Session, SessionId};
 use async_trait::async_trait;
+pub(crate) use error::classify;
+pub use error::{StoreError, UniqueField};
+pub use records::{
+    AccountPage, ClaimedMessage, LoginReservation, MemberChange, MemberPage, OutboxCounts, OutboxMessage,
+    PasswordResetRecord, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, VerificationPurpose,
+    VerificationRecord,
+};
 use sealing::KeySealer;
 use std::sync::Arc;
 use time::OffsetDateTime;
-
-/// Which unique rule a write broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UniqueField {
-    Email,
-    Username,
-    Other,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("unique constraint on {0:?}")]
-    Conflict(UniqueField),
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    #[error("database error: {0}")]
-    Other(String),
-}
-
-/// A refresh token as stored: its digest and, once used, the sealed
-/// successor that a retry within the grace window receives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshTokenRecord {
-    pub session_id: SessionId,
-    pub used_at: Option<OffsetDateTime>,
-    pub sealed_successor: Option<String>,
-}
-
-/// Result of trying to mark a refresh token used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rotation {
-    /// This call used the token; the successor is stored.
-    Rotated,
-    /// Someone used it first.
-    AlreadyUsed(RefreshTokenRecord),
-    Unknown,
-}
-
-/// A JWT signing key as stored; `Debug` leaves out the private half.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SigningKeyRecord {
-    pub kid: String,
-    pub algorithm: String,
-    /// PKCS#8 for EdDSA, the shared secret for HS256.
-    pub private_key: Vec<u8>,
-    /// The raw public key for EdDSA; empty for HS256.
-    pub public_key: Vec<u8>,
-    pub created_at: OffsetDateTime,
-}
-
-/// An attempt to sign in, as the lockout counted it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginReservation {
-    /// Go ahead; `failures` counts this attempt (a success clears it).
-    Granted { failures: u32 },
-    /// The name's sign-ins are paused until then.
-    Paused { until: OffsetDateTime },
-    /// As many attempts as the lockout allows are being checked right now.
-    Busy,
-}
-
-/// What an email verification is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VerificationPurpose {
-    /// Proving the address an account signed up with.
-    Signup,
-    /// Proving a new address before it replaces the old one.
-    EmailChange,
-}
-
-impl VerificationPurpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Signup => "signup",
-            Self::EmailChange => "email_change",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Self {
-        if raw == "email_change" {
-            Self::EmailChange
-        } else {
-            Self::Signup
-        }
-    }
-}
-
-/// A verification code and link, as stored (digests only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerificationRecord {
-    /// Also the `sessionId` the code is bound to.
-    pub id: String,
-    pub account_id: AccountId,
-    pub purpose: VerificationPurpose,
-    /// The address being verified, as typed.
-    pub email: String,
-    pub code_digest: String,
-    pub link_digest: String,
-    pub attempts: u32,
-    /// Made by a resend rather than by the sign-up itself.
-    pub resent: bool,
-    pub created_at: OffsetDateTime,
-    pub code_expires_at: OffsetDateTime,
-    pub link_expires_at: OffsetDateTime,
-    pub used_at: Option<OffsetDateTime>,
-    pub replaced_at: Option<OffsetDateTime>,
-}
-
-/// A password-reset token, as stored (its digest only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PasswordResetRecord {
-    pub digest: String,
-    pub account_id: AccountId,
-    pub created_at: OffsetDateTime,
-    pub expires_at: OffsetDateTime,
-    pub used_at: Option<OffsetDateTime>,
-}
-
-/// A rendered message waiting in the outbox; `Debug` leaves out the
-/// bodies, which carry codes and links.
-#[derive(Clone, PartialEq, Eq)]
-pub struct OutboxMessage {
-    pub id: String,
-    pub recipient: String,
-    pub subject: String,
-    pub text_body: String,
-    pub html_body: String,
-    pub created_at: OffsetDateTime,
-}
-
-impl std::fmt::Debug for SigningKeyRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKeyRecord")
-            .field("kid", &self.kid)
-            .field("algorithm", &self.algorithm)
-            .field("private_key", &"[redacted]")
-            .field("created_at", &self.created_at)
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for OutboxMessage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutboxMessage")
-            .field("id", &self.id)
-            .field("recipient", &self.recipient)
-            .field("subject", &self.subject)
-            .field("created_at", &self.created_at)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A message a worker has leased for one delivery attempt.
-#[derive(Debug, Clone)]
-pub struct ClaimedMessage {
-    pub message: OutboxMessage,
-    /// Attempts made before this one.
-    pub attempts: u32,
-}
-
-/// How many rows a prune deleted, by kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PruneCounts {
-    /// Ended sessions, with their refresh tokens.
-    pub sessions: u64,
-    /// Used refresh tokens of live sessions.
-    pub refresh_tokens: u64,
-    pub verifications: u64,
-    pub password_resets: u64,
-    pub login_failures: u64,
-    pub rate_limits: u64,
-    /// Delivered or abandoned mail.
-    pub mail: u64,
-}
-
-impl PruneCounts {
-    pub fn total(&self) -> u64 {
-        self.sessions
-            + self.refresh_tokens
-            + self.verifications
-            + self.password_resets
-            + self.login_failures
-            + self.rate_limits
-            + self.mail
-    }
-}
-
-/// How many outbox messages are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OutboxCounts {
-    pub pending: u64,
-    /// Of the pending ones, those whose delivery failed at least once.
-    pub retrying: u64,
-    pub sent: u64,
-    pub failed: u64,
-}
-
-pub use crate::domain::MemberChange;
-
-/// One page of members and how many match in all.
-#[derive(Debug, Clone)]
-pub struct MemberPage {
-    pub members: Vec<Member>,
-    pub total: u64,
-}
-
-/// One page of accounts and how many match in all.
-#[derive(Debug, Clone)]
-pub struct AccountPage {
-    pub accounts: Vec<Account>,
-    pub total: u64,
-}
 
 pub type DynStore = Arc<dyn Store>;
 
@@ -461,59 +258,6 @@ pub async fn connect(url: &str, secret_key: Option<&[u8; 32]>) -> Result<DynStor
     }
 }
 
-/// Sorts sqlx failures into "the database is not there" (503, retry later)
-/// and everything else, and unique violations into typed conflicts.
-pub(crate) fn classify(error: sqlx::Error) -> StoreError {
-    use sqlx::Error as E;
-    match &error {
-        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::Protocol(_) | E::WorkerCrashed => {
-            StoreError::Unavailable(error.to_string())
-        }
-        E::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(unique_field(db.constraint(), db.message()))
-        }
-        E::Database(db) if is_unavailable(db.code().as_deref().unwrap_or_default(), db.message()) => {
-            StoreError::Unavailable(error.to_string())
-        }
-        _ => StoreError::Other(error.to_string()),
-    }
-}
-
-/// Whether a database error means "not reachable now": PostgreSQL's
-/// connection exceptions (08), insufficient resources (53: too many
-/// connections), operator intervention (57P: shutting down, cannot connect
-/// now), a statement cut off by `statement_timeout` (57014), a database
-/// that refuses connections (55000, as in a failover); SQLite busy (5),
-/// locked (6), read-only (8), I/O error (10), disk full (13) or unable to
-/// open its file (14), with any extended code.
-fn is_unavailable(code: &str, message: &str) -> bool {
-    if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") || code == "57014" {
-        return true;
-    }
-    if code == "55000" {
-        return message.contains("not currently accepting connections");
-    }
-    // SQLite's codes are numbers under 5 digits; PostgreSQL's always have 5 characters.
-    code.len() < 5
-        && code
-            .parse::<u32>()
-            .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
-}
-
-/// The field behind a unique violation: PostgreSQL names the constraint;
-/// SQLite names the column in its message (`UNIQUE constraint failed:
-/// accounts.email_normalized`).
-fn unique_field(constraint: Option<&str>, message: &str) -> UniqueField {
-    match constraint {
-        Some("accounts_email_key") => UniqueField::Email,
-        Some("accounts_username_key") => UniqueField::Username,
-        Some(_) => UniqueField::Other,
-        None if message.contains("accounts.email_normalized") => UniqueField::Email,
-        None if message.contains("accounts.username_normalized") => UniqueField::Username,
-        None => UniqueField::Other,
-    }
-}
-
 pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
@@ -521,47 +265,4 @@ pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
 pub(crate) fn from_millis(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{OutboxMessage, SigningKeyRecord, is_unavailable};
-    use time::OffsetDateTime;
-
-    #[test]
-    fn key_records_and_mail_print_no_secret() {
-        let key = SigningKeyRecord {
-            kid: "k".into(),
-            algorithm: "EdDSA".into(),
-            private_key: b"PRIVATE-BYTES".to_vec(),
-            public_key: Vec::new(),
-            created_at: OffsetDateTime::UNIX_EPOCH,
-        };
-        assert!(!format!("{key:?}").contains("80, 82, 73"), "{key:?}");
-        let mail = OutboxMessage {
-            id: "m".into(),
-            recipient: "a@b.pl".into(),
-            subject: "Code".into(),
-            text_body: "your code: S3CR3T01".into(),
-            html_body: "<p>S3CR3T01</p>".into(),
-            created_at: OffsetDateTime::UNIX_EPOCH,
-        };
-        assert!(!format!("{mail:?}").contains("S3CR3T01"), "{mail:?}");
-    }
-
-    #[test]
-    fn connection_level_failures_are_unavailability() {
-        for code in [
-            "08006", "08001", "53300", "57P01", "57P03", "57014", "5", "517", "6", "8", "10", "13", "14",
-        ] {
-            assert!(is_unavailable(code, ""), "{code}");
-        }
-        assert!(is_unavailable(
-            "55000",
-            "database \"x\" is not currently accepting connections"
-        ));
-        for code in ["55000", "23502", "42601", "22P02", "40001", "19", "1"] {
-            assert!(!is_unavailable(code, "something else"), "{code}");
-        }
-    }
 }

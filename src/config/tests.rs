@@ -1,0 +1,141 @@
+//! How settings resolve: flags over environment over file over defaults,
+//! and refusals that name the setting.
+
+use super::*;
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("15m"), Some(Duration::minutes(15)));
+    assert_eq!(parse_duration("90"), Some(Duration::seconds(90)));
+    assert_eq!(parse_duration("2d"), Some(Duration::days(2)));
+    assert_eq!(parse_duration("m"), None);
+    assert_eq!(parse_duration("5w"), None);
+}
+
+#[test]
+fn flag_beats_file_beats_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.toml");
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:9000\"\naccess_ttl = \"5m\"\njwt_roles_refresh_ttl = \"12h\"\n",
+    )
+    .unwrap();
+    let args = SettingsArgs {
+        config: Some(path),
+        access_ttl: Some("1m".into()),
+        ..Default::default()
+    };
+    let config = Config::resolve(&args).unwrap();
+    assert_eq!(config.listen.port(), 9000);
+    assert_eq!(config.core.access_ttl, Duration::minutes(1));
+    assert_eq!(config.core.fixed_refresh_ttl, Duration::hours(12));
+    assert_eq!(Config::default().core.fixed_refresh_ttl, Duration::hours(24));
+    assert_eq!(config.database_url.expose(), "sqlite://klucznik.db");
+}
+
+#[test]
+fn rate_limits_can_be_changed_one_by_one_or_turned_off() {
+    use crate::domain::{RateLimit, RateLimits};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.toml");
+    std::fs::write(&path, "rate_limit = [\"resend=3/1h\"]\n").unwrap();
+    let from_file = SettingsArgs {
+        config: Some(path.clone()),
+        ..Default::default()
+    };
+    let limits = Config::resolve(&from_file).unwrap().core.rate_limits.unwrap();
+    assert_eq!(
+        limits.resend,
+        RateLimit {
+            limit: 3,
+            window: Duration::hours(1)
+        }
+    );
+    assert_eq!(limits.sign_up, RateLimits::DEFAULT.sign_up);
+    let flags = SettingsArgs {
+        config: Some(path),
+        rate_limit: vec!["signup=20/1h".into(), "signin=500/1m".into()],
+        ..Default::default()
+    };
+    let limits = Config::resolve(&flags).unwrap().core.rate_limits.unwrap();
+    assert_eq!(
+        limits.sign_up,
+        RateLimit {
+            limit: 20,
+            window: Duration::hours(1)
+        }
+    );
+    assert_eq!(limits.sign_in_failures.limit, 500);
+    assert_eq!(
+        limits.resend,
+        RateLimits::DEFAULT.resend,
+        "flags replace the file's list"
+    );
+    let off = SettingsArgs {
+        rate_limits: Some("off".into()),
+        ..Default::default()
+    };
+    assert!(Config::resolve(&off).unwrap().core.rate_limits.is_none());
+    for bad in ["signup=0/1h", "nothing=1/1h", "signup=5", "signup=5/soon"] {
+        let args = SettingsArgs {
+            rate_limit: vec![bad.into()],
+            ..Default::default()
+        };
+        assert!(
+            Config::resolve(&args)
+                .unwrap_err()
+                .setting
+                .contains("--rate-limit"),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn unknown_file_keys_and_bad_values_name_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.toml");
+    std::fs::write(&path, "lissten = \"x\"\n").unwrap();
+    let args = SettingsArgs {
+        config: Some(path),
+        ..Default::default()
+    };
+    assert!(Config::resolve(&args).unwrap_err().setting.contains("--config"));
+    let args = SettingsArgs {
+        database_url: Some("mysql://x".into()),
+        ..Default::default()
+    };
+    assert!(
+        Config::resolve(&args)
+            .unwrap_err()
+            .setting
+            .contains("KLUCZNIK_DATABASE_URL")
+    );
+    let args = SettingsArgs {
+        apis: vec!["nope".into()],
+        ..Default::default()
+    };
+    assert!(
+        Config::resolve(&args)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown dialect `nope`")
+    );
+}
+
+/// Printing the configuration (a log line, a panic) shows no credential.
+#[test]
+fn debug_output_holds_no_credentials() {
+    let config = Config {
+        database_url: "postgres://klucznik:hunter2@db.example.com/k".into(),
+        mail: MailSettings::Smtp("smtps://mailer:s3cret@smtp.example.com".into()),
+        ..Config::default()
+    };
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "{shown}");
+    assert!(
+        shown.contains("postgres://klucznik:***@db.example.com/k"),
+        "{shown}"
+    );
+}

@@ -1,0 +1,226 @@
+//! What the store reads and writes besides the domain's own types: tokens,
+//! keys, verifications, mail, counters and pages, as stored.
+
+use crate::domain::{Account, AccountId, Member, SessionId};
+use time::OffsetDateTime;
+
+/// A refresh token as stored: its digest and, once used, the sealed
+/// successor that a retry within the grace window receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub session_id: SessionId,
+    pub used_at: Option<OffsetDateTime>,
+    pub sealed_successor: Option<String>,
+}
+
+/// Result of trying to mark a refresh token used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// This call used the token; the successor is stored.
+    Rotated,
+    /// Someone used it first.
+    AlreadyUsed(RefreshTokenRecord),
+    Unknown,
+}
+
+/// A JWT signing key as stored; `Debug` leaves out the private half.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub algorithm: String,
+    /// PKCS#8 for EdDSA, the shared secret for HS256.
+    pub private_key: Vec<u8>,
+    /// The raw public key for EdDSA; empty for HS256.
+    pub public_key: Vec<u8>,
+    pub created_at: OffsetDateTime,
+}
+
+/// An attempt to sign in, as the lockout counted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginReservation {
+    /// Go ahead; `failures` counts this attempt (a success clears it).
+    Granted { failures: u32 },
+    /// The name's sign-ins are paused until then.
+    Paused { until: OffsetDateTime },
+    /// As many attempts as the lockout allows are being checked right now.
+    Busy,
+}
+
+/// What an email verification is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerificationPurpose {
+    /// Proving the address an account signed up with.
+    Signup,
+    /// Proving a new address before it replaces the old one.
+    EmailChange,
+}
+
+impl VerificationPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::EmailChange => "email_change",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Self {
+        if raw == "email_change" {
+            Self::EmailChange
+        } else {
+            Self::Signup
+        }
+    }
+}
+
+/// A verification code and link, as stored (digests only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationRecord {
+    /// Also the `sessionId` the code is bound to.
+    pub id: String,
+    pub account_id: AccountId,
+    pub purpose: VerificationPurpose,
+    /// The address being verified, as typed.
+    pub email: String,
+    pub code_digest: String,
+    pub link_digest: String,
+    pub attempts: u32,
+    /// Made by a resend rather than by the sign-up itself.
+    pub resent: bool,
+    pub created_at: OffsetDateTime,
+    pub code_expires_at: OffsetDateTime,
+    pub link_expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+    pub replaced_at: Option<OffsetDateTime>,
+}
+
+/// A password-reset token, as stored (its digest only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordResetRecord {
+    pub digest: String,
+    pub account_id: AccountId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// A rendered message waiting in the outbox; `Debug` leaves out the
+/// bodies, which carry codes and links.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub created_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("private_key", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for OutboxMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxMessage")
+            .field("id", &self.id)
+            .field("recipient", &self.recipient)
+            .field("subject", &self.subject)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message a worker has leased for one delivery attempt.
+#[derive(Debug, Clone)]
+pub struct ClaimedMessage {
+    pub message: OutboxMessage,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// How many rows a prune deleted, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneCounts {
+    /// Ended sessions, with their refresh tokens.
+    pub sessions: u64,
+    /// Used refresh tokens of live sessions.
+    pub refresh_tokens: u64,
+    pub verifications: u64,
+    pub password_resets: u64,
+    pub login_failures: u64,
+    pub rate_limits: u64,
+    /// Delivered or abandoned mail.
+    pub mail: u64,
+}
+
+impl PruneCounts {
+    pub fn total(&self) -> u64 {
+        self.sessions
+            + self.refresh_tokens
+            + self.verifications
+            + self.password_resets
+            + self.login_failures
+            + self.rate_limits
+            + self.mail
+    }
+}
+
+/// How many outbox messages are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    /// Of the pending ones, those whose delivery failed at least once.
+    pub retrying: u64,
+    pub sent: u64,
+    pub failed: u64,
+}
+
+pub use crate::domain::MemberChange;
+
+/// One page of members and how many match in all.
+#[derive(Debug, Clone)]
+pub struct MemberPage {
+    pub members: Vec<Member>,
+    pub total: u64,
+}
+
+/// One page of accounts and how many match in all.
+#[derive(Debug, Clone)]
+pub struct AccountPage {
+    pub accounts: Vec<Account>,
+    pub total: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OutboxMessage, SigningKeyRecord};
+    use time::OffsetDateTime;
+
+    #[test]
+    fn key_records_and_mail_print_no_secret() {
+        let key = SigningKeyRecord {
+            kid: "k".into(),
+            algorithm: "EdDSA".into(),
+            private_key: b"PRIVATE-BYTES".to_vec(),
+            public_key: Vec::new(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert!(!format!("{key:?}").contains("80, 82, 73"), "{key:?}");
+        let mail = OutboxMessage {
+            id: "m".into(),
+            recipient: "a@b.pl".into(),
+            subject: "Code".into(),
+            text_body: "your code: S3CR3T01".into(),
+            html_body: "<p>S3CR3T01</p>".into(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert!(!format!("{mail:?}").contains("S3CR3T01"), "{mail:?}");
+    }
+}
