@@ -5,6 +5,7 @@
 //! page). `startup` wires them together for `serve` and for the tests.
 
 pub mod app;
+pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -4,6 +4,7 @@
 
 use super::CoreError;
 use super::clock::Clock;
+use crate::bounded::BoundedMap;
 use crate::store::{DynStore, SigningKeyRecord};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -86,10 +87,10 @@ pub struct TokenService {
     /// text: a signature check (tens of microseconds for EdDSA) is paid
     /// once per token, not per request. Expiry is still checked each time;
     /// a reload of the keys empties it.
-    verified: std::sync::Mutex<HashMap<String, Claims>>,
+    verified: BoundedMap<String, Claims>,
 }
 
-/// Verified tokens kept at most; past it, expired ones go, then all.
+/// Verified tokens kept at most (`BoundedMap`: expired ones go first).
 const VERIFIED_CAPACITY: usize = 10_000;
 
 impl TokenService {
@@ -109,7 +110,7 @@ impl TokenService {
             store,
             keys: RwLock::new(keys),
             clock,
-            verified: std::sync::Mutex::default(),
+            verified: BoundedMap::new(VERIFIED_CAPACITY),
         })
     }
 
@@ -156,20 +157,17 @@ impl TokenService {
 
     /// Checks signature, algorithm, issuer and expiry (one second of leeway).
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenRejection> {
-        let known = self.verified().get(token).cloned();
+        let known = self.verified.lock().get(token).cloned();
         let claims = match known {
             Some(claims) => claims,
             None => {
                 let claims = self.check_signature(token).await?;
-                let mut verified = self.verified();
-                if verified.len() >= VERIFIED_CAPACITY {
-                    let now = self.clock.now().unix_timestamp();
-                    verified.retain(|_, claims| claims.exp + EXP_LEEWAY_SECS >= now);
-                    if verified.len() >= VERIFIED_CAPACITY {
-                        verified.clear();
-                    }
-                }
-                verified.insert(token.to_owned(), claims.clone());
+                let now = self.clock.now().unix_timestamp();
+                let mut verified = self.verified.lock();
+                self.verified
+                    .insert(&mut verified, token.to_owned(), claims.clone(), |claims| {
+                        claims.exp + EXP_LEEWAY_SECS >= now
+                    });
                 claims
             }
         };
@@ -177,14 +175,6 @@ impl TokenService {
             return Err(TokenRejection::Expired);
         }
         Ok(claims)
-    }
-
-    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claims>> {
-        self.verified.lock().unwrap_or_else(|poisoned| {
-            let mut verified = poisoned.into_inner();
-            verified.clear();
-            verified
-        })
     }
 
     /// Signature, algorithm, key and issuer; not expiry.
@@ -244,7 +234,7 @@ impl TokenService {
         {
             *keys = loaded;
             // A key may have gone: its tokens must be checked again.
-            self.verified().clear();
+            self.verified.lock().clear();
         }
     }
 }

@@ -5,21 +5,20 @@
 //! once on this instance; other instances sharing the database see it when
 //! their copy ages out, within `FRESH_FOR`.
 
+use crate::bounded::BoundedMap;
 use crate::domain::{Account, Session};
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 /// How stale another instance's change may be seen here.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
-/// Entries kept at most; past it, expired ones go, then all.
+/// Entries kept at most; past it, stale ones go, then all.
 const CAPACITY: usize = 10_000;
 
-#[derive(Default)]
 pub struct PrincipalCache {
-    entries: Mutex<HashMap<String, Cached>>,
+    entries: BoundedMap<String, Cached>,
     /// Bumped by every forget: a read that began before a write must not
     /// put back what the write just changed.
     generation: AtomicU64,
@@ -31,15 +30,18 @@ struct Cached {
     account: Account,
 }
 
+impl Default for PrincipalCache {
+    fn default() -> Self {
+        Self {
+            entries: BoundedMap::new(CAPACITY),
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
 impl PrincipalCache {
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
-        // A panic while holding the lock leaves nothing half-written worth
-        // keeping; start over rather than fail every request.
-        self.entries.lock().unwrap_or_else(|poisoned| {
-            let mut entries = poisoned.into_inner();
-            entries.clear();
-            entries
-        })
+        self.entries.lock()
     }
 
     /// The generation to hand back to [`Self::put`] after reading.
@@ -60,21 +62,15 @@ impl PrincipalCache {
         if self.generation() != generation {
             return;
         }
-        if entries.len() >= CAPACITY {
-            entries.retain(|_, cached| cached.at.elapsed() < FRESH_FOR);
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-        }
         let key = session.id.to_string();
-        entries.insert(
-            key,
-            Cached {
-                at: Instant::now(),
-                session,
-                account,
-            },
-        );
+        let cached = Cached {
+            at: Instant::now(),
+            session,
+            account,
+        };
+        self.entries.insert(&mut entries, key, cached, |cached| {
+            cached.at.elapsed() < FRESH_FOR
+        });
     }
 
     pub fn forget_session(&self, session_id: &str) {
