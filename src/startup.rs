@@ -212,32 +212,50 @@ impl Application {
 }
 
 /// Prunes ended rows every `every`, on every instance (deleting twice is
-/// harmless); a failed round is logged and the next one tries again.
+/// harmless).
 fn spawn_janitor(core: Arc<Core>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The first tick is immediate; start one period after start-up.
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            if let Err(error) = core.prune().await {
-                tracing::warn!(%error, "pruning ended rows failed; trying again next round");
-            }
-        }
+    spawn_rounds(every, "pruning ended rows", move || {
+        let core = Arc::clone(&core);
+        async move { core.prune().await.map(drop) }
     })
 }
 
 /// The store's housekeeping five times a second (SQLite's checkpoint, off
 /// the writer's path).
 fn spawn_ticker(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
+    spawn_rounds(Duration::from_millis(200), "store housekeeping", move || {
+        let core = Arc::clone(&core);
+        async move { core.tick().await }
+    })
+}
+
+/// Runs `round` every `period`, the first one period after start-up, until
+/// aborted. A failed round is tried again the next time; the first failure
+/// of a run of them is a warning, the rest (an outage) only debug lines.
+fn spawn_rounds<Round, Done>(
+    period: Duration,
+    what: &'static str,
+    round: Round,
+) -> tokio::task::JoinHandle<()>
+where
+    Round: Fn() -> Done + Send + 'static,
+    Done: Future<Output = Result<(), crate::app::CoreError>> + Send,
+{
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_millis(200));
+        let mut ticks = tokio::time::interval(period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate.
+        ticks.tick().await;
+        let mut failing = false;
         loop {
             ticks.tick().await;
-            if let Err(error) = core.tick().await {
-                tracing::debug!(%error, "store housekeeping failed; next second again");
+            match round().await {
+                Ok(()) => failing = false,
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::warn!(%error, what, "failed; trying again next round");
+                }
+                Err(error) => tracing::debug!(%error, what, "failed again"),
             }
         }
     })
