@@ -6,8 +6,8 @@ use crate::domain::{Limited, client_key};
 use std::net::IpAddr;
 
 impl Core {
-    /// Counts one `action` by `client`, refused with the time until its
-    /// window ends once over the limit. Nothing is counted when limits are
+    /// Counts one `action` by `client`; over the limit, refused with how
+    /// long until the sliding count is within it again. Nothing is counted when limits are
     /// off or the address is unknown (an in-process caller: every HTTP
     /// request has one).
     pub(super) async fn admit(&self, action: Limited, client: Option<IpAddr>) -> Result<(), CoreError> {
