@@ -1,6 +1,6 @@
 //! Sign-up, sign-in, refresh and sign-out through `/api/v1`.
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, both_backends, token};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, both_backends, checked_and_held, token};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -409,15 +409,7 @@ async fn thirty_parallel_wrong_passwords_get_ten_tries(backend: Backend) {
         }
     });
     let answers = futures::future::join_all(guesses).await;
-    let checked = answers
-        .iter()
-        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
-        .count();
-    let paused = answers
-        .iter()
-        .filter(|(s, waits)| *s == StatusCode::TOO_MANY_REQUESTS && *waits)
-        .count();
-    assert_eq!((checked, paused), (10, 20), "{answers:?}");
+    assert_eq!(checked_and_held(&answers), (10, 20), "{answers:?}");
     let right = app.login("ala@example.pl", PASSWORD).await;
     assert_error(right, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
 }

@@ -309,6 +309,21 @@ pub fn token(login: &Value) -> &str {
     login["access_token"].as_str().unwrap()
 }
 
+/// Of parallel sign-in answers (status, whether `Retry-After` came): how
+/// many were checked (401) and how many were told to wait (429 with
+/// `Retry-After`).
+pub fn checked_and_held(answers: &[(StatusCode, bool)]) -> (usize, usize) {
+    let checked = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+        .count();
+    let held = answers
+        .iter()
+        .filter(|(s, waits)| *s == StatusCode::TOO_MANY_REQUESTS && *waits)
+        .count();
+    (checked, held)
+}
+
 /// Reads a JSON error body and checks its status and key.
 pub async fn assert_error(response: Response, status: StatusCode, key: &str) -> Value {
     assert_eq!(response.status(), status, "status for {key}");

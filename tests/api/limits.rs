@@ -2,7 +2,7 @@
 //! behind a trusted proxy sees them: each test names its client addresses
 //! in `X-Forwarded-For`, which the server believes only from 127.0.0.1.
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, both_backends};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, both_backends, checked_and_held};
 use klucznik::config::Config;
 use klucznik::domain::{RateLimit, RateLimits};
 use reqwest::{Response, StatusCode};
@@ -213,15 +213,7 @@ async fn one_address_failing_across_accounts_is_held_back(backend: Backend) {
         }
     });
     let answers = futures::future::join_all(guesses).await;
-    let checked = answers
-        .iter()
-        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
-        .count();
-    let held = answers
-        .iter()
-        .filter(|(s, waits)| *s == StatusCode::TOO_MANY_REQUESTS && *waits)
-        .count();
-    assert_eq!((checked, held), (10, 10), "{answers:?}");
+    assert_eq!(checked_and_held(&answers), (10, 10), "{answers:?}");
     let elsewhere = login_from(&app, "198.51.100.7", "ktos@example.pl", "zgadywanie").await;
     assert_eq!(elsewhere.status(), StatusCode::UNAUTHORIZED);
     let held = login_from(&app, "203.0.113.9", "ala@example.pl", PASSWORD).await;
