@@ -24,7 +24,8 @@ pub enum Command {
     /// Delete expired and used rows (sessions, tokens, codes, counters,
     /// delivered mail) ended more than --prune-after ago, and exit.
     Prune,
-    /// Keys at rest under the key-encryption key.
+    /// Signing keys: list, rotate, retire; keys at rest under the
+    /// key-encryption key.
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Manage accounts directly in the configured database.
@@ -34,6 +35,14 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
+    /// Every stored key: kind, generation, state, when it signs and retires.
+    List,
+    /// Create the next JWT signing key: published at once, signing 10 s
+    /// later on every instance; the keys before it keep verifying.
+    Rotate,
+    /// Stop signing with a key; its tokens verify until they expire, then
+    /// it leaves the JWKS.
+    Retire { kid: String },
     /// Encrypt every stored private key (signing, CSRF, code keys) under
     /// KLUCZNIK_SECRET_KEY / --secret-key-file; those already encrypted stay.
     Encrypt,
@@ -160,6 +169,10 @@ pub struct SettingsArgs {
     /// How long expired and used rows are kept before deletion (default 7d).
     #[arg(long, global = true, env = "KLUCZNIK_PRUNE_AFTER")]
     pub prune_after: Option<String>,
+    /// Rotate the JWT signing key this often, retiring the one it replaces
+    /// (e.g. 30d; default off).
+    #[arg(long, global = true, env = "KLUCZNIK_KEY_ROTATION")]
+    pub key_rotation: Option<String>,
     /// Argon2id memory cost in KiB.
     #[arg(long, global = true, env = "KLUCZNIK_ARGON2_M_KIB")]
     pub argon2_m_kib: Option<String>,

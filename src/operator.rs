@@ -5,7 +5,7 @@ use crate::app::{Actor, CoreError, NewAccount};
 use crate::cli::{KeysCommand, UserCommand};
 use crate::config::Config;
 use crate::domain::Role;
-use crate::http::views::AccountView;
+use crate::http::views::{AccountView, rfc3339};
 use crate::mail::Lang;
 use crate::startup::{open_core, open_store};
 use std::io::BufRead;
@@ -31,21 +31,57 @@ pub async fn migrate(config: &Config) -> Result<(), CommandError> {
     Ok(())
 }
 
-pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), CommandError> {
+/// The core on the configured database, as the server would open it (mail
+/// queued by a command goes out from the server).
+async fn operator_core(config: &Config) -> Result<std::sync::Arc<crate::app::Core>, CommandError> {
     let store = open_store(config).await?;
+    let public_url = config.public_url_for(config.listen)?;
+    Ok(open_core(config, store, &public_url, Default::default()).await?)
+}
+
+pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), CommandError> {
     let failed = |e: crate::store::StoreError| CommandError::Failed(e.to_string());
     match command {
+        KeysCommand::List => {
+            let keys = operator_core(config).await?.signing_key_summaries().await?;
+            println!("{:<34} {:<10} {:>4} {:<30} STATE", "KID", "KIND", "GEN", "SIGNS FROM");
+            for key in keys {
+                println!(
+                    "{:<34} {:<10} {:>4} {:<30} {}",
+                    key.kid,
+                    key.kind,
+                    key.generation,
+                    rfc3339(key.signs_from),
+                    describe(&key.state)
+                );
+            }
+        }
+        KeysCommand::Rotate => {
+            let key = operator_core(config).await?.rotate_signing_key().await?;
+            println!(
+                "{} ({} generation {}) published; every instance signs with it from {}",
+                key.kid,
+                key.kind,
+                key.generation,
+                rfc3339(key.signs_from)
+            );
+        }
+        KeysCommand::Retire { kid } => {
+            let until = operator_core(config).await?.retire_signing_key(&kid).await?;
+            let until = rfc3339(until);
+            println!("{kid} retired; its tokens verify until {until}, then it leaves the JWKS");
+        }
         KeysCommand::Encrypt => {
             if config.secret_key.is_none() {
                 return Err(CommandError::Failed(
                     "set KLUCZNIK_SECRET_KEY or --secret-key-file to the key to encrypt with".into(),
                 ));
             }
-            let changed = store.encrypt_keys().await.map_err(failed)?;
+            let changed = open_store(config).await?.encrypt_keys().await.map_err(failed)?;
             println!("{changed} keys encrypted");
         }
         KeysCommand::Decrypt => {
-            let changed = store.decrypt_keys().await.map_err(failed)?;
+            let changed = open_store(config).await?.decrypt_keys().await.map_err(failed)?;
             println!("{changed} keys decrypted");
         }
     }
@@ -53,9 +89,7 @@ pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), CommandEr
 }
 
 pub async fn prune(config: &Config) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
-    let public_url = config.public_url_for(config.listen)?;
-    let core = open_core(config, store, &public_url, Default::default()).await?;
+    let core = operator_core(config).await?;
     let counts = core.prune().await?;
     println!(
         "pruned {} rows: {} sessions, {} refresh tokens, {} verifications, {} password resets, \
@@ -73,10 +107,7 @@ pub async fn prune(config: &Config) -> Result<(), CommandError> {
 }
 
 pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
-    // Mail queued here (a verification, say) goes out from the server.
-    let public_url = config.public_url_for(config.listen)?;
-    let core = open_core(config, store, &public_url, Default::default()).await?;
+    let core = operator_core(config).await?;
     let op = Actor::Operator;
     match command {
         UserCommand::Create {
@@ -167,6 +198,21 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<(), CommandEr
         }
     }
     Ok(())
+}
+
+/// A key's state as `keys list` prints it.
+fn describe(state: &crate::app::KeyState) -> String {
+    use crate::app::KeyState;
+    match state {
+        KeyState::Signing => "signing".into(),
+        KeyState::Next => "next".into(),
+        KeyState::Verifying => "verifying".into(),
+        KeyState::Retired { verifies_until } => {
+            format!("retired, verifies until {}", rfc3339(*verifies_until))
+        }
+        KeyState::Expired => "retired, expired".into(),
+        KeyState::Shared => "shared secret".into(),
+    }
 }
 
 fn print_account(account: &crate::domain::Account) {

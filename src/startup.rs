@@ -36,7 +36,7 @@ pub async fn open_store(config: &Config) -> Result<DynStore, ConfigError> {
     )
     .await
     .map_err(failed)?;
-    store.migrate().await.map_err(failed)?;
+    store.migrate().await.map_err(|e| failed(store::StoreError::Other(format!("migrating: {e}"))))?;
     Ok(store)
 }
 
@@ -55,7 +55,7 @@ pub async fn open_core(
         store.clone(),
         config.jwt_algorithm,
         issuer,
-        config.core.access_ttl,
+        (config.core.access_ttl, crate::app::AccessTerm::LONGEST),
         Arc::clone(&config.clock),
     )
     .await
@@ -193,6 +193,7 @@ impl Application {
             .prune_interval
             .map(|every| spawn_janitor(Arc::clone(&self.core), every));
         let ticker = spawn_ticker(Arc::clone(&self.core));
+        let key_rounds = spawn_key_rounds(Arc::clone(&self.core));
         let served = http::server::serve(
             self.listener,
             self.router,
@@ -205,6 +206,7 @@ impl Application {
             janitor.abort();
         }
         ticker.abort();
+        key_rounds.abort();
         let _ = stop_mail.send(true);
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, worker).await;
         served
@@ -226,6 +228,15 @@ fn spawn_ticker(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
     spawn_rounds(Duration::from_millis(200), "store housekeeping", move || {
         let core = Arc::clone(&core);
         async move { core.tick().await }
+    })
+}
+
+/// Reloads the signing keys (and rotates them, with `--key-rotation`) on
+/// every instance, so a change made on one reaches all within a round.
+fn spawn_key_rounds(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
+    spawn_rounds(Core::key_round(), "signing-key round", move || {
+        let core = Arc::clone(&core);
+        async move { core.maintain_keys().await }
     })
 }
 

@@ -7,6 +7,7 @@ mod admin;
 pub mod clock;
 mod error;
 pub mod hashing;
+mod keys;
 mod limits;
 pub mod links;
 mod members;
@@ -22,6 +23,7 @@ mod verification;
 
 pub use error::{CoreError, ResetProblem, VerificationProblem};
 pub use hashing::{Argon2Cost, PasswordHasherPool};
+pub use keys::{KeyState, KeySummary};
 pub use model::{
     Actor, CoreSettings, Device, LoginPolicy, NewAccount, Principal, Registered, SessionLength, SignedIn,
     VerificationStep,
@@ -107,28 +109,6 @@ impl Core {
     /// How many messages wait, went out, or failed for good.
     pub async fn outbox_counts(&self) -> Result<crate::store::OutboxCounts, CoreError> {
         Ok(self.store.outbox_counts().await?)
-    }
-
-    /// A random key of `kind` that every instance on the database shares,
-    /// created on first start; the oldest wins, so instances racing at
-    /// first start agree.
-    pub async fn shared_secret(&self, kind: &str) -> Result<Vec<u8>, CoreError> {
-        let mut keys = self.store.signing_keys(kind).await?;
-        if keys.is_empty() {
-            self.store
-                .insert_signing_key(&crate::store::SigningKeyRecord {
-                    kid: uuid::Uuid::now_v7().simple().to_string(),
-                    algorithm: kind.to_owned(),
-                    private_key: secrets::random_bytes::<32>().to_vec(),
-                    public_key: Vec::new(),
-                    created_at: self.now(),
-                })
-                .await?;
-            keys = self.store.signing_keys(kind).await?;
-        }
-        keys.pop()
-            .map(|key| key.private_key)
-            .ok_or_else(|| CoreError::internal("no shared key after creating one"))
     }
 
     /// Deletes what has ended more than `--prune-after` ago (the janitor's

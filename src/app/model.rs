@@ -30,6 +30,9 @@ pub struct CoreSettings {
     /// Rows that ended (expired, used, revoked, delivered) are deleted
     /// this long after (`--prune-after`).
     pub prune_after: Duration,
+    /// Rotate the JWT signing key this often (`--key-rotation`); `None`: only
+    /// by hand.
+    pub key_rotation: Option<Duration>,
     /// Per-client limits (`--rate-limits`); `None` when turned off.
     pub rate_limits: Option<RateLimits>,
     /// An account with an unverified email cannot sign in (native API, web
@@ -49,6 +52,7 @@ impl Default for CoreSettings {
             lockout_threshold: 10,
             account_lockout_threshold: 100,
             prune_after: Duration::days(7),
+            key_rotation: None,
             rate_limits: Some(RateLimits::DEFAULT),
             require_verified_email: true,
         }

@@ -24,11 +24,16 @@ pub struct IssuedAccessToken {
     pub expires_at: OffsetDateTime,
 }
 
+impl AccessTerm {
+    /// The longest fixed term (a retired key verifies at least this long).
+    pub const LONGEST: Duration = Duration::hours(1);
+}
+
 impl Core {
     fn lifetime(&self, term: AccessTerm) -> Duration {
         match term {
             AccessTerm::Standard => self.settings.access_ttl,
-            AccessTerm::Hour => Duration::hours(1),
+            AccessTerm::Hour => AccessTerm::LONGEST,
         }
     }
 

@@ -64,13 +64,41 @@ pub enum TokenRejection {
     Invalid,
 }
 
+/// The keys an instance signs and verifies with, as last loaded.
 struct KeySet {
-    signing_kid: String,
-    signing: EncodingKey,
+    /// Keys not retired, newest generation first: the newest whose
+    /// `signs_from` has come signs.
+    signers: Vec<Signer>,
     verifying: HashMap<String, DecodingKey>,
     public_jwks: Vec<serde_json::Value>,
     loaded_at: OffsetDateTime,
 }
+
+struct Signer {
+    kid: String,
+    signs_from: OffsetDateTime,
+    key: EncodingKey,
+}
+
+impl KeySet {
+    /// The key that signs at `now`: the newest that has started signing,
+    /// or (when every live key is still announced) the one due first.
+    fn signer(&self, now: OffsetDateTime) -> Option<&Signer> {
+        self.signers
+            .iter()
+            .find(|key| key.signs_from <= now)
+            .or_else(|| self.signers.iter().min_by_key(|key| key.signs_from))
+    }
+}
+
+/// Every instance reloads its keys this often, so a rotation or a
+/// retirement made anywhere reaches it within this bound.
+pub const KEY_RELOAD_EVERY: Duration = Duration::seconds(5);
+
+/// A rotated key is published this long before it starts signing: every
+/// instance has loaded it (two reload rounds) before a token signed with
+/// it can reach one.
+pub const ROTATION_NOTICE: Duration = Duration::seconds(10);
 
 /// Clocks of instances differ a little; a token is still good this long
 /// after its `exp`.
@@ -80,6 +108,10 @@ pub struct TokenService {
     algorithm: JwtAlgorithm,
     issuer: String,
     ttl: Duration,
+    /// How long after its retirement a key still verifies: the longest
+    /// lifetime of a token it signed, plus the reload bound (instances
+    /// sign with it until they notice).
+    verify_window: Duration,
     store: DynStore,
     keys: RwLock<KeySet>,
     clock: Arc<dyn Clock>,
@@ -94,19 +126,22 @@ pub struct TokenService {
 const VERIFIED_CAPACITY: usize = 10_000;
 
 impl TokenService {
-    /// Loads the keys for `algorithm`, creating the first one if there is none.
+    /// Loads the keys for `algorithm`, creating the first one if there is
+    /// none. `longest_ttl` is the longest lifetime of any token signed.
     pub async fn load(
         store: DynStore,
         algorithm: JwtAlgorithm,
         issuer: String,
-        ttl: Duration,
+        (ttl, longest_ttl): (Duration, Duration),
         clock: Arc<dyn Clock>,
     ) -> Result<Self, CoreError> {
-        let keys = load_keys(&store, algorithm).await?;
+        let verify_window = longest_ttl.max(ttl) + KEY_RELOAD_EVERY;
+        let keys = load_keys(&store, algorithm, clock.now(), verify_window).await?;
         Ok(Self {
             algorithm,
             issuer,
             ttl,
+            verify_window,
             store,
             keys: RwLock::new(keys),
             clock,
@@ -140,8 +175,11 @@ impl TokenService {
             .keys
             .read()
             .map_err(|_| CoreError::internal("key set poisoned"))?;
+        let signer = keys
+            .signer(now)
+            .ok_or_else(|| CoreError::internal("no signing key loaded"))?;
         let mut header = Header::new(self.algorithm.jwt());
-        header.kid = Some(keys.signing_kid.clone());
+        header.kid = Some(signer.kid.clone());
         let claims = Claims {
             iss: self.issuer.clone(),
             sub: account_id.to_owned(),
@@ -151,7 +189,7 @@ impl TokenService {
             exp: (now + ttl).unix_timestamp(),
             jti: uuid::Uuid::now_v7().to_string(),
         };
-        jsonwebtoken::encode(&header, &claims, &keys.signing)
+        jsonwebtoken::encode(&header, &claims, &signer.key)
             .map_err(|e| CoreError::internal(format!("signing failed: {e}")))
     }
 
@@ -224,38 +262,81 @@ impl TokenService {
         let fresh_enough = self
             .keys
             .read()
-            .map(|keys| OffsetDateTime::now_utc() - keys.loaded_at < Duration::seconds(5))
+            .map(|keys| OffsetDateTime::now_utc() - keys.loaded_at < KEY_RELOAD_EVERY)
             .unwrap_or(true);
-        if fresh_enough {
-            return;
+        if !fresh_enough {
+            let _ = self.reload().await;
         }
-        if let Ok(loaded) = load_keys(&self.store, self.algorithm).await
-            && let Ok(mut keys) = self.keys.write()
-        {
-            *keys = loaded;
-            // A key may have gone: its tokens must be checked again.
+    }
+
+    /// Loads the keys again (every instance, every `KEY_RELOAD_EVERY`):
+    /// a key rotated or retired on another instance takes effect here.
+    pub async fn reload(&self) -> Result<(), CoreError> {
+        let loaded = load_keys(&self.store, self.algorithm, self.clock.now(), self.verify_window).await?;
+        let mut keys = self
+            .keys
+            .write()
+            .map_err(|_| CoreError::internal("key set poisoned"))?;
+        let dropped = keys.verifying.keys().any(|kid| !loaded.verifying.contains_key(kid));
+        *keys = loaded;
+        if dropped {
+            // A key has gone: tokens it signed must be checked again.
             self.verified.lock().clear();
         }
+        Ok(())
+    }
+
+    pub fn algorithm(&self) -> JwtAlgorithm {
+        self.algorithm
+    }
+
+    pub fn verify_window(&self) -> Duration {
+        self.verify_window
+    }
+
+    /// The key id this instance signs with at `now`.
+    pub fn signing_kid(&self, now: OffsetDateTime) -> Option<String> {
+        let keys = self.keys.read().ok()?;
+        keys.signer(now).map(|signer| signer.kid.clone())
     }
 }
 
-async fn load_keys(store: &DynStore, algorithm: JwtAlgorithm) -> Result<KeySet, CoreError> {
-    let mut records = store.signing_keys(algorithm.name()).await?;
-    if records.is_empty() {
-        store.insert_signing_key(&generate_key(algorithm)?).await?;
-        records = store.signing_keys(algorithm.name()).await?;
+/// The keys that sign or still verify at `now`; when none is live (first
+/// start, or every key retired), a new one is created first. Instances
+/// that start together race on its generation: one insert wins, and the
+/// others load the winner's key.
+async fn load_keys(
+    store: &DynStore,
+    algorithm: JwtAlgorithm,
+    now: OffsetDateTime,
+    verify_window: Duration,
+) -> Result<KeySet, CoreError> {
+    let retired_after = now - verify_window;
+    // Read before the keys: an instance that sees another's new key here
+    // also sees it below, so it cannot create the generation after it.
+    let latest = store.latest_key_generation(algorithm.name()).await?;
+    let mut records = store.signing_keys(algorithm.name(), retired_after).await?;
+    if records.iter().all(|record| record.retired_at.is_some()) {
+        let generation = latest + 1;
+        store
+            .insert_signing_key(&generate_key(algorithm, generation, now, now)?)
+            .await?;
+        records = store.signing_keys(algorithm.name(), retired_after).await?;
     }
-    // Newest first: the newest key signs, every key verifies.
-    let newest = records
-        .first()
-        .ok_or_else(|| CoreError::internal("no signing key after creating one"))?;
-    let signing = match algorithm {
-        JwtAlgorithm::EdDsa => EncodingKey::from_ed_der(&newest.private_key),
-        JwtAlgorithm::Hs256 => EncodingKey::from_secret(&newest.private_key),
-    };
+    let mut signers = Vec::new();
     let mut verifying = HashMap::new();
     let mut public_jwks = Vec::new();
     for record in &records {
+        if record.retired_at.is_none() {
+            signers.push(Signer {
+                kid: record.kid.clone(),
+                signs_from: record.signs_from,
+                key: match algorithm {
+                    JwtAlgorithm::EdDsa => EncodingKey::from_ed_der(&record.private_key),
+                    JwtAlgorithm::Hs256 => EncodingKey::from_secret(&record.private_key),
+                },
+            });
+        }
         let key = match algorithm {
             JwtAlgorithm::EdDsa => {
                 public_jwks.push(serde_json::json!({
@@ -272,16 +353,24 @@ async fn load_keys(store: &DynStore, algorithm: JwtAlgorithm) -> Result<KeySet, 
         };
         verifying.insert(record.kid.clone(), key);
     }
+    if signers.is_empty() {
+        return Err(CoreError::internal("no live signing key after creating one"));
+    }
     Ok(KeySet {
-        signing_kid: newest.kid.clone(),
-        signing,
+        signers,
         verifying,
         public_jwks,
         loaded_at: OffsetDateTime::now_utc(),
     })
 }
 
-fn generate_key(algorithm: JwtAlgorithm) -> Result<SigningKeyRecord, CoreError> {
+/// A fresh key of `generation`, signing from `signs_from`.
+pub(super) fn generate_key(
+    algorithm: JwtAlgorithm,
+    generation: i64,
+    now: OffsetDateTime,
+    signs_from: OffsetDateTime,
+) -> Result<SigningKeyRecord, CoreError> {
     use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
     let (private_key, public_key) = match algorithm {
         JwtAlgorithm::EdDsa => {
@@ -299,6 +388,9 @@ fn generate_key(algorithm: JwtAlgorithm) -> Result<SigningKeyRecord, CoreError> 
         algorithm: algorithm.name().to_owned(),
         private_key,
         public_key,
-        created_at: OffsetDateTime::now_utc(),
+        generation,
+        created_at: now,
+        signs_from,
+        retired_at: None,
     })
 }

@@ -126,6 +126,7 @@ pub(super) struct FileSettings {
     header_read_timeout: Option<String>,
     prune_interval: Option<String>,
     prune_after: Option<String>,
+    key_rotation: Option<String>,
     argon2_m_kib: Option<u32>,
     argon2_t: Option<u32>,
     argon2_p: Option<u32>,
@@ -316,6 +317,12 @@ impl Config {
                 )?
                 .unsigned_abs(),
             ),
+        };
+        // Automatic rotation of the JWT signing key: off unless set.
+        core.key_rotation = match pick(&args.key_rotation, file.key_rotation) {
+            None => None,
+            Some(raw) if matches!(raw.trim(), "0" | "off") => None,
+            raw => Some(duration(raw, "--key-rotation / KLUCZNIK_KEY_ROTATION", Duration::days(30))?),
         };
         core.require_verified_email = args
             .require_verified_email

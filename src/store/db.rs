@@ -337,6 +337,22 @@ fn not_stuck(connection: &impl sqlx::Connection) -> bool {
 impl Db {
     /// One SQLite file in WAL mode, created on first start.
     pub async fn sqlite(url: &str) -> Result<Self, StoreError> {
+        // Switching a new file to WAL takes its lock before the busy
+        // timeout applies: a second process opening the file at that
+        // moment is refused at once, and tries again.
+        let mut tries = 0;
+        loop {
+            match Self::open_sqlite(url).await {
+                Err(StoreError::Unavailable(_)) if tries < 5 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                opened => return opened,
+            }
+        }
+    }
+
+    async fn open_sqlite(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(e.to_string()))?
             .create_if_missing(true)
@@ -414,7 +430,22 @@ impl Db {
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(pools) => SQLITE_MIGRATIONS.run(&pools.writer).await,
+            Db::Sqlite(pools) => {
+                // PostgreSQL's migrator takes a lock; SQLite's does not, so
+                // of two processes migrating one file at once, one fails
+                // (each migration is a transaction: nothing half-applied).
+                // Running again skips what the other applied.
+                let mut tries = 0;
+                loop {
+                    match SQLITE_MIGRATIONS.run(&pools.writer).await {
+                        Err(_) if tries < 5 => {
+                            tries += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
+                        }
+                        done => break done,
+                    }
+                }
+            }
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
         .map_err(|e| match e {

@@ -4,35 +4,75 @@ use super::db::{Db, args};
 use super::rows::{SigningKeyRow, encode_key};
 use super::sealing::{KeySealer, is_sealed};
 use super::{SigningKeyRecord, StoreError, to_millis};
+use sqlx::AssertSqlSafe;
+use time::OffsetDateTime;
 
-/// The live keys of `algorithm`, newest first, private halves opened.
-pub async fn live(
+const COLUMNS: &str = "kid, algorithm, private_key, public_key, generation, created_at, signs_from, retired_at";
+
+/// The keys of `algorithm` that are live or were retired after
+/// `retired_after`, newest generation first, private halves opened.
+pub async fn verifying(
     db: &Db,
     algorithm: &str,
+    retired_after: OffsetDateTime,
     sealer: Option<&KeySealer>,
 ) -> Result<Vec<SigningKeyRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM signing_keys \
+         WHERE algorithm = $1 AND (retired_at IS NULL OR retired_at > $2) ORDER BY generation DESC"
+    );
     let rows: Vec<SigningKeyRow> = db
-        .fetch_all(
-            "SELECT kid, algorithm, private_key, public_key, created_at FROM signing_keys \
-             WHERE algorithm = $1 AND retired_at IS NULL ORDER BY created_at DESC, kid DESC",
-            args![algorithm],
-        )
+        .fetch_all(AssertSqlSafe(sql), args![algorithm, to_millis(retired_after)])
         .await?;
     rows.into_iter()
         .filter_map(SigningKeyRow::into_record)
-        .map(|mut key| {
-            if is_sealed(&key.private_key) {
-                let Some(sealer) = sealer else {
-                    return Err(StoreError::Other(format!(
-                        "key {} is encrypted: set KLUCZNIK_SECRET_KEY or --secret-key-file",
-                        key.kid
-                    )));
-                };
-                key.private_key = sealer.open(&associated_data(&key), &key.private_key)?;
-            }
-            Ok(key)
-        })
+        .map(|key| open(key, sealer))
         .collect()
+}
+
+/// Every key of every kind, oldest first, without their private halves
+/// (for `klucznik keys list`).
+pub async fn all(db: &Db) -> Result<Vec<SigningKeyRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM signing_keys ORDER BY algorithm, generation");
+    let rows: Vec<SigningKeyRow> = db.fetch_all(AssertSqlSafe(sql), args![]).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(SigningKeyRow::into_record)
+        .map(|mut key| {
+            key.private_key.clear();
+            key
+        })
+        .collect())
+}
+
+/// The highest generation of `algorithm` ever stored (0 when none).
+pub async fn latest_generation(db: &Db, algorithm: &str) -> Result<i64, StoreError> {
+    let (generation,): (i64,) = db
+        .fetch_one(
+            "SELECT COALESCE(MAX(generation), 0) FROM signing_keys WHERE algorithm = $1",
+            args![algorithm],
+        )
+        .await?;
+    Ok(generation)
+}
+
+/// Retires a live key at `now`; false when there is no such live key.
+pub async fn retire(db: &Db, kid: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+    let sql = "UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL";
+    Ok(db.execute(sql, args![kid, to_millis(now)]).await? == 1)
+}
+
+fn open(mut key: SigningKeyRecord, sealer: Option<&KeySealer>) -> Result<SigningKeyRecord, StoreError> {
+    if is_sealed(&key.private_key) {
+        let Some(sealer) = sealer else {
+            return Err(StoreError::Other(format!(
+                "key {} is encrypted: set KLUCZNIK_SECRET_KEY or --secret-key-file",
+                key.kid
+            )));
+        };
+        key.private_key = sealer.open(&associated_data(&key), &key.private_key)?;
+    }
+    Ok(key)
 }
 
 /// Binds a sealed private key to its row.
@@ -40,9 +80,12 @@ fn associated_data(key: &SigningKeyRecord) -> String {
     format!("{}/{}", key.kid, key.algorithm)
 }
 
-pub async fn insert(db: &Db, key: &SigningKeyRecord, sealer: Option<&KeySealer>) -> Result<(), StoreError> {
-    let sql = "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at) \
-         VALUES ($1, $2, $3, $4, $5)";
+/// Stores `key` unless its generation exists already (then false: another
+/// instance created or rotated first).
+pub async fn insert(db: &Db, key: &SigningKeyRecord, sealer: Option<&KeySealer>) -> Result<bool, StoreError> {
+    let sql = "INSERT INTO signing_keys \
+         (kid, algorithm, private_key, public_key, generation, created_at, signs_from) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)";
     let private_key = match sealer {
         Some(sealer) => sealer.seal(&associated_data(key), &key.private_key)?,
         None => key.private_key.clone(),
@@ -52,9 +95,15 @@ pub async fn insert(db: &Db, key: &SigningKeyRecord, sealer: Option<&KeySealer>)
         &key.algorithm,
         encode_key(&private_key),
         encode_key(&key.public_key),
+        key.generation,
         to_millis(key.created_at),
+        to_millis(key.signs_from),
     ];
-    db.execute(sql, values).await.map(drop)
+    match db.execute(sql, values).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(other) => Err(other),
+    }
 }
 
 /// Encrypts (`Some`) or decrypts (`None`) every stored private key that is
@@ -68,7 +117,7 @@ pub async fn reseal_all(
 ) -> Result<u64, StoreError> {
     let rows: Vec<SigningKeyRow> = db
         .fetch_all(
-            "SELECT kid, algorithm, private_key, public_key, created_at FROM signing_keys ORDER BY kid",
+            AssertSqlSafe(format!("SELECT {COLUMNS} FROM signing_keys ORDER BY kid")),
             args![],
         )
         .await?;

@@ -100,8 +100,22 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError>;
 
-    async fn signing_keys(&self, algorithm: &str) -> Result<Vec<SigningKeyRecord>, StoreError>;
-    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    /// The keys of `algorithm` that are live or were retired after
+    /// `retired_after`, newest generation first.
+    async fn signing_keys(
+        &self,
+        algorithm: &str,
+        retired_after: OffsetDateTime,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Every stored key, private halves left out.
+    async fn all_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// The highest generation of `algorithm` ever stored, 0 when none.
+    async fn latest_key_generation(&self, algorithm: &str) -> Result<i64, StoreError>;
+    /// Stores a key unless its generation exists (false: another instance
+    /// was first).
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError>;
+    /// Retires a live key; false when there is no such live key.
+    async fn retire_signing_key(&self, kid: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
     /// Encrypts every stored private key under the key-encryption key
     /// (those not yet encrypted); how many changed.
     async fn encrypt_keys(&self) -> Result<u64, StoreError>;

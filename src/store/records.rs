@@ -32,7 +32,15 @@ pub struct SigningKeyRecord {
     pub private_key: Vec<u8>,
     /// The raw public key for EdDSA; empty for HS256.
     pub public_key: Vec<u8>,
+    /// 1, 2, … per algorithm, unique: of two instances creating the same
+    /// generation at once, one fails (and uses the other's key).
+    pub generation: i64,
     pub created_at: OffsetDateTime,
+    /// When it starts signing: a rotated key is published first, so that
+    /// every instance (and every JWKS cache) knows it before it signs.
+    pub signs_from: OffsetDateTime,
+    /// When it stopped signing; its tokens verify until they expire.
+    pub retired_at: Option<OffsetDateTime>,
 }
 
 /// An attempt to sign in, as the lockout counted it.
@@ -121,7 +129,10 @@ impl std::fmt::Debug for SigningKeyRecord {
             .field("kid", &self.kid)
             .field("algorithm", &self.algorithm)
             .field("private_key", &"[redacted]")
+            .field("generation", &self.generation)
             .field("created_at", &self.created_at)
+            .field("signs_from", &self.signs_from)
+            .field("retired_at", &self.retired_at)
             .finish_non_exhaustive()
     }
 }
@@ -210,7 +221,10 @@ mod tests {
             algorithm: "EdDSA".into(),
             private_key: b"PRIVATE-BYTES".to_vec(),
             public_key: Vec::new(),
+            generation: 1,
             created_at: OffsetDateTime::UNIX_EPOCH,
+            signs_from: OffsetDateTime::UNIX_EPOCH,
+            retired_at: None,
         };
         assert!(!format!("{key:?}").contains("80, 82, 73"), "{key:?}");
         let mail = OutboxMessage {

@@ -101,7 +101,10 @@ pub(super) struct SigningKeyRow {
     algorithm: String,
     private_key: String,
     public_key: String,
+    generation: i64,
     created_at: i64,
+    signs_from: i64,
+    retired_at: Option<i64>,
 }
 
 impl SigningKeyRow {
@@ -111,7 +114,10 @@ impl SigningKeyRow {
             algorithm: self.algorithm,
             private_key: STANDARD.decode(self.private_key).ok()?,
             public_key: STANDARD.decode(self.public_key).ok()?,
+            generation: self.generation,
             created_at: from_millis(self.created_at),
+            signs_from: from_millis(self.signs_from),
+            retired_at: self.retired_at.map(from_millis),
         })
     }
 }

@@ -150,12 +150,28 @@ impl Store for SqlStore {
         sessions::rotate_refresh_token(&self.db, used_digest, successor_digest, sealed_successor, now).await
     }
 
-    async fn signing_keys(&self, algorithm: &str) -> Result<Vec<SigningKeyRecord>, StoreError> {
-        keys::live(&self.db, algorithm, self.sealer.as_ref()).await
+    async fn signing_keys(
+        &self,
+        algorithm: &str,
+        retired_after: OffsetDateTime,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        keys::verifying(&self.db, algorithm, retired_after, self.sealer.as_ref()).await
     }
 
-    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+    async fn all_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        keys::all(&self.db).await
+    }
+
+    async fn latest_key_generation(&self, algorithm: &str) -> Result<i64, StoreError> {
+        keys::latest_generation(&self.db, algorithm).await
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError> {
         keys::insert(&self.db, key, self.sealer.as_ref()).await
+    }
+
+    async fn retire_signing_key(&self, kid: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        keys::retire(&self.db, kid, now).await
     }
 
     async fn issue_verification(

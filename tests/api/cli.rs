@@ -509,3 +509,43 @@ async fn logs_to_a_pipe_are_plain_text() {
     assert!(logs.contains("/healthz"), "the request is logged: {logs}");
     assert!(!logs.contains('\u{1b}'), "no escape codes: {logs:?}");
 }
+
+/// `keys list`, `keys rotate`, `keys retire`: the next key is announced,
+/// the old one retired keeps verifying, and the last live key cannot be
+/// retired.
+#[test]
+fn keys_are_listed_rotated_and_retired_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let run = |args: &[&str]| {
+        let output = klucznik(&url).arg("keys").args(args).output().unwrap();
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (output.status.code(), text(&output.stdout), text(&output.stderr))
+    };
+    let (code, listed, _) = run(&["list"]);
+    assert_eq!(code, Some(0));
+    let signing: Vec<&str> = listed.lines().filter(|l| l.contains("EdDSA")).collect();
+    assert_eq!(signing.len(), 1, "{listed}");
+    assert!(signing[0].ends_with("signing"), "{listed}");
+    let first = signing[0].split_whitespace().next().unwrap().to_owned();
+
+    let (code, _, refused) = run(&["retire", &first]);
+    assert_eq!(code, Some(1));
+    assert!(refused.contains("keys rotate"), "{refused}");
+
+    let (code, rotated, _) = run(&["rotate"]);
+    assert_eq!(code, Some(0), "{rotated}");
+    assert!(rotated.contains("generation 2) published"), "{rotated}");
+    let listed = run(&["list"]).1;
+    assert!(listed.lines().any(|l| l.contains("EdDSA") && l.ends_with("next")), "{listed}");
+
+    let (code, retired, _) = run(&["retire", &first]);
+    assert_eq!(code, Some(0));
+    assert!(retired.contains("verify until"), "{retired}");
+    let listed = run(&["list"]).1;
+    let line = listed.lines().find(|l| l.starts_with(&first)).unwrap();
+    assert!(line.contains("retired, verifies until"), "{listed}");
+    let (code, _, unknown) = run(&["retire", "no-such-key"]);
+    assert_eq!(code, Some(1));
+    assert!(unknown.contains("not found"), "{unknown}");
+}

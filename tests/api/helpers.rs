@@ -103,6 +103,20 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// The same database for another instance, with its own mail folder;
+    /// dropping it leaves the database in place.
+    pub fn shared(&self) -> TestDatabase {
+        let dir = tempfile::tempdir().unwrap();
+        TestDatabase {
+            url: self.url.clone(),
+            mail_dir: dir.path().join("mail"),
+            _dir: dir,
+            postgres: None,
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some((admin_url, name)) = self.postgres.take() else {
@@ -195,13 +209,7 @@ impl TestApp {
     /// A second server on this one's database (another instance behind
     /// the same load balancer), with its own clock and mail folder.
     pub async fn another_instance(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let database = TestDatabase {
-            url: self.database.url.clone(),
-            mail_dir: dir.path().join("mail"),
-            _dir: dir,
-            postgres: None,
-        };
+        let database = self.database.shared();
         let mut config = test_config(&database);
         tweak(&mut config);
         Self::start(config, database).await

@@ -25,6 +25,7 @@ mod dialect_uid_token;
 mod dialect_verify_code;
 mod errors;
 mod janitor;
+mod keys;
 mod limits;
 mod mail;
 mod ops;
