@@ -24,6 +24,9 @@ pub enum Command {
     /// Delete expired and used rows (sessions, tokens, codes, counters,
     /// delivered mail) ended more than --prune-after ago, and exit.
     Prune,
+    /// Write a consistent copy of the SQLite database to FILE (a new file)
+    /// while the server keeps serving; on PostgreSQL use pg_dump.
+    Backup { file: std::path::PathBuf },
     /// Signing keys: list, rotate, retire; keys at rest under the
     /// key-encryption key.
     #[command(subcommand)]

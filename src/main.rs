@@ -58,6 +58,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate => operator::migrate(&config).await,
             Command::Prune => operator::prune(&config).await,
+            Command::Backup { file } => operator::backup(&config, &file).await,
             Command::Keys(command) => operator::keys(&config, command).await,
             Command::User(command) => operator::user(&config, command).await,
         }

@@ -44,7 +44,10 @@ pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), CommandEr
     match command {
         KeysCommand::List => {
             let keys = operator_core(config).await?.signing_key_summaries().await?;
-            println!("{:<34} {:<10} {:>4} {:<30} STATE", "KID", "KIND", "GEN", "SIGNS FROM");
+            println!(
+                "{:<34} {:<10} {:>4} {:<30} STATE",
+                "KID", "KIND", "GEN", "SIGNS FROM"
+            );
             for key in keys {
                 println!(
                     "{:<34} {:<10} {:>4} {:<30} {}",
@@ -85,6 +88,27 @@ pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), CommandEr
             println!("{changed} keys decrypted");
         }
     }
+    Ok(())
+}
+
+/// `klucznik backup FILE`: refuses to overwrite, so an old backup is never
+/// lost to a typo.
+pub async fn backup(config: &Config, file: &std::path::Path) -> Result<(), CommandError> {
+    if file.exists() {
+        return Err(CommandError::Failed(format!(
+            "{} exists; give a new file name",
+            file.display()
+        )));
+    }
+    let path = file
+        .to_str()
+        .ok_or_else(|| CommandError::Failed("the file name is not UTF-8".into()))?;
+    let store = open_store(config).await?;
+    store
+        .backup(path)
+        .await
+        .map_err(|e| CommandError::Failed(e.to_string()))?;
+    println!("backed up to {}", file.display());
     Ok(())
 }
 

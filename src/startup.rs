@@ -36,7 +36,10 @@ pub async fn open_store(config: &Config) -> Result<DynStore, ConfigError> {
     )
     .await
     .map_err(failed)?;
-    store.migrate().await.map_err(|e| failed(store::StoreError::Other(format!("migrating: {e}"))))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| failed(store::StoreError::Other(format!("migrating: {e}"))))?;
     Ok(store)
 }
 

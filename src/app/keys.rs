@@ -86,7 +86,10 @@ impl Core {
     /// Publishes the next signing key; it signs `ROTATION_NOTICE` from now
     /// on every instance. Two rotations at once: one wins, the other fails.
     pub async fn rotate_signing_key(&self) -> Result<KeySummary, CoreError> {
-        let latest = self.store.latest_key_generation(self.tokens.algorithm().name()).await?;
+        let latest = self
+            .store
+            .latest_key_generation(self.tokens.algorithm().name())
+            .await?;
         self.rotate_after(latest).await
     }
 

@@ -277,7 +277,10 @@ impl TokenService {
             .keys
             .write()
             .map_err(|_| CoreError::internal("key set poisoned"))?;
-        let dropped = keys.verifying.keys().any(|kid| !loaded.verifying.contains_key(kid));
+        let dropped = keys
+            .verifying
+            .keys()
+            .any(|kid| !loaded.verifying.contains_key(kid));
         *keys = loaded;
         if dropped {
             // A key has gone: tokens it signed must be checked again.

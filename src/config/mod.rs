@@ -322,7 +322,11 @@ impl Config {
         core.key_rotation = match pick(&args.key_rotation, file.key_rotation) {
             None => None,
             Some(raw) if matches!(raw.trim(), "0" | "off") => None,
-            raw => Some(duration(raw, "--key-rotation / KLUCZNIK_KEY_ROTATION", Duration::days(30))?),
+            raw => Some(duration(
+                raw,
+                "--key-rotation / KLUCZNIK_KEY_ROTATION",
+                Duration::days(30),
+            )?),
         };
         core.require_verified_email = args
             .require_verified_email

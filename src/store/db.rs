@@ -419,6 +419,23 @@ impl Db {
         }
     }
 
+    /// SQLite: a consistent copy of the database at one moment, written to
+    /// a new file while the server goes on serving (`VACUUM INTO` reads in
+    /// one transaction). PostgreSQL has `pg_dump` for this.
+    pub async fn backup(&self, path: &str) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(pools) => sqlx::query("VACUUM INTO $1")
+                .bind(path)
+                .execute(&pools.reader)
+                .await
+                .map(drop)
+                .map_err(classify),
+            Db::Postgres(_) => Err(StoreError::Other(
+                "on PostgreSQL back up with pg_dump (docs/operations.md)".into(),
+            )),
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self, "SELECT 1", |pool| sqlx::query("SELECT 1")
             .execute(pool)

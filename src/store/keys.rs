@@ -7,7 +7,8 @@ use super::{SigningKeyRecord, StoreError, to_millis};
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
-const COLUMNS: &str = "kid, algorithm, private_key, public_key, generation, created_at, signs_from, retired_at";
+const COLUMNS: &str =
+    "kid, algorithm, private_key, public_key, generation, created_at, signs_from, retired_at";
 
 /// The keys of `algorithm` that are live or were retired after
 /// `retired_after`, newest generation first, private halves opened.

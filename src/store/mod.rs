@@ -42,6 +42,9 @@ pub trait Store: Send + Sync + 'static {
     /// Housekeeping a server does five times a second (SQLite's checkpoint).
     async fn tick(&self) -> Result<(), StoreError>;
     async fn migrate(&self) -> Result<(), StoreError>;
+    /// Writes a consistent copy of the database to a new file at `path`
+    /// while serving (SQLite; PostgreSQL answers that `pg_dump` does it).
+    async fn backup(&self, path: &str) -> Result<(), StoreError>;
 
     /// Stores a new account, with its first verification and mail when it
     /// has an email, in one transaction.

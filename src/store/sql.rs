@@ -45,6 +45,10 @@ impl Store for SqlStore {
         self.db.migrate().await
     }
 
+    async fn backup(&self, path: &str) -> Result<(), StoreError> {
+        self.db.backup(path).await
+    }
+
     async fn insert_account(
         &self,
         account: &Account,

@@ -537,7 +537,10 @@ fn keys_are_listed_rotated_and_retired_from_the_command_line() {
     assert_eq!(code, Some(0), "{rotated}");
     assert!(rotated.contains("generation 2) published"), "{rotated}");
     let listed = run(&["list"]).1;
-    assert!(listed.lines().any(|l| l.contains("EdDSA") && l.ends_with("next")), "{listed}");
+    assert!(
+        listed.lines().any(|l| l.contains("EdDSA") && l.ends_with("next")),
+        "{listed}"
+    );
 
     let (code, retired, _) = run(&["retire", &first]);
     assert_eq!(code, Some(0));

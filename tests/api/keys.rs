@@ -91,7 +91,9 @@ async fn rotation_and_retirement_sign_nobody_out(backend: Backend) {
             let (mut failures, mut kids, mut rounds) = (Vec::new(), Vec::<String>::new(), 0usize);
             while !stop.load(Ordering::SeqCst) {
                 let app = &apps[rounds % 2];
-                let answer = app.post("/api/v1/refresh", json!({ "refresh_token": refresh })).await;
+                let answer = app
+                    .post("/api/v1/refresh", json!({ "refresh_token": refresh }))
+                    .await;
                 if answer.status() != StatusCode::OK {
                     failures.push(format!("refresh: {}", answer.status()));
                     break;
@@ -122,7 +124,10 @@ async fn rotation_and_retirement_sign_nobody_out(backend: Backend) {
     assert!(published_kids(&first).await.contains(&rotated.kid));
     let started = Instant::now();
     while !published_kids(&second).await.contains(&rotated.kid) {
-        assert!(started.elapsed() < Duration::from_secs(7), "not published on the other instance");
+        assert!(
+            started.elapsed() < Duration::from_secs(7),
+            "not published on the other instance"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // It signs after the notice, on both instances.
@@ -154,7 +159,9 @@ async fn a_retired_key_is_refused_and_unpublished_once_its_tokens_expired(backen
     let login = app.signed_in("ala@example.pl").await;
     let old_kid = kid_of(token(&login));
     let stored = app
-        .stored_texts(&format!("SELECT private_key FROM signing_keys WHERE kid = '{old_kid}'"))
+        .stored_texts(&format!(
+            "SELECT private_key FROM signing_keys WHERE kid = '{old_kid}'"
+        ))
         .await;
     let private = STANDARD.decode(&stored[0]).unwrap();
     let claims: Claims = serde_json::from_slice(
@@ -171,18 +178,27 @@ async fn a_retired_key_is_refused_and_unpublished_once_its_tokens_expired(backen
             exp: now + 10 * 3600,
             ..claims.clone()
         };
-        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ed_der(&private)).unwrap()
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(&private),
+        )
+        .unwrap()
     };
 
     let rotated = app.core.rotate_signing_key().await.unwrap();
     app.clock.advance(time::Duration::seconds(11));
     app.core.retire_signing_key(&old_kid).await.unwrap();
     let forged = long_lived(app.clock.now().unix_timestamp());
-    assert_eq!(app.get_with_token("/api/v1/me", &forged).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_with_token("/api/v1/me", &forged).await.status(),
+        StatusCode::OK
+    );
     assert!(published_kids(&app).await.contains(&old_kid));
 
     // An hour (the longest token term) and a reload round later.
-    app.clock.advance(time::Duration::hours(1) + time::Duration::seconds(10));
+    app.clock
+        .advance(time::Duration::hours(1) + time::Duration::seconds(10));
     app.core.maintain_keys().await.unwrap();
     let forged = long_lived(app.clock.now().unix_timestamp());
     let me = app.get_with_token("/api/v1/me", &forged).await;

@@ -16,6 +16,7 @@ mod members;
 mod account;
 mod admin;
 mod auth;
+mod backup;
 mod browser;
 mod cli;
 mod dialect_auth_token;
