@@ -45,7 +45,12 @@ pub enum KeysCommand {
     Rotate,
     /// Stop signing with a key; its tokens verify until they expire, then
     /// it leaves the JWKS.
-    Retire { kid: String },
+    Retire {
+        kid: String,
+        /// Refuse its tokens at once (a leaked key), not once they expire.
+        #[arg(long)]
+        now: bool,
+    },
     /// Encrypt every stored private key (signing, CSRF, code keys) under
     /// KLUCZNIK_SECRET_KEY / --secret-key-file; those already encrypted stay.
     Encrypt,
@@ -172,6 +177,10 @@ pub struct SettingsArgs {
     /// How long expired and used rows are kept before deletion (default 7d).
     #[arg(long, global = true, env = "KLUCZNIK_PRUNE_AFTER")]
     pub prune_after: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (default off; keep
+    /// it off the public network).
+    #[arg(long, global = true, env = "KLUCZNIK_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// Rotate the JWT signing key this often, retiring the one it replaces
     /// (e.g. 30d; default off).
     #[arg(long, global = true, env = "KLUCZNIK_KEY_ROTATION")]

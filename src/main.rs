@@ -82,6 +82,9 @@ async fn serve(config: Config) -> Result<(), CommandError> {
         .local_addr()
         .map_err(|e| CommandError::Failed(e.to_string()))?;
     println!("listening on http://{addr}");
+    if let Some(metrics) = app.metrics_addr() {
+        tracing::info!(%metrics, "metrics at /metrics");
+    }
     tracing::info!(%addr, public_url = %app.public_url(), "listening");
     app.run_until(shutdown_signal())
         .await

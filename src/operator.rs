@@ -69,10 +69,14 @@ pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), CommandEr
                 rfc3339(key.signs_from)
             );
         }
-        KeysCommand::Retire { kid } => {
-            let until = operator_core(config).await?.retire_signing_key(&kid).await?;
-            let until = rfc3339(until);
-            println!("{kid} retired; its tokens verify until {until}, then it leaves the JWKS");
+        KeysCommand::Retire { kid, now } => {
+            let until = operator_core(config).await?.retire_signing_key(&kid, now).await?;
+            if now {
+                println!("{kid} retired; every instance refuses its tokens within 5 s");
+            } else {
+                let until = rfc3339(until);
+                println!("{kid} retired; its tokens verify until {until}, then it leaves the JWKS");
+            }
         }
         KeysCommand::Encrypt => {
             if config.secret_key.is_none() {

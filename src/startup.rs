@@ -112,6 +112,8 @@ pub struct Application {
     mail: MailDelivery,
     header_read_timeout: Duration,
     prune_interval: Option<Duration>,
+    /// `--metrics-listen`: its listener and router.
+    metrics: Option<(TcpListener, Router)>,
 }
 
 impl Application {
@@ -162,6 +164,10 @@ impl Application {
             &config.dialects,
         )
         .map_err(|e| ConfigError::new("--api / KLUCZNIK_API", e.message))?;
+        let metrics = match config.metrics_listen {
+            Some(address) => Some(metrics_endpoint(address, Arc::clone(&core)).await?),
+            None => None,
+        };
         Ok(Self {
             listener,
             router,
@@ -170,7 +176,15 @@ impl Application {
             mail,
             header_read_timeout: config.header_read_timeout,
             prune_interval: config.prune_interval,
+            metrics,
         })
+    }
+
+    /// Where `/metrics` is served, when `--metrics-listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -197,6 +211,13 @@ impl Application {
             .map(|every| spawn_janitor(Arc::clone(&self.core), every));
         let ticker = spawn_ticker(Arc::clone(&self.core));
         let key_rounds = spawn_key_rounds(Arc::clone(&self.core));
+        let metrics = self.metrics.map(|(listener, router)| {
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::error!(%error, "the metrics listener stopped");
+                }
+            })
+        });
         let served = http::server::serve(
             self.listener,
             self.router,
@@ -210,6 +231,9 @@ impl Application {
         }
         ticker.abort();
         key_rounds.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         let _ = stop_mail.send(true);
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, worker).await;
         served
@@ -232,6 +256,20 @@ fn spawn_ticker(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
         let core = Arc::clone(&core);
         async move { core.tick().await }
     })
+}
+
+/// Binds `--metrics-listen` and installs the process's metrics recorder.
+async fn metrics_endpoint(
+    address: SocketAddr,
+    core: Arc<Core>,
+) -> Result<(TcpListener, Router), ConfigError> {
+    const SETTING: &str = "--metrics-listen / KLUCZNIK_METRICS_LISTEN";
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|e| ConfigError::new(SETTING, format!("cannot bind {address}: {e}")))?;
+    let handle = http::metrics::recorder()
+        .ok_or_else(|| ConfigError::new(SETTING, "another metrics recorder is installed"))?;
+    Ok((listener, http::metrics::router(core, handle)))
 }
 
 /// Reloads the signing keys (and rotates them, with `--key-rotation`) on

@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, oneshot};
 use tracing::Span;
@@ -61,6 +62,8 @@ pub struct PasswordHasherPool {
     jobs: flume::Sender<Job>,
     permits: Arc<Semaphore>,
     argon2: Arc<Argon2<'static>>,
+    /// Jobs waiting for a free hashing thread (the metrics' queue length).
+    waiting: Arc<AtomicUsize>,
     /// Checked instead when the login name is unknown, so that an unknown
     /// name costs the same time as a wrong password.
     dummy_hash: String,
@@ -85,6 +88,7 @@ impl PasswordHasherPool {
         Ok(Self {
             jobs,
             permits: Arc::new(Semaphore::new(threads)),
+            waiting: Arc::default(),
             argon2,
             dummy_hash,
         })
@@ -92,10 +96,12 @@ impl PasswordHasherPool {
 
     /// Runs `job` on the pool, keeping the caller's tracing span.
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, CoreError> {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| CoreError::internal("hashing pool closed"))?;
+        let queued = std::time::Instant::now();
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let permit = Arc::clone(&self.permits).acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        metrics::histogram!("klucznik_hashing_wait_seconds").record(queued.elapsed().as_secs_f64());
+        let permit = permit.map_err(|_| CoreError::internal("hashing pool closed"))?;
         let (reply, answer) = oneshot::channel();
         let span = Span::current();
         let boxed: Job = Box::new(move || {
@@ -109,6 +115,11 @@ impl PasswordHasherPool {
             .send(boxed)
             .map_err(|_| CoreError::internal("hashing pool stopped"))?;
         answer.await.map_err(|_| CoreError::internal("hashing job lost"))
+    }
+
+    /// How many hashing jobs wait for a thread.
+    pub fn queue_length(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String, CoreError> {

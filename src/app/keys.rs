@@ -117,9 +117,10 @@ impl Core {
         })
     }
 
-    /// Stops signing with `kid`: its tokens verify until they expire. The
-    /// last live key cannot be retired (rotate first).
-    pub async fn retire_signing_key(&self, kid: &str) -> Result<OffsetDateTime, CoreError> {
+    /// Stops signing with `kid`: its tokens verify until they expire, or
+    /// (`at_once`, for a leaked key) not at all from the next reload on.
+    /// The last live key cannot be retired (rotate first).
+    pub async fn retire_signing_key(&self, kid: &str, at_once: bool) -> Result<OffsetDateTime, CoreError> {
         let now = self.now();
         let algorithm = self.tokens.algorithm().name();
         let live: Vec<SigningKeyRecord> = self
@@ -137,12 +138,18 @@ impl Core {
                 "it is the only live signing key: run `klucznik keys rotate` first",
             ));
         }
-        if !self.store.retire_signing_key(kid, now).await? {
+        // Retired a verify window ago, a key's tokens are already refused.
+        let retired_at = if at_once {
+            now - self.tokens.verify_window()
+        } else {
+            now
+        };
+        if !self.store.retire_signing_key(kid, retired_at).await? {
             return Err(CoreError::NotFound("live signing key"));
         }
         self.tokens.reload().await?;
-        tracing::info!(%kid, "signing key retired");
-        Ok(now + self.tokens.verify_window())
+        tracing::info!(%kid, at_once, "signing key retired");
+        Ok(retired_at + self.tokens.verify_window())
     }
 
     /// The keys' round, every `KEY_RELOAD_EVERY` on every instance: load

@@ -35,6 +35,7 @@ impl Core {
             .await?;
         rule.judge(now, count).map_err(|wait| {
             tracing::warn!(action = action.name(), "per-client limit reached");
+            metrics::counter!("klucznik_rate_limit_trips_total", "limit" => action.name()).increment(1);
             CoreError::TooManyAttempts {
                 retry_after_secs: seconds_until(now, now + wait),
             }

@@ -106,6 +106,21 @@ impl Core {
         self.tokens.jwks()
     }
 
+    /// What the metrics show of the core's state; the outbox is `None`
+    /// when the database does not answer.
+    pub async fn operating_figures(&self) -> OperatingFigures {
+        let outbox = self.store.outbox_counts().await.ok();
+        let oldest_pending_age_secs = outbox
+            .and_then(|counts| counts.oldest_pending)
+            .map_or(0.0, |oldest| (self.now() - oldest).as_seconds_f64().max(0.0));
+        OperatingFigures {
+            outbox,
+            oldest_pending_age_secs,
+            pool: self.store.pool_use(),
+            hashing_queue: self.hasher.queue_length(),
+        }
+    }
+
     /// How many messages wait, went out, or failed for good.
     pub async fn outbox_counts(&self) -> Result<crate::store::OutboxCounts, CoreError> {
         Ok(self.store.outbox_counts().await?)
@@ -141,6 +156,15 @@ impl Core {
     pub async fn ready(&self) -> Result<(), CoreError> {
         Ok(self.store.ping().await?)
     }
+}
+
+/// The core's state as the metrics show it.
+#[derive(Debug, Clone, Copy)]
+pub struct OperatingFigures {
+    pub outbox: Option<crate::store::OutboxCounts>,
+    pub oldest_pending_age_secs: f64,
+    pub pool: crate::store::PoolUse,
+    pub hashing_queue: usize,
 }
 
 /// The names of an account's roles, as tokens and views carry them.

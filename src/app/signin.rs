@@ -29,6 +29,18 @@ impl Core {
         device: Device,
         policy: LoginPolicy,
     ) -> Result<SignedIn, CoreError> {
+        let outcome = self.attempt_login(login, password, device, policy).await;
+        metrics::counter!("klucznik_sign_ins_total", "outcome" => sign_in_outcome(&outcome)).increment(1);
+        outcome
+    }
+
+    async fn attempt_login(
+        &self,
+        login: &str,
+        password: &str,
+        device: Device,
+        policy: LoginPolicy,
+    ) -> Result<SignedIn, CoreError> {
         let require_verified_email = match policy.verification_step {
             VerificationStep::Present => self.settings.require_verified_email,
             VerificationStep::Absent => false,
@@ -124,9 +136,12 @@ impl Core {
             .reserve_login_attempt(&counter.key, now, &counter.rule)
             .await?
         {
-            LoginReservation::Paused { until } => Err(CoreError::TooManyAttempts {
-                retry_after_secs: seconds_until(now, until),
-            }),
+            LoginReservation::Paused { until } => {
+                metrics::counter!("klucznik_rate_limit_trips_total", "limit" => "lockout").increment(1);
+                Err(CoreError::TooManyAttempts {
+                    retry_after_secs: seconds_until(now, until),
+                })
+            }
             // The threshold's worth of attempts is being checked: a moment.
             LoginReservation::Busy => Err(CoreError::TooManyAttempts { retry_after_secs: 1 }),
             LoginReservation::Granted { failures } => {
@@ -221,4 +236,17 @@ struct LockoutCounter {
 struct Lockout {
     pair: LockoutCounter,
     account: LockoutCounter,
+}
+
+/// How a sign-in ended, as the metrics count it.
+fn sign_in_outcome(outcome: &Result<SignedIn, CoreError>) -> &'static str {
+    match outcome {
+        Ok(_) => "success",
+        Err(CoreError::InvalidCredentials) => "invalid_credentials",
+        Err(CoreError::TooManyAttempts { .. }) => "throttled",
+        Err(CoreError::AccountDisabled) => "disabled",
+        Err(CoreError::EmailNotVerified) => "email_not_verified",
+        Err(CoreError::Unavailable) => "unavailable",
+        Err(_) => "error",
+    }
 }

@@ -69,6 +69,8 @@ pub struct Config {
     pub header_read_timeout: std::time::Duration,
     /// How often the janitor runs; `None`: never in the background.
     pub prune_interval: Option<std::time::Duration>,
+    /// Where `/metrics` is served (`--metrics-listen`); `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
     pub argon2: Argon2Cost,
     pub hash_threads: usize,
     pub jwt_algorithm: JwtAlgorithm,
@@ -95,6 +97,7 @@ impl Default for Config {
             request_timeout: std::time::Duration::from_secs(30),
             header_read_timeout: std::time::Duration::from_secs(10),
             prune_interval: Some(std::time::Duration::from_secs(600)),
+            metrics_listen: None,
             argon2: Argon2Cost::default(),
             hash_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             jwt_algorithm: JwtAlgorithm::EdDsa,
@@ -127,6 +130,7 @@ pub(super) struct FileSettings {
     prune_interval: Option<String>,
     prune_after: Option<String>,
     key_rotation: Option<String>,
+    metrics_listen: Option<String>,
     argon2_m_kib: Option<u32>,
     argon2_t: Option<u32>,
     argon2_p: Option<u32>,
@@ -318,6 +322,16 @@ impl Config {
                 .unsigned_abs(),
             ),
         };
+        let metrics_listen = pick(&args.metrics_listen, file.metrics_listen)
+            .map(|raw| {
+                raw.trim().parse::<SocketAddr>().map_err(|_| {
+                    ConfigError::new(
+                        "--metrics-listen / KLUCZNIK_METRICS_LISTEN",
+                        format!("`{raw}` is not an address like 127.0.0.1:9090"),
+                    )
+                })
+            })
+            .transpose()?;
         // Automatic rotation of the JWT signing key: off unless set.
         core.key_rotation = match pick(&args.key_rotation, file.key_rotation) {
             None => None,
@@ -385,6 +399,7 @@ impl Config {
             request_timeout,
             header_read_timeout,
             prune_interval,
+            metrics_listen,
             argon2,
             hash_threads,
             jwt_algorithm,

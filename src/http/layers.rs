@@ -39,6 +39,7 @@ pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>) -> Router 
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     // Anything still unrendered (the web page's few JSON failures) is native.
     app = super::problem::render_layer(app, super::error::render);
+    app = app.layer(axum::middleware::from_fn(super::metrics::track));
     app = app.layer(axum::middleware::from_fn(
         move |request: Request<Body>, next: Next| within_deadline(limit, Arc::clone(&claims), request, next),
     ));

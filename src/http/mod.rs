@@ -11,6 +11,7 @@ pub mod extract;
 mod layers;
 pub mod links;
 pub mod member_body;
+pub mod metrics;
 pub mod native;
 pub mod pages;
 pub mod problem;
@@ -74,8 +75,9 @@ pub fn router(state: AppState, mounts: &[dialects::DialectMount]) -> Result<Rout
         router: dialect_routes,
         claims,
     } = dialects::mount(mounts)?;
-    let routes = problem::render_layer(native::router(state.clone()), error::render)
-        .merge(pages::router().with_state(state.clone()))
+    let native = metrics::tag(native::router(state.clone()), "native");
+    let routes = problem::render_layer(native, error::render)
+        .merge(metrics::tag(pages::router(), "web").with_state(state.clone()))
         .merge(dialect_routes.with_state(state.clone()));
     Ok(layers::wrap(routes, &state.web, Arc::new(claims)))
 }

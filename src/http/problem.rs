@@ -262,7 +262,13 @@ impl IntoResponse for Problem {
 /// Renders any problem a route answered in `render`'s shape.
 pub async fn render_problems(render: Render, mut response: Response) -> Response {
     match response.extensions_mut().remove::<Problem>() {
-        Some(problem) => problem.render_with(render),
+        Some(problem) => {
+            // What the routes noted on the response (its API) stays on it.
+            let noted = std::mem::take(response.extensions_mut());
+            let mut rendered = problem.render_with(render);
+            rendered.extensions_mut().extend(noted);
+            rendered
+        }
         None => response,
     }
 }

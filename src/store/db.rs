@@ -436,6 +436,27 @@ impl Db {
         }
     }
 
+    pub fn pool_use(&self) -> super::PoolUse {
+        fn of<D: sqlx::Database>(pool: &sqlx::Pool<D>) -> super::PoolUse {
+            super::PoolUse {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self {
+            Db::Sqlite(pools) => {
+                let (writer, reader) = (of(&pools.writer), of(&pools.reader));
+                super::PoolUse {
+                    open: writer.open + reader.open,
+                    idle: writer.idle + reader.idle,
+                    max: writer.max + reader.max,
+                }
+            }
+            Db::Postgres(pool) => of(pool),
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self, "SELECT 1", |pool| sqlx::query("SELECT 1")
             .execute(pool)

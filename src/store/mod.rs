@@ -27,8 +27,8 @@ pub(crate) use error::classify;
 pub use error::{StoreError, UniqueField};
 pub use records::{
     AccountPage, ClaimedMessage, LoginReservation, MemberChange, MemberPage, OutboxCounts, OutboxMessage,
-    PasswordResetRecord, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, VerificationPurpose,
-    VerificationRecord,
+    PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord,
+    VerificationPurpose, VerificationRecord,
 };
 use sealing::KeySealer;
 use std::sync::Arc;
@@ -39,6 +39,8 @@ pub type DynStore = Arc<dyn Store>;
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The connection pools' use, for the metrics.
+    fn pool_use(&self) -> PoolUse;
     /// Housekeeping a server does five times a second (SQLite's checkpoint).
     async fn tick(&self) -> Result<(), StoreError>;
     async fn migrate(&self) -> Result<(), StoreError>;

@@ -86,7 +86,12 @@ pub async fn failed(db: &Db, id: &str, attempts: u32, error: &str) -> Result<(),
 pub async fn counts(db: &Db) -> Result<OutboxCounts, StoreError> {
     let sql = "SELECT status, COUNT(*), COUNT(CASE WHEN attempts > 0 THEN 1 END) FROM outbox GROUP BY status";
     let rows: Vec<(String, i64, i64)> = db.fetch_all(sql, args![]).await?;
-    let mut counts = OutboxCounts::default();
+    let oldest = "SELECT MIN(created_at) FROM outbox WHERE status = 'pending'";
+    let (oldest_pending,): (Option<i64>,) = db.fetch_one(oldest, args![]).await?;
+    let mut counts = OutboxCounts {
+        oldest_pending: oldest_pending.map(super::from_millis),
+        ..OutboxCounts::default()
+    };
     for (status, count, tried) in rows {
         let count = u64::try_from(count).unwrap_or(0);
         match status.as_str() {

@@ -183,6 +183,14 @@ impl PruneCounts {
     }
 }
 
+/// The database connections a pool holds: open, of them idle, at most.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// How many outbox messages are in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
@@ -191,6 +199,8 @@ pub struct OutboxCounts {
     pub retrying: u64,
     pub sent: u64,
     pub failed: u64,
+    /// When the oldest message still waiting was queued.
+    pub oldest_pending: Option<OffsetDateTime>,
 }
 
 pub use crate::domain::MemberChange;

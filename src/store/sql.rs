@@ -6,8 +6,9 @@ use super::live::PrincipalCache;
 use super::sealing::KeySealer;
 use super::{
     AccountPage, ClaimedMessage, LoginReservation, MemberChange, MemberPage, OutboxCounts, OutboxMessage,
-    PasswordResetRecord, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, Store, StoreError,
-    VerificationRecord, accounts, janitor, keys, members, outbox, sessions, throttle, verification,
+    PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, Store,
+    StoreError, VerificationRecord, accounts, janitor, keys, members, outbox, sessions, throttle,
+    verification,
 };
 use crate::domain::{Account, AccountId, Member, MemberId, Session, SessionId};
 use time::OffsetDateTime;
@@ -39,6 +40,10 @@ impl Store for SqlStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
+    }
+
+    fn pool_use(&self) -> PoolUse {
+        self.db.pool_use()
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {

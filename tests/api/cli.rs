@@ -548,6 +548,21 @@ fn keys_are_listed_rotated_and_retired_from_the_command_line() {
     let listed = run(&["list"]).1;
     let line = listed.lines().find(|l| l.starts_with(&first)).unwrap();
     assert!(line.contains("retired, verifies until"), "{listed}");
+    // A leaked key: its tokens are refused at once.
+    let second = listed
+        .lines()
+        .find(|l| l.contains("EdDSA") && !l.starts_with(&first))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(run(&["rotate"]).0, Some(0));
+    let (code, leaked, _) = run(&["retire", &second, "--now"]);
+    assert_eq!(code, Some(0), "{leaked}");
+    let listed = run(&["list"]).1;
+    let line = listed.lines().find(|l| l.starts_with(&second)).unwrap();
+    assert!(line.ends_with("retired, expired"), "{listed}");
     let (code, _, unknown) = run(&["retire", "no-such-key"]);
     assert_eq!(code, Some(1));
     assert!(unknown.contains("not found"), "{unknown}");

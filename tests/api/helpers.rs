@@ -169,6 +169,8 @@ pub struct TestApp {
     pub database: TestDatabase,
     /// The server's clock: `app.clock.advance(…)` instead of sleeping.
     pub clock: Arc<ShiftedClock>,
+    /// `http://ADDR` of `--metrics-listen`, when set.
+    pub metrics: Option<String>,
 }
 
 impl TestApp {
@@ -192,6 +194,7 @@ impl TestApp {
         let app = Application::build(config).await.expect("the server starts");
         let address = format!("http://{}", app.local_addr().unwrap());
         let core = app.core();
+        let metrics = app.metrics_addr().map(|address| format!("http://{address}"));
         tokio::spawn(app.run_until(std::future::pending()));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -203,6 +206,7 @@ impl TestApp {
             core,
             database,
             clock,
+            metrics,
         }
     }
 

@@ -132,7 +132,7 @@ async fn rotation_and_retirement_sign_nobody_out(backend: Backend) {
     }
     // It signs after the notice, on both instances.
     tokio::time::sleep(Duration::from_secs(11)).await;
-    first.core.retire_signing_key(&old_kid).await.unwrap();
+    first.core.retire_signing_key(&old_kid, false).await.unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::SeqCst);
     let (failures, kids, rounds) = client.await.unwrap();
@@ -188,7 +188,7 @@ async fn a_retired_key_is_refused_and_unpublished_once_its_tokens_expired(backen
 
     let rotated = app.core.rotate_signing_key().await.unwrap();
     app.clock.advance(time::Duration::seconds(11));
-    app.core.retire_signing_key(&old_kid).await.unwrap();
+    app.core.retire_signing_key(&old_kid, false).await.unwrap();
     let forged = long_lived(app.clock.now().unix_timestamp());
     assert_eq!(
         app.get_with_token("/api/v1/me", &forged).await.status(),

@@ -12,6 +12,7 @@
 mod helpers;
 mod mailbox;
 mod members;
+mod metrics;
 
 mod account;
 mod admin;
@@ -25,6 +26,7 @@ mod dialect_jwt_roles;
 mod dialect_uid_token;
 mod dialect_verify_code;
 mod errors;
+mod instances;
 mod janitor;
 mod keys;
 mod limits;
