@@ -139,3 +139,26 @@ fn debug_output_holds_no_credentials() {
         "{shown}"
     );
 }
+
+/// The settings file docs/deploy.md shows is one the server accepts (its
+/// key file made here, since it names one).
+#[test]
+fn the_deployment_guides_settings_file_is_accepted() {
+    let guide = include_str!("../../docs/deploy.md");
+    let start = guide.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = guide[start..].split("```").next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("secret.key");
+    std::fs::write(&key, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n").unwrap();
+    let example = example.replace("/etc/klucznik/secret.key", key.to_str().unwrap());
+    let path = dir.path().join("klucznik.toml");
+    std::fs::write(&path, example).unwrap();
+    let args = SettingsArgs {
+        config: Some(path),
+        smtp_url: Some("smtps://user:password@smtp.example.com".into()),
+        ..Default::default()
+    };
+    let config = Config::resolve(&args).unwrap();
+    assert_eq!(config.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+    assert_eq!(config.trusted_proxies.len(), 1);
+}
