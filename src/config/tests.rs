@@ -145,8 +145,8 @@ fn debug_output_holds_no_credentials() {
 #[test]
 fn the_deployment_guides_settings_file_is_accepted() {
     let guide = include_str!("../../docs/deploy.md");
-    let start = guide.find("```toml\n").unwrap() + "```toml\n".len();
-    let example = guide[start..].split("```").next().unwrap();
+    let (_, from_example) = guide.split_once("```toml\n").unwrap();
+    let (example, _) = from_example.split_once("```").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("secret.key");
     std::fs::write(&key, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n").unwrap();
