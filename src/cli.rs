@@ -24,6 +24,27 @@ pub enum Command {
     /// Delete expired and used rows (sessions, tokens, codes, counters,
     /// delivered mail) ended more than --prune-after ago, and exit.
     Prune,
+    /// The audit trail, newest first: who did what to which account.
+    Audit {
+        /// Events about this account (email, username or id).
+        #[arg(long)]
+        account: Option<String>,
+        /// Event types, comma-separated (sign_in,sign_in_failed,…).
+        #[arg(long = "type")]
+        kinds: Option<String>,
+        /// RFC 3339 time, or a duration back from now (24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// RFC 3339 time, or a duration back from now.
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many events (default 100).
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a consistent copy of the SQLite database to FILE (a new file)
     /// while the server keeps serving; on PostgreSQL use pg_dump.
     Backup { file: std::path::PathBuf },
@@ -181,6 +202,9 @@ pub struct SettingsArgs {
     /// it off the public network).
     #[arg(long, global = true, env = "KLUCZNIK_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
+    /// How long audit events are kept (default 365d).
+    #[arg(long, global = true, env = "KLUCZNIK_AUDIT_RETENTION")]
+    pub audit_retention: Option<String>,
     /// Rotate the JWT signing key this often, retiring the one it replaces
     /// (e.g. 30d; default off).
     #[arg(long, global = true, env = "KLUCZNIK_KEY_ROTATION")]

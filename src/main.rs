@@ -53,16 +53,39 @@ fn main() -> ExitCode {
     if let Err(error) = return_memory_when_quiet() {
         eprintln!("klucznik: cannot tune the allocator: {error}");
     }
-    let outcome = runtime.block_on(async move {
+    // What an operator's command changes is recorded as coming from `cli`.
+    let origin = klucznik::app::audit::Origin {
+        api: Some("cli"),
+        ..Default::default()
+    };
+    let outcome = runtime.block_on(klucznik::app::audit::with_origin(origin, async move {
         match cli.command {
             Command::Serve => serve(config).await,
             Command::Migrate => operator::migrate(&config).await,
             Command::Prune => operator::prune(&config).await,
             Command::Backup { file } => operator::backup(&config, &file).await,
+            Command::Audit {
+                account,
+                kinds,
+                since,
+                until,
+                limit,
+                json,
+            } => {
+                let query = operator::AuditQuery {
+                    account,
+                    kinds,
+                    since,
+                    until,
+                    limit,
+                    json,
+                };
+                operator::audit(&config, query).await
+            }
             Command::Keys(command) => operator::keys(&config, command).await,
             Command::User(command) => operator::user(&config, command).await,
         }
-    });
+    }));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(CommandError::Config(error)) => {

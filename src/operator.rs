@@ -95,6 +95,73 @@ pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), CommandEr
     Ok(())
 }
 
+/// What `klucznik audit` asks for.
+pub struct AuditQuery {
+    pub account: Option<String>,
+    pub kinds: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: u64,
+    pub json: bool,
+}
+
+/// `klucznik audit`: the trail, newest first, as a table or JSON lines.
+pub async fn audit(config: &Config, query: AuditQuery) -> Result<(), CommandError> {
+    let core = operator_core(config).await?;
+    let account = match query.account {
+        Some(login) => match core.account_by_login(Actor::Operator, &login).await {
+            Ok(account) => Some(account.id.to_string()),
+            // Not an email or username: an id, perhaps of a deleted account.
+            Err(CoreError::NotFound(_)) => Some(login),
+            Err(other) => return Err(other.into()),
+        },
+        None => None,
+    };
+    let kinds = crate::app::audit::parse_kinds(query.kinds.as_deref())
+        .map_err(|_| CommandError::Failed("--type: an unknown event type".into()))?;
+    let filter = crate::store::AuditFilter {
+        account,
+        kinds,
+        since: point_in_time("--since", query.since.as_deref())?,
+        until: point_in_time("--until", query.until.as_deref())?,
+    };
+    let page = core.audit_log(Actor::Operator, &filter, 0, query.limit).await?;
+    for event in &page.events {
+        let view = crate::http::views::AuditEventView::from(event);
+        if query.json {
+            println!("{}", serde_json::to_string(&view).unwrap_or_default());
+        } else {
+            println!(
+                "{:<25} {:<22} {:<37} {:<37} {:<16} {:<12} {}",
+                view.at,
+                view.kind,
+                view.account_id.as_deref().unwrap_or("-"),
+                view.actor_id.as_deref().unwrap_or("-"),
+                view.address.as_deref().unwrap_or("-"),
+                view.api.as_deref().unwrap_or("-"),
+                view.detail
+            );
+        }
+    }
+    if !query.json {
+        println!("{} of {} events", page.events.len(), page.total);
+    }
+    Ok(())
+}
+
+/// An RFC 3339 time, or a duration back from now (`24h`, `7d`).
+fn point_in_time(flag: &str, raw: Option<&str>) -> Result<Option<time::OffsetDateTime>, CommandError> {
+    let Some(raw) = raw.map(str::trim).filter(|raw| !raw.is_empty()) else {
+        return Ok(None);
+    };
+    if let Some(ago) = crate::config::parse_duration(raw) {
+        return Ok(Some(time::OffsetDateTime::now_utc() - ago));
+    }
+    time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .map(Some)
+        .map_err(|_| CommandError::Failed(format!("{flag}: `{raw}` is not an RFC 3339 time or a duration")))
+}
+
 /// `klucznik backup FILE`: refuses to overwrite, so an old backup is never
 /// lost to a typo.
 pub async fn backup(config: &Config, file: &std::path::Path) -> Result<(), CommandError> {

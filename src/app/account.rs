@@ -1,8 +1,10 @@
 //! A user's own account: username and password.
 
+use super::audit::AuditKind;
 use super::hashing::Verdict;
 use super::{Core, CoreError, LONGEST_PASSWORD_BYTES, Principal, account_write_error};
 use crate::domain::{Account, AccountId, Password, Username, UsernameLength};
+use serde_json::json;
 
 impl Core {
     /// Sets the username the user chose.
@@ -19,7 +21,7 @@ impl Core {
         account.custom_username = true;
         account.updated_at = self.now();
         self.store
-            .update_account(&account)
+            .update_account(&account, &[])
             .await
             .map_err(account_write_error)?;
         Ok(account)
@@ -43,8 +45,12 @@ impl Core {
         }
         account.password_hash = self.hasher.hash(&new).await?;
         account.updated_at = self.now();
-        self.store.update_account(&account).await?;
-        self.revoke_other_sessions(principal).await?;
+        let event = self.audit_event(AuditKind::PasswordChanged, Some(&account.id), None, json!({}));
+        self.store.update_account(&account, &[event]).await?;
+        let keep = Some(&principal.session.id);
+        self.store
+            .revoke_sessions_of(&account.id, keep, self.now(), &[])
+            .await?;
         tracing::info!(account_id = %account.id, "password changed");
         Ok(())
     }

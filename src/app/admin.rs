@@ -1,9 +1,11 @@
 //! Administration: admins and the operator list, inspect, grant roles,
 //! disable and set passwords.
 
+use super::audit::{AuditKind, actor_id};
 use super::{Actor, Core, CoreError};
 use crate::domain::{Account, AccountId, Password, Role};
 use crate::store::AccountPage;
+use serde_json::json;
 
 impl Core {
     /// Admins and the operator only.
@@ -56,7 +58,18 @@ impl Core {
             account.revoke(role);
         }
         account.updated_at = self.now();
-        self.store.update_account(&account).await?;
+        let kind = if granted {
+            AuditKind::RoleGranted
+        } else {
+            AuditKind::RoleRevoked
+        };
+        let event = self.audit_event(
+            kind,
+            Some(&account.id),
+            actor_id(actor),
+            json!({ "role": role.as_str() }),
+        );
+        self.store.update_account(&account, &[event]).await?;
         tracing::info!(account_id = %account.id, role = role.as_str(), granted, "role changed");
         Ok(account)
     }
@@ -72,9 +85,17 @@ impl Core {
         let mut account = self.account_required(id).await?;
         account.disabled = disabled;
         account.updated_at = self.now();
-        self.store.update_account(&account).await?;
+        let kind = if disabled {
+            AuditKind::AccountDisabled
+        } else {
+            AuditKind::AccountEnabled
+        };
+        let event = self.audit_event(kind, Some(&account.id), actor_id(actor), json!({}));
+        self.store.update_account(&account, &[event]).await?;
         if disabled {
-            self.logout_everywhere(&account.id).await?;
+            self.store
+                .revoke_sessions_of(&account.id, None, self.now(), &[])
+                .await?;
         }
         tracing::info!(account_id = %account.id, disabled, "account status changed");
         Ok(account)
@@ -85,7 +106,16 @@ impl Core {
     pub async fn end_sessions_of(&self, actor: Actor<'_>, id: &AccountId) -> Result<u64, CoreError> {
         Self::ensure_admin(actor)?;
         let account = self.account_required(id).await?;
-        let ended = self.logout_everywhere(&account.id).await?;
+        let event = self.audit_event(
+            AuditKind::SessionsRevoked,
+            Some(&account.id),
+            actor_id(actor),
+            json!({}),
+        );
+        let ended = self
+            .store
+            .revoke_sessions_of(&account.id, None, self.now(), &[event])
+            .await?;
         tracing::info!(account_id = %account.id, ended, "every session ended by an admin");
         Ok(ended)
     }
@@ -98,8 +128,17 @@ impl Core {
         let mut account = self.account_required(id).await?;
         account.password_hash = self.hasher.hash(&new).await?;
         account.updated_at = self.now();
-        self.store.update_account(&account).await?;
-        self.logout_everywhere(&account.id).await?;
+        let detail = json!({ "by": "admin" });
+        let event = self.audit_event(
+            AuditKind::PasswordReset,
+            Some(&account.id),
+            actor_id(actor),
+            detail,
+        );
+        self.store.update_account(&account, &[event]).await?;
+        self.store
+            .revoke_sessions_of(&account.id, None, self.now(), &[])
+            .await?;
         Ok(())
     }
 }

@@ -8,8 +8,22 @@
 //! it arrives. A retired key stops signing and still verifies until the
 //! last token it signed has expired; then it leaves the JWKS.
 
+use super::audit::{AuditKind, current_origin};
 use super::tokens::{KEY_RELOAD_EVERY, ROTATION_NOTICE, generate_key};
 use super::{Core, CoreError, secrets};
+
+/// Who changes keys: the operator at the command line, or the server's
+/// own `--key-rotation`.
+fn key_actor() -> Option<String> {
+    Some(
+        if current_origin().api == Some("cli") {
+            "operator"
+        } else {
+            "system"
+        }
+        .into(),
+    )
+}
 use crate::store::SigningKeyRecord;
 use time::OffsetDateTime;
 
@@ -104,6 +118,9 @@ impl Core {
                 "another rotation created the same generation at the same moment; list the keys",
             ));
         }
+        let detail = serde_json::json!({ "kid": key.kid, "generation": generation });
+        self.record(&[self.audit_event(AuditKind::KeyRotated, None, key_actor(), detail)])
+            .await;
         self.tokens.reload().await?;
         tracing::info!(kid = %key.kid, generation, "signing key rotated");
         Ok(KeySummary {
@@ -148,6 +165,9 @@ impl Core {
             return Err(CoreError::NotFound("live signing key"));
         }
         self.tokens.reload().await?;
+        let detail = serde_json::json!({ "kid": kid, "at_once": at_once });
+        self.record(&[self.audit_event(AuditKind::KeyRetired, None, key_actor(), detail)])
+            .await;
         tracing::info!(%kid, at_once, "signing key retired");
         Ok(retired_at + self.tokens.verify_window())
     }

@@ -1,6 +1,7 @@
 //! Per-client limits (`--rate-limits`): one counter per action and client
 //! address, shared through the database by every instance.
 
+use super::audit::AuditKind;
 use super::{Core, CoreError, seconds_until};
 use crate::domain::{Limited, client_key};
 use std::net::IpAddr;
@@ -33,12 +34,16 @@ impl Core {
                 window_start - rule.window,
             )
             .await?;
-        rule.judge(now, count).map_err(|wait| {
-            tracing::warn!(action = action.name(), "per-client limit reached");
-            metrics::counter!("klucznik_rate_limit_trips_total", "limit" => action.name()).increment(1);
-            CoreError::TooManyAttempts {
-                retry_after_secs: seconds_until(now, now + wait),
-            }
+        let Err(wait) = rule.judge(now, count) else {
+            return Ok(());
+        };
+        tracing::warn!(action = action.name(), "per-client limit reached");
+        metrics::counter!("klucznik_rate_limit_trips_total", "limit" => action.name()).increment(1);
+        let detail = serde_json::json!({ "limit": action.name() });
+        self.record(&[self.audit_event(AuditKind::RateLimited, None, None, detail)])
+            .await;
+        Err(CoreError::TooManyAttempts {
+            retry_after_secs: seconds_until(now, now + wait),
         })
     }
 

@@ -2,6 +2,7 @@
 //! and only moderators and admins get through; every change is recorded
 //! (who, when, which fields) in the same transaction as the change.
 
+use super::audit::AuditKind;
 use super::{Core, CoreError, secrets};
 use crate::domain::{Account, Member, MemberData, MemberId, MemberInput, Role};
 use crate::store::{MemberChange, MemberPage, StoreError};
@@ -83,6 +84,19 @@ impl Core {
         }
     }
 
+    /// A member event: who acted, which member, which fields (names only:
+    /// the values are personal data).
+    fn member_event(
+        &self,
+        kind: AuditKind,
+        actor: &Account,
+        id: &MemberId,
+        fields: &[String],
+    ) -> crate::store::AuditEvent {
+        let detail = serde_json::json!({ "member": id.to_string(), "fields": fields });
+        self.audit_event(kind, None, Some(actor.id.to_string()), detail)
+    }
+
     pub async fn create_member(&self, actor: &Account, input: MemberInput) -> Result<Member, CoreError> {
         Self::ensure_member_access(actor)?;
         let now = self.now();
@@ -91,9 +105,14 @@ impl Core {
             data: input.validate()?,
             version: 0,
         };
+        let event = self.member_event(AuditKind::MemberCreated, actor, &member.id, &[]);
         match self
             .store
-            .insert_member(&member, &change(&member.id, actor, "create", all_fields(), now))
+            .insert_member(
+                &member,
+                &change(&member.id, actor, "create", all_fields(), now),
+                &[event],
+            )
             .await
         {
             Ok(()) => Ok(member),
@@ -143,9 +162,15 @@ impl Core {
             data,
             version: current.version + 1,
         };
+        let event = self.member_event(AuditKind::MemberChanged, actor, id, &fields);
         match self
             .store
-            .update_member(&updated, base, &change(id, actor, "update", fields, self.now()))
+            .update_member(
+                &updated,
+                base,
+                &change(id, actor, "update", fields, self.now()),
+                &[event],
+            )
             .await
         {
             Ok(true) => Ok(updated),
@@ -160,7 +185,11 @@ impl Core {
         if id.len() > 128
             || !self
                 .store
-                .delete_member(id, &change(id, actor, "delete", all_fields(), self.now()))
+                .delete_member(
+                    id,
+                    &change(id, actor, "delete", all_fields(), self.now()),
+                    &[self.member_event(AuditKind::MemberDeleted, actor, id, &[])],
+                )
                 .await?
         {
             return Err(CoreError::NotFound("member"));

@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+pub mod audit;
 pub mod clock;
 mod error;
 pub mod hashing;
@@ -129,7 +130,14 @@ impl Core {
     /// Deletes what has ended more than `--prune-after` ago (the janitor's
     /// round, and `klucznik prune`).
     pub async fn prune(&self) -> Result<crate::store::PruneCounts, CoreError> {
-        let counts = self.store.prune(self.now(), self.settings.prune_after).await?;
+        let counts = self
+            .store
+            .prune(
+                self.now(),
+                self.settings.prune_after,
+                self.settings.audit_retention,
+            )
+            .await?;
         if counts.total() > 0 {
             tracing::info!(?counts, "pruned ended rows");
         }

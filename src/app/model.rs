@@ -30,6 +30,8 @@ pub struct CoreSettings {
     /// Rows that ended (expired, used, revoked, delivered) are deleted
     /// this long after (`--prune-after`).
     pub prune_after: Duration,
+    /// Audit events are deleted this long after (`--audit-retention`).
+    pub audit_retention: Duration,
     /// Rotate the JWT signing key this often (`--key-rotation`); `None`: only
     /// by hand.
     pub key_rotation: Option<Duration>,
@@ -53,6 +55,7 @@ impl Default for CoreSettings {
             account_lockout_threshold: 100,
             prune_after: Duration::days(7),
             key_rotation: None,
+            audit_retention: Duration::days(365),
             rate_limits: Some(RateLimits::DEFAULT),
             require_verified_email: true,
         }

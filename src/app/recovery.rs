@@ -2,11 +2,13 @@
 //! through the native API answers the same, in the same time, whether or
 //! not the account exists.
 
+use super::audit::AuditKind;
 use super::links::MailedLinks;
 use super::{Core, CoreError, ResetProblem, secrets};
 use crate::domain::{AccountId, Limited, Password};
 use crate::mail::{Lang, Mail};
 use crate::store::PasswordResetRecord;
+use serde_json::json;
 use std::net::IpAddr;
 use std::time::{Duration as StdDuration, Instant};
 use time::Duration;
@@ -162,7 +164,18 @@ impl Core {
         let notice = self.compose(lang, &address, Mail::PasswordChanged { email: &address })?;
         if !self
             .store
-            .complete_password_reset(&record.digest, &account, now, &notice)
+            .complete_password_reset(
+                &record.digest,
+                &account,
+                now,
+                &notice,
+                &[self.audit_event(
+                    AuditKind::PasswordReset,
+                    Some(&account.id),
+                    None,
+                    json!({ "by": "link" }),
+                )],
+            )
             .await?
         {
             return Err(CoreError::ResetToken(ResetProblem::Used));

@@ -1,9 +1,11 @@
 //! Sessions: access tokens, refresh with rotation and reuse detection,
 //! authentication of requests, sign-out, and a user's list of sessions.
 
+use super::audit::AuditKind;
 use super::{Core, CoreError, Principal, SignedIn, TokenRejection, role_names, secrets};
 use crate::domain::{Account, AccountId, Session, SessionId};
 use crate::store::{RefreshTokenRecord, Rotation};
+use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 /// How stale `last_used_at` may get before a request writes it again.
@@ -54,7 +56,12 @@ impl Core {
             (true, Some(successor)) => self.refreshed(principal, successor, now),
             _ => {
                 tracing::warn!(session_id = %principal.session.id, "refresh token reused; session revoked");
-                self.store.revoke_session(&principal.session.id, now).await?;
+                let session = json!({ "session": principal.session.id.to_string() });
+                let account = Some(&principal.account.id);
+                let event = self.audit_event(AuditKind::RefreshReuseDetected, account, None, session);
+                self.store
+                    .revoke_session(&principal.session.id, now, &[event])
+                    .await?;
                 Err(CoreError::InvalidRefreshToken)
             }
         }
@@ -208,8 +215,10 @@ impl Core {
     }
 
     pub async fn logout(&self, principal: &Principal) -> Result<(), CoreError> {
+        let session = json!({ "session": principal.session.id.to_string() });
+        let event = self.audit_event(AuditKind::SignOut, Some(&principal.account.id), None, session);
         self.store
-            .revoke_session(&principal.session.id, self.now())
+            .revoke_session(&principal.session.id, self.now(), &[event])
             .await?;
         tracing::info!(session_id = %principal.session.id, "signed out");
         Ok(())
@@ -217,16 +226,29 @@ impl Core {
 
     /// Ends every session of the account, this one included.
     pub async fn logout_everywhere(&self, account_id: &AccountId) -> Result<u64, CoreError> {
+        let event = self.audit_event(AuditKind::SessionsRevoked, Some(account_id), None, json!({}));
         Ok(self
             .store
-            .revoke_sessions_of(account_id, None, self.now())
+            .revoke_sessions_of(account_id, None, self.now(), &[event])
             .await?)
     }
 
     pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, CoreError> {
+        let detail = json!({ "kept": principal.session.id.to_string() });
+        let event = self.audit_event(
+            AuditKind::SessionsRevoked,
+            Some(&principal.account.id),
+            None,
+            detail,
+        );
         Ok(self
             .store
-            .revoke_sessions_of(&principal.account.id, Some(&principal.session.id), self.now())
+            .revoke_sessions_of(
+                &principal.account.id,
+                Some(&principal.session.id),
+                self.now(),
+                &[event],
+            )
             .await?)
     }
 
@@ -247,7 +269,9 @@ impl Core {
         let now = self.now();
         match self.store.session_by_id(session_id).await? {
             Some(session) if session.account_id == *account_id && session.is_active(now) => {
-                self.store.revoke_session(session_id, now).await?;
+                let detail = json!({ "session": session_id.to_string() });
+                let event = self.audit_event(AuditKind::SessionRevoked, Some(account_id), None, detail);
+                self.store.revoke_session(session_id, now, &[event]).await?;
                 Ok(())
             }
             _ => Err(CoreError::NotFound("session")),

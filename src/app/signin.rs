@@ -1,13 +1,17 @@
 //! Sign-in by password, with the lockout of repeated failures, and the
 //! session it opens.
 
+use super::audit::AuditKind;
 use super::hashing::Verdict;
 use super::{
     Core, CoreError, Device, LONGEST_PASSWORD_BYTES, LoginPolicy, SessionLength, SignedIn, VerificationStep,
     seconds_until, secrets,
 };
-use crate::domain::{Account, Limited, LockoutRule, Password, Session, SessionId, case_fold, client_key};
+use crate::domain::{
+    Account, AccountId, Limited, LockoutRule, Password, Session, SessionId, case_fold, client_key,
+};
 use crate::store::LoginReservation;
+use serde_json::json;
 use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
 
@@ -69,8 +73,15 @@ impl Core {
             .hasher
             .verify(password, account.as_ref().map(|a| a.password_hash.as_str()))
             .await?;
+        let known = account.as_ref().map(|account| account.id.clone());
         let Some(mut account) = account.filter(|_| verdict != Verdict::Mismatch) else {
-            self.lockout_failed(&lockout, now).await?;
+            self.lockout_failed(&lockout, now, known.as_ref()).await?;
+            let reason = if known.is_some() {
+                "wrong_password"
+            } else {
+                "unknown_login"
+            };
+            self.sign_in_failed(known.as_ref(), reason).await;
             return Err(CoreError::InvalidCredentials);
         };
         self.store
@@ -78,9 +89,11 @@ impl Core {
             .await?;
         self.readmit(Limited::SignInFailures, client).await?;
         if account.disabled {
+            self.sign_in_failed(Some(&account.id), "disabled").await;
             return Err(CoreError::AccountDisabled);
         }
         if require_verified_email && account.email.is_some() && account.email_verified_at.is_none() {
+            self.sign_in_failed(Some(&account.id), "email_not_verified").await;
             return Err(CoreError::EmailNotVerified);
         }
         if verdict == Verdict::MatchNeedsRehash
@@ -88,7 +101,7 @@ impl Core {
         {
             account.password_hash = self.hasher.hash(&parsed).await?;
             account.updated_at = now;
-            self.store.update_account(&account).await?;
+            self.store.update_account(&account, &[]).await?;
         }
         self.start_session(account, policy.length, device).await
     }
@@ -152,20 +165,43 @@ impl Core {
     }
 
     /// The reserved attempt failed: each counter pauses when its rule says.
-    async fn lockout_failed(&self, lockout: &Lockout, now: OffsetDateTime) -> Result<(), CoreError> {
-        for counter in [&lockout.pair, &lockout.account] {
+    async fn lockout_failed(
+        &self,
+        lockout: &Lockout,
+        now: OffsetDateTime,
+        account: Option<&AccountId>,
+    ) -> Result<(), CoreError> {
+        for (counter, scope) in [(&lockout.pair, "address"), (&lockout.account, "account")] {
             if let Some(pause) = counter.rule.pause_after(counter.failures) {
                 tracing::warn!(
                     failures = counter.failures,
                     pause_s = pause.whole_seconds(),
                     "sign-ins paused after repeated failures"
                 );
+                let detail = json!({
+                    "scope": scope,
+                    "failures": counter.failures,
+                    "pause_s": pause.whole_seconds(),
+                });
+                self.record(&[self.audit_event(AuditKind::Lockout, account, None, detail)])
+                    .await;
             }
             self.store
                 .login_attempt_failed(&counter.key, counter.failures, now, &counter.rule)
                 .await?;
         }
         Ok(())
+    }
+
+    /// A refused sign-in, recorded (of an account that exists, or not).
+    async fn sign_in_failed(&self, account: Option<&AccountId>, reason: &str) {
+        let event = self.audit_event(
+            AuditKind::SignInFailed,
+            account,
+            None,
+            json!({ "reason": reason }),
+        );
+        self.record(&[event]).await;
     }
 
     fn lockout_rule(&self, threshold: u32) -> LockoutRule {
@@ -204,11 +240,14 @@ impl Core {
         };
         let session_secret = secrets::random_secret();
         let refresh_token = secrets::random_secret();
+        let detail = json!({ "session": session.id.to_string(), "remember_me": remember_me });
+        let event = self.audit_event(AuditKind::SignIn, Some(&account.id), None, detail);
         self.store
             .insert_session(
                 &session,
                 &secrets::digest(&session_secret),
                 &secrets::digest(&refresh_token),
+                &[event],
             )
             .await?;
         tracing::info!(account_id = %account.id, session_id = %session.id, "signed in");

@@ -1,5 +1,6 @@
 //! Sign-up: a new account, and its verification mail in the same transaction.
 
+use super::audit::{AuditKind, actor_id};
 use super::{Actor, Core, CoreError, NewAccount, Registered, account_write_error, non_empty};
 use crate::domain::{Account, AccountId, Email, Invalid, Limited, Password, Role, Username};
 use crate::mail::Lang;
@@ -65,9 +66,11 @@ impl Core {
             Some((record, mail, issued)) => (Some(record), Some(mail), Some(issued)),
             None => (None, None, None),
         };
+        let detail = serde_json::json!({ "roles": super::role_names(&account) });
+        let event = self.audit_event(AuditKind::SignUp, Some(&account.id), actor_id(by), detail);
         match self
             .store
-            .insert_account(&account, record.as_ref(), mail.as_ref())
+            .insert_account(&account, record.as_ref(), mail.as_ref(), &[event])
             .await
         {
             Ok(()) => {

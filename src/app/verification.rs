@@ -1,6 +1,7 @@
 //! Email verification by code (bound to a verification id, 10 minutes, five
 //! tries) or by link (single use), resends, and changes of email address.
 
+use super::audit::AuditKind;
 use super::links::MailedLinks;
 use super::{
     Core, CoreError, Device, Principal, SessionLength, SignedIn, VerificationProblem, account_write_error,
@@ -10,6 +11,7 @@ use crate::domain::email::same_address;
 use crate::domain::{Account, AccountId, Email, Limited};
 use crate::mail::{Lang, Mail};
 use crate::store::{OutboxMessage, VerificationPurpose, VerificationRecord};
+use serde_json::json;
 use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
 
@@ -210,9 +212,14 @@ impl Core {
         }
         account.email_verified_at = Some(now);
         account.updated_at = now;
+        let kind = match record.purpose {
+            VerificationPurpose::Signup => AuditKind::EmailVerified,
+            VerificationPurpose::EmailChange => AuditKind::EmailChanged,
+        };
+        let event = self.audit_event(kind, Some(&account.id), None, json!({}));
         match self
             .store
-            .complete_verification(&record.id, &account, now, None)
+            .complete_verification(&record.id, &account, now, None, &[event])
             .await
         {
             Ok(true) => {}

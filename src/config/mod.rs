@@ -130,6 +130,7 @@ pub(super) struct FileSettings {
     prune_interval: Option<String>,
     prune_after: Option<String>,
     key_rotation: Option<String>,
+    audit_retention: Option<String>,
     metrics_listen: Option<String>,
     argon2_m_kib: Option<u32>,
     argon2_t: Option<u32>,
@@ -253,6 +254,11 @@ impl Config {
                 &mut core.prune_after,
                 pick(&args.prune_after, file.prune_after),
                 "--prune-after / KLUCZNIK_PRUNE_AFTER",
+            ),
+            (
+                &mut core.audit_retention,
+                pick(&args.audit_retention, file.audit_retention),
+                "--audit-retention / KLUCZNIK_AUDIT_RETENTION",
             ),
         ];
         for (lifetime, raw, setting) in lifetimes {

@@ -40,6 +40,12 @@ pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>) -> Router 
     // Anything still unrendered (the web page's few JSON failures) is native.
     app = super::problem::render_layer(app, super::error::render);
     app = app.layer(axum::middleware::from_fn(super::metrics::track));
+    let trusted_proxies: Arc<[ipnet::IpNet]> = web.trusted_proxies.clone().into();
+    app = app.layer(axum::middleware::from_fn(
+        move |request: Request<Body>, next: Next| {
+            super::origin::note_origin(Arc::clone(&trusted_proxies), request, next)
+        },
+    ));
     app = app.layer(axum::middleware::from_fn(
         move |request: Request<Body>, next: Next| within_deadline(limit, Arc::clone(&claims), request, next),
     ));

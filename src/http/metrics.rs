@@ -19,7 +19,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-/// The API a response came from, set on each API's routes (`tag`).
+/// The API a response came from, set on each API's routes
+/// (`origin::mark_api`).
 #[derive(Clone, Copy)]
 pub struct ApiName(pub &'static str);
 
@@ -44,16 +45,6 @@ pub fn recorder() -> Option<PrometheusHandle> {
             Some(handle)
         })
         .clone()
-}
-
-/// Marks every response of `routes` as coming from `api`.
-pub fn tag<S: Clone + Send + Sync + 'static>(routes: Router<S>, api: &'static str) -> Router<S> {
-    routes.route_layer(axum::middleware::map_response(
-        move |mut response: Response| async move {
-            response.extensions_mut().insert(ApiName(api));
-            response
-        },
-    ))
 }
 
 /// Counts a request and times it, labelled by its route's template (never

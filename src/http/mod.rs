@@ -13,6 +13,7 @@ pub mod links;
 pub mod member_body;
 pub mod metrics;
 pub mod native;
+mod origin;
 pub mod pages;
 pub mod problem;
 pub mod server;
@@ -75,9 +76,9 @@ pub fn router(state: AppState, mounts: &[dialects::DialectMount]) -> Result<Rout
         router: dialect_routes,
         claims,
     } = dialects::mount(mounts)?;
-    let native = metrics::tag(native::router(state.clone()), "native");
+    let native = origin::mark_api(native::router(state.clone()), "native");
     let routes = problem::render_layer(native, error::render)
-        .merge(metrics::tag(pages::router(), "web").with_state(state.clone()))
+        .merge(origin::mark_api(pages::router(), "web").with_state(state.clone()))
         .merge(dialect_routes.with_state(state.clone()));
     Ok(layers::wrap(routes, &state.web, Arc::new(claims)))
 }

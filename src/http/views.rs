@@ -83,6 +83,8 @@ pub struct SessionView {
     /// The session this request came through.
     pub current: bool,
     pub user_agent: Option<String>,
+    /// The device as a person reads it, e.g. `Chrome 156 on Linux`.
+    pub device: Option<String>,
     pub ip: Option<String>,
     pub remember_me: bool,
     pub created_at: String,
@@ -96,6 +98,7 @@ impl SessionView {
             id: session.id.to_string(),
             current: session.id == current_id,
             user_agent: session.user_agent.clone(),
+            device: device_label(session.user_agent.as_deref()),
             ip: session.ip.clone(),
             remember_me: session.remember_me,
             created_at: rfc3339(session.created_at),
@@ -125,4 +128,105 @@ pub struct AccountList {
     pub page: u64,
     pub per_page: u64,
     pub total: u64,
+}
+
+/// A user agent as a person reads it (`Chrome 156 on Linux`), parsed with
+/// woothee; what it does not know is shown as sent, shortened.
+pub fn device_label(user_agent: Option<&str>) -> Option<String> {
+    const UNKNOWN: &str = woothee::woothee::VALUE_UNKNOWN;
+    let raw = user_agent?.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let parsed = woothee::parser::Parser::new().parse(raw);
+    // Browsers on devices; crawlers and HTTP libraries read better as sent.
+    let device = ["pc", "smartphone", "mobilephone", "appliance"];
+    let Some(found) = parsed.filter(|found| found.name != UNKNOWN && device.contains(&found.category)) else {
+        return Some(raw.chars().take(40).collect());
+    };
+    let major = found
+        .version
+        .split('.')
+        .next()
+        .filter(|v| !v.is_empty() && *v != UNKNOWN);
+    let browser = match major {
+        Some(major) => format!("{} {major}", found.name),
+        None => found.name.to_owned(),
+    };
+    Some(if found.os == UNKNOWN {
+        browser
+    } else {
+        format!("{browser} on {}", found.os)
+    })
+}
+
+/// One audit event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventView {
+    pub id: String,
+    pub at: String,
+    /// `sign_in`, `sign_in_failed`, `role_granted`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub account_id: Option<String>,
+    /// Who did it: an account's id, `operator`, `system`, or none.
+    pub actor_id: Option<String>,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    pub device: Option<String>,
+    /// The API it came through: `native`, `web`, a dialect, `cli`.
+    pub api: Option<String>,
+    pub request_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+impl From<&crate::store::AuditEvent> for AuditEventView {
+    fn from(event: &crate::store::AuditEvent) -> Self {
+        Self {
+            id: event.id.clone(),
+            at: rfc3339(event.at),
+            kind: event.kind.clone(),
+            account_id: event.account_id.clone(),
+            actor_id: event.actor_id.clone(),
+            address: event.address.clone(),
+            user_agent: event.user_agent.clone(),
+            device: device_label(event.user_agent.as_deref()),
+            api: event.api.clone(),
+            request_id: event.request_id.clone(),
+            detail: event.detail.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditList {
+    pub events: Vec<AuditEventView>,
+    pub page: u64,
+    pub per_page: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityList {
+    pub events: Vec<AuditEventView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_label;
+
+    #[test]
+    fn devices_read_as_a_person_would_say_them() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                      Chrome/156.0.0.0 Safari/537.36";
+        assert_eq!(device_label(Some(chrome)).as_deref(), Some("Chrome 156 on Linux"));
+        let firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0";
+        assert_eq!(
+            device_label(Some(firefox)).as_deref(),
+            Some("Firefox 140 on Windows 10")
+        );
+        assert_eq!(device_label(Some("curl/8.5.0")).as_deref(), Some("curl/8.5.0"));
+        assert_eq!(device_label(None), None);
+    }
 }

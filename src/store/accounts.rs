@@ -3,7 +3,10 @@
 
 use super::db::{Arg, Db, Tx, args};
 use super::rows::{AccountRow, like_pattern, roles_column};
-use super::{AccountPage, OutboxMessage, StoreError, VerificationRecord, outbox, to_millis, verification};
+use super::{
+    AccountPage, AuditEvent, OutboxMessage, StoreError, VerificationRecord, audit, outbox, to_millis,
+    verification,
+};
 use crate::domain::{Account, case_fold};
 use sqlx::AssertSqlSafe;
 
@@ -37,6 +40,7 @@ pub async fn insert(
     account: &Account,
     verification: Option<&VerificationRecord>,
     mail: Option<&OutboxMessage>,
+    events: &[AuditEvent],
 ) -> Result<(), StoreError> {
     let mut tx = Tx::begin(db).await?;
     let sql = "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, \
@@ -49,6 +53,7 @@ pub async fn insert(
     if let Some(mail) = mail {
         outbox::insert_on(&mut tx, mail).await?;
     }
+    audit::insert_on(&mut tx, events).await?;
     tx.commit().await
 }
 
@@ -61,9 +66,10 @@ pub async fn update_on(tx: &mut Tx, account: &Account) -> Result<(), StoreError>
     tx.execute(sql, columns(account)).await.map(drop)
 }
 
-pub async fn update(db: &Db, account: &Account) -> Result<(), StoreError> {
+pub async fn update(db: &Db, account: &Account, events: &[AuditEvent]) -> Result<(), StoreError> {
     let mut tx = Tx::begin(db).await?;
     update_on(&mut tx, account).await?;
+    audit::insert_on(&mut tx, events).await?;
     tx.commit().await
 }
 

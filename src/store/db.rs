@@ -76,6 +76,7 @@ macro_rules! on_tx {
 }
 
 /// A statement's parameter, as both databases take it.
+#[derive(Clone)]
 pub enum Arg {
     Text(Option<String>),
     Int(Option<i64>),

@@ -14,7 +14,12 @@ const BATCH: i64 = 500;
 const RATE_WINDOWS_KEPT: Duration = Duration::days(1);
 
 /// Deletes rows that ended more than `keep` before `now`.
-pub async fn prune(db: &Db, now: OffsetDateTime, keep: Duration) -> Result<PruneCounts, StoreError> {
+pub async fn prune(
+    db: &Db,
+    now: OffsetDateTime,
+    keep: Duration,
+    audit_kept: Duration,
+) -> Result<PruneCounts, StoreError> {
     let cutoff = to_millis(now - keep);
     let now_ms = to_millis(now);
     let cutoff_args = || args![cutoff, BATCH];
@@ -59,6 +64,12 @@ pub async fn prune(db: &Db, now: OffsetDateTime, keep: Duration) -> Result<Prune
             "DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits \
              WHERE window_start < $1 LIMIT $2)",
             || args![to_millis(now - RATE_WINDOWS_KEPT), BATCH],
+        )
+        .await?,
+        audit_events: in_batches(
+            db,
+            "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",
+            || args![to_millis(now - audit_kept), BATCH],
         )
         .await?,
         mail: in_batches(

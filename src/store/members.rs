@@ -3,7 +3,7 @@
 
 use super::db::{Arg, Db, Tx, args};
 use super::rows::{MemberChangeRow, MemberRow, like_pattern};
-use super::{MemberChange, MemberPage, StoreError, to_millis};
+use super::{AuditEvent, MemberChange, MemberPage, StoreError, audit, to_millis};
 use crate::domain::Member;
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
@@ -50,13 +50,19 @@ async fn record_change_on(tx: &mut Tx, change: &MemberChange) -> Result<(), Stor
     tx.execute(sql, values).await.map(drop)
 }
 
-pub async fn insert(db: &Db, member: &Member, change: &MemberChange) -> Result<(), StoreError> {
+pub async fn insert(
+    db: &Db,
+    member: &Member,
+    change: &MemberChange,
+    events: &[AuditEvent],
+) -> Result<(), StoreError> {
     let mut tx = Tx::begin(db).await?;
     let sql = "INSERT INTO members (id, imie, nazwisko, wyksztalcenie, pesel, wojewodztwo, miejscowosc, ulica, \
          nrdomulokalu, kodpocztowy, email, tel, version, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)";
     tx.execute(sql, columns(member, change.at)).await?;
     record_change_on(&mut tx, change).await?;
+    audit::insert_on(&mut tx, events).await?;
     tx.commit().await
 }
 
@@ -89,6 +95,7 @@ pub async fn update(
     member: &Member,
     expected_version: i64,
     change: &MemberChange,
+    events: &[AuditEvent],
 ) -> Result<bool, StoreError> {
     let mut tx = Tx::begin(db).await?;
     let sql = "UPDATE members SET imie = $2, nazwisko = $3, wyksztalcenie = $4, pesel = $5, wojewodztwo = $6, \
@@ -101,17 +108,24 @@ pub async fn update(
         return Ok(false);
     }
     record_change_on(&mut tx, change).await?;
+    audit::insert_on(&mut tx, events).await?;
     tx.commit().await?;
     Ok(true)
 }
 
-pub async fn delete(db: &Db, id: &str, change: &MemberChange) -> Result<bool, StoreError> {
+pub async fn delete(
+    db: &Db,
+    id: &str,
+    change: &MemberChange,
+    events: &[AuditEvent],
+) -> Result<bool, StoreError> {
     let mut tx = Tx::begin(db).await?;
     if tx.execute("DELETE FROM members WHERE id = $1", args![id]).await? != 1 {
         tx.rollback().await?;
         return Ok(false);
     }
     record_change_on(&mut tx, change).await?;
+    audit::insert_on(&mut tx, events).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -6,6 +6,7 @@
 //! opened differ.
 
 mod accounts;
+mod audit;
 mod db;
 mod error;
 mod janitor;
@@ -26,9 +27,9 @@ use async_trait::async_trait;
 pub(crate) use error::classify;
 pub use error::{StoreError, UniqueField};
 pub use records::{
-    AccountPage, ClaimedMessage, LoginReservation, MemberChange, MemberPage, OutboxCounts, OutboxMessage,
-    PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord,
-    VerificationPurpose, VerificationRecord,
+    AccountPage, AuditEvent, AuditFilter, AuditPage, ClaimedMessage, LoginReservation, MemberChange,
+    MemberPage, OutboxCounts, OutboxMessage, PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord,
+    Rotation, SigningKeyRecord, VerificationPurpose, VerificationRecord,
 };
 use sealing::KeySealer;
 use std::sync::Arc;
@@ -55,9 +56,10 @@ pub trait Store: Send + Sync + 'static {
         account: &Account,
         verification: Option<&VerificationRecord>,
         mail: Option<&OutboxMessage>,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError>;
     /// Saves every mutable field of `account`.
-    async fn update_account(&self, account: &Account) -> Result<(), StoreError>;
+    async fn update_account(&self, account: &Account, audit: &[AuditEvent]) -> Result<(), StoreError>;
     async fn account_by_id(&self, id: &AccountId) -> Result<Option<Account>, StoreError>;
     /// Finds an account whose email or username equals `login`, ignoring case.
     async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError>;
@@ -76,6 +78,7 @@ pub trait Store: Send + Sync + 'static {
         session: &Session,
         secret_digest: &str,
         refresh_digest: &str,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError>;
     async fn session_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
     /// A session with its account, as recently as `live::FRESH_FOR` ago:
@@ -85,13 +88,19 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<(), StoreError>;
     async fn sessions_of(&self, account_id: &AccountId) -> Result<Vec<Session>, StoreError>;
     /// Revokes one session; false when it was not there or already revoked.
-    async fn revoke_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<bool, StoreError>;
+    async fn revoke_session(
+        &self,
+        id: &SessionId,
+        now: OffsetDateTime,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
     /// Revokes every live session of the account except `keep`.
     async fn revoke_sessions_of(
         &self,
         account_id: &AccountId,
         keep: Option<&SessionId>,
         now: OffsetDateTime,
+        audit: &[AuditEvent],
     ) -> Result<u64, StoreError>;
 
     async fn refresh_token(&self, digest: &str) -> Result<Option<RefreshTokenRecord>, StoreError>;
@@ -164,6 +173,7 @@ pub trait Store: Send + Sync + 'static {
         account: &Account,
         now: OffsetDateTime,
         mail: Option<&OutboxMessage>,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError>;
 
     async fn insert_password_reset(
@@ -180,6 +190,7 @@ pub trait Store: Send + Sync + 'static {
         account: &Account,
         now: OffsetDateTime,
         mail: &OutboxMessage,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError>;
 
     async fn enqueue_mail(&self, mail: &OutboxMessage) -> Result<(), StoreError>;
@@ -205,7 +216,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a new member and its history entry; a PESEL already in the
     /// register is a `Conflict`.
-    async fn insert_member(&self, member: &Member, change: &MemberChange) -> Result<(), StoreError>;
+    async fn insert_member(
+        &self,
+        member: &Member,
+        change: &MemberChange,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError>;
     async fn member(&self, id: &MemberId) -> Result<Option<Member>, StoreError>;
     /// Members whose surname, city or PESEL contains `search`, by surname.
     async fn list_members(
@@ -221,9 +237,15 @@ pub trait Store: Send + Sync + 'static {
         member: &Member,
         expected_version: i64,
         change: &MemberChange,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError>;
     /// Removes a member, keeping its history; false when it was not there.
-    async fn delete_member(&self, id: &MemberId, change: &MemberChange) -> Result<bool, StoreError>;
+    async fn delete_member(
+        &self,
+        id: &MemberId,
+        change: &MemberChange,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
     async fn member_history(&self, member_id: &MemberId) -> Result<Vec<MemberChange>, StoreError>;
 
     /// Counts a sign-in attempt of `login` before its password is checked,
@@ -260,7 +282,24 @@ pub trait Store: Send + Sync + 'static {
     async fn unhit_rate_limit(&self, key: &str) -> Result<(), StoreError>;
     /// Deletes rows that ended (expired, used, revoked, delivered) more
     /// than `keep` before `now`.
-    async fn prune(&self, now: OffsetDateTime, keep: time::Duration) -> Result<PruneCounts, StoreError>;
+    /// (audit events: more than `audit_kept` before `now`).
+    async fn prune(
+        &self,
+        now: OffsetDateTime,
+        keep: time::Duration,
+        audit_kept: time::Duration,
+    ) -> Result<PruneCounts, StoreError>;
+
+    /// Appends audit events that record no other change (the others go in
+    /// with their change, through the `audit` arguments above).
+    async fn record_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+    /// A page of the audit trail, newest first.
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<AuditPage, StoreError>;
 }
 
 /// Opens the store a database URL names (`sqlite://PATH` or `postgres://…`).

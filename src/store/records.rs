@@ -169,6 +169,8 @@ pub struct PruneCounts {
     pub rate_limits: u64,
     /// Delivered or abandoned mail.
     pub mail: u64,
+    /// Audit events older than the retention.
+    pub audit_events: u64,
 }
 
 impl PruneCounts {
@@ -179,8 +181,45 @@ impl PruneCounts {
             + self.password_resets
             + self.login_failures
             + self.rate_limits
+            + self.audit_events
             + self.mail
     }
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: OffsetDateTime,
+    /// `sign_in`, `role_granted`, … (`app::audit::AuditKind`).
+    pub kind: String,
+    /// The account it is about.
+    pub account_id: Option<String>,
+    /// Who did it: an account's id, `operator`, or none (nobody signed in).
+    pub actor_id: Option<String>,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    /// The API it came through (`native`, `web`, a dialect, `cli`).
+    pub api: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// Which audit events to list; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub account: Option<String>,
+    /// Any of these kinds (empty: all).
+    pub kinds: Vec<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+/// A page of audit events, newest first, and how many match in all.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub total: u64,
 }
 
 /// The database connections a pool holds: open, of them idle, at most.

@@ -3,7 +3,7 @@
 
 use super::db::{Db, Tx, args};
 use super::rows::{RefreshTokenRow, SessionRow};
-use super::{RefreshTokenRecord, Rotation, StoreError, to_millis};
+use super::{AuditEvent, RefreshTokenRecord, Rotation, StoreError, audit, to_millis};
 use crate::domain::Session;
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
@@ -24,6 +24,7 @@ pub async fn insert(
     session: &Session,
     secret_digest: &str,
     refresh_digest: &str,
+    events: &[AuditEvent],
 ) -> Result<(), StoreError> {
     let mut tx = Tx::begin(db).await?;
     let sql = "INSERT INTO sessions (id, account_id, secret_digest, remember_me, user_agent, ip, \
@@ -44,6 +45,7 @@ pub async fn insert(
     tx.execute(sql, values).await?;
     let token = args![refresh_digest, &session.id, to_millis(session.created_at)];
     tx.execute(INSERT_REFRESH_TOKEN, token).await?;
+    audit::insert_on(&mut tx, events).await?;
     tx.commit().await
 }
 
@@ -77,9 +79,21 @@ pub async fn of_account(db: &Db, account_id: &str) -> Result<Vec<Session>, Store
 }
 
 /// Whether this call revoked it (false when it already was).
-pub async fn revoke(db: &Db, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+pub async fn revoke(
+    db: &Db,
+    id: &str,
+    now: OffsetDateTime,
+    events: &[AuditEvent],
+) -> Result<bool, StoreError> {
     let sql = "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
-    Ok(db.execute(sql, args![id, to_millis(now)]).await? == 1)
+    let mut tx = Tx::begin(db).await?;
+    let revoked = tx.execute(sql, args![id, to_millis(now)]).await? == 1;
+    // Recorded only when something changed.
+    if revoked {
+        audit::insert_on(&mut tx, events).await?;
+    }
+    tx.commit().await?;
+    Ok(revoked)
 }
 
 /// Revokes every live session of the account but `keep`; how many.
@@ -88,10 +102,18 @@ pub async fn revoke_all_of(
     account_id: &str,
     keep: Option<&str>,
     now: OffsetDateTime,
+    events: &[AuditEvent],
 ) -> Result<u64, StoreError> {
     let sql = format!("{REVOKE_ALL_OF} AND ($3 IS NULL OR id <> $3)");
-    db.execute(AssertSqlSafe(sql), args![account_id, to_millis(now), keep])
-        .await
+    let mut tx = Tx::begin(db).await?;
+    let revoked = tx
+        .execute(AssertSqlSafe(sql), args![account_id, to_millis(now), keep])
+        .await?;
+    if revoked > 0 {
+        audit::insert_on(&mut tx, events).await?;
+    }
+    tx.commit().await?;
+    Ok(revoked)
 }
 
 /// Revokes every session of the account, inside a transaction.

@@ -5,10 +5,10 @@ use super::db::Db;
 use super::live::PrincipalCache;
 use super::sealing::KeySealer;
 use super::{
-    AccountPage, ClaimedMessage, LoginReservation, MemberChange, MemberPage, OutboxCounts, OutboxMessage,
-    PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, Store,
-    StoreError, VerificationRecord, accounts, janitor, keys, members, outbox, sessions, throttle,
-    verification,
+    AccountPage, AuditEvent, AuditFilter, AuditPage, ClaimedMessage, LoginReservation, MemberChange,
+    MemberPage, OutboxCounts, OutboxMessage, PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord,
+    Rotation, SigningKeyRecord, Store, StoreError, VerificationRecord, accounts, audit, janitor, keys,
+    members, outbox, sessions, throttle, verification,
 };
 use crate::domain::{Account, AccountId, Member, MemberId, Session, SessionId};
 use time::OffsetDateTime;
@@ -59,12 +59,13 @@ impl Store for SqlStore {
         account: &Account,
         verification: Option<&VerificationRecord>,
         mail: Option<&OutboxMessage>,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError> {
-        accounts::insert(&self.db, account, verification, mail).await
+        accounts::insert(&self.db, account, verification, mail, audit).await
     }
 
-    async fn update_account(&self, account: &Account) -> Result<(), StoreError> {
-        let updated = accounts::update(&self.db, account).await;
+    async fn update_account(&self, account: &Account, audit: &[AuditEvent]) -> Result<(), StoreError> {
+        let updated = accounts::update(&self.db, account, audit).await;
         self.live.forget_account(&account.id);
         updated
     }
@@ -91,8 +92,9 @@ impl Store for SqlStore {
         session: &Session,
         secret_digest: &str,
         refresh_digest: &str,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError> {
-        sessions::insert(&self.db, session, secret_digest, refresh_digest).await
+        sessions::insert(&self.db, session, secret_digest, refresh_digest, audit).await
     }
 
     async fn session_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -128,8 +130,13 @@ impl Store for SqlStore {
         sessions::of_account(&self.db, account_id).await
     }
 
-    async fn revoke_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let revoked = sessions::revoke(&self.db, id, now).await;
+    async fn revoke_session(
+        &self,
+        id: &SessionId,
+        now: OffsetDateTime,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        let revoked = sessions::revoke(&self.db, id, now, audit).await;
         self.live.forget_session(id);
         revoked
     }
@@ -139,8 +146,10 @@ impl Store for SqlStore {
         account_id: &AccountId,
         keep: Option<&SessionId>,
         now: OffsetDateTime,
+        audit: &[AuditEvent],
     ) -> Result<u64, StoreError> {
-        let revoked = sessions::revoke_all_of(&self.db, account_id, keep.map(|id| id.as_str()), now).await;
+        let keep = keep.map(|id| id.as_str());
+        let revoked = sessions::revoke_all_of(&self.db, account_id, keep, now, audit).await;
         self.live.forget_account(account_id);
         revoked
     }
@@ -226,8 +235,9 @@ impl Store for SqlStore {
         account: &Account,
         now: OffsetDateTime,
         mail: Option<&OutboxMessage>,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
-        let completed = verification::complete(&self.db, id, account, now, mail).await;
+        let completed = verification::complete(&self.db, id, account, now, mail, audit).await;
         self.live.forget_account(&account.id);
         completed
     }
@@ -250,8 +260,10 @@ impl Store for SqlStore {
         account: &Account,
         now: OffsetDateTime,
         mail: &OutboxMessage,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
-        let completed = verification::complete_password_reset(&self.db, digest, account, now, mail).await;
+        let completed =
+            verification::complete_password_reset(&self.db, digest, account, now, mail, audit).await;
         self.live.forget_account(&account.id);
         completed
     }
@@ -291,8 +303,13 @@ impl Store for SqlStore {
         outbox::counts(&self.db).await
     }
 
-    async fn insert_member(&self, member: &Member, change: &MemberChange) -> Result<(), StoreError> {
-        members::insert(&self.db, member, change).await
+    async fn insert_member(
+        &self,
+        member: &Member,
+        change: &MemberChange,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        members::insert(&self.db, member, change, audit).await
     }
 
     async fn member(&self, id: &MemberId) -> Result<Option<Member>, StoreError> {
@@ -313,12 +330,18 @@ impl Store for SqlStore {
         member: &Member,
         expected_version: i64,
         change: &MemberChange,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
-        members::update(&self.db, member, expected_version, change).await
+        members::update(&self.db, member, expected_version, change, audit).await
     }
 
-    async fn delete_member(&self, id: &MemberId, change: &MemberChange) -> Result<bool, StoreError> {
-        members::delete(&self.db, id, change).await
+    async fn delete_member(
+        &self,
+        id: &MemberId,
+        change: &MemberChange,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        members::delete(&self.db, id, change, audit).await
     }
 
     async fn member_history(&self, member_id: &MemberId) -> Result<Vec<MemberChange>, StoreError> {
@@ -377,7 +400,25 @@ impl Store for SqlStore {
         keys::reseal_all(&self.db, self.sealer.as_ref(), None).await
     }
 
-    async fn prune(&self, now: OffsetDateTime, keep: time::Duration) -> Result<PruneCounts, StoreError> {
-        janitor::prune(&self.db, now, keep).await
+    async fn prune(
+        &self,
+        now: OffsetDateTime,
+        keep: time::Duration,
+        audit_kept: time::Duration,
+    ) -> Result<PruneCounts, StoreError> {
+        janitor::prune(&self.db, now, keep, audit_kept).await
+    }
+
+    async fn record_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        audit::insert(&self.db, events).await
+    }
+
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<AuditPage, StoreError> {
+        audit::list(&self.db, filter, offset, limit).await
     }
 }

@@ -4,7 +4,8 @@
 use super::db::{Db, Tx, args};
 use super::rows::{PasswordResetRow, VerificationRow};
 use super::{
-    OutboxMessage, PasswordResetRecord, StoreError, VerificationRecord, accounts, outbox, sessions, to_millis,
+    AuditEvent, OutboxMessage, PasswordResetRecord, StoreError, VerificationRecord, accounts, audit, outbox,
+    sessions, to_millis,
 };
 use crate::domain::Account;
 use crate::domain::email::normalize;
@@ -131,6 +132,7 @@ pub async fn complete(
     account: &Account,
     now: OffsetDateTime,
     mail: Option<&OutboxMessage>,
+    events: &[AuditEvent],
 ) -> Result<bool, StoreError> {
     let mut tx = Tx::begin(db).await?;
     let use_it = "UPDATE email_verifications SET used_at = $2 WHERE id = $1 AND used_at IS NULL \
@@ -143,6 +145,7 @@ pub async fn complete(
     if let Some(mail) = mail {
         outbox::insert_on(&mut tx, mail).await?;
     }
+    audit::insert_on(&mut tx, events).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -182,6 +185,7 @@ pub async fn complete_password_reset(
     account: &Account,
     now: OffsetDateTime,
     mail: &OutboxMessage,
+    events: &[AuditEvent],
 ) -> Result<bool, StoreError> {
     let mut tx = Tx::begin(db).await?;
     let use_it = "UPDATE password_resets SET used_at = $2 WHERE digest = $1 AND used_at IS NULL";
@@ -194,6 +198,7 @@ pub async fn complete_password_reset(
     let others = "UPDATE password_resets SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL";
     tx.execute(others, args![&account.id, to_millis(now)]).await?;
     outbox::insert_on(&mut tx, mail).await?;
+    audit::insert_on(&mut tx, events).await?;
     tx.commit().await?;
     Ok(true)
 }

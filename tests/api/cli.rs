@@ -567,3 +567,73 @@ fn keys_are_listed_rotated_and_retired_from_the_command_line() {
     assert_eq!(code, Some(1));
     assert!(unknown.contains("not found"), "{unknown}");
 }
+
+/// `klucznik audit`: what the operator did, from the command line, as
+/// JSON lines or a table, filtered by account and type.
+#[test]
+fn the_audit_trail_is_printed_for_the_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let created = klucznik(&url)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "ala@example.pl",
+            "--password",
+            PASSWORD,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let granted = klucznik(&url)
+        .args(["user", "grant", "ala@example.pl", "admin"])
+        .output()
+        .unwrap();
+    assert!(granted.status.success());
+
+    let output = klucznik(&url).args(["audit", "--json"]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["role_granted", "sign_up"], "newest first");
+    for event in &events {
+        assert_eq!(event["actor_id"], "operator");
+        assert_eq!(event["api"], "cli");
+    }
+
+    let table = klucznik(&url)
+        .args([
+            "audit",
+            "--account",
+            "ala@example.pl",
+            "--type",
+            "sign_up",
+            "--since",
+            "1h",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("sign_up") && !text.contains("role_granted"),
+        "{text}"
+    );
+    assert!(text.ends_with("1 of 1 events\n"), "{text}");
+    let bad = klucznik(&url)
+        .args(["audit", "--type", "coffee"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+}

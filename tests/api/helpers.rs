@@ -270,6 +270,13 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Signs in once more: another session of the same account.
+    pub async fn signed_in_again(&self, email: &str) -> Value {
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
     /// Registers an account and makes it an admin: its login answer.
     pub async fn admin(&self, email: &str) -> Value {
         let account = self.register(email).await;
@@ -355,6 +362,7 @@ pub struct PageSession<'a> {
     cookies: std::collections::BTreeMap<String, String>,
     csrf_token: String,
     pub language: Option<&'static str>,
+    pub user_agent: Option<&'static str>,
 }
 
 impl<'a> PageSession<'a> {
@@ -364,7 +372,22 @@ impl<'a> PageSession<'a> {
             cookies: Default::default(),
             csrf_token: String::new(),
             language: None,
+            user_agent: None,
         }
+    }
+
+    pub fn with_user_agent(mut self, user_agent: &'static str) -> Self {
+        self.user_agent = Some(user_agent);
+        self
+    }
+
+    /// Signs in through the sign-in page.
+    pub async fn sign_in(&mut self, login: &str, password: &str) {
+        self.get("/sign-in").await;
+        let (status, _) = self
+            .post("/sign-in", &[("login", login), ("password", password)])
+            .await;
+        assert_eq!(status, reqwest::StatusCode::SEE_OTHER);
     }
 
     fn keep(&mut self, response: &Response) {
@@ -408,6 +431,9 @@ impl<'a> PageSession<'a> {
         if let Some(language) = self.language {
             request = request.header("accept-language", language);
         }
+        if let Some(user_agent) = self.user_agent {
+            request = request.header("user-agent", user_agent);
+        }
         let response = request.send().await.unwrap();
         self.finish(response).await
     }
@@ -425,6 +451,9 @@ impl<'a> PageSession<'a> {
             .form(&form);
         if let Some(language) = self.language {
             request = request.header("accept-language", language);
+        }
+        if let Some(user_agent) = self.user_agent {
+            request = request.header("user-agent", user_agent);
         }
         let response = request.send().await.unwrap();
         self.finish(response).await

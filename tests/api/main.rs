@@ -16,6 +16,7 @@ mod metrics;
 
 mod account;
 mod admin;
+mod audit;
 mod auth;
 mod backup;
 mod browser;

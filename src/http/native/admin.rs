@@ -1,16 +1,23 @@
 //! Account administration, for accounts with the role `admin`.
 
 use crate::app::Actor;
+use crate::app::CoreError;
+use crate::app::audit::parse_kinds;
 use crate::domain::AccountId;
 use crate::domain::Role;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, PathParams, QueryParams};
 use crate::http::problem::Problem;
-use crate::http::views::{AccountEnvelope, AccountList, AccountView, RevokedCount};
+use crate::http::views::{
+    AccountEnvelope, AccountList, AccountView, AuditEventView, AuditList, RevokedCount,
+};
+use crate::store::AuditFilter;
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use utoipa::IntoParams;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -173,4 +180,66 @@ async fn set_disabled(
         .set_disabled(Actor::Account(&auth.principal.account), &id, disabled)
         .await?;
     Ok(Json((&account).into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// An account's id: events about it.
+    account: Option<String>,
+    /// Event types, comma-separated (`sign_in,sign_in_failed`).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    kinds: Option<String>,
+    /// RFC 3339: events at or after it.
+    since: Option<String>,
+    /// RFC 3339: events before it.
+    until: Option<String>,
+    /// From 1.
+    page: Option<u64>,
+    /// 1 to 100; 20 when absent.
+    per_page: Option<u64>,
+}
+
+/// The audit trail, newest first: who did what to which account, when, from where.
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", params(AuditQuery), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "a page of audit events", body = AuditList),
+    (status = 400, description = "an unknown type, a bad time or bad paging", body = ErrorBody),
+    (status = 403, description = "not an admin", body = ErrorBody),
+))]
+pub async fn audit(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    QueryParams(query): QueryParams<AuditQuery>,
+) -> Result<Json<AuditList>, Problem> {
+    let (page, per_page, offset) = super::page_window(query.page, query.per_page)?;
+    let filter = AuditFilter {
+        account: query.account.filter(|a| !a.trim().is_empty()),
+        kinds: parse_kinds(query.kinds.as_deref()).map_err(CoreError::from)?,
+        since: instant("since", query.since.as_deref())?,
+        until: instant("until", query.until.as_deref())?,
+    };
+    let found = state
+        .core
+        .audit_log(Actor::Account(&auth.principal.account), &filter, offset, per_page)
+        .await?;
+    Ok(Json(AuditList {
+        events: found.events.iter().map(AuditEventView::from).collect(),
+        page,
+        per_page,
+        total: found.total,
+    }))
+}
+
+/// An RFC 3339 time parameter.
+fn instant(field: &'static str, raw: Option<&str>) -> Result<Option<OffsetDateTime>, Problem> {
+    raw.filter(|raw| !raw.trim().is_empty())
+        .map(|raw| {
+            OffsetDateTime::parse(raw.trim(), &Rfc3339)
+                .map_err(|_| invalid(field, "must be an RFC 3339 time"))
+        })
+        .transpose()
+}
+
+fn invalid(field: &'static str, reason: &'static str) -> Problem {
+    CoreError::from(crate::domain::Invalid::Field { field, reason }).into()
 }

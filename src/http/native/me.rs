@@ -6,7 +6,9 @@ use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, JsonBody, PathParams};
 use crate::http::problem::Problem;
-use crate::http::views::{AccountEnvelope, RevokedCount, SessionList, SessionView};
+use crate::http::views::{
+    AccountEnvelope, ActivityList, AuditEventView, RevokedCount, SessionList, SessionView,
+};
 use crate::secret::Secret;
 use axum::Json;
 use axum::extract::State;
@@ -74,6 +76,21 @@ pub async fn change_password(
         .change_password(&auth.principal, &body.current_password, &body.new_password)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// My recent sign-ins (and refused attempts) and account changes, newest
+/// first: the last 90 days, at most 50.
+#[utoipa::path(get, path = "/me/activity", tag = "me", security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "my activity", body = ActivityList),
+))]
+pub async fn activity(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<ActivityList>, Problem> {
+    let events = state.core.activity_of(&auth.principal.account, 50).await?;
+    Ok(Json(ActivityList {
+        events: events.iter().map(AuditEventView::from).collect(),
+    }))
 }
 
 /// My live sessions, newest first.

@@ -86,6 +86,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::disable_user))
         .routes(routes!(admin::enable_user))
         .routes(routes!(admin::end_sessions))
+        .routes(routes!(admin::audit))
+        .routes(routes!(me::activity))
         .routes(routes!(members::list_members, members::create_member))
         .routes(routes!(
             members::get_member,

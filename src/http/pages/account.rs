@@ -6,7 +6,7 @@ use super::{PageContext, see_other};
 use crate::app::{CoreError, Principal};
 use crate::domain::SessionId;
 use crate::domain::UsernameLength;
-use crate::http::views::{AccountView, SessionView};
+use crate::http::views::{AccountView, AuditEventView, SessionView};
 use crate::secret::Secret;
 use axum::extract::Form;
 use axum::extract::rejection::FormRejection;
@@ -42,6 +42,24 @@ async fn render(
             return ctx.message(status, ctx.t.account_title, message, true, None);
         }
     };
+    let activity: Vec<minijinja::Value> = match ctx.state().core.activity_of(&account, 20).await {
+        Ok(events) => events
+            .iter()
+            .map(|event| {
+                let view = AuditEventView::from(event);
+                context! {
+                    name => super::words::event_name(ctx.lang, &view.kind),
+                    at => view.at,
+                    device => view.device,
+                    address => view.address,
+                }
+            })
+            .collect(),
+        Err(error) => {
+            let (status, message) = failure(&error, ctx);
+            return ctx.message(status, ctx.t.account_title, message, true, None);
+        }
+    };
     let username = account.username.clone().unwrap_or_default();
     ctx.render(
         status,
@@ -50,6 +68,7 @@ async fn render(
             title => ctx.t.account_title,
             account => Serde(AccountView::from(&account)),
             sessions => Serde(sessions),
+            activity,
             username,
             notice,
             bad => status != StatusCode::OK,

@@ -83,6 +83,35 @@ pub struct Words {
     pub csrf: &'static str,
     pub unavailable: &'static str,
     pub error: &'static str,
+    pub my_activity: &'static str,
+    pub no_activity: &'static str,
+}
+
+/// An audit event's name on the account page.
+pub fn event_name(lang: Lang, kind: &str) -> &'static str {
+    let pl = lang == Lang::Pl;
+    let pick = |pl_text, en_text| if pl { pl_text } else { en_text };
+    match kind {
+        "sign_in" => pick("Logowanie", "Signed in"),
+        "sign_in_failed" => pick("Nieudane logowanie", "Failed sign-in"),
+        "lockout" => pick("Logowanie wstrzymane", "Sign-ins paused"),
+        "sign_out" => pick("Wylogowanie", "Signed out"),
+        "session_revoked" => pick("Sesja zakończona", "Session ended"),
+        "sessions_revoked" => pick("Sesje zakończone", "Sessions ended"),
+        "refresh_reuse_detected" => pick(
+            "Sesja zakończona: token użyty ponownie",
+            "Session ended: a token was reused",
+        ),
+        "email_verified" => pick("Adres potwierdzony", "Email verified"),
+        "email_changed" => pick("Adres zmieniony", "Email changed"),
+        "password_changed" => pick("Hasło zmienione", "Password changed"),
+        "password_reset" => pick("Hasło ustawione na nowo", "Password reset"),
+        "role_granted" => pick("Rola nadana", "Role granted"),
+        "role_revoked" => pick("Rola odebrana", "Role revoked"),
+        "account_disabled" => pick("Konto zablokowane", "Account disabled"),
+        "account_enabled" => pick("Konto odblokowane", "Account enabled"),
+        _ => pick("Zdarzenie", "Event"),
+    }
 }
 
 pub fn words(lang: Lang) -> Words {
@@ -241,5 +270,7 @@ pub fn words(lang: Lang) -> Words {
             "Coś poszło nie tak. Spróbuj ponownie.",
             "Something went wrong. Please try again.",
         ),
+        my_activity: pick("Ostatnia aktywność", "Recent activity"),
+        no_activity: pick("Brak zdarzeń.", "Nothing yet."),
     }
 }
