@@ -25,26 +25,7 @@ pub enum Command {
     /// delivered mail) ended more than --prune-after ago, and exit.
     Prune,
     /// The audit trail, newest first: who did what to which account.
-    Audit {
-        /// Events about this account (email, username or id).
-        #[arg(long)]
-        account: Option<String>,
-        /// Event types, comma-separated (sign_in,sign_in_failed,…).
-        #[arg(long = "type")]
-        kinds: Option<String>,
-        /// RFC 3339 time, or a duration back from now (24h, 7d).
-        #[arg(long)]
-        since: Option<String>,
-        /// RFC 3339 time, or a duration back from now.
-        #[arg(long)]
-        until: Option<String>,
-        /// At most this many events (default 100).
-        #[arg(long, default_value_t = 100)]
-        limit: u64,
-        /// One JSON object per line instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    Audit(AuditArgs),
     /// Write a consistent copy of the SQLite database to FILE (a new file)
     /// while the server keeps serving; on PostgreSQL use pg_dump.
     Backup { file: std::path::PathBuf },
@@ -55,6 +36,29 @@ pub enum Command {
     /// Manage accounts directly in the configured database.
     #[command(subcommand)]
     User(UserCommand),
+}
+
+/// What `klucznik audit` asks for.
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Events about this account (email, username or id).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Event types, comma-separated (sign_in,sign_in_failed,…).
+    #[arg(long = "type")]
+    pub kinds: Option<String>,
+    /// RFC 3339 time, or a duration back from now (24h, 7d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// RFC 3339 time, or a duration back from now.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many events (default 100).
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand)]

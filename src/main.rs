@@ -64,24 +64,7 @@ fn main() -> ExitCode {
             Command::Migrate => operator::migrate(&config).await,
             Command::Prune => operator::prune(&config).await,
             Command::Backup { file } => operator::backup(&config, &file).await,
-            Command::Audit {
-                account,
-                kinds,
-                since,
-                until,
-                limit,
-                json,
-            } => {
-                let query = operator::AuditQuery {
-                    account,
-                    kinds,
-                    since,
-                    until,
-                    limit,
-                    json,
-                };
-                operator::audit(&config, query).await
-            }
+            Command::Audit(query) => operator::audit(&config, query).await,
             Command::Keys(command) => operator::keys(&config, command).await,
             Command::User(command) => operator::user(&config, command).await,
         }

@@ -2,7 +2,7 @@
 //! core as the server, acting as `Actor::Operator` on the configured database.
 
 use crate::app::{Actor, CoreError, NewAccount};
-use crate::cli::{KeysCommand, UserCommand};
+use crate::cli::{AuditArgs, KeysCommand, UserCommand};
 use crate::config::Config;
 use crate::domain::Role;
 use crate::http::views::{AccountView, rfc3339};
@@ -95,18 +95,8 @@ pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), CommandEr
     Ok(())
 }
 
-/// What `klucznik audit` asks for.
-pub struct AuditQuery {
-    pub account: Option<String>,
-    pub kinds: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub limit: u64,
-    pub json: bool,
-}
-
 /// `klucznik audit`: the trail, newest first, as a table or JSON lines.
-pub async fn audit(config: &Config, query: AuditQuery) -> Result<(), CommandError> {
+pub async fn audit(config: &Config, query: AuditArgs) -> Result<(), CommandError> {
     let core = operator_core(config).await?;
     let account = match query.account {
         Some(login) => match core.account_by_login(Actor::Operator, &login).await {

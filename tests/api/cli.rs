@@ -18,6 +18,14 @@ fn klucznik(database_url: &str) -> Command {
     command
 }
 
+/// A new SQLite database in a folder of its own (removed when the folder
+/// is dropped), and its URL.
+fn scratch_database() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    (dir, url)
+}
+
 /// Starts `serve` on a free port and returns it with its base URL.
 fn serve(mut command: Command) -> (Child, String) {
     let mut child = command
@@ -47,8 +55,7 @@ fn stop(child: &mut Child) -> std::process::ExitStatus {
 
 #[tokio::test]
 async fn operator_creates_the_first_admin_who_then_administers_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let (_dir, url) = scratch_database();
 
     let migrated = klucznik(&url).arg("migrate").output().unwrap();
     assert!(
@@ -160,8 +167,7 @@ async fn operator_creates_the_first_admin_who_then_administers_over_http() {
 
 #[test]
 fn bad_settings_stop_start_up_with_one_line_and_exit_code_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let (dir, url) = scratch_database();
     let config = dir.path().join("k.toml");
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\nunknown_key = 1\n").unwrap();
     // Arguments, environment, and the setting the message must name.
@@ -257,8 +263,7 @@ fn bad_settings_stop_start_up_with_one_line_and_exit_code_2() {
 
 #[test]
 fn prune_deletes_ended_rows_and_says_how_many() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let (_dir, url) = scratch_database();
     let output = klucznik(&url).args(["prune"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -292,8 +297,7 @@ async fn stored_keys(url: &str) -> Vec<(String, bool)> {
 #[tokio::test]
 async fn keys_at_rest_are_encrypted_under_the_secret_key() {
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let (dir, url) = scratch_database();
     let key_file = dir.path().join("secret.key");
     std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
     let key_file = key_file.to_str().unwrap();
@@ -388,8 +392,7 @@ async fn keys_at_rest_are_encrypted_under_the_secret_key() {
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let (dir, url) = scratch_database();
     let mut command = klucznik(&url);
     let mail_dir = dir.path().join("mail");
     command
@@ -399,6 +402,13 @@ async fn secrets_never_reach_the_logs() {
         .env("KLUCZNIK_MAIL_TRANSPORT", "file")
         .env("KLUCZNIK_MAIL_DIR", &mail_dir);
     let (mut server, address) = serve(command);
+    // Read as it is written: a full pipe would stop the server mid-log.
+    let mut stderr = server.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut logs = String::new();
+        stderr.read_to_string(&mut logs).unwrap();
+        logs
+    });
     let client = reqwest::Client::new();
     let password = "Tajne-Haslo-Ktore-Nie-Wycieknie";
     let new_password = "Drugie-Tajne-Haslo-Tez-Nie";
@@ -472,8 +482,7 @@ async fn secrets_never_reach_the_logs() {
     assert_eq!(client.get(&link).send().await.unwrap().status(), StatusCode::OK);
 
     assert!(stop(&mut server).success());
-    let mut logs = String::new();
-    server.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    let logs = logs.join().unwrap();
     assert!(logs.contains("signed in"), "the log was captured: {logs:.2000}");
     let secret_value = cookie.split_once('=').unwrap().1;
     for secret in [
@@ -495,8 +504,7 @@ async fn secrets_never_reach_the_logs() {
 /// Logs written to a pipe (or a file) carry no terminal colour codes.
 #[tokio::test]
 async fn logs_to_a_pipe_are_plain_text() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let (_dir, url) = scratch_database();
     // Requests are logged at debug.
     let mut command = klucznik(&url);
     command.env("KLUCZNIK_LOG", "debug");
@@ -515,8 +523,7 @@ async fn logs_to_a_pipe_are_plain_text() {
 /// retired.
 #[test]
 fn keys_are_listed_rotated_and_retired_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let (_dir, url) = scratch_database();
     let run = |args: &[&str]| {
         let output = klucznik(&url).arg("keys").args(args).output().unwrap();
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
@@ -572,8 +579,7 @@ fn keys_are_listed_rotated_and_retired_from_the_command_line() {
 /// JSON lines or a table, filtered by account and type.
 #[test]
 fn the_audit_trail_is_printed_for_the_operator() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let (_dir, url) = scratch_database();
     let created = klucznik(&url)
         .args([
             "user",

@@ -240,6 +240,12 @@ impl TestApp {
         self.client.post(self.url(path)).json(&body).send().await.unwrap()
     }
 
+    /// The JSON a GET of `path` answers.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     pub async fn get_with_token(&self, path: &str, token: &str) -> Response {
         self.client
             .get(self.url(path))

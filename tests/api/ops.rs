@@ -90,6 +90,8 @@ const NATIVE_ROUTES: &[&str] = &[
     "post /api/v1/admin/users/{id}/disable",
     "post /api/v1/admin/users/{id}/enable",
     "delete /api/v1/admin/users/{id}/sessions",
+    "get /api/v1/admin/audit",
+    "get /api/v1/me/activity",
     "get /healthz",
     "get /readyz",
     "get /.well-known/jwks.json",

@@ -108,15 +108,7 @@ async fn access_tokens_carry_the_claims_and_verify_with_the_published_key(backen
     assert_eq!(header["alg"], "EdDSA");
     let kid = header["kid"].as_str().unwrap();
 
-    let jwks: JwkSet = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = app.get_json("/.well-known/jwks.json").await;
     let jwk = jwks.find(kid).expect("the signing key is published");
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[app.address.as_str()]);
@@ -167,15 +159,7 @@ async fn expired_tampered_and_unsigned_tokens_are_refused(backend: Backend) {
         .await;
     }
     // HS256 signed with the public key as a secret (key confusion).
-    let jwks: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let public_key = URL_SAFE_NO_PAD
         .decode(jwks["keys"][0]["x"].as_str().unwrap())
         .unwrap();
@@ -227,15 +211,7 @@ async fn hs256_can_be_chosen_and_then_eddsa_tokens_are_refused(backend: Backend)
         app.get_with_token("/api/v1/me", token(&login)).await.status(),
         StatusCode::OK
     );
-    let jwks: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     assert_eq!(jwks["keys"], json!([]), "a shared secret is never published");
     let foreign = app.get_with_token("/api/v1/me", token(&eddsa_login)).await;
     assert_error(foreign, StatusCode::UNAUTHORIZED, "unauthenticated").await;
@@ -258,15 +234,7 @@ async fn keys_are_shared_by_instances_on_one_database(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let jwks_first: Value = first
-        .client
-        .get(first.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_first: Value = first.get_json("/.well-known/jwks.json").await;
     let jwks_second: Value = first
         .client
         .get(format!("{second}/.well-known/jwks.json"))
