@@ -26,6 +26,12 @@ pub enum Command {
     Prune,
     /// The audit trail, newest first: who did what to which account.
     Audit(AuditArgs),
+    /// Bring in accounts (with their password hashes) or members.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Write out every account or member, in the import's schema.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Write a consistent copy of the SQLite database to FILE (a new file)
     /// while the server keeps serving; on PostgreSQL use pg_dump.
     Backup { file: std::path::PathBuf },
@@ -36,6 +42,66 @@ pub enum Command {
     /// Manage accounts directly in the configured database.
     #[command(subcommand)]
     User(UserCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Accounts from JSON lines, CSV or mongoexport output (docs/import.md).
+    Accounts(ImportArgs),
+    /// Members of the register.
+    Members(ImportArgs),
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: crate::import::Format,
+    /// FIELD=COLUMN: read a field from a column of another name (repeatable).
+    #[arg(long = "map")]
+    pub map: Vec<String>,
+    /// The exported `roles` collection that users' role ids point to (mongo).
+    #[arg(long)]
+    pub roles: Option<PathBuf>,
+    /// What to do with a row that matches a stored one.
+    #[arg(long, value_enum, default_value = "skip")]
+    pub on_conflict: ConflictChoice,
+    /// Check every row, store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Import accounts without a password hash (they set one by a reset).
+    #[arg(long)]
+    pub allow_no_password: bool,
+    /// Where refused rows are listed (default: FILE with .rejects.jsonl).
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ConflictChoice {
+    Skip,
+    Update,
+    Fail,
+}
+
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    Accounts {
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: crate::import::Format,
+        /// Include password hashes (keep the file as secret as the database).
+        #[arg(long)]
+        with_hashes: bool,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    Members {
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: crate::import::Format,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// What `klucznik audit` asks for.

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod mail;
 pub mod operator;
 pub mod secret;

@@ -65,6 +65,8 @@ fn main() -> ExitCode {
             Command::Prune => operator::prune(&config).await,
             Command::Backup { file } => operator::backup(&config, &file).await,
             Command::Audit(query) => operator::audit(&config, query).await,
+            Command::Import(command) => operator::import(&config, command).await,
+            Command::Export(command) => operator::export(&config, command).await,
             Command::Keys(command) => operator::keys(&config, command).await,
             Command::User(command) => operator::user(&config, command).await,
         }

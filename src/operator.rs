@@ -2,12 +2,13 @@
 //! core as the server, acting as `Actor::Operator` on the configured database.
 
 use crate::app::{Actor, CoreError, NewAccount};
-use crate::cli::{AuditArgs, KeysCommand, UserCommand};
+use crate::cli::{AuditArgs, ConflictChoice, ExportCommand, ImportCommand, KeysCommand, UserCommand};
 use crate::config::Config;
 use crate::domain::Role;
 use crate::http::views::{AccountView, rfc3339};
 use crate::mail::Lang;
 use crate::startup::{open_core, open_store};
+use crate::store::OnConflict;
 use std::io::BufRead;
 
 /// Why a command failed: bad settings (exit 2) or the command itself (exit 1).
@@ -150,6 +151,74 @@ fn point_in_time(flag: &str, raw: Option<&str>) -> Result<Option<time::OffsetDat
     time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
         .map(Some)
         .map_err(|_| CommandError::Failed(format!("{flag}: `{raw}` is not an RFC 3339 time or a duration")))
+}
+
+/// `klucznik import accounts|members FILE …`: a summary at the end.
+pub async fn import(config: &Config, command: ImportCommand) -> Result<(), CommandError> {
+    let (members, args) = match command {
+        ImportCommand::Accounts(args) => (false, args),
+        ImportCommand::Members(args) => (true, args),
+    };
+    let options = crate::import::ImportOptions {
+        file: args.file,
+        format: args.format,
+        map: args.map,
+        roles: args.roles,
+        on_conflict: match args.on_conflict {
+            ConflictChoice::Skip => OnConflict::Skip,
+            ConflictChoice::Update => OnConflict::Update,
+            ConflictChoice::Fail => OnConflict::Fail,
+        },
+        dry_run: args.dry_run,
+        allow_no_password: args.allow_no_password,
+        rejects: args.rejects,
+    };
+    let store = open_store(config).await?;
+    let summary = if members {
+        crate::import::members(&store, &options).await
+    } else {
+        crate::import::accounts(&store, &options).await
+    }
+    .map_err(CommandError::Failed)?;
+    let dry = if options.dry_run {
+        " (dry run: nothing stored)"
+    } else {
+        ""
+    };
+    println!("{summary}{dry}");
+    Ok(())
+}
+
+/// `klucznik export accounts|members`.
+pub async fn export(config: &Config, command: ExportCommand) -> Result<(), CommandError> {
+    let store = open_store(config).await?;
+    let open = |output: Option<std::path::PathBuf>| -> Result<Box<dyn std::io::Write>, CommandError> {
+        Ok(match output {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(&path)
+                    .map_err(|e| CommandError::Failed(format!("{}: {e}", path.display())))?,
+            )),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        })
+    };
+    let count = match command {
+        ExportCommand::Accounts {
+            format,
+            with_hashes,
+            output,
+        } => {
+            if with_hashes {
+                eprintln!("warning: the export holds password hashes; keep it as secret as the database");
+            }
+            crate::import::export::accounts(&store, open(output)?, format, with_hashes).await
+        }
+        ExportCommand::Members { format, output } => {
+            crate::import::export::members(&store, open(output)?, format).await
+        }
+    }
+    .map_err(CommandError::Failed)?;
+    eprintln!("{count} rows exported");
+    Ok(())
 }
 
 /// `klucznik backup FILE`: refuses to overwrite, so an old backup is never

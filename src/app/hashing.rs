@@ -199,12 +199,16 @@ fn hash_with(argon2: &Argon2<'static>, password: &str) -> Result<String, argon2:
 }
 
 fn verify_with(configured: &Argon2<'static>, password: &str, stored: &str) -> Verdict {
-    let Ok(parsed) = PasswordHash::new(stored) else {
-        return Verdict::Mismatch;
+    let own = PasswordHash::new(stored)
+        .ok()
+        .filter(|parsed| parsed.algorithm.as_str() == argon2::ARGON2ID_IDENT.as_str());
+    let Some(parsed) = own else {
+        // An imported hash: right, and it is replaced by our own.
+        return match super::foreign_hashes::verify(password, stored) {
+            Some(true) => Verdict::MatchNeedsRehash,
+            _ => Verdict::Mismatch,
+        };
     };
-    if parsed.algorithm.as_str() != argon2::ARGON2ID_IDENT.as_str() {
-        return Verdict::Mismatch;
-    }
     let (Some(salt), Some(expected), Ok(params)) = (&parsed.salt, &parsed.hash, Params::try_from(&parsed))
     else {
         return Verdict::Mismatch;

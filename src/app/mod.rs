@@ -7,6 +7,7 @@ mod admin;
 pub mod audit;
 pub mod clock;
 mod error;
+pub mod foreign_hashes;
 pub mod hashing;
 mod keys;
 mod limits;

@@ -47,6 +47,7 @@ impl Core {
             disabled: false,
             created_at: now,
             updated_at: now,
+            external_id: None,
         };
         let pending = match (&email, trusted && new.email_verified) {
             (Some(email), false) => Some(

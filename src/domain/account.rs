@@ -44,6 +44,9 @@ pub struct Account {
     pub disabled: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The id an imported account had where it came from (kept so that
+    /// APIs which answered it before answer the same value).
+    pub external_id: Option<String>,
 }
 
 impl std::fmt::Debug for Account {
@@ -57,6 +60,11 @@ impl std::fmt::Debug for Account {
 }
 
 impl Account {
+    /// The id an API shows: the imported one when there is one.
+    pub fn public_id(&self) -> &str {
+        self.external_id.as_deref().unwrap_or(self.id.as_str())
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }

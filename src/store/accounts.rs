@@ -12,13 +12,17 @@ use sqlx::AssertSqlSafe;
 
 /// The columns `AccountRow` reads, before a query's own clauses.
 const SELECT_ACCOUNTS: &str = "SELECT id, email, username, password_hash, email_verified_at, roles, \
-     custom_username, disabled, created_at, updated_at FROM accounts ";
+     custom_username, disabled, created_at, updated_at, external_id FROM accounts ";
 
 const SEARCH: &str = "WHERE $1 IS NULL OR lower(id) LIKE $1 ESCAPE '\\' \
      OR email_normalized LIKE $1 ESCAPE '\\' OR username_normalized LIKE $1 ESCAPE '\\' ";
 
-/// Every column an account writes, in the order of `$1`…`$12` below.
-fn columns(account: &Account) -> Vec<Arg> {
+pub(super) const INSERT: &str = "INSERT INTO accounts (id, email, email_normalized, username, \
+     username_normalized, password_hash, email_verified_at, roles, custom_username, disabled, created_at, \
+     updated_at, external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// Every column an account writes, in the order of `$1`…`$13` of `INSERT`.
+pub(super) fn columns(account: &Account) -> Vec<Arg> {
     args![
         &account.id,
         account.email.as_deref(),
@@ -32,6 +36,7 @@ fn columns(account: &Account) -> Vec<Arg> {
         account.disabled,
         to_millis(account.created_at),
         to_millis(account.updated_at),
+        &account.external_id,
     ]
 }
 
@@ -43,10 +48,7 @@ pub async fn insert(
     events: &[AuditEvent],
 ) -> Result<(), StoreError> {
     let mut tx = Tx::begin(db).await?;
-    let sql = "INSERT INTO accounts (id, email, email_normalized, username, username_normalized, \
-         password_hash, email_verified_at, roles, custom_username, disabled, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-    tx.execute(sql, columns(account)).await?;
+    tx.execute(INSERT, columns(account)).await?;
     if let Some(verification) = verification {
         verification::insert_on(&mut tx, verification).await?;
     }
@@ -62,7 +64,8 @@ pub async fn update_on(tx: &mut Tx, account: &Account) -> Result<(), StoreError>
     // `created_at` never changes; writing it back keeps one list of columns.
     let sql = "UPDATE accounts SET email = $2, email_normalized = $3, username = $4, \
          username_normalized = $5, password_hash = $6, email_verified_at = $7, roles = $8, \
-         custom_username = $9, disabled = $10, created_at = $11, updated_at = $12 WHERE id = $1";
+         custom_username = $9, disabled = $10, created_at = $11, updated_at = $12, external_id = $13 \
+         WHERE id = $1";
     tx.execute(sql, columns(account)).await.map(drop)
 }
 
@@ -71,6 +74,15 @@ pub async fn update(db: &Db, account: &Account, events: &[AuditEvent]) -> Result
     update_on(&mut tx, account).await?;
     audit::insert_on(&mut tx, events).await?;
     tx.commit().await
+}
+
+/// Up to `limit` accounts with ids after `after`, in id order (an export
+/// reads them all, page by page).
+pub async fn after(db: &Db, after: &str, limit: u64) -> Result<Vec<Account>, StoreError> {
+    let sql = format!("{SELECT_ACCOUNTS}WHERE id > $1 ORDER BY id LIMIT $2");
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows: Vec<AccountRow> = db.fetch_all(AssertSqlSafe(sql), args![after, limit]).await?;
+    Ok(rows.into_iter().map(Account::from).collect())
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Account>, StoreError> {

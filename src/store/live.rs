@@ -85,6 +85,13 @@ impl PrincipalCache {
         entries.retain(|_, cached| cached.account.id.as_str() != account_id);
     }
 
+    /// Forgets everything (a bulk change whose accounts are not all known).
+    pub fn forget_all(&self) {
+        let mut entries = self.entries();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+
     /// The session was used at `now` (its row says so too).
     pub fn touched(&self, session_id: &str, now: OffsetDateTime) {
         if let Some(cached) = self.entries().get_mut(session_id) {

@@ -16,7 +16,11 @@ const SEARCH: &str = "WHERE $1 IS NULL OR lower(nazwisko) LIKE $1 ESCAPE '\\' \
      OR lower(miejscowosc) LIKE $1 ESCAPE '\\' OR pesel LIKE $1 ESCAPE '\\' ";
 
 /// A member's columns as the INSERT and the UPDATE number them ($1–$14).
-fn columns(member: &Member, at: OffsetDateTime) -> Vec<Arg> {
+pub(super) const INSERT: &str = "INSERT INTO members (id, imie, nazwisko, wyksztalcenie, pesel, wojewodztwo, \
+     miejscowosc, ulica, nrdomulokalu, kodpocztowy, email, tel, version, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)";
+
+pub(super) fn columns(member: &Member, at: OffsetDateTime) -> Vec<Arg> {
     let d = &member.data;
     args![
         &member.id,
@@ -36,7 +40,7 @@ fn columns(member: &Member, at: OffsetDateTime) -> Vec<Arg> {
     ]
 }
 
-async fn record_change_on(tx: &mut Tx, change: &MemberChange) -> Result<(), StoreError> {
+pub(super) async fn record_change_on(tx: &mut Tx, change: &MemberChange) -> Result<(), StoreError> {
     let sql = "INSERT INTO member_history (id, member_id, actor_id, action, fields, at) \
          VALUES ($1, $2, $3, $4, $5, $6)";
     let values = args![
@@ -57,10 +61,7 @@ pub async fn insert(
     events: &[AuditEvent],
 ) -> Result<(), StoreError> {
     let mut tx = Tx::begin(db).await?;
-    let sql = "INSERT INTO members (id, imie, nazwisko, wyksztalcenie, pesel, wojewodztwo, miejscowosc, ulica, \
-         nrdomulokalu, kodpocztowy, email, tel, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)";
-    tx.execute(sql, columns(member, change.at)).await?;
+    tx.execute(INSERT, columns(member, change.at)).await?;
     record_change_on(&mut tx, change).await?;
     audit::insert_on(&mut tx, events).await?;
     tx.commit().await

@@ -9,6 +9,7 @@ mod accounts;
 mod audit;
 mod db;
 mod error;
+mod import;
 mod janitor;
 mod keys;
 mod live;
@@ -27,9 +28,9 @@ use async_trait::async_trait;
 pub(crate) use error::classify;
 pub use error::{StoreError, UniqueField};
 pub use records::{
-    AccountPage, AuditEvent, AuditFilter, AuditPage, ClaimedMessage, LoginReservation, MemberChange,
-    MemberPage, OutboxCounts, OutboxMessage, PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord,
-    Rotation, SigningKeyRecord, VerificationPurpose, VerificationRecord,
+    AccountPage, AuditEvent, AuditFilter, AuditPage, ClaimedMessage, ImportCounts, LoginReservation,
+    MemberChange, MemberPage, OnConflict, OutboxCounts, OutboxMessage, PasswordResetRecord, PoolUse,
+    PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, VerificationPurpose, VerificationRecord,
 };
 use sealing::KeySealer;
 use std::sync::Arc;
@@ -289,6 +290,21 @@ pub trait Store: Send + Sync + 'static {
         keep: time::Duration,
         audit_kept: time::Duration,
     ) -> Result<PruneCounts, StoreError>;
+
+    /// Stores a batch of imported accounts in one transaction.
+    async fn import_accounts(
+        &self,
+        batch: &[Account],
+        on_conflict: OnConflict,
+    ) -> Result<ImportCounts, StoreError>;
+    /// Stores a batch of imported members (with their history entries).
+    async fn import_members(
+        &self,
+        batch: &[(Member, MemberChange)],
+        on_conflict: OnConflict,
+    ) -> Result<ImportCounts, StoreError>;
+    /// Up to `limit` accounts with ids after `after`, in id order.
+    async fn accounts_after(&self, after: &str, limit: u64) -> Result<Vec<Account>, StoreError>;
 
     /// Appends audit events that record no other change (the others go in
     /// with their change, through the `audit` arguments above).

@@ -186,6 +186,25 @@ impl PruneCounts {
     }
 }
 
+/// What an import does with a row that matches a stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    Skip,
+    Update,
+    Fail,
+}
+
+/// What one batch of an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub imported: u64,
+    pub updated: u64,
+    pub skipped: u64,
+    /// With `OnConflict::Fail`: the row of the batch that matched a stored
+    /// one (nothing of the batch was stored).
+    pub conflict: Option<usize>,
+}
+
 /// One entry of the audit trail.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {

@@ -23,6 +23,7 @@ pub(super) struct AccountRow {
     disabled: bool,
     created_at: i64,
     updated_at: i64,
+    external_id: Option<String>,
 }
 
 impl From<AccountRow> for Account {
@@ -39,6 +40,7 @@ impl From<AccountRow> for Account {
             disabled: row.disabled,
             created_at: from_millis(row.created_at),
             updated_at: from_millis(row.updated_at),
+            external_id: row.external_id,
         }
     }
 }

@@ -5,10 +5,10 @@ use super::db::Db;
 use super::live::PrincipalCache;
 use super::sealing::KeySealer;
 use super::{
-    AccountPage, AuditEvent, AuditFilter, AuditPage, ClaimedMessage, LoginReservation, MemberChange,
-    MemberPage, OutboxCounts, OutboxMessage, PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord,
-    Rotation, SigningKeyRecord, Store, StoreError, VerificationRecord, accounts, audit, janitor, keys,
-    members, outbox, sessions, throttle, verification,
+    AccountPage, AuditEvent, AuditFilter, AuditPage, ClaimedMessage, ImportCounts, LoginReservation,
+    MemberChange, MemberPage, OnConflict, OutboxCounts, OutboxMessage, PasswordResetRecord, PoolUse,
+    PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, Store, StoreError, VerificationRecord,
+    accounts, audit, import, janitor, keys, members, outbox, sessions, throttle, verification,
 };
 use crate::domain::{Account, AccountId, Member, MemberId, Session, SessionId};
 use time::OffsetDateTime;
@@ -407,6 +407,29 @@ impl Store for SqlStore {
         audit_kept: time::Duration,
     ) -> Result<PruneCounts, StoreError> {
         janitor::prune(&self.db, now, keep, audit_kept).await
+    }
+
+    async fn import_accounts(
+        &self,
+        batch: &[Account],
+        on_conflict: OnConflict,
+    ) -> Result<ImportCounts, StoreError> {
+        let counts = import::accounts(&self.db, batch, on_conflict).await;
+        // An update changes stored accounts matched by email or name.
+        self.live.forget_all();
+        counts
+    }
+
+    async fn import_members(
+        &self,
+        batch: &[(Member, MemberChange)],
+        on_conflict: OnConflict,
+    ) -> Result<ImportCounts, StoreError> {
+        import::members(&self.db, batch, on_conflict).await
+    }
+
+    async fn accounts_after(&self, after: &str, limit: u64) -> Result<Vec<Account>, StoreError> {
+        accounts::after(&self.db, after, limit).await
     }
 
     async fn record_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {

@@ -27,6 +27,7 @@ mod dialect_jwt_roles;
 mod dialect_uid_token;
 mod dialect_verify_code;
 mod errors;
+mod import;
 mod instances;
 mod janitor;
 mod keys;

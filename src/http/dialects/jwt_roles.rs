@@ -216,7 +216,7 @@ async fn login(
         .await
     {
         Ok(signed_in) => Ok(Json(json!({
-            "id": signed_in.account.id,
+            "id": signed_in.account.public_id(),
             "username": signed_in.account.username,
             "email": signed_in.account.email,
             "roles": roles(&signed_in.account),

@@ -1,0 +1,105 @@
+//! Bulk writes of `klucznik import`: accounts and members in batches of
+//! one transaction each, so that a run that is killed loses at most the
+//! batch in flight and a second run (skipping what exists) finishes it.
+
+use super::db::{Db, Tx, args};
+use super::{ImportCounts, MemberChange, OnConflict, StoreError, accounts, members, to_millis};
+use crate::domain::{Account, Member, case_fold};
+use sqlx::AssertSqlSafe;
+
+/// Stores a batch of accounts in one transaction. A row whose email,
+/// username, external id or id exists is skipped, replaces the stored
+/// account's password, roles, verification and state (`Update`: found by
+/// external id, then email, then username), or stops the batch (`Fail`:
+/// nothing of it is stored, `conflict` says which row).
+pub async fn accounts(
+    db: &Db,
+    batch: &[Account],
+    on_conflict: OnConflict,
+) -> Result<ImportCounts, StoreError> {
+    let insert = match on_conflict {
+        OnConflict::Fail => accounts::INSERT.to_owned(),
+        OnConflict::Skip | OnConflict::Update => format!("{} ON CONFLICT DO NOTHING", accounts::INSERT),
+    };
+    let mut tx = Tx::begin(db).await?;
+    let mut counts = ImportCounts::default();
+    for (index, account) in batch.iter().enumerate() {
+        match tx
+            .execute(AssertSqlSafe(insert.clone()), accounts::columns(account))
+            .await
+        {
+            Ok(1) => counts.imported += 1,
+            Ok(_) if on_conflict == OnConflict::Update && update(&mut tx, account).await? => {
+                counts.updated += 1
+            }
+            Ok(_) => counts.skipped += 1,
+            Err(StoreError::Conflict(_)) if on_conflict == OnConflict::Fail => {
+                tx.rollback().await?;
+                return Ok(ImportCounts {
+                    conflict: Some(index),
+                    ..ImportCounts::default()
+                });
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    tx.commit().await?;
+    Ok(counts)
+}
+
+/// Overwrites what an import brings of the stored account it matches.
+async fn update(tx: &mut Tx, account: &Account) -> Result<bool, StoreError> {
+    let sql = "UPDATE accounts SET password_hash = $1, email_verified_at = $2, roles = $3, disabled = $4, \
+         updated_at = $5, external_id = COALESCE($6, external_id) WHERE id = (SELECT id FROM accounts \
+         WHERE external_id = $6 OR email_normalized = $7 OR username_normalized = $8 \
+         ORDER BY CASE WHEN external_id = $6 THEN 0 WHEN email_normalized = $7 THEN 1 ELSE 2 END LIMIT 1)";
+    let values = args![
+        &account.password_hash,
+        account.email_verified_at.map(to_millis),
+        super::rows::roles_column(&account.roles),
+        account.disabled,
+        to_millis(account.updated_at),
+        &account.external_id,
+        account.email.as_deref().map(case_fold),
+        account.username.as_deref().map(case_fold),
+    ];
+    Ok(tx.execute(sql, values).await? == 1)
+}
+
+/// Stores a batch of members in one transaction, each with an `import`
+/// entry in its history; one whose id or PESEL exists is skipped (or, with
+/// `Fail`, stops the batch).
+pub async fn members(
+    db: &Db,
+    batch: &[(Member, MemberChange)],
+    on_conflict: OnConflict,
+) -> Result<ImportCounts, StoreError> {
+    let insert = match on_conflict {
+        OnConflict::Fail => members::INSERT.to_owned(),
+        OnConflict::Skip | OnConflict::Update => format!("{} ON CONFLICT DO NOTHING", members::INSERT),
+    };
+    let mut tx = Tx::begin(db).await?;
+    let mut counts = ImportCounts::default();
+    for (index, (member, change)) in batch.iter().enumerate() {
+        match tx
+            .execute(AssertSqlSafe(insert.clone()), members::columns(member, change.at))
+            .await
+        {
+            Ok(1) => {
+                members::record_change_on(&mut tx, change).await?;
+                counts.imported += 1;
+            }
+            Ok(_) => counts.skipped += 1,
+            Err(StoreError::Conflict(_)) if on_conflict == OnConflict::Fail => {
+                tx.rollback().await?;
+                return Ok(ImportCounts {
+                    conflict: Some(index),
+                    ..ImportCounts::default()
+                });
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    tx.commit().await?;
+    Ok(counts)
+}
