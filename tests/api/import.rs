@@ -400,19 +400,17 @@ async fn an_export_imports_back_unchanged_and_a_killed_import_resumes(backend: B
         .spawn()
         .unwrap();
     let probe = TestApp::start(test_config(&target.shared()), target.shared()).await;
-    let stored_at_kill = loop {
-        let stored = probe.stored_texts("SELECT COUNT(*) || '' FROM accounts").await[0]
+    let count = || async {
+        probe.stored_texts("SELECT COUNT(*) || '' FROM accounts").await[0]
             .parse::<u64>()
-            .unwrap();
-        if stored >= 2000 {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            break probe.stored_texts("SELECT COUNT(*) || '' FROM accounts").await[0]
-                .parse::<u64>()
-                .unwrap();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            .unwrap()
     };
+    while count().await < 2000 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let stored_at_kill = count().await;
     assert!(stored_at_kill < total, "killed before the end ({stored_at_kill})");
     assert_eq!(stored_at_kill % 1000, 0, "whole batches only: {stored_at_kill}");
     let resumed = succeeded(&klucznik(&target.url, &["import", "accounts", &big]));
@@ -421,6 +419,5 @@ async fn an_export_imports_back_unchanged_and_a_killed_import_resumes(backend: B
         total - stored_at_kill
     );
     assert!(resumed.starts_with(&expected), "{resumed}");
-    let count = probe.stored_texts("SELECT COUNT(*) || '' FROM accounts").await;
-    assert_eq!(count[0], total.to_string());
+    assert_eq!(count().await, total);
 }
