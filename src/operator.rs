@@ -173,6 +173,12 @@ pub async fn import(config: &Config, command: ImportCommand) -> Result<(), Comma
         allow_no_password: args.allow_no_password,
         rejects: args.rejects,
     };
+    if members && options.on_conflict == OnConflict::Update {
+        return Err(CommandError::Failed(
+            "members: --on-conflict is skip or fail (a member is changed through the API, with its history)"
+                .into(),
+        ));
+    }
     let store = open_store(config).await?;
     let summary = if members {
         crate::import::members(&store, &options).await

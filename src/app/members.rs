@@ -39,20 +39,6 @@ fn changed_fields(old: &MemberData, new: &MemberData) -> Vec<String> {
         .collect()
 }
 
-const ALL_FIELDS: [&str; 11] = [
-    "imie",
-    "nazwisko",
-    "wyksztalcenie",
-    "pesel",
-    "wojewodztwo",
-    "miejscowosc",
-    "ulica",
-    "nrdomulokalu",
-    "kodpocztowy",
-    "email",
-    "tel",
-];
-
 fn change(
     member_id: &str,
     actor: &Account,
@@ -71,7 +57,7 @@ fn change(
 }
 
 fn all_fields() -> Vec<String> {
-    ALL_FIELDS.iter().map(|f| (*f).to_owned()).collect()
+    MemberData::FIELDS.iter().map(|f| (*f).to_owned()).collect()
 }
 
 impl Core {

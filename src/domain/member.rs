@@ -43,6 +43,23 @@ pub struct MemberData {
     pub tel: String,
 }
 
+impl MemberData {
+    /// The register's fields, in the seed's order.
+    pub const FIELDS: [&'static str; 11] = [
+        "imie",
+        "nazwisko",
+        "wyksztalcenie",
+        "pesel",
+        "wojewodztwo",
+        "miejscowosc",
+        "ulica",
+        "nrdomulokalu",
+        "kodpocztowy",
+        "email",
+        "tel",
+    ];
+}
+
 /// A member as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {

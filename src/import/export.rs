@@ -3,7 +3,7 @@
 //! Password hashes only when asked for.
 
 use super::Format;
-use crate::domain::{Account, Member};
+use crate::domain::{Account, Member, MemberData};
 use crate::store::DynStore;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -12,33 +12,12 @@ use time::format_description::well_known::Rfc3339;
 /// Rows read per query.
 const PAGE: u64 = 1000;
 
-const ACCOUNT_COLUMNS: &[&str] = &[
-    "id",
-    "email",
-    "username",
-    "password_hash",
-    "email_verified",
-    "roles",
-    "created_at",
-    "disabled",
-    "external_id",
-];
-
-const MEMBER_COLUMNS: &[&str] = &[
-    "_id",
-    "__v",
-    "imie",
-    "nazwisko",
-    "wyksztalcenie",
-    "pesel",
-    "wojewodztwo",
-    "miejscowosc",
-    "ulica",
-    "nrdomulokalu",
-    "kodpocztowy",
-    "email",
-    "tel",
-];
+/// An export's member columns: the id and version as the seed's API
+/// shows them, then the register's fields.
+fn member_columns() -> &'static [&'static str] {
+    static COLUMNS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| ["_id", "__v"].into_iter().chain(MemberData::FIELDS).collect())
+}
 
 fn account_row(account: &Account, with_hashes: bool) -> Value {
     json!({
@@ -119,7 +98,7 @@ pub async fn accounts(
     format: Format,
     with_hashes: bool,
 ) -> Result<u64, String> {
-    let mut writer = Writer::new(out, format, ACCOUNT_COLUMNS)?;
+    let mut writer = Writer::new(out, format, super::accounts::FIELDS)?;
     let (mut after, mut count) = (String::new(), 0);
     loop {
         let page = store
@@ -139,7 +118,7 @@ pub async fn accounts(
 
 /// Every member of the register; how many.
 pub async fn members(store: &DynStore, out: Box<dyn Write>, format: Format) -> Result<u64, String> {
-    let mut writer = Writer::new(out, format, MEMBER_COLUMNS)?;
+    let mut writer = Writer::new(out, format, member_columns())?;
     let mut count = 0;
     loop {
         let page = store
