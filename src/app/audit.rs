@@ -66,10 +66,14 @@ pub enum AuditKind {
     MemberDeleted,
     KeyRotated,
     KeyRetired,
+    SecondFactorEnabled,
+    SecondFactorDisabled,
+    RecoveryCodeUsed,
+    RecoveryCodesRenewed,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 22] = [
+    pub const ALL: [AuditKind; 26] = [
         Self::SignUp,
         Self::SignIn,
         Self::SignInFailed,
@@ -92,6 +96,10 @@ impl AuditKind {
         Self::MemberDeleted,
         Self::KeyRotated,
         Self::KeyRetired,
+        Self::SecondFactorEnabled,
+        Self::SecondFactorDisabled,
+        Self::RecoveryCodeUsed,
+        Self::RecoveryCodesRenewed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +126,10 @@ impl AuditKind {
             Self::MemberDeleted => "member_deleted",
             Self::KeyRotated => "key_rotated",
             Self::KeyRetired => "key_retired",
+            Self::SecondFactorEnabled => "second_factor_enabled",
+            Self::SecondFactorDisabled => "second_factor_disabled",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::RecoveryCodesRenewed => "recovery_codes_renewed",
         }
     }
 
@@ -160,6 +172,10 @@ const ACTIVITY: &[AuditKind] = &[
     AuditKind::RoleRevoked,
     AuditKind::AccountDisabled,
     AuditKind::AccountEnabled,
+    AuditKind::SecondFactorEnabled,
+    AuditKind::SecondFactorDisabled,
+    AuditKind::RecoveryCodeUsed,
+    AuditKind::RecoveryCodesRenewed,
 ];
 
 /// The most events one page holds.

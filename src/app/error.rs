@@ -55,6 +55,23 @@ pub enum CoreError {
     NotFound(&'static str),
     #[error("not allowed")]
     Forbidden,
+    /// A right password for an account with a second factor: no session
+    /// yet; the token continues the sign-in (`Core::login_second_factor`).
+    #[error(
+        "this account signs in with a second factor; this API has no step for it — use the native API or the web page"
+    )]
+    SecondFactorRequired { mfa_token: crate::secret::Secret },
+    /// A wrong, used or expired code, recovery code or mfa_token.
+    #[error("the second factor is not valid")]
+    InvalidSecondFactor,
+    /// A change to sign-in needs the password, or a sign-in in the last
+    /// five minutes.
+    #[error("confirm it is you: give your password (or sign in again)")]
+    StepUpRequired,
+    #[error("an authenticator app is already enrolled")]
+    SecondFactorEnrolled,
+    #[error("no authenticator app is enrolled")]
+    SecondFactorMissing,
     #[error("the database is unavailable")]
     Unavailable,
     #[error("internal error: {0}")]

@@ -13,6 +13,7 @@ mod keys;
 mod limits;
 pub mod links;
 mod members;
+mod mfa;
 mod model;
 mod recovery;
 mod renewal;
@@ -26,6 +27,7 @@ mod verification;
 pub use error::{CoreError, ResetProblem, VerificationProblem};
 pub use hashing::{Argon2Cost, PasswordHasherPool};
 pub use keys::{KeyState, KeySummary};
+pub use mfa::{SecondFactor, SecondFactorStatus, TotpEnrolment};
 pub use model::{
     Actor, CoreSettings, Device, LoginPolicy, NewAccount, Principal, Registered, SessionLength, SignedIn,
     VerificationStep,

@@ -103,7 +103,44 @@ impl Core {
             account.updated_at = now;
             self.store.update_account(&account, &[]).await?;
         }
+        self.second_factor_gate(&account, policy.length).await?;
         self.start_session(account, policy.length, device).await
+    }
+
+    /// Counts a second-factor attempt of the account, paused like a
+    /// sign-in after `lockout_threshold` failures: a right password opens
+    /// a new challenge each time, so the tries of one challenge alone
+    /// would not bound the guesses.
+    pub(super) async fn reserve_second_factor_try(
+        &self,
+        account_id: &AccountId,
+    ) -> Result<SecondFactorTry, CoreError> {
+        let counter = LockoutCounter {
+            key: format!("second-factor\n{account_id}"),
+            rule: self.lockout_rule(self.settings.lockout_threshold),
+            failures: 0,
+        };
+        Ok(SecondFactorTry(self.reserve_counter(counter, self.now()).await?))
+    }
+
+    /// How the reserved second-factor try went.
+    pub(super) async fn second_factor_try_done(
+        &self,
+        attempt: SecondFactorTry,
+        right: bool,
+    ) -> Result<(), CoreError> {
+        let SecondFactorTry(counter) = attempt;
+        if right {
+            return Ok(self
+                .store
+                .clear_login_failures([&counter.key, &counter.key])
+                .await?);
+        }
+        let now = self.now();
+        self.store
+            .login_attempt_failed(&counter.key, counter.failures, now, &counter.rule)
+            .await?;
+        Ok(())
     }
 
     /// Counts an attempt on both lockout counters of a login name: the one
@@ -263,6 +300,9 @@ impl Core {
     }
 }
 
+/// A reserved second-factor attempt (`reserve_second_factor_try`).
+pub(super) struct SecondFactorTry(LockoutCounter);
+
 /// One lockout counter of a sign-in attempt, as reserved.
 struct LockoutCounter {
     key: String,
@@ -285,6 +325,7 @@ fn sign_in_outcome(outcome: &Result<SignedIn, CoreError>) -> &'static str {
         Err(CoreError::TooManyAttempts { .. }) => "throttled",
         Err(CoreError::AccountDisabled) => "disabled",
         Err(CoreError::EmailNotVerified) => "email_not_verified",
+        Err(CoreError::SecondFactorRequired { .. }) => "second_factor_required",
         Err(CoreError::Unavailable) => "unavailable",
         Err(_) => "error",
     }

@@ -204,6 +204,13 @@ impl From<&CoreError> for Problem {
             CoreError::StaleVersion => plain(S::CONFLICT, "stale_version"),
             CoreError::NotFound(what) => Self::new(S::NOT_FOUND, "not_found", format!("{what} not found")),
             CoreError::Forbidden => Self::new(S::FORBIDDEN, "forbidden", "your roles do not allow this"),
+            // The native login answers this one itself (200 with the
+            // token); every other API refuses.
+            CoreError::SecondFactorRequired { .. } => plain(S::FORBIDDEN, "second_factor_required"),
+            CoreError::InvalidSecondFactor => plain(S::UNAUTHORIZED, "invalid_second_factor"),
+            CoreError::StepUpRequired => plain(S::FORBIDDEN, "step_up_required"),
+            CoreError::SecondFactorEnrolled => plain(S::CONFLICT, "second_factor_enrolled"),
+            CoreError::SecondFactorMissing => plain(S::CONFLICT, "second_factor_missing"),
             // A failover or a restart takes seconds: say when to try again.
             CoreError::Unavailable => Self::new(
                 S::SERVICE_UNAVAILABLE,

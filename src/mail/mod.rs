@@ -80,6 +80,12 @@ pub enum Mail<'a> {
         email: &'a str,
         new_email: &'a str,
     },
+    /// A change to the account's second factors (`what`: an audit
+    /// event's type).
+    SecurityNotice {
+        email: &'a str,
+        what: &'a str,
+    },
 }
 
 impl Composer {
@@ -118,6 +124,14 @@ impl Composer {
             (
                 "email_change_notice.txt",
                 include_str!("../../templates/mail/email_change_notice.txt"),
+            ),
+            (
+                "security_notice.html",
+                include_str!("../../templates/mail/security_notice.html"),
+            ),
+            (
+                "security_notice.txt",
+                include_str!("../../templates/mail/security_notice.txt"),
             ),
         ] {
             // The templates ship inside the binary; a broken one fails the tests.
@@ -176,6 +190,30 @@ impl Composer {
                 },
                 context! { email, new_email },
             ),
+            Mail::SecurityNotice { email, what } => {
+                let (what_pl, what_en) = match what {
+                    "recovery_code_used" => {
+                        ("użyto kodu odzyskiwania", "a recovery code was used to sign in")
+                    }
+                    "second_factor_disabled" => (
+                        "usunięto drugi składnik logowania",
+                        "the second factor was removed",
+                    ),
+                    _ => (
+                        "zmieniono drugi składnik logowania",
+                        "the second factor was changed",
+                    ),
+                };
+                (
+                    "security_notice",
+                    if pl {
+                        "Zmiana zabezpieczeń konta"
+                    } else {
+                        "Your account's security changed"
+                    },
+                    context! { email, what_pl, what_en },
+                )
+            }
         };
         let values = context! { lang => lang.code(), site, subject, ..values };
         let text_body = self

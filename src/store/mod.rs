@@ -14,6 +14,7 @@ mod janitor;
 mod keys;
 mod live;
 mod members;
+mod mfa;
 mod outbox;
 mod records;
 mod rows;
@@ -29,8 +30,9 @@ pub(crate) use error::classify;
 pub use error::{StoreError, UniqueField};
 pub use records::{
     AccountPage, AuditEvent, AuditFilter, AuditPage, ClaimedMessage, ImportCounts, LoginReservation,
-    MemberChange, MemberPage, OnConflict, OutboxCounts, OutboxMessage, PasswordResetRecord, PoolUse,
-    PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, VerificationPurpose, VerificationRecord,
+    MemberChange, MemberPage, MfaChallenge, OnConflict, OutboxCounts, OutboxMessage, PasswordResetRecord,
+    PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, TotpRecord, VerificationPurpose,
+    VerificationRecord,
 };
 use sealing::KeySealer;
 use std::sync::Arc;
@@ -39,7 +41,7 @@ use time::OffsetDateTime;
 pub type DynStore = Arc<dyn Store>;
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SecondFactors + Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     /// The connection pools' use, for the metrics.
     fn pool_use(&self) -> PoolUse;
@@ -316,6 +318,64 @@ pub trait Store: Send + Sync + 'static {
         offset: u64,
         limit: u64,
     ) -> Result<AuditPage, StoreError>;
+}
+
+/// Second factors: TOTP secrets, recovery codes, sign-in challenges.
+#[async_trait]
+pub trait SecondFactors {
+    /// The account's TOTP secret, confirmed or not.
+    async fn totp(&self, account_id: &AccountId) -> Result<Option<TotpRecord>, StoreError>;
+    /// A new unconfirmed TOTP secret (replacing an unconfirmed one); false
+    /// when a confirmed one exists.
+    async fn put_totp(
+        &self,
+        account_id: &AccountId,
+        secret: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Confirms the TOTP secret at `step` with new recovery codes.
+    async fn confirm_totp(
+        &self,
+        account_id: &AccountId,
+        step: i64,
+        recovery_digests: &[String],
+        now: OffsetDateTime,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
+    /// Accepts a code of `step` once: false when it or a later one was.
+    async fn take_totp_step(&self, account_id: &AccountId, step: i64) -> Result<bool, StoreError>;
+    /// Removes TOTP and recovery codes; false when there was no TOTP.
+    async fn remove_second_factors(
+        &self,
+        account_id: &AccountId,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
+    async fn replace_recovery_codes(
+        &self,
+        account_id: &AccountId,
+        digests: &[String],
+        now: OffsetDateTime,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError>;
+    /// Uses a recovery code once.
+    async fn use_recovery_code(
+        &self,
+        account_id: &AccountId,
+        digest: &str,
+        now: OffsetDateTime,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
+    async fn recovery_codes_left(&self, account_id: &AccountId) -> Result<u64, StoreError>;
+    async fn insert_mfa_challenge(&self, challenge: &MfaChallenge) -> Result<(), StoreError>;
+    /// Takes one of a challenge's `limit` tries; the challenge when live.
+    async fn take_mfa_challenge_try(
+        &self,
+        digest: &str,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Option<MfaChallenge>, StoreError>;
+    /// Uses a challenge up; false when it was used meanwhile.
+    async fn finish_mfa_challenge(&self, digest: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
 }
 
 /// Opens the store a database URL names (`sqlite://PATH` or `postgres://…`).

@@ -186,6 +186,35 @@ impl PruneCounts {
     }
 }
 
+/// An account's TOTP secret (opened) and its state.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpRecord {
+    pub secret: Vec<u8>,
+    /// Set once a first code proved the authenticator app has it.
+    pub confirmed_at: Option<OffsetDateTime>,
+    /// The newest time step a code was accepted for.
+    pub last_step: i64,
+}
+
+impl std::fmt::Debug for TotpRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpRecord")
+            .field("confirmed_at", &self.confirmed_at)
+            .field("last_step", &self.last_step)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The step between a right password and a session (its token's digest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaChallenge {
+    pub digest: String,
+    pub account_id: String,
+    pub remember_me: bool,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
 /// What an import does with a row that matches a stored one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnConflict {

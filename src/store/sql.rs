@@ -14,9 +14,9 @@ use crate::domain::{Account, AccountId, Member, MemberId, Session, SessionId};
 use time::OffsetDateTime;
 
 pub struct SqlStore {
-    db: Db,
+    pub(super) db: Db,
     /// Seals private keys at rest, when a key-encryption key is set.
-    sealer: Option<KeySealer>,
+    pub(super) sealer: Option<KeySealer>,
     /// Recently read sessions and accounts; every write below that
     /// changes one forgets it.
     live: PrincipalCache,

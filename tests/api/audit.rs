@@ -67,7 +67,7 @@ async fn whole_trail(app: &TestApp, admin: &Value) -> Vec<Value> {
 
 async fn every_event_type_is_recorded_with_its_actor_and_no_secret(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| {
-        c.core.rate_limits.as_mut().unwrap().sign_up.limit = 4;
+        c.core.rate_limits.as_mut().unwrap().sign_up.limit = 5;
     })
     .await;
     let admin = app.admin("admin@example.pl").await;
@@ -261,7 +261,20 @@ async fn every_event_type_is_recorded_with_its_actor_and_no_secret(backend: Back
     .await;
     assert!(deleted.status().is_success());
 
-    // Keys, and a per-address limit (sign-ups: four allowed here).
+    // Second factors: enrolled, a recovery code used, codes renewed, removed.
+    let (owner, _, codes) = crate::mfa::enrolled(&app, "ola@example.pl").await;
+    let step: Value = app.login("ola@example.pl", PASSWORD).await.json().await.unwrap();
+    let body = json!({ "mfa_token": step["mfa_token"], "recovery_code": codes[0] });
+    assert_eq!(app.post("/api/v1/login/mfa", body).await.status(), StatusCode::OK);
+    for (method, path) in [
+        (reqwest::Method::POST, "/api/v1/me/mfa/recovery-codes"),
+        (reqwest::Method::DELETE, "/api/v1/me/mfa/totp"),
+    ] {
+        let answer = send(&app, method, path, &owner, Some(json!({}))).await;
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+    }
+
+    // Keys, and a per-address limit (sign-ups: five allowed here).
     let rotated = app.core.rotate_signing_key().await.unwrap();
     let first_kid = app
         .core
@@ -330,6 +343,7 @@ async fn every_event_type_is_recorded_with_its_actor_and_no_secret(backend: Back
         &link_token,
         &change_token,
         &reset_token,
+        &codes[0],
         "44051401458",
         "Nowak",
     ] {

@@ -13,6 +13,7 @@ mod helpers;
 mod mailbox;
 mod members;
 mod metrics;
+mod mfa;
 
 mod account;
 mod admin;

@@ -291,6 +291,13 @@ mod tests {
             E::StaleVersion,
             E::NotFound("member"),
             E::Forbidden,
+            E::SecondFactorRequired {
+                mfa_token: "t".into(),
+            },
+            E::InvalidSecondFactor,
+            E::StepUpRequired,
+            E::SecondFactorEnrolled,
+            E::SecondFactorMissing,
             E::Unavailable,
             E::Internal("boom".into()),
         ];
@@ -316,6 +323,11 @@ mod tests {
                 | E::StaleVersion
                 | E::NotFound(_)
                 | E::Forbidden
+                | E::SecondFactorRequired { .. }
+                | E::InvalidSecondFactor
+                | E::StepUpRequired
+                | E::SecondFactorEnrolled
+                | E::SecondFactorMissing
                 | E::Unavailable
                 | E::Internal(_) => {}
             }

@@ -243,3 +243,44 @@ fn instant(field: &'static str, raw: Option<&str>) -> Result<Option<OffsetDateTi
 fn invalid(field: &'static str, reason: &'static str) -> Problem {
     CoreError::from(crate::domain::Invalid::Field { field, reason }).into()
 }
+
+/// An account's second factors, for an admin.
+#[utoipa::path(get, path = "/admin/users/{id}/mfa", tag = "admin", params(("id" = String, Path)), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 200, description = "which factors it has", body = super::mfa::MfaStatus),
+    (status = 403, description = "not an admin", body = ErrorBody),
+    (status = 404, description = "no such account", body = ErrorBody),
+))]
+pub async fn second_factors(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    PathParams(id): PathParams<AccountId>,
+) -> Result<Json<super::mfa::MfaStatus>, Problem> {
+    state
+        .core
+        .account(Actor::Account(&auth.principal.account), &id)
+        .await?;
+    let status = state.core.second_factors(&id).await?;
+    Ok(Json(super::mfa::MfaStatus {
+        totp: status.totp,
+        recovery_codes_left: status.recovery_codes_left,
+    }))
+}
+
+/// Remove an account's second factors (a lost phone); audited, and the
+/// owner is told by mail.
+#[utoipa::path(delete, path = "/admin/users/{id}/mfa", tag = "admin", params(("id" = String, Path)), security(("bearer" = []), ("session_cookie" = [])), responses(
+    (status = 204, description = "removed"),
+    (status = 403, description = "not an admin", body = ErrorBody),
+    (status = 409, description = "it has none", body = ErrorBody),
+))]
+pub async fn reset_second_factors(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    PathParams(id): PathParams<AccountId>,
+) -> Result<axum::http::StatusCode, Problem> {
+    state
+        .core
+        .reset_second_factors(Actor::Account(&auth.principal.account), &id)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

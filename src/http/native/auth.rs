@@ -63,9 +63,11 @@ pub struct LoginRequest {
     remember_me: bool,
 }
 
-/// Sign in; also sets the HttpOnly session cookie for browsers.
+/// Sign in; also sets the HttpOnly session cookie for browsers. An
+/// account with a second factor gets `{"mfa_required": true, "mfa_token",
+/// "methods"}` and no session: `POST /login/mfa` completes it.
 #[utoipa::path(post, path = "/login", tag = "auth", request_body = LoginRequest, responses(
-    (status = 200, description = "signed in", body = TokenResponse),
+    (status = 200, description = "signed in, or (with a second factor) the mfa_token of the next step", body = TokenResponse),
     (status = 401, description = "wrong login or password", body = ErrorBody),
     (status = 403, description = "account disabled", body = ErrorBody),
     (status = 429, description = "too many failures; see Retry-After", body = ErrorBody),
@@ -83,8 +85,14 @@ pub async fn login(
             device,
             LoginPolicy::WITH_VERIFICATION_STEP.with_length(SessionLength::remember_me(body.remember_me)),
         )
-        .await?;
-    Ok(token_response(&state, &signed_in))
+        .await;
+    match signed_in {
+        Ok(signed_in) => Ok(token_response(&state, &signed_in)),
+        Err(crate::app::CoreError::SecondFactorRequired { mfa_token }) => {
+            Ok(Json(super::mfa::MfaRequired::new(mfa_token.expose())).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 pub(super) fn token_response(state: &AppState, signed_in: &SignedIn) -> Response {

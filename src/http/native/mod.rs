@@ -7,6 +7,7 @@ mod auth;
 mod email;
 mod me;
 mod members;
+mod mfa;
 
 use super::AppState;
 use super::error::ErrorBody;
@@ -87,6 +88,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::enable_user))
         .routes(routes!(admin::end_sessions))
         .routes(routes!(admin::audit))
+        .routes(routes!(admin::second_factors, admin::reset_second_factors))
+        .routes(routes!(mfa::login_second_step))
+        .routes(routes!(mfa::status))
+        .routes(routes!(mfa::begin_totp, mfa::disable_totp))
+        .routes(routes!(mfa::confirm_totp))
+        .routes(routes!(mfa::regenerate_recovery_codes))
         .routes(routes!(me::activity))
         .routes(routes!(members::list_members, members::create_member))
         .routes(routes!(

@@ -110,6 +110,10 @@ pub fn event_name(lang: Lang, kind: &str) -> &'static str {
         "role_revoked" => pick("Rola odebrana", "Role revoked"),
         "account_disabled" => pick("Konto zablokowane", "Account disabled"),
         "account_enabled" => pick("Konto odblokowane", "Account enabled"),
+        "second_factor_enabled" => pick("Drugi składnik włączony", "Second factor enabled"),
+        "second_factor_disabled" => pick("Drugi składnik usunięty", "Second factor removed"),
+        "recovery_code_used" => pick("Użyto kodu odzyskiwania", "Recovery code used"),
+        "recovery_codes_renewed" => pick("Nowe kody odzyskiwania", "New recovery codes"),
         _ => pick("Zdarzenie", "Event"),
     }
 }
