@@ -13,6 +13,7 @@ both_backends!(
     totp_enrolment_sign_in_replay_and_drift,
     recovery_codes_the_mfa_token_and_step_up,
     dialects_refuse_and_admins_reset_second_factors,
+    the_web_page_enrols_an_app_and_asks_for_its_code,
 );
 
 /// The six digits an authenticator app shows at `at` for `secret` (base32).
@@ -397,4 +398,75 @@ async fn dialects_refuse_and_admins_reset_second_factors(backend: Backend) {
         )
         .await;
     assert_eq!(signin.status(), StatusCode::OK);
+}
+
+/// The web page, without JavaScript: the Security screen adds an app (QR
+/// code inline, the key shown), its first code confirms it and shows the
+/// recovery codes once; the next sign-in asks for a code on its own page.
+async fn the_web_page_enrols_an_app_and_asks_for_its_code(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("ala@example.pl").await;
+    let mut page = crate::helpers::PageSession::new(&app);
+    page.sign_in("ala@example.pl", PASSWORD).await;
+    let (status, html) = page.get("/account").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"/account/security\""));
+    let (status, html) = page.get("/account/security").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Add an authenticator app"));
+    let (status, html) = page
+        .post("/account/security/totp", &[("password", PASSWORD)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("<svg") && !html.contains("<?xml"),
+        "the QR code inline"
+    );
+    let secret = between(&html, "<code id=\"totp-secret\">", "</code>");
+    let (status, html) = page
+        .post("/account/security/totp/confirm", &[("code", "000000")])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("This code is not valid."));
+    // The wrong code did not end the enrolment: the right one confirms it.
+    let code = code_at(&secret, app.clock.now());
+    let (status, html) = page
+        .post("/account/security/totp/confirm", &[("code", &code)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let codes = between(&html, "<pre id=\"recovery-codes\">", "</pre>");
+    assert_eq!(codes.lines().count(), 10, "{codes}");
+    let (_, html) = page.get("/account/security").await;
+    assert!(
+        html.contains("Recovery codes left: 10") && !html.contains("recovery-codes\">"),
+        "shown once"
+    );
+
+    let mut next = crate::helpers::PageSession::new(&app);
+    next.get("/sign-in").await;
+    let (status, html) = next
+        .post("/sign-in", &[("login", "ala@example.pl"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Enter the code from your authenticator app."));
+    assert!(!next.has_cookie("klucznik_session"));
+    let mfa_token = between(&html, "name=\"mfa_token\" value=\"", "\"");
+    app.clock.advance(Duration::seconds(30));
+    let code = code_at(&secret, app.clock.now());
+    let (status, _) = next
+        .post(
+            "/sign-in/second-factor",
+            &[("mfa_token", &mfa_token), ("code", &code)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, html) = next.get("/account").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Second factor enabled"), "in the activity list");
+}
+
+fn between(html: &str, start: &str, end: &str) -> String {
+    let from = html.find(start).unwrap_or_else(|| panic!("no {start} in {html}")) + start.len();
+    let rest = &html[from..];
+    rest[..rest.find(end).unwrap()].to_owned()
 }

@@ -92,7 +92,7 @@ pub async fn account_page(ctx: PageContext) -> Response {
 }
 
 /// Checks sign-in and CSRF for an account form.
-fn guard(ctx: &PageContext, csrf_token: Option<&str>) -> Result<Principal, Response> {
+pub(super) fn guard(ctx: &PageContext, csrf_token: Option<&str>) -> Result<Principal, Response> {
     let principal = signed_in(ctx)?;
     ctx.check_csrf(csrf_token)?;
     Ok(principal)

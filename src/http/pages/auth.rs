@@ -91,6 +91,9 @@ pub async fn sign_in(
             }
             ctx.finish(response)
         }
+        Err(CoreError::SecondFactorRequired { mfa_token }) => {
+            super::security::second_step(&ctx, StatusCode::OK, mfa_token.expose(), None)
+        }
         Err(error @ CoreError::InvalidCredentials) => {
             let (status, message) = failure(&error, &ctx);
             let errors = BTreeMap::from([("password", message)]);

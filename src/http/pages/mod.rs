@@ -10,6 +10,7 @@
 mod account;
 mod auth;
 mod links;
+mod security;
 mod words;
 
 use super::AppState;
@@ -80,6 +81,14 @@ impl Default for Pages {
                 "message.html",
                 include_str!("../../../templates/pages/message.html"),
             ),
+            (
+                "second_step.html",
+                include_str!("../../../templates/pages/second_step.html"),
+            ),
+            (
+                "security.html",
+                include_str!("../../../templates/pages/security.html"),
+            ),
         ] {
             if let Err(error) = templates.add_template(name, source) {
                 tracing::error!(%error, name, "page template does not compile");
@@ -106,6 +115,12 @@ pub fn router() -> Router<AppState> {
         .route("/account/password", post(account::change_password))
         .route("/account/sessions/revoke", post(account::revoke_session))
         .route("/account/sessions/revoke-others", post(account::revoke_others))
+        .route("/sign-in/second-factor", post(security::second_step_submit))
+        .route("/account/security", get(security::security_page))
+        .route("/account/security/totp", post(security::add_app))
+        .route("/account/security/totp/confirm", post(security::confirm_app))
+        .route("/account/security/totp/remove", post(security::remove_app))
+        .route("/account/security/recovery-codes", post(security::new_codes))
         .route("/static/klucznik.css", get(stylesheet))
 }
 

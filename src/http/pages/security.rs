@@ -1,0 +1,259 @@
+//! The "Security" screen (an authenticator app and recovery codes) and the
+//! second step of signing in, without JavaScript.
+
+use super::PageContext;
+use super::account::guard;
+use super::links::failure;
+use crate::app::{CoreError, Principal, SecondFactor, TotpEnrolment};
+use crate::http::cookies::session_cookie;
+use crate::http::extract::ClientDevice;
+use crate::secret::Secret;
+use axum::extract::Form;
+use axum::extract::rejection::FormRejection;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use minijinja::context;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The second step, after a right password for an account with an app.
+pub fn second_step(ctx: &PageContext, status: StatusCode, mfa_token: &str, error: Option<&str>) -> Response {
+    let errors: BTreeMap<&str, String> = error.map(|e| ("code", e.to_owned())).into_iter().collect();
+    ctx.render(
+        status,
+        "second_step.html",
+        context! { title => ctx.t.second_step_title, mfa_token, errors },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SecondStepForm {
+    csrf_token: Option<String>,
+    mfa_token: Option<Secret>,
+    code: Option<Secret>,
+    recovery_code: Option<Secret>,
+}
+
+pub async fn second_step_submit(
+    ctx: PageContext,
+    ClientDevice(device): ClientDevice,
+    form: Result<Form<SecondStepForm>, FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if let Err(refused) = ctx.check_csrf(form.csrf_token.as_deref()) {
+        return refused;
+    }
+    let mfa_token = form.mfa_token.unwrap_or_default();
+    let factor = match (&form.recovery_code, &form.code) {
+        (Some(code), _) if !code.is_empty() => SecondFactor::RecoveryCode(code.expose()),
+        (_, Some(code)) => SecondFactor::Totp(code.expose()),
+        _ => SecondFactor::Totp(""),
+    };
+    match ctx
+        .state()
+        .core
+        .login_second_factor(mfa_token.expose(), factor, device)
+        .await
+    {
+        Ok(signed_in) => {
+            let mut response = super::see_other("/account");
+            let remember = signed_in.session.remember_me;
+            let max_age = remember.then(|| signed_in.session.expires_at - signed_in.session.created_at);
+            if let Some(secret) = &signed_in.session_secret
+                && let Some(cookie) = session_cookie(&ctx.state().web, secret, max_age)
+            {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            ctx.finish(response)
+        }
+        Err(CoreError::InvalidSecondFactor) => second_step(
+            &ctx,
+            StatusCode::UNAUTHORIZED,
+            mfa_token.expose(),
+            Some(ctx.t.wrong_code),
+        ),
+        Err(error) => {
+            let (status, message) = failure(&error, &ctx);
+            second_step(&ctx, status, mfa_token.expose(), Some(message))
+        }
+    }
+}
+
+/// The Security screen, with what a step just produced (a new app to
+/// confirm, recovery codes to write down) shown once.
+async fn render(
+    ctx: &PageContext,
+    principal: &Principal,
+    status: StatusCode,
+    shown: Shown,
+    notice: Option<&str>,
+) -> Response {
+    let factors = match ctx.state().core.second_factors(&principal.account.id).await {
+        Ok(factors) => factors,
+        Err(error) => {
+            let (status, message) = failure(&error, ctx);
+            return ctx.message(status, ctx.t.security_title, message, true, None);
+        }
+    };
+    let (enrolment, recovery_codes) = match shown {
+        Shown::Nothing => (None, None),
+        Shown::Enrolment(enrolment) => (
+            Some(context! {
+                qr_svg => inline_svg(&enrolment.qr_svg),
+                secret => enrolment.secret.expose().to_owned(),
+            }),
+            None,
+        ),
+        Shown::Codes(codes) => (None, Some(codes)),
+    };
+    ctx.render(
+        status,
+        "security.html",
+        context! {
+            title => ctx.t.security_title,
+            totp => factors.totp,
+            recovery_codes_left => factors.recovery_codes_left,
+            enrolment,
+            recovery_codes,
+            notice,
+            bad => status != StatusCode::OK,
+        },
+    )
+}
+
+/// The SVG document as an element of the page: it goes inline (no image
+/// request, which the page's CSP would refuse), without its XML
+/// declaration.
+fn inline_svg(document: &str) -> String {
+    match document.trim_start().strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map_or(rest, |(_, svg)| svg)
+            .trim()
+            .to_owned(),
+        None => document.to_owned(),
+    }
+}
+
+enum Shown {
+    Nothing,
+    Enrolment(TotpEnrolment),
+    Codes(Vec<String>),
+}
+
+pub async fn security_page(ctx: PageContext) -> Response {
+    match ctx.principal.clone() {
+        Some(principal) => render(&ctx, &principal, StatusCode::OK, Shown::Nothing, None).await,
+        None => ctx.finish(super::see_other("/sign-in")),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StepUpForm {
+    csrf_token: Option<String>,
+    password: Option<Secret>,
+    code: Option<Secret>,
+}
+
+/// One of the screen's forms: checked, done by `act`, shown again.
+async fn act<F, Done>(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>, act: F) -> Response
+where
+    F: FnOnce(PageContext, Principal, StepUpForm) -> Done,
+    Done: Future<Output = (PageContext, Principal, Result<Shown, CoreError>, &'static str)>,
+{
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let principal = match guard(&ctx, form.csrf_token.as_deref()) {
+        Ok(principal) => principal,
+        Err(refused) => return refused,
+    };
+    let (ctx, principal, done, notice) = act(ctx, principal, form).await;
+    match done {
+        Ok(shown) => render(&ctx, &principal, StatusCode::OK, shown, Some(notice)).await,
+        Err(CoreError::StepUpRequired) => {
+            let message = ctx.t.give_password;
+            render(
+                &ctx,
+                &principal,
+                StatusCode::FORBIDDEN,
+                Shown::Nothing,
+                Some(message),
+            )
+            .await
+        }
+        Err(CoreError::InvalidSecondFactor) => {
+            let message = ctx.t.wrong_code;
+            render(
+                &ctx,
+                &principal,
+                StatusCode::UNAUTHORIZED,
+                Shown::Nothing,
+                Some(message),
+            )
+            .await
+        }
+        Err(error) => {
+            let (status, message) = failure(&error, &ctx);
+            render(&ctx, &principal, status, Shown::Nothing, Some(message)).await
+        }
+    }
+}
+
+pub async fn add_app(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
+    act(ctx, form, |ctx, principal, form| async move {
+        let password = form.password.as_ref().map(Secret::expose);
+        let done = ctx
+            .state()
+            .core
+            .begin_totp(&principal, password)
+            .await
+            .map(Shown::Enrolment);
+        let notice = ctx.t.scan_intro;
+        (ctx, principal, done, notice)
+    })
+    .await
+}
+
+pub async fn confirm_app(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
+    act(ctx, form, |ctx, principal, form| async move {
+        let code = form.code.unwrap_or_default();
+        let done = ctx
+            .state()
+            .core
+            .confirm_totp(&principal, code.expose())
+            .await
+            .map(Shown::Codes);
+        let notice = ctx.t.app_enrolled;
+        (ctx, principal, done, notice)
+    })
+    .await
+}
+
+pub async fn new_codes(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
+    act(ctx, form, |ctx, principal, form| async move {
+        let password = form.password.as_ref().map(Secret::expose);
+        let done = ctx
+            .state()
+            .core
+            .regenerate_recovery_codes(&principal, password)
+            .await
+            .map(Shown::Codes);
+        let notice = ctx.t.recovery_codes_title;
+        (ctx, principal, done, notice)
+    })
+    .await
+}
+
+pub async fn remove_app(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
+    act(ctx, form, |ctx, principal, form| async move {
+        let password = form.password.as_ref().map(Secret::expose);
+        let done = ctx
+            .state()
+            .core
+            .disable_totp(&principal, password)
+            .await
+            .map(|()| Shown::Nothing);
+        let notice = ctx.t.app_removed;
+        (ctx, principal, done, notice)
+    })
+    .await
+}
