@@ -272,6 +272,10 @@ pub struct SettingsArgs {
     /// it off the public network).
     #[arg(long, global = true, env = "KLUCZNIK_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
+    /// Allow signing in with a mailed code instead of a password (default off).
+    #[arg(long, global = true, env = "KLUCZNIK_EMAIL_SIGN_IN", value_parser = BoolishValueParser::new(),
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub email_sign_in: Option<bool>,
     /// How long audit events are kept (default 365d).
     #[arg(long, global = true, env = "KLUCZNIK_AUDIT_RETENTION")]
     pub audit_retention: Option<String>,

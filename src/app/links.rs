@@ -10,6 +10,8 @@ pub trait MailedLinks: Send + Sync {
     fn verify(&self, account_id: &str, token: &str) -> String;
     /// Opening it lets the holder of `token` choose a new password.
     fn reset(&self, account_id: &str, token: &str) -> String;
+    /// Opening it signs the holder of `token` in (mailed sign-in codes).
+    fn sign_in(&self, token: &str) -> String;
 }
 
 /// Shared links, as the core and the edge keep them.

@@ -30,6 +30,8 @@ pub struct CoreSettings {
     /// Rows that ended (expired, used, revoked, delivered) are deleted
     /// this long after (`--prune-after`).
     pub prune_after: Duration,
+    /// Signing in by a mailed code, without a password (`--email-sign-in`).
+    pub email_sign_in: bool,
     /// Audit events are deleted this long after (`--audit-retention`).
     pub audit_retention: Duration,
     /// Rotate the JWT signing key this often (`--key-rotation`); `None`: only
@@ -56,6 +58,7 @@ impl Default for CoreSettings {
             prune_after: Duration::days(7),
             key_rotation: None,
             audit_retention: Duration::days(365),
+            email_sign_in: false,
             rate_limits: Some(RateLimits::DEFAULT),
             require_verified_email: true,
         }

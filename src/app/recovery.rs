@@ -37,6 +37,80 @@ impl Core {
         }
     }
 
+    /// Mails a sign-in code and link when `email` belongs to an enabled
+    /// account (`--email-sign-in`); nothing otherwise, in the same time.
+    #[tracing::instrument(skip_all)]
+    pub async fn request_email_sign_in(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        lang: Lang,
+    ) -> Result<(), CoreError> {
+        if !self.settings.email_sign_in {
+            return Err(CoreError::NotFound("sign-in by mailed code"));
+        }
+        let started = Instant::now();
+        let outcome = self.send_sign_in_code(email, client, lang).await;
+        tokio::time::sleep_until((started + FORGOT_FLOOR).into()).await;
+        match outcome {
+            Err(CoreError::NotFound(_)) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn send_sign_in_code(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        lang: Lang,
+    ) -> Result<(), CoreError> {
+        self.admit(Limited::Recovery, client).await?;
+        let Some(account) = self.account_by_email(email).await?.filter(|a| !a.disabled) else {
+            return Err(CoreError::NotFound("account"));
+        };
+        let Some(address) = account.email.clone() else {
+            return Err(CoreError::NotFound("account"));
+        };
+        // One inbox gets a bounded number of codes, whoever asks.
+        match self.admit_subject(Limited::RecoveryPerAccount, &account.id).await {
+            Err(CoreError::TooManyAttempts { .. }) => return Ok(()),
+            other => other?,
+        }
+        let purpose = crate::store::VerificationPurpose::SignIn;
+        let (record, mail, _) = self
+            .new_verification(&account.id, &address, purpose, false, lang, &*self.links)
+            .await?;
+        self.store.issue_verification(&record, &[mail]).await?;
+        self.mail_wake.notify_one();
+        Ok(())
+    }
+
+    /// Signs in with a mailed sign-in code (`--email-sign-in`); an account
+    /// with a second factor still needs it.
+    pub async fn email_sign_in(
+        &self,
+        email: &str,
+        code: &str,
+        device: crate::app::Device,
+    ) -> Result<crate::app::SignedIn, CoreError> {
+        if !self.settings.email_sign_in {
+            return Err(CoreError::NotFound("sign-in by mailed code"));
+        }
+        self.verify_email_code(email, None, code, device).await
+    }
+
+    /// Signs in with the token of a mailed sign-in link.
+    pub async fn email_sign_in_link(
+        &self,
+        token: &str,
+        device: crate::app::Device,
+    ) -> Result<crate::app::SignedIn, CoreError> {
+        if !self.settings.email_sign_in {
+            return Err(CoreError::NotFound("sign-in by mailed code"));
+        }
+        self.verify_email_token(token, device).await
+    }
+
     /// Mails a reset link; `NotFound` when no enabled account has the
     /// address (for dialects whose seed says so).
     pub async fn send_reset_link(

@@ -73,20 +73,36 @@ impl Core {
             resent,
             created_at: now,
             code_expires_at: now + CODE_LIFETIME,
-            link_expires_at: now + LINK_LIFETIME,
+            // A sign-in link lives as long as its code.
+            link_expires_at: now
+                + if purpose == VerificationPurpose::SignIn {
+                    CODE_LIFETIME
+                } else {
+                    LINK_LIFETIME
+                },
             used_at: None,
             replaced_at: None,
         };
-        let mail = self.compose(
-            lang,
-            email,
-            Mail::Verification {
+        let code_minutes = CODE_LIFETIME.whole_minutes();
+        let mail = if purpose == VerificationPurpose::SignIn {
+            let link = links.sign_in(&token);
+            let mail = Mail::SignInCode {
                 email,
                 code: &code,
-                link: &links.verify(account_id, &token),
-                code_minutes: CODE_LIFETIME.whole_minutes(),
-            },
-        )?;
+                link: &link,
+                code_minutes,
+            };
+            self.compose(lang, email, mail)?
+        } else {
+            let link = links.verify(account_id, &token);
+            let mail = Mail::Verification {
+                email,
+                code: &code,
+                link: &link,
+                code_minutes,
+            };
+            self.compose(lang, email, mail)?
+        };
         let issued = IssuedVerification {
             id: record.id.clone(),
             code,
@@ -108,6 +124,8 @@ impl Core {
         let account = self
             .confirm_email_code(email, verification_id, code, device.address)
             .await?;
+        // A mailed code proves the address, not the second factor.
+        self.second_factor_gate(&account, SessionLength::Normal).await?;
         self.start_session(account, SessionLength::Normal, device).await
     }
 
@@ -115,6 +133,7 @@ impl Core {
     #[tracing::instrument(skip_all)]
     pub async fn verify_email_token(&self, token: &str, device: Device) -> Result<SignedIn, CoreError> {
         let account = self.confirm_email_token(token, device.address).await?;
+        self.second_factor_gate(&account, SessionLength::Normal).await?;
         self.start_session(account, SessionLength::Normal, device).await
     }
 
@@ -203,23 +222,31 @@ impl Core {
     ) -> Result<Account, CoreError> {
         let mut account = self.account_required(&record.account_id).await?;
         match record.purpose {
-            VerificationPurpose::Signup => {
+            VerificationPurpose::Signup | VerificationPurpose::SignIn => {
                 if !account.email.as_ref().is_some_and(|e| e.is(&record.email)) {
                     return Err(CoreError::Verification(VerificationProblem::Invalid));
                 }
             }
             VerificationPurpose::EmailChange => account.email = Some(Email::stored(record.email.clone())),
         }
-        account.email_verified_at = Some(now);
+        let newly_verified = account.email_verified_at.is_none();
+        // A sign-in code keeps the time the address was first verified.
+        if record.purpose != VerificationPurpose::SignIn || newly_verified {
+            account.email_verified_at = Some(now);
+        }
         account.updated_at = now;
         let kind = match record.purpose {
-            VerificationPurpose::Signup => AuditKind::EmailVerified,
-            VerificationPurpose::EmailChange => AuditKind::EmailChanged,
+            VerificationPurpose::Signup => Some(AuditKind::EmailVerified),
+            VerificationPurpose::EmailChange => Some(AuditKind::EmailChanged),
+            VerificationPurpose::SignIn => newly_verified.then_some(AuditKind::EmailVerified),
         };
-        let event = self.audit_event(kind, Some(&account.id), None, json!({}));
+        let events: Vec<_> = kind
+            .map(|kind| self.audit_event(kind, Some(&account.id), None, json!({})))
+            .into_iter()
+            .collect();
         match self
             .store
-            .complete_verification(&record.id, &account, now, None, &[event])
+            .complete_verification(&record.id, &account, now, None, &events)
             .await
         {
             Ok(true) => {}

@@ -130,6 +130,7 @@ pub(super) struct FileSettings {
     prune_interval: Option<String>,
     prune_after: Option<String>,
     key_rotation: Option<String>,
+    email_sign_in: Option<bool>,
     audit_retention: Option<String>,
     metrics_listen: Option<String>,
     argon2_m_kib: Option<u32>,
@@ -348,6 +349,10 @@ impl Config {
                 Duration::days(30),
             )?),
         };
+        core.email_sign_in = args
+            .email_sign_in
+            .or(file.email_sign_in)
+            .unwrap_or(core.email_sign_in);
         core.require_verified_email = args
             .require_verified_email
             .or(file.require_verified_email)

@@ -27,6 +27,10 @@ impl MailedLinks for PageLinks {
     fn reset(&self, _account_id: &str, token: &str) -> String {
         self.with_query("/reset-password", &[("token", token)])
     }
+
+    fn sign_in(&self, token: &str) -> String {
+        self.with_query("/sign-in/email", &[("token", token)])
+    }
 }
 
 /// uid-token's: `PUBLIC_URL{prefix}/authorize/UID/TOKEN`, and the reset
@@ -52,6 +56,10 @@ impl MailedLinks for UidTokenLinks {
     fn reset(&self, account_id: &str, token: &str) -> String {
         self.pages
             .with_query("/reset-password", &[("id", account_id), ("token", token)])
+    }
+
+    fn sign_in(&self, token: &str) -> String {
+        self.pages.sign_in(token)
     }
 }
 

@@ -80,6 +80,13 @@ pub enum Mail<'a> {
         email: &'a str,
         new_email: &'a str,
     },
+    /// A code and link that sign in without a password.
+    SignInCode {
+        email: &'a str,
+        code: &'a str,
+        link: &'a str,
+        code_minutes: i64,
+    },
     /// A change to the account's second factors (`what`: an audit
     /// event's type).
     SecurityNotice {
@@ -124,6 +131,14 @@ impl Composer {
             (
                 "email_change_notice.txt",
                 include_str!("../../templates/mail/email_change_notice.txt"),
+            ),
+            (
+                "sign_in_code.html",
+                include_str!("../../templates/mail/sign_in_code.html"),
+            ),
+            (
+                "sign_in_code.txt",
+                include_str!("../../templates/mail/sign_in_code.txt"),
             ),
             (
                 "security_notice.html",
@@ -189,6 +204,20 @@ impl Composer {
                     "Email address change"
                 },
                 context! { email, new_email },
+            ),
+            Mail::SignInCode {
+                email,
+                code,
+                link,
+                code_minutes,
+            } => (
+                "sign_in_code",
+                if pl {
+                    "Twój kod logowania"
+                } else {
+                    "Your sign-in code"
+                },
+                context! { email, code, code_minutes, link },
             ),
             Mail::SecurityNotice { email, what } => {
                 let (what_pl, what_en) = match what {

@@ -61,6 +61,8 @@ pub enum VerificationPurpose {
     Signup,
     /// Proving a new address before it replaces the old one.
     EmailChange,
+    /// Signing in with a mailed code instead of a password.
+    SignIn,
 }
 
 impl VerificationPurpose {
@@ -68,12 +70,15 @@ impl VerificationPurpose {
         match self {
             Self::Signup => "signup",
             Self::EmailChange => "email_change",
+            Self::SignIn => "sign_in",
         }
     }
 
     pub fn parse(raw: &str) -> Self {
         if raw == "email_change" {
             Self::EmailChange
+        } else if raw == "sign_in" {
+            Self::SignIn
         } else {
             Self::Signup
         }

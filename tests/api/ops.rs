@@ -92,6 +92,8 @@ const NATIVE_ROUTES: &[&str] = &[
     "delete /api/v1/admin/users/{id}/sessions",
     "get /api/v1/admin/audit",
     "post /api/v1/login/mfa",
+    "post /api/v1/login/email",
+    "post /api/v1/login/email/verify",
     "get /api/v1/me/mfa",
     "post /api/v1/me/mfa/totp",
     "delete /api/v1/me/mfa/totp",

@@ -86,8 +86,17 @@ pub async fn login(
             LoginPolicy::WITH_VERIFICATION_STEP.with_length(SessionLength::remember_me(body.remember_me)),
         )
         .await;
-    match signed_in {
-        Ok(signed_in) => Ok(token_response(&state, &signed_in)),
+    sign_in_answer(&state, signed_in)
+}
+
+/// A sign-in's answer: the tokens, or (an account with a second factor)
+/// the `mfa_token` of the next step.
+pub(super) fn sign_in_answer(
+    state: &AppState,
+    outcome: Result<SignedIn, crate::app::CoreError>,
+) -> Result<Response, Problem> {
+    match outcome {
+        Ok(signed_in) => Ok(token_response(state, &signed_in)),
         Err(crate::app::CoreError::SecondFactorRequired { mfa_token }) => {
             Ok(Json(super::mfa::MfaRequired::new(mfa_token.expose())).into_response())
         }

@@ -2,7 +2,6 @@
 //! answers that could tell whether an address has an account (resend,
 //! forgot password) are always the same 202.
 
-use super::auth::token_response;
 use crate::app::CoreError;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
@@ -45,17 +44,59 @@ pub async fn verify_email(
     JsonBody(body): JsonBody<VerifyEmailRequest>,
 ) -> Result<Response, Problem> {
     let signed_in = match (body.token, body.email, body.code) {
-        (Some(token), _, _) => state.core.verify_email_token(&token, device).await?,
-        (None, Some(email), Some(code)) => state.core.verify_email_code(&email, None, &code, device).await?,
-        _ => {
-            return Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                "send either {\"token\"} or {\"email\", \"code\"}",
-            ));
-        }
+        (Some(token), _, _) => state.core.verify_email_token(&token, device).await,
+        (None, Some(email), Some(code)) => state.core.verify_email_code(&email, None, &code, device).await,
+        _ => return Err(token_or_code()),
     };
-    Ok(token_response(&state, &signed_in))
+    super::auth::sign_in_answer(&state, signed_in)
+}
+
+fn token_or_code() -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+        "send either {\"token\"} or {\"email\", \"code\"}",
+    )
+}
+
+/// Mail a sign-in code and link (when `--email-sign-in` is on). Always
+/// 202, in the same time, whether or not the address has an account.
+#[utoipa::path(post, path = "/login/email", tag = "auth", request_body = EmailRequest, responses(
+    (status = 202, description = "accepted (a code goes only to an enabled account)", body = Accepted),
+    (status = 404, description = "sign-in by mailed code is off", body = ErrorBody),
+    (status = 429, description = "too many asked for from this address; see Retry-After", body = ErrorBody),
+))]
+pub async fn request_email_sign_in(
+    State(state): State<AppState>,
+    AcceptLanguage(lang): AcceptLanguage,
+    ClientDevice(device): ClientDevice,
+    JsonBody(body): JsonBody<EmailRequest>,
+) -> Result<(StatusCode, Json<Accepted>), Problem> {
+    state
+        .core
+        .request_email_sign_in(&body.email, device.address, lang)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
+}
+
+/// Sign in with the mailed code (and the address) or the link's token; an
+/// account with a second factor answers the `mfa_token` of the next step.
+#[utoipa::path(post, path = "/login/email/verify", tag = "auth", request_body = VerifyEmailRequest, responses(
+    (status = 200, description = "signed in, or the mfa_token of the next step", body = crate::http::views::TokenResponse),
+    (status = 400, description = "invalid_verification, verification_expired or verification_attempts_exhausted", body = ErrorBody),
+    (status = 404, description = "sign-in by mailed code is off", body = ErrorBody),
+))]
+pub async fn email_sign_in(
+    State(state): State<AppState>,
+    ClientDevice(device): ClientDevice,
+    JsonBody(body): JsonBody<VerifyEmailRequest>,
+) -> Result<Response, Problem> {
+    let signed_in = match (body.token, body.email, body.code) {
+        (Some(token), _, _) => state.core.email_sign_in_link(&token, device).await,
+        (None, Some(email), Some(code)) => state.core.email_sign_in(&email, &code, device).await,
+        _ => return Err(token_or_code()),
+    };
+    super::auth::sign_in_answer(&state, signed_in)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -90,6 +90,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::audit))
         .routes(routes!(admin::second_factors, admin::reset_second_factors))
         .routes(routes!(mfa::login_second_step))
+        .routes(routes!(email::request_email_sign_in))
+        .routes(routes!(email::email_sign_in))
         .routes(routes!(mfa::status))
         .routes(routes!(mfa::begin_totp, mfa::disable_totp))
         .routes(routes!(mfa::confirm_totp))

@@ -4,7 +4,7 @@ use super::links::failure;
 use super::{PageContext, see_other};
 use crate::app::{Actor, CoreError, LoginPolicy, NewAccount, SessionLength};
 use crate::domain::Invalid;
-use crate::http::cookies::{cleared_session_cookie, session_cookie};
+use crate::http::cookies::cleared_session_cookie;
 use crate::http::extract::ClientDevice;
 use crate::secret::Secret;
 use axum::extract::Form;
@@ -81,18 +81,8 @@ pub async fn sign_in(
         )
         .await
     {
-        Ok(signed_in) => {
-            let mut response = see_other("/account");
-            let max_age = remember_me.then(|| signed_in.session.expires_at - signed_in.session.created_at);
-            if let Some(secret) = &signed_in.session_secret
-                && let Some(cookie) = session_cookie(&ctx.state().web, secret, max_age)
-            {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
-            ctx.finish(response)
-        }
-        Err(CoreError::SecondFactorRequired { mfa_token }) => {
-            super::security::second_step(&ctx, StatusCode::OK, mfa_token.expose(), None)
+        outcome @ (Ok(_) | Err(CoreError::SecondFactorRequired { .. })) => {
+            super::security::signed_in_page(&ctx, outcome)
         }
         Err(error @ CoreError::InvalidCredentials) => {
             let (status, message) = failure(&error, &ctx);

@@ -86,6 +86,10 @@ impl Default for Pages {
                 include_str!("../../../templates/pages/second_step.html"),
             ),
             (
+                "email_sign_in.html",
+                include_str!("../../../templates/pages/email_sign_in.html"),
+            ),
+            (
                 "security.html",
                 include_str!("../../../templates/pages/security.html"),
             ),
@@ -116,6 +120,10 @@ pub fn router() -> Router<AppState> {
         .route("/account/sessions/revoke", post(account::revoke_session))
         .route("/account/sessions/revoke-others", post(account::revoke_others))
         .route("/sign-in/second-factor", post(security::second_step_submit))
+        .route(
+            "/sign-in/email",
+            get(security::email_sign_in_page).post(security::email_sign_in),
+        )
         .route("/account/security", get(security::security_page))
         .route("/account/security/totp", post(security::add_app))
         .route("/account/security/totp/confirm", post(security::confirm_app))

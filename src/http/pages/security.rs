@@ -49,12 +49,67 @@ pub async fn second_step_submit(
         (_, Some(code)) => SecondFactor::Totp(code.expose()),
         _ => SecondFactor::Totp(""),
     };
-    match ctx
+    let outcome = ctx
         .state()
         .core
         .login_second_factor(mfa_token.expose(), factor, device)
-        .await
-    {
+        .await;
+    match outcome {
+        Err(CoreError::InvalidSecondFactor) => second_step(
+            &ctx,
+            StatusCode::UNAUTHORIZED,
+            mfa_token.expose(),
+            Some(ctx.t.wrong_code),
+        ),
+        Err(error @ CoreError::TooManyAttempts { .. }) => {
+            let (status, message) = failure(&error, &ctx);
+            second_step(&ctx, status, mfa_token.expose(), Some(message))
+        }
+        outcome => signed_in_page(&ctx, outcome),
+    }
+}
+
+/// Opening a mailed sign-in link shows a button (a GET must not sign in:
+/// mail scanners open links).
+pub async fn email_sign_in_page(
+    ctx: PageContext,
+    axum::extract::Query(query): axum::extract::Query<TokenOnly>,
+) -> Response {
+    let token = query.token.unwrap_or_default();
+    ctx.render(
+        StatusCode::OK,
+        "email_sign_in.html",
+        context! { title => ctx.t.sign_in_title, token => token.expose() },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenOnly {
+    csrf_token: Option<String>,
+    token: Option<Secret>,
+}
+
+pub async fn email_sign_in(
+    ctx: PageContext,
+    ClientDevice(device): ClientDevice,
+    form: Result<Form<TokenOnly>, FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if let Err(refused) = ctx.check_csrf(form.csrf_token.as_deref()) {
+        return refused;
+    }
+    let token = form.token.unwrap_or_default();
+    let outcome = ctx.state().core.email_sign_in_link(token.expose(), device).await;
+    signed_in_page(&ctx, outcome)
+}
+
+/// Where a sign-in leads: the account (with the session cookie), the
+/// second step, or the reason it failed.
+pub(super) fn signed_in_page(
+    ctx: &PageContext,
+    outcome: Result<crate::app::SignedIn, CoreError>,
+) -> Response {
+    match outcome {
         Ok(signed_in) => {
             let mut response = super::see_other("/account");
             let remember = signed_in.session.remember_me;
@@ -66,15 +121,18 @@ pub async fn second_step_submit(
             }
             ctx.finish(response)
         }
-        Err(CoreError::InvalidSecondFactor) => second_step(
-            &ctx,
-            StatusCode::UNAUTHORIZED,
-            mfa_token.expose(),
-            Some(ctx.t.wrong_code),
-        ),
+        Err(CoreError::SecondFactorRequired { mfa_token }) => {
+            second_step(ctx, StatusCode::OK, mfa_token.expose(), None)
+        }
         Err(error) => {
-            let (status, message) = failure(&error, &ctx);
-            second_step(&ctx, status, mfa_token.expose(), Some(message))
+            let (status, message) = failure(&error, ctx);
+            ctx.message(
+                status,
+                ctx.t.sign_in_title,
+                message,
+                true,
+                Some(("/sign-in", ctx.t.sign_in)),
+            )
         }
     }
 }

@@ -103,6 +103,7 @@ pub struct Words {
     pub recovery_codes_title: &'static str,
     pub recovery_codes_intro: &'static str,
     pub give_password: &'static str,
+    pub email_sign_in_intro: &'static str,
     pub no_activity: &'static str,
 }
 
@@ -334,6 +335,10 @@ pub fn words(lang: Lang) -> Words {
             "Write them down or print them now: they are not shown again. Each works once.",
         ),
         give_password: pick("Najpierw podaj swoje hasło.", "Give your password first."),
+        email_sign_in_intro: pick(
+            "Zaloguj się linkiem z wiadomości (działa raz, 10 minut).",
+            "Sign in with the link from the message (it works once, for 10 minutes).",
+        ),
         no_activity: pick("Brak zdarzeń.", "Nothing yet."),
     }
 }
