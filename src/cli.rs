@@ -228,6 +228,15 @@ pub struct SettingsArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Accounts with this role must add a second factor before anything
+    /// else works (repeatable, or comma-separated: admin,moderator).
+    #[arg(
+        long = "require-mfa-for-role",
+        global = true,
+        env = "KLUCZNIK_REQUIRE_MFA_FOR_ROLE",
+        value_delimiter = ','
+    )]
+    pub require_mfa_for_role: Vec<String>,
     /// Proxies (CIDR or address) whose Forwarded / X-Forwarded-For name the client.
     #[arg(long, global = true, env = "KLUCZNIK_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,

@@ -68,6 +68,11 @@ pub enum CoreError {
     /// five minutes.
     #[error("confirm it is you: give your password (or sign in again)")]
     StepUpRequired,
+    /// `--require-mfa-for-role`: enrol an authenticator app first.
+    #[error(
+        "accounts with your role must add a second factor first (the web page's Security screen, or POST /api/v1/me/mfa/totp)"
+    )]
+    SecondFactorEnrolmentRequired,
     #[error("an authenticator app is already enrolled")]
     SecondFactorEnrolled,
     #[error("no authenticator app is enrolled")]

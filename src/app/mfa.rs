@@ -3,10 +3,12 @@
 //! codes; the sign-in step between a right password and a session (the
 //! `mfa_token`: five minutes, single use, bound to the account, five
 //! tries); and step-up (the password, or a sign-in in the last five
-//! minutes, before a factor is enrolled or removed).
+//! minutes, before a factor is enrolled or removed, recovery codes are
+//! renewed or the email address is changed; changing the password asks
+//! for the current one anyway).
 
 use super::audit::AuditKind;
-use super::model::{Device, Principal, SessionLength, SignedIn};
+use super::model::{Device, LoginPolicy, Principal, SessionLength, SignedIn};
 use super::{Core, CoreError, secrets};
 use crate::domain::{Account, AccountId};
 use crate::secret::Secret;
@@ -115,7 +117,11 @@ impl Core {
     }
 
     /// The password, or a sign-in less than five minutes ago.
-    async fn step_up(&self, principal: &Principal, password: Option<&str>) -> Result<(), CoreError> {
+    pub(super) async fn step_up(
+        &self,
+        principal: &Principal,
+        password: Option<&str>,
+    ) -> Result<(), CoreError> {
         if self.now() - principal.session.created_at <= STEP_UP_WINDOW {
             return Ok(());
         }
@@ -254,15 +260,40 @@ impl Core {
         Ok((codes, digests))
     }
 
+    /// Whether the account must enrol a second factor first
+    /// (`--require-mfa-for-role`) and has none.
+    pub async fn must_enrol_second_factor(&self, account: &Account) -> Result<bool, CoreError> {
+        if !self
+            .settings
+            .second_factor_roles
+            .iter()
+            .any(|role| account.has_role(*role))
+        {
+            return Ok(false);
+        }
+        Ok(!self.second_factors(&account.id).await?.totp)
+    }
+
     /// After a right password: a sign-in challenge when the account has a
-    /// second factor (the error carries its token), nothing otherwise.
+    /// second factor (the error carries its token), nothing otherwise. An
+    /// API without a second step refuses such accounts, and those that
+    /// must enrol one first.
     pub(super) async fn second_factor_gate(
         &self,
         account: &Account,
-        length: SessionLength,
+        policy: LoginPolicy,
     ) -> Result<(), CoreError> {
+        let length = policy.length;
         if !self.second_factors(&account.id).await?.totp {
+            if !policy.second_step && self.must_enrol_second_factor(account).await? {
+                return Err(CoreError::SecondFactorEnrolmentRequired);
+            }
             return Ok(());
+        }
+        if !policy.second_step {
+            return Err(CoreError::SecondFactorRequired {
+                mfa_token: String::new().into(),
+            });
         }
         let token = secrets::random_secret();
         let now = self.now();

@@ -32,6 +32,9 @@ pub struct CoreSettings {
     pub prune_after: Duration,
     /// Signing in by a mailed code, without a password (`--email-sign-in`).
     pub email_sign_in: bool,
+    /// Accounts with one of these roles must enrol a second factor before
+    /// anything else works (`--require-mfa-for-role`).
+    pub second_factor_roles: Vec<crate::domain::Role>,
     /// Audit events are deleted this long after (`--audit-retention`).
     pub audit_retention: Duration,
     /// Rotate the JWT signing key this often (`--key-rotation`); `None`: only
@@ -59,6 +62,7 @@ impl Default for CoreSettings {
             key_rotation: None,
             audit_retention: Duration::days(365),
             email_sign_in: false,
+            second_factor_roles: Vec::new(),
             rate_limits: Some(RateLimits::DEFAULT),
             require_verified_email: true,
         }
@@ -154,6 +158,9 @@ impl SessionLength {
 pub struct LoginPolicy {
     pub verification_step: VerificationStep,
     pub length: SessionLength,
+    /// Whether the API has a second sign-in step (a code after the
+    /// password) and a way to enrol one: the native API and the web page.
+    pub second_step: bool,
 }
 
 impl LoginPolicy {
@@ -161,11 +168,20 @@ impl LoginPolicy {
     pub const WITH_VERIFICATION_STEP: Self = Self {
         verification_step: VerificationStep::Present,
         length: SessionLength::Normal,
+        second_step: false,
+    };
+    /// The native API and the web page: a verification step and a second
+    /// sign-in step.
+    pub const NATIVE: Self = Self {
+        verification_step: VerificationStep::Present,
+        length: SessionLength::Normal,
+        second_step: true,
     };
     /// For APIs whose frontends sign in right after sign-up.
     pub const WITHOUT_VERIFICATION_STEP: Self = Self {
         verification_step: VerificationStep::Absent,
         length: SessionLength::Normal,
+        second_step: false,
     };
 
     pub fn with_length(self, length: SessionLength) -> Self {

@@ -103,7 +103,7 @@ impl Core {
             account.updated_at = now;
             self.store.update_account(&account, &[]).await?;
         }
-        self.second_factor_gate(&account, policy.length).await?;
+        self.second_factor_gate(&account, policy).await?;
         self.start_session(account, policy.length, device).await
     }
 

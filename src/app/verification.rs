@@ -4,8 +4,8 @@
 use super::audit::AuditKind;
 use super::links::MailedLinks;
 use super::{
-    Core, CoreError, Device, Principal, SessionLength, SignedIn, VerificationProblem, account_write_error,
-    secrets,
+    Core, CoreError, Device, LoginPolicy, Principal, SessionLength, SignedIn, VerificationProblem,
+    account_write_error, secrets,
 };
 use crate::domain::email::same_address;
 use crate::domain::{Account, AccountId, Email, Limited};
@@ -125,7 +125,7 @@ impl Core {
             .confirm_email_code(email, verification_id, code, device.address)
             .await?;
         // A mailed code proves the address, not the second factor.
-        self.second_factor_gate(&account, SessionLength::Normal).await?;
+        self.second_factor_gate(&account, LoginPolicy::NATIVE).await?;
         self.start_session(account, SessionLength::Normal, device).await
     }
 
@@ -133,7 +133,7 @@ impl Core {
     #[tracing::instrument(skip_all)]
     pub async fn verify_email_token(&self, token: &str, device: Device) -> Result<SignedIn, CoreError> {
         let account = self.confirm_email_token(token, device.address).await?;
-        self.second_factor_gate(&account, SessionLength::Normal).await?;
+        self.second_factor_gate(&account, LoginPolicy::NATIVE).await?;
         self.start_session(account, SessionLength::Normal, device).await
     }
 
@@ -328,8 +328,10 @@ impl Core {
         &self,
         principal: &Principal,
         new_email: &str,
+        password: Option<&str>,
         lang: Lang,
     ) -> Result<IssuedVerification, CoreError> {
+        self.step_up(principal, password).await?;
         let email = Email::parse(new_email)?;
         if let Some(other) = self.account_by_email(email.as_str()).await? {
             return Err(if other.id == principal.account.id {

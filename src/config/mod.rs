@@ -131,6 +131,7 @@ pub(super) struct FileSettings {
     prune_after: Option<String>,
     key_rotation: Option<String>,
     email_sign_in: Option<bool>,
+    require_mfa_for_role: Option<Vec<String>>,
     audit_retention: Option<String>,
     metrics_listen: Option<String>,
     argon2_m_kib: Option<u32>,
@@ -349,6 +350,17 @@ impl Config {
                 Duration::days(30),
             )?),
         };
+        core.second_factor_roles = pick_list(&args.require_mfa_for_role, &file.require_mfa_for_role)
+            .iter()
+            .map(|raw| {
+                crate::domain::Role::parse(raw).map_err(|_| {
+                    ConfigError::new(
+                        "--require-mfa-for-role / KLUCZNIK_REQUIRE_MFA_FOR_ROLE",
+                        format!("`{raw}` is not user, moderator or admin"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         core.email_sign_in = args
             .email_sign_in
             .or(file.email_sign_in)

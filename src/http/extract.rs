@@ -33,18 +33,24 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(token) = bearer_token(&parts.headers) {
-            let principal = state.core.authenticate_access_token(token).await?;
-            return Ok(Self {
-                principal,
-                via: AuthVia::Bearer,
-            });
+        let (principal, via) = match bearer_token(&parts.headers) {
+            Some(token) => (
+                state.core.authenticate_access_token(token).await?,
+                AuthVia::Bearer,
+            ),
+            None => {
+                let CookieSession(principal) = CookieSession::from_request_parts(parts, state).await?;
+                (principal, AuthVia::Cookie)
+            }
+        };
+        // `--require-mfa-for-role`: until such an account has a second
+        // factor, only enrolling one (and reading itself, signing out) works.
+        let path = parts.uri.path();
+        let enrolling = path.ends_with("/me") || path.contains("/me/mfa") || path.ends_with("/logout");
+        if !enrolling && state.core.must_enrol_second_factor(&principal.account).await? {
+            return Err(crate::app::CoreError::SecondFactorEnrolmentRequired.into());
         }
-        let CookieSession(principal) = CookieSession::from_request_parts(parts, state).await?;
-        Ok(Self {
-            principal,
-            via: AuthVia::Cookie,
-        })
+        Ok(Self { principal, via })
     }
 }
 

@@ -210,6 +210,9 @@ impl From<&CoreError> for Problem {
             CoreError::InvalidSecondFactor => plain(S::UNAUTHORIZED, "invalid_second_factor"),
             CoreError::StepUpRequired => plain(S::FORBIDDEN, "step_up_required"),
             CoreError::SecondFactorEnrolled => plain(S::CONFLICT, "second_factor_enrolled"),
+            CoreError::SecondFactorEnrolmentRequired => {
+                plain(S::FORBIDDEN, "second_factor_enrolment_required")
+            }
             CoreError::SecondFactorMissing => plain(S::CONFLICT, "second_factor_missing"),
             // A failover or a restart takes seconds: say when to try again.
             CoreError::Unavailable => Self::new(

@@ -14,6 +14,7 @@ both_backends!(
     recovery_codes_the_mfa_token_and_step_up,
     dialects_refuse_and_admins_reset_second_factors,
     the_web_page_enrols_an_app_and_asks_for_its_code,
+    a_required_role_must_enrol_first,
 );
 
 /// The six digits an authenticator app shows at `at` for `secret` (base32).
@@ -295,6 +296,18 @@ async fn recovery_codes_the_mfa_token_and_step_up(backend: Backend) {
     let step = first_step(&app, "ala@example.pl").await;
     let old_code = second_step(&app, &step, "recovery_code", &codes[1]).await;
     assert_error(old_code, StatusCode::UNAUTHORIZED, "invalid_second_factor").await;
+    let moved = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/me/email",
+        &login,
+        json!({ "email": "ala2@example.pl" }),
+    )
+    .await;
+    assert_error(moved, StatusCode::FORBIDDEN, "step_up_required").await;
+    let body = json!({ "email": "ala2@example.pl", "password": PASSWORD });
+    let moved = send(&app, reqwest::Method::POST, "/api/v1/me/email", &login, body).await;
+    assert_eq!(moved.status(), StatusCode::ACCEPTED);
     let off = send(
         &app,
         reqwest::Method::DELETE,
@@ -469,4 +482,74 @@ fn between(html: &str, start: &str, end: &str) -> String {
     let from = html.find(start).unwrap_or_else(|| panic!("no {start} in {html}")) + start.len();
     let rest = &html[from..];
     rest[..rest.find(end).unwrap()].to_owned()
+}
+
+/// `--require-mfa-for-role admin`: an admin without a second factor signs
+/// in natively but can do nothing but enrol; a seed dialect refuses it;
+/// other accounts are untouched.
+async fn a_required_role_must_enrol_first(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.core.second_factor_roles = vec![klucznik::domain::Role::Admin];
+        c.dialects = vec![klucznik::config::DialectMount {
+            name: "jwt-roles".into(),
+            prefix: None,
+        }];
+    })
+    .await;
+    let admin = app.admin("admin@example.pl").await;
+    let user = app.signed_in("ala@example.pl").await;
+    assert_eq!(
+        app.get_with_token("/api/v1/sessions", token(&user))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let blocked = app.get_with_token("/api/v1/sessions", token(&admin)).await;
+    assert_error(blocked, StatusCode::FORBIDDEN, "second_factor_enrolment_required").await;
+    let users = app.get_with_token("/api/v1/admin/users", token(&admin)).await;
+    assert_error(users, StatusCode::FORBIDDEN, "second_factor_enrolment_required").await;
+    assert_eq!(
+        app.get_with_token("/api/v1/me", token(&admin)).await.status(),
+        StatusCode::OK
+    );
+    let dialect = app
+        .post(
+            "/api/auth/signin",
+            json!({ "username": "admin@example.pl", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(dialect.status(), StatusCode::FORBIDDEN);
+    let body: Value = dialect.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("second factor"),
+        "{body}"
+    );
+
+    let begun: Value = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/me/mfa/totp",
+        &admin,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let code = code_at(begun["secret"].as_str().unwrap(), app.clock.now());
+    let confirmed = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/me/mfa/totp/confirm",
+        &admin,
+        json!({ "code": code }),
+    )
+    .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_with_token("/api/v1/admin/users", token(&admin))
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }

@@ -296,6 +296,7 @@ mod tests {
             },
             E::InvalidSecondFactor,
             E::StepUpRequired,
+            E::SecondFactorEnrolmentRequired,
             E::SecondFactorEnrolled,
             E::SecondFactorMissing,
             E::Unavailable,
@@ -326,6 +327,7 @@ mod tests {
                 | E::SecondFactorRequired { .. }
                 | E::InvalidSecondFactor
                 | E::StepUpRequired
+                | E::SecondFactorEnrolmentRequired
                 | E::SecondFactorEnrolled
                 | E::SecondFactorMissing
                 | E::Unavailable

@@ -83,7 +83,7 @@ pub async fn login(
             &body.login,
             &body.password,
             device,
-            LoginPolicy::WITH_VERIFICATION_STEP.with_length(SessionLength::remember_me(body.remember_me)),
+            LoginPolicy::NATIVE.with_length(SessionLength::remember_me(body.remember_me)),
         )
         .await;
     sign_in_answer(&state, signed_in)

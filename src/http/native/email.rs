@@ -218,22 +218,32 @@ pub async fn reset_password(
     }))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangeEmailRequest {
+    email: String,
+    /// Needed unless this session signed in in the last five minutes.
+    #[schema(value_type = Option<String>)]
+    password: Option<Secret>,
+}
+
 /// Change my email: a code and link go to the new address, a notice to the
 /// old one; the address changes once the new one is verified.
-#[utoipa::path(post, path = "/me/email", tag = "me", request_body = EmailRequest, security(("bearer" = []), ("session_cookie" = [])), responses(
+#[utoipa::path(post, path = "/me/email", tag = "me", request_body = ChangeEmailRequest, security(("bearer" = []), ("session_cookie" = [])), responses(
     (status = 202, description = "verification sent to the new address", body = Accepted),
     (status = 400, description = "invalid email", body = ErrorBody),
+    (status = 403, description = "step_up_required: give the password", body = ErrorBody),
     (status = 409, description = "address taken", body = ErrorBody),
 ))]
 pub async fn change_email(
     State(state): State<AppState>,
     auth: Authenticated,
     AcceptLanguage(lang): AcceptLanguage,
-    JsonBody(body): JsonBody<EmailRequest>,
+    JsonBody(body): JsonBody<ChangeEmailRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), Problem> {
+    let password = body.password.as_ref().map(Secret::expose);
     state
         .core
-        .request_email_change(&auth.principal, &body.email, lang)
+        .request_email_change(&auth.principal, &body.email, password, lang)
         .await?;
     Ok(accepted())
 }

@@ -86,6 +86,17 @@ fn signed_in(ctx: &PageContext) -> Result<Principal, Response> {
 
 pub async fn account_page(ctx: PageContext) -> Response {
     match signed_in(&ctx) {
+        // `--require-mfa-for-role`: the Security screen comes first.
+        Ok(principal)
+            if ctx
+                .state()
+                .core
+                .must_enrol_second_factor(&principal.account)
+                .await
+                .unwrap_or(false) =>
+        {
+            ctx.finish(see_other("/account/security"))
+        }
         Ok(principal) => render(&ctx, &principal, StatusCode::OK, None, BTreeMap::new()).await,
         Err(redirect) => redirect,
     }

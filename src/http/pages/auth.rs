@@ -77,7 +77,7 @@ pub async fn sign_in(
             &login,
             &password,
             device,
-            LoginPolicy::WITH_VERIFICATION_STEP.with_length(SessionLength::remember_me(remember_me)),
+            LoginPolicy::NATIVE.with_length(SessionLength::remember_me(remember_me)),
         )
         .await
     {
