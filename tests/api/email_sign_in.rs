@@ -120,6 +120,34 @@ async fn sign_in_by_mailed_code_and_link(backend: Backend) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(page.has_cookie("klucznik_session"));
 
+    // The web page's form: ask for a code, type it in.
+    let mut browser = PageSession::new(&app);
+    let (_, html) = browser.get("/sign-in").await;
+    assert!(html.contains("id=\"email-code-link\""));
+    browser.get("/sign-in/email").await;
+    let (status, html) = browser
+        .post("/sign-in/email/request", &[("email", "ala@example.pl")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"email-code-sign-in\""));
+    let code = sign_in_mail(&app, "ala@example.pl", 5).await.code();
+    let (status, html) = browser
+        .post(
+            "/sign-in/email/code",
+            &[("email", "ala@example.pl"), ("code", "AAAAAAAA")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("aria-invalid"));
+    let (status, _) = browser
+        .post(
+            "/sign-in/email/code",
+            &[("email", "ala@example.pl"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(browser.has_cookie("klucznik_session"));
+
     // An account with a second factor still needs it.
     let (_, _, _) = crate::mfa::enrolled(&app, "ola@example.pl").await;
     ask("ola@example.pl").await;

@@ -31,7 +31,11 @@ pub async fn sign_in_page(ctx: PageContext) -> Response {
     ctx.render(
         StatusCode::OK,
         "sign_in.html",
-        context! { title => ctx.t.sign_in_title, login => "" },
+        context! {
+            title => ctx.t.sign_in_title,
+            login => "",
+            email_sign_in => ctx.state().core.settings().email_sign_in,
+        },
     )
 }
 

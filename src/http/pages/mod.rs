@@ -124,6 +124,8 @@ pub fn router() -> Router<AppState> {
             "/sign-in/email",
             get(security::email_sign_in_page).post(security::email_sign_in),
         )
+        .route("/sign-in/email/request", post(security::email_code_request))
+        .route("/sign-in/email/code", post(security::email_code_sign_in))
         .route("/account/security", get(security::security_page))
         .route("/account/security/totp", post(security::add_app))
         .route("/account/security/totp/confirm", post(security::confirm_app))

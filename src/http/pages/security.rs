@@ -75,12 +75,93 @@ pub async fn email_sign_in_page(
     ctx: PageContext,
     axum::extract::Query(query): axum::extract::Query<TokenOnly>,
 ) -> Response {
+    if !ctx.state().core.settings().email_sign_in {
+        return ctx.finish(super::see_other("/sign-in"));
+    }
     let token = query.token.unwrap_or_default();
     ctx.render(
         StatusCode::OK,
         "email_sign_in.html",
         context! { title => ctx.t.sign_in_title, token => token.expose() },
     )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EmailCodeForm {
+    csrf_token: Option<String>,
+    email: Option<String>,
+    code: Option<Secret>,
+}
+
+/// Asks for a mailed code; the next page takes it (and says the same
+/// whether or not the address has an account).
+pub async fn email_code_request(
+    ctx: PageContext,
+    ClientDevice(device): ClientDevice,
+    form: Result<Form<EmailCodeForm>, FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if let Err(refused) = ctx.check_csrf(form.csrf_token.as_deref()) {
+        return refused;
+    }
+    let email = form.email.unwrap_or_default().trim().to_owned();
+    let asked = ctx
+        .state()
+        .core
+        .request_email_sign_in(&email, device.address, ctx.lang)
+        .await;
+    match asked {
+        Ok(()) if !email.is_empty() => ctx.render(
+            StatusCode::OK,
+            "email_sign_in.html",
+            context! { title => ctx.t.sign_in_title, email },
+        ),
+        Ok(()) => ctx.render(
+            StatusCode::BAD_REQUEST,
+            "email_sign_in.html",
+            context! { title => ctx.t.sign_in_title },
+        ),
+        Err(error) => {
+            let (status, message) = failure(&error, &ctx);
+            ctx.message(
+                status,
+                ctx.t.sign_in_title,
+                message,
+                true,
+                Some(("/sign-in", ctx.t.sign_in)),
+            )
+        }
+    }
+}
+
+pub async fn email_code_sign_in(
+    ctx: PageContext,
+    ClientDevice(device): ClientDevice,
+    form: Result<Form<EmailCodeForm>, FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if let Err(refused) = ctx.check_csrf(form.csrf_token.as_deref()) {
+        return refused;
+    }
+    let email = form.email.unwrap_or_default();
+    let code = form.code.unwrap_or_default();
+    match ctx
+        .state()
+        .core
+        .email_sign_in(&email, code.expose(), device)
+        .await
+    {
+        Err(error @ CoreError::Verification(_)) => {
+            let (status, message) = failure(&error, &ctx);
+            let errors = BTreeMap::from([("code", message)]);
+            ctx.render(
+                status,
+                "email_sign_in.html",
+                context! { title => ctx.t.sign_in_title, email, errors },
+            )
+        }
+        outcome => signed_in_page(&ctx, outcome),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

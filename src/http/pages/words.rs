@@ -104,6 +104,8 @@ pub struct Words {
     pub recovery_codes_intro: &'static str,
     pub give_password: &'static str,
     pub email_sign_in_intro: &'static str,
+    pub email_me_a_code: &'static str,
+    pub email_code_sent: &'static str,
     pub no_activity: &'static str,
 }
 
@@ -335,6 +337,11 @@ pub fn words(lang: Lang) -> Words {
             "Write them down or print them now: they are not shown again. Each works once.",
         ),
         give_password: pick("Najpierw podaj swoje hasło.", "Give your password first."),
+        email_me_a_code: pick("Wyślij mi kod logowania", "Email me a sign-in code"),
+        email_code_sent: pick(
+            "Jeśli to adres konta, wysłaliśmy na niego kod (ważny 10 minut).",
+            "If this address has an account, a code is on its way (valid for 10 minutes).",
+        ),
         email_sign_in_intro: pick(
             "Zaloguj się linkiem z wiadomości (działa raz, 10 minut).",
             "Sign in with the link from the message (it works once, for 10 minutes).",
