@@ -80,6 +80,64 @@ impl From<SessionRow> for Session {
     }
 }
 
+/// A session and its account, read in one query (`sessions::principal`):
+/// the columns of both, prefixed.
+#[derive(sqlx::FromRow)]
+pub(super) struct PrincipalRow {
+    s_id: String,
+    s_account_id: String,
+    s_remember_me: bool,
+    s_user_agent: Option<String>,
+    s_ip: Option<String>,
+    s_created_at: i64,
+    s_last_used_at: i64,
+    s_expires_at: i64,
+    s_idle_timeout_ms: i64,
+    s_revoked_at: Option<i64>,
+    a_id: String,
+    a_email: Option<String>,
+    a_username: Option<String>,
+    a_password_hash: String,
+    a_email_verified_at: Option<i64>,
+    a_roles: String,
+    a_custom_username: bool,
+    a_disabled: bool,
+    a_created_at: i64,
+    a_updated_at: i64,
+    a_external_id: Option<String>,
+}
+
+impl From<PrincipalRow> for (Session, Account) {
+    fn from(row: PrincipalRow) -> Self {
+        let session = SessionRow {
+            id: row.s_id,
+            account_id: row.s_account_id,
+            remember_me: row.s_remember_me,
+            user_agent: row.s_user_agent,
+            ip: row.s_ip,
+            created_at: row.s_created_at,
+            last_used_at: row.s_last_used_at,
+            expires_at: row.s_expires_at,
+            idle_timeout_ms: row.s_idle_timeout_ms,
+            revoked_at: row.s_revoked_at,
+        };
+        let account = AccountRow {
+            id: row.a_id,
+            email: row.a_email,
+            username: row.a_username,
+            password_hash: row.a_password_hash,
+            email_verified_at: row.a_email_verified_at,
+            roles: row.a_roles,
+            custom_username: row.a_custom_username,
+            disabled: row.a_disabled,
+            created_at: row.a_created_at,
+            updated_at: row.a_updated_at,
+            external_id: row.a_external_id,
+        };
+        (session.into(), account.into())
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(super) struct RefreshTokenRow {
     session_id: String,

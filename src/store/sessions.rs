@@ -2,9 +2,9 @@
 //! and the rotation in which exactly one of two racing refreshes wins.
 
 use super::db::{Db, Tx, args};
-use super::rows::{RefreshTokenRow, SessionRow};
+use super::rows::{PrincipalRow, RefreshTokenRow, SessionRow};
 use super::{AuditEvent, RefreshTokenRecord, Rotation, StoreError, audit, to_millis};
-use crate::domain::Session;
+use crate::domain::{Account, Session};
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
@@ -54,6 +54,22 @@ async fn one_by(db: &Db, column: &'static str, value: &str) -> Result<Option<Ses
     let sql = format!("{SELECT_SESSIONS}WHERE {column} = $1");
     let row: Option<SessionRow> = db.fetch_optional(AssertSqlSafe(sql), args![value]).await?;
     Ok(row.map(Session::from))
+}
+
+/// A session and its account in one query: the look-up of an
+/// authenticated request that missed the principal cache.
+pub async fn principal(db: &Db, id: &str) -> Result<Option<(Session, Account)>, StoreError> {
+    let sql = "SELECT s.id AS s_id, s.account_id AS s_account_id, s.remember_me AS s_remember_me, \
+         s.user_agent AS s_user_agent, s.ip AS s_ip, s.created_at AS s_created_at, \
+         s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, \
+         s.idle_timeout_ms AS s_idle_timeout_ms, s.revoked_at AS s_revoked_at, \
+         a.id AS a_id, a.email AS a_email, a.username AS a_username, a.password_hash AS a_password_hash, \
+         a.email_verified_at AS a_email_verified_at, a.roles AS a_roles, \
+         a.custom_username AS a_custom_username, a.disabled AS a_disabled, a.created_at AS a_created_at, \
+         a.updated_at AS a_updated_at, a.external_id AS a_external_id \
+         FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1";
+    let row: Option<PrincipalRow> = db.fetch_optional(sql, args![id]).await?;
+    Ok(row.map(Into::into))
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Session>, StoreError> {

@@ -106,10 +106,7 @@ impl Store for SqlStore {
             return Ok(Some(found));
         }
         let generation = self.live.generation();
-        let Some(session) = sessions::by_id(&self.db, session_id).await? else {
-            return Ok(None);
-        };
-        let Some(account) = accounts::by_id(&self.db, &session.account_id).await? else {
+        let Some((session, account)) = sessions::principal(&self.db, session_id).await? else {
             return Ok(None);
         };
         self.live.put(generation, session.clone(), account.clone());
