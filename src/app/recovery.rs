@@ -28,13 +28,7 @@ impl Core {
         client: Option<IpAddr>,
         lang: Lang,
     ) -> Result<(), CoreError> {
-        let started = Instant::now();
-        let outcome = self.send_reset_link(email, client, lang, &*self.links).await;
-        tokio::time::sleep_until((started + FORGOT_FLOOR).into()).await;
-        match outcome {
-            Err(CoreError::NotFound(_)) => Ok(()),
-            other => other,
-        }
+        same_answer_in_same_time(self.send_reset_link(email, client, lang, &*self.links)).await
     }
 
     /// Mails a sign-in code and link when `email` belongs to an enabled
@@ -49,13 +43,7 @@ impl Core {
         if !self.settings.email_sign_in {
             return Err(CoreError::NotFound("sign-in by mailed code"));
         }
-        let started = Instant::now();
-        let outcome = self.send_sign_in_code(email, client, lang).await;
-        tokio::time::sleep_until((started + FORGOT_FLOOR).into()).await;
-        match outcome {
-            Err(CoreError::NotFound(_)) => Ok(()),
-            other => other,
-        }
+        same_answer_in_same_time(self.send_sign_in_code(email, client, lang)).await
     }
 
     async fn send_sign_in_code(
@@ -64,18 +52,9 @@ impl Core {
         client: Option<IpAddr>,
         lang: Lang,
     ) -> Result<(), CoreError> {
-        self.admit(Limited::Recovery, client).await?;
-        let Some(account) = self.account_by_email(email).await?.filter(|a| !a.disabled) else {
-            return Err(CoreError::NotFound("account"));
+        let Some((account, address)) = self.mail_recipient(email, client).await? else {
+            return Ok(());
         };
-        let Some(address) = account.email.clone() else {
-            return Err(CoreError::NotFound("account"));
-        };
-        // One inbox gets a bounded number of codes, whoever asks.
-        match self.admit_subject(Limited::RecoveryPerAccount, &account.id).await {
-            Err(CoreError::TooManyAttempts { .. }) => return Ok(()),
-            other => other?,
-        }
         let purpose = crate::store::VerificationPurpose::SignIn;
         let (record, mail, _) = self
             .new_verification(&account.id, &address, purpose, false, lang, &*self.links)
@@ -120,22 +99,9 @@ impl Core {
         lang: Lang,
         links: &dyn MailedLinks,
     ) -> Result<(), CoreError> {
-        self.admit(Limited::Recovery, client).await?;
-        let Some(account) = self.account_by_email(email).await?.filter(|a| !a.disabled) else {
-            return Err(CoreError::NotFound("account"));
+        let Some((account, address)) = self.mail_recipient(email, client).await? else {
+            return Ok(());
         };
-        let Some(address) = account.email.clone() else {
-            return Err(CoreError::NotFound("account"));
-        };
-        // However many addresses ask, one inbox gets a bounded number of
-        // links; over it the answer is the same, so it tells nobody anything.
-        match self.admit_subject(Limited::RecoveryPerAccount, &account.id).await {
-            Err(CoreError::TooManyAttempts { .. }) => {
-                tracing::warn!(account_id = %account.id, "password reset link not sent: too many asked for");
-                return Ok(());
-            }
-            other => other?,
-        }
         let token = secrets::random_secret();
         let now = self.now();
         let record = PasswordResetRecord {
@@ -158,6 +124,33 @@ impl Core {
         self.mail_wake.notify_one();
         tracing::info!(account_id = %account.id, "password reset link queued");
         Ok(())
+    }
+
+    /// The enabled account of `email` and its address, for a mail asked
+    /// for from `client` (a reset link, a sign-in code): `NotFound` when
+    /// there is none; `None` when the account had its share of such mail.
+    /// However many addresses ask, one inbox gets a bounded number; over
+    /// it the answer is the same, so it tells nobody anything.
+    async fn mail_recipient(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Option<(crate::domain::Account, String)>, CoreError> {
+        self.admit(Limited::Recovery, client).await?;
+        let Some(account) = self.account_by_email(email).await?.filter(|a| !a.disabled) else {
+            return Err(CoreError::NotFound("account"));
+        };
+        let Some(address) = account.email.as_deref().map(str::to_owned) else {
+            return Err(CoreError::NotFound("account"));
+        };
+        match self.admit_subject(Limited::RecoveryPerAccount, &account.id).await {
+            Err(CoreError::TooManyAttempts { .. }) => {
+                tracing::warn!(account_id = %account.id, "mail not sent: too many asked for");
+                Ok(None)
+            }
+            Err(other) => Err(other),
+            Ok(()) => Ok(Some((account, address))),
+        }
     }
 
     /// Whether a reset token can still be used. With `account` (a link
@@ -257,5 +250,20 @@ impl Core {
         self.mail_wake.notify_one();
         tracing::info!(account_id = %account.id, "password reset; every session ended");
         Ok(())
+    }
+}
+
+/// `work`'s answer, with "no such account" made the same as success, and
+/// never sooner than `FORGOT_FLOOR`: asking for a mail says nothing about
+/// whether the address has an account, by its answer or by its time.
+async fn same_answer_in_same_time(
+    work: impl Future<Output = Result<(), CoreError>>,
+) -> Result<(), CoreError> {
+    let started = Instant::now();
+    let outcome = work.await;
+    tokio::time::sleep_until((started + FORGOT_FLOOR).into()).await;
+    match outcome {
+        Err(CoreError::NotFound(_)) => Ok(()),
+        other => other,
     }
 }
