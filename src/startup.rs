@@ -74,6 +74,7 @@ pub async fn open_core(
         links: Arc::new(http::links::PageLinks {
             public_url: public_url.clone(),
         }),
+        webauthn: crate::app::passkeys::relying_party(public_url).map(Arc::new),
     })))
 }
 

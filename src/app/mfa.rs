@@ -40,12 +40,25 @@ pub struct TotpEnrolment {
 pub struct SecondFactorStatus {
     pub totp: bool,
     pub recovery_codes_left: u64,
+    pub passkeys: u64,
+}
+
+impl SecondFactorStatus {
+    /// Whether sign-in asks for a second step.
+    pub fn any(&self) -> bool {
+        self.totp || self.passkeys > 0
+    }
 }
 
 /// The second step of a sign-in.
 pub enum SecondFactor<'a> {
     Totp(&'a str),
     RecoveryCode(&'a str),
+    /// The answer to `begin_passkey_second_factor`'s ceremony.
+    Passkey {
+        ceremony: &'a str,
+        credential: serde_json::Value,
+    },
 }
 
 fn totp_of(secret: Vec<u8>, account_name: String) -> Result<TOTP, CoreError> {
@@ -113,6 +126,7 @@ impl Core {
         Ok(SecondFactorStatus {
             totp: totp.is_some_and(|t| t.confirmed_at.is_some()),
             recovery_codes_left: self.store.recovery_codes_left(account_id).await?,
+            passkeys: self.store.passkeys_of(account_id).await?.len() as u64,
         })
     }
 
@@ -271,7 +285,7 @@ impl Core {
         {
             return Ok(false);
         }
-        Ok(!self.second_factors(&account.id).await?.totp)
+        Ok(!self.second_factors(&account.id).await?.any())
     }
 
     /// After a right password: a sign-in challenge when the account has a
@@ -284,7 +298,7 @@ impl Core {
         policy: LoginPolicy,
     ) -> Result<(), CoreError> {
         let length = policy.length;
-        if !self.second_factors(&account.id).await?.totp {
+        if !self.second_factors(&account.id).await?.any() {
             if !policy.second_step && self.must_enrol_second_factor(account).await? {
                 return Err(CoreError::SecondFactorEnrolmentRequired);
             }
@@ -364,6 +378,10 @@ impl Core {
                     self.notify(&account, AuditKind::RecoveryCodeUsed).await;
                 }
                 used
+            }
+            SecondFactor::Passkey { ceremony, credential } => {
+                self.passkey_second_factor(&account_id, ceremony, credential)
+                    .await?
             }
         };
         self.second_factor_try_done(attempt, right).await?;

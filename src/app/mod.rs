@@ -15,6 +15,7 @@ pub mod links;
 mod members;
 mod mfa;
 mod model;
+pub mod passkeys;
 mod recovery;
 mod renewal;
 pub mod secrets;
@@ -60,6 +61,9 @@ pub struct Core {
     /// The key verification codes are stored under (HMAC), read from the
     /// database once.
     code_key: tokio::sync::OnceCell<Vec<u8>>,
+    /// The WebAuthn relying party (`--public-url`'s host); none when that
+    /// host is an IP address, where browsers refuse passkeys.
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 /// What the core is made of, built by `startup`.
@@ -74,6 +78,7 @@ pub struct CoreParts {
     pub clock: Arc<dyn clock::Clock>,
     /// The default shapes of mailed links (the web page's routes).
     pub links: links::Links,
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl Core {
@@ -88,6 +93,7 @@ impl Core {
             clock: parts.clock,
             links: parts.links,
             code_key: tokio::sync::OnceCell::new(),
+            webauthn: parts.webauthn,
         }
     }
 

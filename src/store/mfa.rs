@@ -5,7 +5,10 @@
 use super::db::{Db, Tx, args};
 use super::sealing::{KeySealer, is_sealed};
 use super::sql::SqlStore;
-use super::{AuditEvent, MfaChallenge, SecondFactors, StoreError, TotpRecord, audit, from_millis, to_millis};
+use super::{
+    AuditEvent, Ceremony, MfaChallenge, PasskeyRecord, SecondFactors, StoreError, TotpRecord, audit,
+    from_millis, passkeys, to_millis,
+};
 use crate::domain::AccountId;
 use async_trait::async_trait;
 use base64::Engine;
@@ -308,5 +311,58 @@ impl SecondFactors for SqlStore {
 
     async fn finish_mfa_challenge(&self, digest: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
         finish_challenge(&self.db, digest, now).await
+    }
+
+    async fn mfa_challenge_account(
+        &self,
+        digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        let sql =
+            "SELECT account_id FROM mfa_challenges WHERE digest = $1 AND used_at IS NULL AND expires_at > $2";
+        let row: Option<(String,)> = self.db.fetch_optional(sql, args![digest, to_millis(now)]).await?;
+        Ok(row.map(|(account_id,)| account_id))
+    }
+
+    async fn passkeys_of(&self, account_id: &AccountId) -> Result<Vec<PasskeyRecord>, StoreError> {
+        passkeys::of_account(&self.db, account_id).await
+    }
+
+    async fn passkey(&self, id: &str) -> Result<Option<PasskeyRecord>, StoreError> {
+        passkeys::by_id(&self.db, id).await
+    }
+
+    async fn insert_passkey(&self, passkey: &PasskeyRecord, audit: &[AuditEvent]) -> Result<(), StoreError> {
+        passkeys::insert(&self.db, passkey, audit).await
+    }
+
+    async fn passkey_used(&self, id: &str, credential: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        passkeys::used(&self.db, id, credential, now).await
+    }
+
+    async fn rename_passkey(&self, account_id: &AccountId, id: &str, name: &str) -> Result<bool, StoreError> {
+        passkeys::rename(&self.db, account_id, id, name).await
+    }
+
+    async fn delete_passkey(
+        &self,
+        account_id: &AccountId,
+        id: &str,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        passkeys::delete(&self.db, account_id, id, audit).await
+    }
+
+    async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError> {
+        passkeys::put_ceremony(&self.db, ceremony).await
+    }
+
+    async fn take_ceremony(
+        &self,
+        id: &str,
+        purpose: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Ceremony>, StoreError> {
+        passkeys::take_ceremony(&self.db, id, purpose, now).await
     }
 }

@@ -16,6 +16,7 @@ mod live;
 mod members;
 mod mfa;
 mod outbox;
+mod passkeys;
 mod records;
 mod rows;
 mod sealing;
@@ -29,10 +30,10 @@ use async_trait::async_trait;
 pub(crate) use error::classify;
 pub use error::{StoreError, UniqueField};
 pub use records::{
-    AccountPage, AuditEvent, AuditFilter, AuditPage, ClaimedMessage, ImportCounts, LoginReservation,
-    MemberChange, MemberPage, MfaChallenge, OnConflict, OutboxCounts, OutboxMessage, PasswordResetRecord,
-    PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, TotpRecord, VerificationPurpose,
-    VerificationRecord,
+    AccountPage, AuditEvent, AuditFilter, AuditPage, Ceremony, ClaimedMessage, ImportCounts,
+    LoginReservation, MemberChange, MemberPage, MfaChallenge, OnConflict, OutboxCounts, OutboxMessage,
+    PasskeyRecord, PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord,
+    TotpRecord, VerificationPurpose, VerificationRecord,
 };
 use sealing::KeySealer;
 use std::sync::Arc;
@@ -376,6 +377,33 @@ pub trait SecondFactors {
     ) -> Result<Option<MfaChallenge>, StoreError>;
     /// Uses a challenge up; false when it was used meanwhile.
     async fn finish_mfa_challenge(&self, digest: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Which account a live challenge belongs to (without taking a try).
+    async fn mfa_challenge_account(
+        &self,
+        digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError>;
+
+    async fn passkeys_of(&self, account_id: &AccountId) -> Result<Vec<PasskeyRecord>, StoreError>;
+    async fn passkey(&self, id: &str) -> Result<Option<PasskeyRecord>, StoreError>;
+    async fn insert_passkey(&self, passkey: &PasskeyRecord, audit: &[AuditEvent]) -> Result<(), StoreError>;
+    /// Saves a used passkey's updated credential (its counter).
+    async fn passkey_used(&self, id: &str, credential: &str, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn rename_passkey(&self, account_id: &AccountId, id: &str, name: &str) -> Result<bool, StoreError>;
+    async fn delete_passkey(
+        &self,
+        account_id: &AccountId,
+        id: &str,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
+    async fn put_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError>;
+    /// Takes a live ceremony of `purpose` once.
+    async fn take_ceremony(
+        &self,
+        id: &str,
+        purpose: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Ceremony>, StoreError>;
 }
 
 /// Opens the store a database URL names (`sqlite://PATH` or `postgres://…`).

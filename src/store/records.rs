@@ -220,6 +220,39 @@ pub struct MfaChallenge {
     pub expires_at: OffsetDateTime,
 }
 
+/// A passkey as stored: the WebAuthn credential (webauthn-rs's JSON).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// The credential id, base64url.
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub credential: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for PasskeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeyRecord")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A WebAuthn ceremony in progress: its challenge's state until answered.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ceremony {
+    pub id: String,
+    pub account_id: Option<String>,
+    /// `register`, `second_factor` or `sign_in`.
+    pub purpose: String,
+    pub state: String,
+    pub expires_at: OffsetDateTime,
+}
+
 /// What an import does with a row that matches a stored one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnConflict {

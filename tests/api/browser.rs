@@ -437,3 +437,102 @@ async fn a_tutorial_style_frontend_survives_repeated_access_token_expiry() {
     assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN);
     browser.close().await.unwrap();
 }
+
+/// chromedriver's WebAuthn extension (W3C WebAuthn §11): a virtual
+/// authenticator that stores discoverable credentials and verifies its
+/// user, in place of a person with a security key or a phone.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+            "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true,
+        });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Passkeys in Chromium with a virtual authenticator: added on the
+/// Security screen, then used to sign in with no password at all, and as
+/// the second step after a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_is_added_then_signs_in_alone_and_as_a_second_factor() {
+    let Some(chromium) = chromium() else { return };
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    // WebAuthn refuses IP addresses: the site is http://localhost:PORT.
+    let port = crate::mailbox::free_port();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        c.public_url = Some(url::Url::parse(&format!("http://localhost:{port}")).unwrap());
+    })
+    .await;
+    let site = format!("http://localhost:{port}");
+    app.register("ala@example.pl").await;
+    let browser = driver.browser(&chromium).await;
+    browser.issue_cmd(AddVirtualAuthenticator).await.unwrap();
+
+    browser.goto(&format!("{site}/sign-in")).await.unwrap();
+    fill(&browser, "#login", "ala@example.pl").await;
+    fill(&browser, "#password", crate::helpers::PASSWORD).await;
+    click(&browser, "button[type=submit]").await;
+    wait_for_path(&browser, "/account").await;
+    browser.goto(&format!("{site}/account/security")).await.unwrap();
+    fill(&browser, "#passkey-name", "Laptop").await;
+    click(&browser, "#add-passkey").await;
+    wait_for_text(&browser, "<span class=\"passkey-name\">Laptop</span>").await;
+    screenshot(&browser, "20-passkey-added").await;
+    fill(&browser, "ul.passkeys input[name=name]", "Work laptop").await;
+    click(&browser, "ul.passkeys form[action$=rename] button").await;
+    wait_for_text(&browser, "<span class=\"passkey-name\">Work laptop</span>").await;
+
+    // Signed out, then in again with the passkey alone.
+    browser.delete_all_cookies().await.unwrap();
+    browser.goto(&format!("{site}/sign-in")).await.unwrap();
+    click(&browser, "#passkey-sign-in").await;
+    wait_for_path(&browser, "/account").await;
+    screenshot(&browser, "21-signed-in-with-a-passkey").await;
+
+    // A password now asks for the passkey as its second step.
+    browser.delete_all_cookies().await.unwrap();
+    browser.goto(&format!("{site}/sign-in")).await.unwrap();
+    fill(&browser, "#login", "ala@example.pl").await;
+    fill(&browser, "#password", crate::helpers::PASSWORD).await;
+    click(&browser, "button[type=submit]").await;
+    wait_for_text(&browser, "id=\"passkey-second-factor\"").await;
+    click(&browser, "#passkey-second-factor").await;
+    wait_for_path(&browser, "/account").await;
+    let html = wait_for_text(&browser, "Recent activity").await;
+    assert!(html.contains("Second factor enabled"));
+
+    // Deleted (this session is minutes old: no password asked), the
+    // password alone signs in again.
+    browser.goto(&format!("{site}/account/security")).await.unwrap();
+    click(&browser, "ul.passkeys form[action$=delete] button").await;
+    let mut gone = false;
+    for _ in 0..100 {
+        if !page(&browser).await.1.contains("class=\"passkey-name\"") {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the passkey was deleted: {}", page(&browser).await.1);
+    browser.delete_all_cookies().await.unwrap();
+    browser.goto(&format!("{site}/sign-in")).await.unwrap();
+    fill(&browser, "#login", "ala@example.pl").await;
+    fill(&browser, "#password", crate::helpers::PASSWORD).await;
+    click(&browser, "button[type=submit]").await;
+    wait_for_path(&browser, "/account").await;
+    browser.close().await.unwrap();
+}

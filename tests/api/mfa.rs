@@ -15,6 +15,7 @@ both_backends!(
     dialects_refuse_and_admins_reset_second_factors,
     the_web_page_enrols_an_app_and_asks_for_its_code,
     a_required_role_must_enrol_first,
+    passkeys_need_a_domain_and_refuse_bad_answers,
 );
 
 /// The six digits an authenticator app shows at `at` for `secret` (base32).
@@ -91,7 +92,7 @@ async fn first_step(app: &TestApp, email: &str) -> String {
     );
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["mfa_required"], true);
-    assert_eq!(body["methods"], json!(["totp", "recovery_code"]));
+    assert_eq!(body["methods"], json!(["totp", "recovery_code", "passkey"]));
     assert!(body.get("access_token").is_none());
     body["mfa_token"].as_str().unwrap().to_owned()
 }
@@ -161,7 +162,10 @@ async fn totp_enrolment_sign_in_replay_and_drift(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(status, json!({ "totp": true, "recovery_codes_left": 10 }));
+    assert_eq!(
+        status,
+        json!({ "totp": true, "recovery_codes_left": 10, "passkeys": 0 })
+    );
 
     // The code that confirmed the app is spent: replaying it fails.
     let mfa_token = first_step(&app, "ala@example.pl").await;
@@ -552,4 +556,92 @@ async fn a_required_role_must_enrol_first(backend: Backend) {
             .status(),
         StatusCode::OK
     );
+}
+
+/// Passkeys need the public URL's host to be a domain (browsers refuse IP
+/// addresses as relying parties); answers that do not verify are refused.
+async fn passkeys_need_a_domain_and_refuse_bad_answers(backend: Backend) {
+    let ip = TestApp::spawn(backend.clone()).await;
+    let login = ip.signed_in("ala@example.pl").await;
+    let start = send(
+        &ip,
+        reqwest::Method::POST,
+        "/api/v1/me/passkeys/register/start",
+        &login,
+        json!({}),
+    )
+    .await;
+    assert_error(start, StatusCode::NOT_FOUND, "not_found").await;
+
+    let app = TestApp::spawn_with(backend, |c| {
+        c.public_url = Some(url::Url::parse("http://localhost:8080").unwrap());
+    })
+    .await;
+    let login = app.signed_in("ala@example.pl").await;
+    let start: Value = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/me/passkeys/register/start",
+        &login,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(start["options"]["publicKey"]["rp"]["id"], "localhost");
+    assert_eq!(
+        start["options"]["publicKey"]["authenticatorSelection"]["residentKey"],
+        "required"
+    );
+    let forged = json!({ "ceremony": start["ceremony"], "name": "x", "credential": { "id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": { "attestationObject": "AAAA", "clientDataJSON": "AAAA" } } });
+    let refused = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/me/passkeys/register/finish",
+        &login,
+        forged.clone(),
+    )
+    .await;
+    assert_error(refused, StatusCode::UNAUTHORIZED, "invalid_second_factor").await;
+    // A ceremony is answered once.
+    let again = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/me/passkeys/register/finish",
+        &login,
+        forged,
+    )
+    .await;
+    assert_error(again, StatusCode::UNAUTHORIZED, "invalid_second_factor").await;
+    let list: Value = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/me/passkeys",
+        &login,
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(list, json!({ "passkeys": [] }));
+    let sign_in: Value = app
+        .post("/api/v1/login/passkey/start", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(sign_in["options"]["publicKey"]["challenge"].is_string());
+    assert!(
+        sign_in["options"].get("mediation").is_none(),
+        "asked for with a button"
+    );
+    let bad = app
+        .post(
+            "/api/v1/login/passkey/finish",
+            json!({ "ceremony": sign_in["ceremony"], "credential": {} }),
+        )
+        .await;
+    assert_error(bad, StatusCode::UNAUTHORIZED, "invalid_second_factor").await;
 }

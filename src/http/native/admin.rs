@@ -263,6 +263,7 @@ pub async fn second_factors(
     Ok(Json(super::mfa::MfaStatus {
         totp: status.totp,
         recovery_codes_left: status.recovery_codes_left,
+        passkeys: status.passkeys,
     }))
 }
 

@@ -32,7 +32,7 @@ impl MfaRequired {
         Self {
             mfa_required: true,
             mfa_token: mfa_token.to_owned(),
-            methods: vec!["totp", "recovery_code"],
+            methods: vec!["totp", "recovery_code", "passkey"],
         }
     }
 }
@@ -44,9 +44,20 @@ pub struct SecondStepRequest {
     /// Six digits from the authenticator app…
     #[schema(value_type = Option<String>)]
     code: Option<Secret>,
-    /// …or one of the recovery codes.
+    /// …or one of the recovery codes…
     #[schema(value_type = Option<String>)]
     recovery_code: Option<Secret>,
+    /// …or a passkey's answer: `{"ceremony", "credential"}` (see
+    /// `POST /login/mfa/passkey`).
+    #[schema(value_type = Option<Object>)]
+    passkey: Option<PasskeyAnswer>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasskeyAnswer {
+    ceremony: String,
+    #[schema(value_type = Object)]
+    credential: serde_json::Value,
 }
 
 /// The second step of a sign-in: the `mfa_token` and a code.
@@ -60,9 +71,13 @@ pub async fn login_second_step(
     ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<SecondStepRequest>,
 ) -> Result<Response, Problem> {
-    let factor = match (&body.code, &body.recovery_code) {
-        (Some(code), None) => SecondFactor::Totp(code.expose()),
-        (None, Some(code)) => SecondFactor::RecoveryCode(code.expose()),
+    let factor = match (&body.code, &body.recovery_code, &body.passkey) {
+        (Some(code), None, None) => SecondFactor::Totp(code.expose()),
+        (None, Some(code), None) => SecondFactor::RecoveryCode(code.expose()),
+        (None, None, Some(answer)) => SecondFactor::Passkey {
+            ceremony: &answer.ceremony,
+            credential: answer.credential.clone(),
+        },
         _ => {
             return Err(crate::app::CoreError::from(crate::domain::Invalid::Field {
                 field: "code",
@@ -90,6 +105,7 @@ pub struct StepUpRequest {
 pub struct MfaStatus {
     pub totp: bool,
     pub recovery_codes_left: u64,
+    pub passkeys: u64,
 }
 
 #[utoipa::path(get, path = "/me/mfa", tag = "me", security(("bearer" = []), ("session_cookie" = [])), responses(
@@ -100,6 +116,7 @@ pub async fn status(State(state): State<AppState>, auth: Authenticated) -> Resul
     Ok(Json(MfaStatus {
         totp: status.totp,
         recovery_codes_left: status.recovery_codes_left,
+        passkeys: status.passkeys,
     }))
 }
 

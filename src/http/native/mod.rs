@@ -8,6 +8,7 @@ mod email;
 mod me;
 mod members;
 mod mfa;
+mod passkeys;
 
 use super::AppState;
 use super::error::ErrorBody;
@@ -90,6 +91,13 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::audit))
         .routes(routes!(admin::second_factors, admin::reset_second_factors))
         .routes(routes!(mfa::login_second_step))
+        .routes(routes!(passkeys::list))
+        .routes(routes!(passkeys::register_start))
+        .routes(routes!(passkeys::register_finish))
+        .routes(routes!(passkeys::rename, passkeys::delete))
+        .routes(routes!(passkeys::second_step_start))
+        .routes(routes!(passkeys::sign_in_start))
+        .routes(routes!(passkeys::sign_in_finish))
         .routes(routes!(email::request_email_sign_in))
         .routes(routes!(email::email_sign_in))
         .routes(routes!(mfa::status))

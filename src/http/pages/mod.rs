@@ -29,9 +29,10 @@ use minijinja::{Environment, Value, context};
 use time::Duration;
 pub use words::Words;
 
-/// Only our own stylesheet and forms; no scripts, no frames.
-const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Only our own stylesheet, forms and passkey script (which calls only
+/// our own API); no frames.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const CSRF_COOKIE: &str = "klucznik_csrf";
 const LANG_COOKIE: &str = "klucznik_lang";
 
@@ -131,7 +132,29 @@ pub fn router() -> Router<AppState> {
         .route("/account/security/totp/confirm", post(security::confirm_app))
         .route("/account/security/totp/remove", post(security::remove_app))
         .route("/account/security/recovery-codes", post(security::new_codes))
+        .route(
+            "/account/security/passkeys/rename",
+            post(security::rename_passkey),
+        )
+        .route(
+            "/account/security/passkeys/delete",
+            post(security::delete_passkey),
+        )
         .route("/static/klucznik.css", get(stylesheet))
+        .route("/static/passkeys.js", get(passkey_script))
+}
+
+/// The passkey buttons' script: WebAuthn needs the browser's JavaScript
+/// API; every other page works without it.
+async fn passkey_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../static/passkeys.js"),
+    )
+        .into_response()
 }
 
 async fn stylesheet() -> Response {
@@ -239,7 +262,8 @@ impl PageContext {
     /// A page: `values` plus the language, words and CSRF token.
     pub fn render(&self, status: StatusCode, name: &str, values: Value) -> Response {
         let csrf_token = self.state.csrf.sign(&self.csrf_cookie);
-        let values = context! { lang => self.lang.code(), t => Value::from(minijinja::value::Serde(self.t)), csrf_token, ..values };
+        let passkeys = self.state.core.passkeys_available();
+        let values = context! { lang => self.lang.code(), t => Value::from(minijinja::value::Serde(self.t)), csrf_token, passkeys, ..values };
         let body = self
             .state
             .pages

@@ -245,11 +245,22 @@ async fn render(
         ),
         Shown::Codes(codes) => (None, Some(codes)),
     };
+    let passkey_list: Vec<minijinja::Value> = match ctx.state().core.passkeys(&principal.account.id).await {
+        Ok(passkeys) => passkeys
+            .into_iter()
+            .map(|p| context! { id => p.id, name => p.name, created_at => crate::http::views::rfc3339(p.created_at) })
+            .collect(),
+        Err(error) => {
+            let (status, message) = failure(&error, ctx);
+            return ctx.message(status, ctx.t.security_title, message, true, None);
+        }
+    };
     ctx.render(
         status,
         "security.html",
         context! {
             title => ctx.t.security_title,
+            passkey_list,
             totp => factors.totp,
             recovery_codes_left => factors.recovery_codes_left,
             enrolment,
@@ -292,6 +303,9 @@ pub struct StepUpForm {
     csrf_token: Option<String>,
     password: Option<Secret>,
     code: Option<Secret>,
+    /// A passkey's id (rename, delete).
+    id: Option<String>,
+    name: Option<String>,
 }
 
 /// One of the screen's forms: checked, done by `act`, shown again.
@@ -392,6 +406,37 @@ pub async fn remove_app(ctx: PageContext, form: Result<Form<StepUpForm>, FormRej
             .await
             .map(|()| Shown::Nothing);
         let notice = ctx.t.app_removed;
+        (ctx, principal, done, notice)
+    })
+    .await
+}
+
+pub async fn rename_passkey(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
+    act(ctx, form, |ctx, principal, form| async move {
+        let (id, name) = (form.id.unwrap_or_default(), form.name.unwrap_or_default());
+        let done = ctx
+            .state()
+            .core
+            .rename_passkey(&principal, &id, &name)
+            .await
+            .map(|()| Shown::Nothing);
+        let notice = ctx.t.passkeys_title;
+        (ctx, principal, done, notice)
+    })
+    .await
+}
+
+pub async fn delete_passkey(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
+    act(ctx, form, |ctx, principal, form| async move {
+        let id = form.id.unwrap_or_default();
+        let password = form.password.as_ref().map(Secret::expose);
+        let done = ctx
+            .state()
+            .core
+            .delete_passkey(&principal, &id, password)
+            .await
+            .map(|()| Shown::Nothing);
+        let notice = ctx.t.passkeys_title;
         (ctx, principal, done, notice)
     })
     .await
