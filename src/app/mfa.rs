@@ -12,7 +12,7 @@ use super::model::{Device, LoginPolicy, Principal, SessionLength, SignedIn};
 use super::{Core, CoreError, secrets};
 use crate::domain::{Account, AccountId};
 use crate::secret::Secret;
-use crate::store::MfaChallenge;
+use crate::store::{AuditEvent, MfaChallenge};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use totp_rs::{Algorithm, TOTP};
@@ -256,7 +256,17 @@ impl Core {
             by,
             json!({ "by": "admin" }),
         );
-        if !self.store.remove_second_factors(id, &[event]).await? {
+        let mut removed = self.store.remove_second_factors(id, &[event.clone()]).await?;
+        // A lost phone may have held the passkeys too: all of them go.
+        for passkey in self.store.passkeys_of(id).await? {
+            let event = AuditEvent {
+                id: uuid::Uuid::now_v7().to_string(),
+                detail: json!({ "by": "admin", "factor": "passkey", "passkey": passkey.id }),
+                ..event.clone()
+            };
+            removed |= self.store.delete_passkey(id, &passkey.id, &[event]).await?;
+        }
+        if !removed {
             return Err(CoreError::SecondFactorMissing);
         }
         self.notify(&account, super::audit::AuditKind::SecondFactorDisabled)
