@@ -256,7 +256,10 @@ impl Core {
             by,
             json!({ "by": "admin" }),
         );
-        let mut removed = self.store.remove_second_factors(id, &[event.clone()]).await?;
+        let mut removed = self
+            .store
+            .remove_second_factors(id, std::slice::from_ref(&event))
+            .await?;
         // A lost phone may have held the passkeys too: all of them go.
         for passkey in self.store.passkeys_of(id).await? {
             let event = AuditEvent {
