@@ -461,18 +461,19 @@ impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
     }
 }
 
+crate::helpers::both_backends!(a_passkey_is_added_then_signs_in_alone_and_as_a_second_factor);
+
 /// Passkeys in Chromium with a virtual authenticator: added on the
 /// Security screen, then used to sign in with no password at all, and as
 /// the second step after a password.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_passkey_is_added_then_signs_in_alone_and_as_a_second_factor() {
+async fn a_passkey_is_added_then_signs_in_alone_and_as_a_second_factor(backend: Backend) {
     let Some(chromium) = chromium() else { return };
     let Some(driver) = Driver::start().await else {
         return;
     };
     // WebAuthn refuses IP addresses: the site is http://localhost:PORT.
     let port = crate::mailbox::free_port();
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+    let app = TestApp::spawn_with(backend, |c| {
         c.listen = format!("127.0.0.1:{port}").parse().unwrap();
         c.public_url = Some(url::Url::parse(&format!("http://localhost:{port}")).unwrap());
     })

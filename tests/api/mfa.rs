@@ -480,6 +480,23 @@ async fn the_web_page_enrols_an_app_and_asks_for_its_code(backend: Backend) {
     let (status, html) = next.get("/account").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Second factor enabled"), "in the activity list");
+
+    // A lost phone: a recovery code on the same page gets back in.
+    let mut lost = crate::helpers::PageSession::new(&app);
+    lost.get("/sign-in").await;
+    let (_, html) = lost
+        .post("/sign-in", &[("login", "ala@example.pl"), ("password", PASSWORD)])
+        .await;
+    let mfa_token = between(&html, "name=\"mfa_token\" value=\"", "\"");
+    let code = codes.lines().next().unwrap().trim().to_owned();
+    let (status, _) = lost
+        .post(
+            "/sign-in/second-factor",
+            &[("mfa_token", &mfa_token), ("recovery_code", &code)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(lost.get("/account").await.0, StatusCode::OK);
 }
 
 fn between(html: &str, start: &str, end: &str) -> String {
