@@ -44,9 +44,13 @@ impl FromRequestParts<AppState> for Authenticated {
             }
         };
         // `--require-mfa-for-role`: until such an account has a second
-        // factor, only enrolling one (and reading itself, signing out) works.
+        // factor, only enrolling one (an app or a passkey; reading itself,
+        // signing out) works.
         let path = parts.uri.path();
-        let enrolling = path.ends_with("/me") || path.contains("/me/mfa") || path.ends_with("/logout");
+        let enrolling = path.ends_with("/me")
+            || path.contains("/me/mfa")
+            || path.contains("/me/passkeys")
+            || path.ends_with("/logout");
         if !enrolling && state.core.must_enrol_second_factor(&principal.account).await? {
             return Err(crate::app::CoreError::SecondFactorEnrolmentRequired.into());
         }

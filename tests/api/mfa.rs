@@ -533,6 +533,12 @@ async fn a_required_role_must_enrol_first(backend: Backend) {
         app.get_with_token("/api/v1/me", token(&admin)).await.status(),
         StatusCode::OK
     );
+    let passkeys = app.get_with_token("/api/v1/me/passkeys", token(&admin)).await;
+    assert_eq!(
+        passkeys.status(),
+        StatusCode::OK,
+        "a passkey may be the factor enrolled"
+    );
     let dialect = app
         .post(
             "/api/auth/signin",
