@@ -32,9 +32,15 @@ pub fn http_only_cookie(
     HeaderValue::from_str(&cookie.build().to_string()).ok()
 }
 
-/// `Set-Cookie` for a new session; remember-me sessions outlive the browser.
-pub fn session_cookie(web: &WebSettings, secret: &str, max_age: Option<Duration>) -> Option<HeaderValue> {
-    http_only_cookie(web, SESSION_COOKIE, secret.to_owned(), SameSite::Lax, max_age)
+/// `Set-Cookie` for the session a sign-in opened (none when it opened
+/// none); remember-me sessions outlive the browser.
+pub fn session_cookie(web: &WebSettings, signed_in: &crate::app::SignedIn) -> Option<HeaderValue> {
+    let secret = signed_in.session_secret.as_ref()?;
+    let session = &signed_in.session;
+    let max_age = session
+        .remember_me
+        .then(|| session.expires_at - session.created_at);
+    http_only_cookie(web, SESSION_COOKIE, secret.clone(), SameSite::Lax, max_age)
 }
 
 /// `Set-Cookie` that removes the session cookie.

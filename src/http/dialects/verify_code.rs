@@ -150,9 +150,7 @@ fn signed_in(state: &AppState, signed_in: &SignedIn, message: &str) -> Response 
         "user": user(&signed_in.account),
     }))
     .into_response();
-    if let Some(secret) = &signed_in.session_secret
-        && let Some(cookie) = session_cookie(&state.web, secret, None)
-    {
+    if let Some(cookie) = session_cookie(&state.web, signed_in) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response

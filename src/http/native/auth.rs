@@ -106,14 +106,8 @@ pub(super) fn sign_in_answer(
 
 pub(super) fn token_response(state: &AppState, signed_in: &SignedIn) -> Response {
     let mut response = Json(TokenResponse::from(signed_in)).into_response();
-    if let Some(secret) = &signed_in.session_secret {
-        let max_age = signed_in
-            .session
-            .remember_me
-            .then(|| signed_in.session.expires_at - signed_in.session.created_at);
-        if let Some(cookie) = session_cookie(&state.web, secret, max_age) {
-            response.headers_mut().append(header::SET_COOKIE, cookie);
-        }
+    if let Some(cookie) = session_cookie(&state.web, signed_in) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }

@@ -76,7 +76,7 @@ pub async fn request_email_sign_in(
         .core
         .request_email_sign_in(&body.email, device.address, lang)
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
+    Ok(accepted())
 }
 
 /// Sign in with the mailed code (and the address) or the link's token; an

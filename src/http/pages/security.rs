@@ -193,11 +193,7 @@ pub(super) fn signed_in_page(
     match outcome {
         Ok(signed_in) => {
             let mut response = super::see_other("/account");
-            let remember = signed_in.session.remember_me;
-            let max_age = remember.then(|| signed_in.session.expires_at - signed_in.session.created_at);
-            if let Some(secret) = &signed_in.session_secret
-                && let Some(cookie) = session_cookie(&ctx.state().web, secret, max_age)
-            {
+            if let Some(cookie) = session_cookie(&ctx.state().web, &signed_in) {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
             ctx.finish(response)
