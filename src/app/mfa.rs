@@ -43,13 +43,6 @@ pub struct SecondFactorStatus {
     pub passkeys: u64,
 }
 
-impl SecondFactorStatus {
-    /// Whether sign-in asks for a second step.
-    pub fn any(&self) -> bool {
-        self.totp || self.passkeys > 0
-    }
-}
-
 /// The second step of a sign-in.
 pub enum SecondFactor<'a> {
     Totp(&'a str),
@@ -298,7 +291,7 @@ impl Core {
         {
             return Ok(false);
         }
-        Ok(!self.second_factors(&account.id).await?.any())
+        Ok(!self.store.has_second_factor(&account.id).await?)
     }
 
     /// After a right password: a sign-in challenge when the account has a
@@ -311,7 +304,7 @@ impl Core {
         policy: LoginPolicy,
     ) -> Result<(), CoreError> {
         let length = policy.length;
-        if !self.second_factors(&account.id).await?.any() {
+        if !self.store.has_second_factor(&account.id).await? {
             if !policy.second_step && self.must_enrol_second_factor(account).await? {
                 return Err(CoreError::SecondFactorEnrolmentRequired);
             }
@@ -450,8 +443,8 @@ impl Core {
     }
 }
 
-/// How authenticator apps name the account.
-fn account_label(account: &Account) -> String {
+/// How authenticator apps and passkeys name the account.
+pub(super) fn account_label(account: &Account) -> String {
     account
         .email
         .as_deref()

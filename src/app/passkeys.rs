@@ -4,9 +4,10 @@
 //! itself two factors). The relying party is `--public-url`'s host.
 
 use super::audit::AuditKind;
+use super::mfa::account_label;
 use super::model::{Device, Principal, SessionLength, SignedIn};
 use super::{Core, CoreError};
-use crate::domain::{Account, AccountId};
+use crate::domain::AccountId;
 use crate::store::{Ceremony, PasskeyRecord};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -372,13 +373,4 @@ impl Core {
         }
         self.start_session(account, SessionLength::Normal, device).await
     }
-}
-
-fn account_label(account: &Account) -> String {
-    account
-        .email
-        .as_deref()
-        .or(account.username.as_deref())
-        .unwrap_or(account.id.as_str())
-        .to_owned()
 }

@@ -31,6 +31,15 @@ impl Core {
         same_answer_in_same_time(self.send_reset_link(email, client, lang, &*self.links)).await
     }
 
+    /// `--email-sign-in` is on; otherwise its endpoints are not there.
+    fn email_sign_in_on(&self) -> Result<(), CoreError> {
+        if self.settings.email_sign_in {
+            Ok(())
+        } else {
+            Err(CoreError::NotFound("sign-in by mailed code"))
+        }
+    }
+
     /// Mails a sign-in code and link when `email` belongs to an enabled
     /// account (`--email-sign-in`); nothing otherwise, in the same time.
     #[tracing::instrument(skip_all)]
@@ -40,9 +49,7 @@ impl Core {
         client: Option<IpAddr>,
         lang: Lang,
     ) -> Result<(), CoreError> {
-        if !self.settings.email_sign_in {
-            return Err(CoreError::NotFound("sign-in by mailed code"));
-        }
+        self.email_sign_in_on()?;
         same_answer_in_same_time(self.send_sign_in_code(email, client, lang)).await
     }
 
@@ -72,9 +79,7 @@ impl Core {
         code: &str,
         device: crate::app::Device,
     ) -> Result<crate::app::SignedIn, CoreError> {
-        if !self.settings.email_sign_in {
-            return Err(CoreError::NotFound("sign-in by mailed code"));
-        }
+        self.email_sign_in_on()?;
         self.verify_email_code(email, None, code, device).await
     }
 
@@ -84,9 +89,7 @@ impl Core {
         token: &str,
         device: crate::app::Device,
     ) -> Result<crate::app::SignedIn, CoreError> {
-        if !self.settings.email_sign_in {
-            return Err(CoreError::NotFound("sign-in by mailed code"));
-        }
+        self.email_sign_in_on()?;
         self.verify_email_token(token, device).await
     }
 

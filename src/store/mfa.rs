@@ -313,6 +313,13 @@ impl SecondFactors for SqlStore {
         finish_challenge(&self.db, digest, now).await
     }
 
+    async fn has_second_factor(&self, account_id: &AccountId) -> Result<bool, StoreError> {
+        let sql = "SELECT (SELECT COUNT(*) FROM mfa_totp WHERE account_id = $1 AND confirmed_at IS NOT NULL) \
+             + (SELECT COUNT(*) FROM passkeys WHERE account_id = $1)";
+        let (factors,): (i64,) = self.db.fetch_one(sql, args![account_id.as_str()]).await?;
+        Ok(factors > 0)
+    }
+
     async fn mfa_challenge_account(
         &self,
         digest: &str,

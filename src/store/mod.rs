@@ -377,6 +377,9 @@ pub trait SecondFactors {
     ) -> Result<Option<MfaChallenge>, StoreError>;
     /// Uses a challenge up; false when it was used meanwhile.
     async fn finish_mfa_challenge(&self, digest: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Whether the account has a confirmed TOTP or a passkey: one query,
+    /// on every sign-in.
+    async fn has_second_factor(&self, account_id: &AccountId) -> Result<bool, StoreError>;
     /// Which account a live challenge belongs to (without taking a try).
     async fn mfa_challenge_account(
         &self,
