@@ -4,7 +4,8 @@
 use super::PageContext;
 use super::account::guard;
 use super::links::failure;
-use crate::app::{CoreError, Principal, SecondFactor, TotpEnrolment};
+use super::words::Words;
+use crate::app::{Core, CoreError, Principal, SecondFactor, TotpEnrolment};
 use crate::http::cookies::session_cookie;
 use crate::http::extract::ClientDevice;
 use crate::secret::Secret;
@@ -304,136 +305,122 @@ pub struct StepUpForm {
     name: Option<String>,
 }
 
-/// One of the screen's forms: checked, done by `act`, shown again.
-async fn act<F, Done>(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>, act: F) -> Response
-where
-    F: FnOnce(PageContext, Principal, StepUpForm) -> Done,
-    Done: Future<Output = (PageContext, Principal, Result<Shown, CoreError>, &'static str)>,
-{
+impl StepUpForm {
+    fn password(&self) -> Option<&str> {
+        self.password.as_ref().map(Secret::expose)
+    }
+
+    fn text(field: &Option<String>) -> &str {
+        field.as_deref().unwrap_or_default()
+    }
+}
+
+/// One of the screen's forms: checked, done by `step`, the screen shown
+/// again with `notice` (or why it failed).
+async fn act(
+    ctx: PageContext,
+    form: Result<Form<StepUpForm>, FormRejection>,
+    notice: fn(&Words) -> &'static str,
+    step: impl AsyncFnOnce(&Core, &Principal, &StepUpForm) -> Result<Shown, CoreError>,
+) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
     let principal = match guard(&ctx, form.csrf_token.as_deref()) {
         Ok(principal) => principal,
         Err(refused) => return refused,
     };
-    let (ctx, principal, done, notice) = act(ctx, principal, form).await;
-    match done {
-        Ok(shown) => render(&ctx, &principal, StatusCode::OK, shown, Some(notice)).await,
-        Err(CoreError::StepUpRequired) => {
-            let message = ctx.t.give_password;
-            render(
-                &ctx,
-                &principal,
-                StatusCode::FORBIDDEN,
-                Shown::Nothing,
-                Some(message),
-            )
-            .await
-        }
-        Err(CoreError::InvalidSecondFactor) => {
-            let message = ctx.t.wrong_code;
-            render(
-                &ctx,
-                &principal,
-                StatusCode::UNAUTHORIZED,
-                Shown::Nothing,
-                Some(message),
-            )
-            .await
-        }
+    let (status, shown, message) = match step(&ctx.state().core, &principal, &form).await {
+        Ok(shown) => (StatusCode::OK, shown, notice(&ctx.t)),
+        Err(CoreError::StepUpRequired) => (StatusCode::FORBIDDEN, Shown::Nothing, ctx.t.give_password),
+        Err(CoreError::InvalidSecondFactor) => (StatusCode::UNAUTHORIZED, Shown::Nothing, ctx.t.wrong_code),
         Err(error) => {
             let (status, message) = failure(&error, &ctx);
-            render(&ctx, &principal, status, Shown::Nothing, Some(message)).await
+            (status, Shown::Nothing, message)
         }
-    }
+    };
+    render(&ctx, &principal, status, shown, Some(message)).await
 }
 
 pub async fn add_app(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
-    act(ctx, form, |ctx, principal, form| async move {
-        let password = form.password.as_ref().map(Secret::expose);
-        let done = ctx
-            .state()
-            .core
-            .begin_totp(&principal, password)
-            .await
-            .map(Shown::Enrolment);
-        let notice = ctx.t.scan_intro;
-        (ctx, principal, done, notice)
-    })
+    act(
+        ctx,
+        form,
+        |t| t.scan_intro,
+        async |core, principal, form| {
+            core.begin_totp(principal, form.password())
+                .await
+                .map(Shown::Enrolment)
+        },
+    )
     .await
 }
 
 pub async fn confirm_app(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
-    act(ctx, form, |ctx, principal, form| async move {
-        let code = form.code.unwrap_or_default();
-        let done = ctx
-            .state()
-            .core
-            .confirm_totp(&principal, code.expose())
-            .await
-            .map(Shown::Codes);
-        let notice = ctx.t.app_enrolled;
-        (ctx, principal, done, notice)
-    })
+    act(
+        ctx,
+        form,
+        |t| t.app_enrolled,
+        async |core, principal, form| {
+            let code = form.code.as_ref().map(Secret::expose).unwrap_or_default();
+            core.confirm_totp(principal, code).await.map(Shown::Codes)
+        },
+    )
     .await
 }
 
 pub async fn new_codes(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
-    act(ctx, form, |ctx, principal, form| async move {
-        let password = form.password.as_ref().map(Secret::expose);
-        let done = ctx
-            .state()
-            .core
-            .regenerate_recovery_codes(&principal, password)
-            .await
-            .map(Shown::Codes);
-        let notice = ctx.t.recovery_codes_title;
-        (ctx, principal, done, notice)
-    })
+    act(
+        ctx,
+        form,
+        |t| t.recovery_codes_title,
+        async |core, principal, form| {
+            core.regenerate_recovery_codes(principal, form.password())
+                .await
+                .map(Shown::Codes)
+        },
+    )
     .await
 }
 
 pub async fn remove_app(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
-    act(ctx, form, |ctx, principal, form| async move {
-        let password = form.password.as_ref().map(Secret::expose);
-        let done = ctx
-            .state()
-            .core
-            .disable_totp(&principal, password)
-            .await
-            .map(|()| Shown::Nothing);
-        let notice = ctx.t.app_removed;
-        (ctx, principal, done, notice)
-    })
+    act(
+        ctx,
+        form,
+        |t| t.app_removed,
+        async |core, principal, form| {
+            core.disable_totp(principal, form.password())
+                .await
+                .map(|()| Shown::Nothing)
+        },
+    )
     .await
 }
 
 pub async fn rename_passkey(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
-    act(ctx, form, |ctx, principal, form| async move {
-        let (id, name) = (form.id.unwrap_or_default(), form.name.unwrap_or_default());
-        let done = ctx
-            .state()
-            .core
-            .rename_passkey(&principal, &id, &name)
-            .await
-            .map(|()| Shown::Nothing);
-        let notice = ctx.t.passkeys_title;
-        (ctx, principal, done, notice)
-    })
+    act(
+        ctx,
+        form,
+        |t| t.passkeys_title,
+        async |core, principal, form| {
+            let (id, name) = (StepUpForm::text(&form.id), StepUpForm::text(&form.name));
+            core.rename_passkey(principal, id, name)
+                .await
+                .map(|()| Shown::Nothing)
+        },
+    )
     .await
 }
 
 pub async fn delete_passkey(ctx: PageContext, form: Result<Form<StepUpForm>, FormRejection>) -> Response {
-    act(ctx, form, |ctx, principal, form| async move {
-        let id = form.id.unwrap_or_default();
-        let password = form.password.as_ref().map(Secret::expose);
-        let done = ctx
-            .state()
-            .core
-            .delete_passkey(&principal, &id, password)
-            .await
-            .map(|()| Shown::Nothing);
-        let notice = ctx.t.passkeys_title;
-        (ctx, principal, done, notice)
-    })
+    act(
+        ctx,
+        form,
+        |t| t.passkeys_title,
+        async |core, principal, form| {
+            let id = StepUpForm::text(&form.id);
+            core.delete_passkey(principal, id, form.password())
+                .await
+                .map(|()| Shown::Nothing)
+        },
+    )
     .await
 }
