@@ -15,16 +15,18 @@ use crate::store::{AuditEvent, AuditFilter, AuditPage};
 use serde_json::Value;
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::Arc;
 use time::Duration;
 
-/// Where a request came from.
+/// Where a request came from. Set on every request and read only by
+/// the few that record an event: cloning it is a reference count.
 #[derive(Debug, Clone, Default)]
 pub struct Origin {
     /// `native`, `web`, a dialect's name, or `cli`.
     pub api: Option<&'static str>,
-    pub request_id: Option<String>,
+    pub request_id: Option<Arc<str>>,
     pub address: Option<IpAddr>,
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Arc<str>>,
 }
 
 tokio::task_local! {
@@ -210,7 +212,7 @@ impl Core {
             address: origin.address.map(|a| a.to_canonical().to_string()),
             user_agent: origin.user_agent.map(|ua| ua.chars().take(512).collect()),
             api: origin.api.map(str::to_owned),
-            request_id: origin.request_id,
+            request_id: origin.request_id.as_deref().map(str::to_owned),
             detail,
         }
     }

@@ -28,7 +28,7 @@ fn origin_of(request: &Request<Body>, trusted_proxies: &[IpNet]) -> Origin {
             .headers()
             .get(name)
             .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
+            .map(Arc::from)
     };
     Origin {
         api: None,
