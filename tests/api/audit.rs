@@ -3,7 +3,7 @@
 //! activity (on the account page too, devices named as a person reads
 //! them); `klucznik audit` prints it.
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, both_backends, token};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, both_backends, send, token};
 use crate::mailbox::{Received, wait_for_files};
 use klucznik::app::audit::AuditKind;
 use reqwest::StatusCode;
@@ -30,20 +30,6 @@ async fn mail_to(app: &TestApp, to: &str, count: usize) -> Received {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("fewer than {count} messages to {to}");
-}
-
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    who: &Value,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(token(who));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
 }
 
 /// Every event an admin can page through.

@@ -330,6 +330,25 @@ impl TestApp {
     }
 }
 
+/// A request as the account of `login` (its bearer token), with a JSON
+/// body when there is one.
+pub async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    login: &Value,
+    body: impl Into<Option<Value>>,
+) -> Response {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token(login));
+    if let Some(body) = body.into() {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
 pub fn token(login: &Value) -> &str {
     login["access_token"].as_str().unwrap()
 }

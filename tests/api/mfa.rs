@@ -3,7 +3,7 @@
 //! expiry, single use and tries, step-up, an admin's reset, the refusal of
 //! the seed dialects, and the secret encrypted at rest.
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, both_backends, token};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, both_backends, send, token};
 use klucznik::app::clock::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -23,22 +23,6 @@ pub fn code_at(secret: &str, at: OffsetDateTime) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
     let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "x".into()).unwrap();
     totp.generate(at.unix_timestamp() as u64)
-}
-
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    who: &Value,
-    body: Value,
-) -> reqwest::Response {
-    app.client
-        .request(method, app.url(path))
-        .bearer_auth(token(who))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Signs up, enrols an authenticator app and confirms it: the login
