@@ -20,10 +20,7 @@ pub async fn accounts(
     if on_conflict == OnConflict::Skip {
         return accounts_skipping(db, batch).await;
     }
-    let insert = match on_conflict {
-        OnConflict::Fail => accounts::INSERT.to_owned(),
-        OnConflict::Skip | OnConflict::Update => format!("{} ON CONFLICT DO NOTHING", accounts::INSERT),
-    };
+    let insert = row_insert(accounts::INSERT, on_conflict);
     let mut tx = Tx::begin(db).await?;
     let mut counts = ImportCounts::default();
     for (index, account) in batch.iter().enumerate() {
@@ -37,11 +34,7 @@ pub async fn accounts(
             }
             Ok(_) => counts.skipped += 1,
             Err(StoreError::Conflict(_)) if on_conflict == OnConflict::Fail => {
-                tx.rollback().await?;
-                return Ok(ImportCounts {
-                    conflict: Some(index),
-                    ..ImportCounts::default()
-                });
+                return stopped_at(tx, index).await;
             }
             Err(other) => return Err(other),
         }
@@ -114,10 +107,7 @@ pub async fn members(
     batch: &[(Member, MemberChange)],
     on_conflict: OnConflict,
 ) -> Result<ImportCounts, StoreError> {
-    let insert = match on_conflict {
-        OnConflict::Fail => members::INSERT.to_owned(),
-        OnConflict::Skip | OnConflict::Update => format!("{} ON CONFLICT DO NOTHING", members::INSERT),
-    };
+    let insert = row_insert(members::INSERT, on_conflict);
     let mut tx = Tx::begin(db).await?;
     let mut counts = ImportCounts::default();
     for (index, (member, change)) in batch.iter().enumerate() {
@@ -131,15 +121,29 @@ pub async fn members(
             }
             Ok(_) => counts.skipped += 1,
             Err(StoreError::Conflict(_)) if on_conflict == OnConflict::Fail => {
-                tx.rollback().await?;
-                return Ok(ImportCounts {
-                    conflict: Some(index),
-                    ..ImportCounts::default()
-                });
+                return stopped_at(tx, index).await;
             }
             Err(other) => return Err(other),
         }
     }
     tx.commit().await?;
     Ok(counts)
+}
+
+/// The row-by-row INSERT: a row that matches a stored one inserts nothing
+/// (to skip or update it), or fails (`Fail`).
+fn row_insert(insert: &str, on_conflict: OnConflict) -> String {
+    match on_conflict {
+        OnConflict::Fail => insert.to_owned(),
+        OnConflict::Skip | OnConflict::Update => format!("{insert} ON CONFLICT DO NOTHING"),
+    }
+}
+
+/// `Fail` met a stored row at `index`: nothing of the batch is stored.
+async fn stopped_at(tx: Tx, index: usize) -> Result<ImportCounts, StoreError> {
+    tx.rollback().await?;
+    Ok(ImportCounts {
+        conflict: Some(index),
+        ..ImportCounts::default()
+    })
 }
