@@ -66,6 +66,24 @@ pub async fn enrolled(app: &TestApp, email: &str) -> (Value, String, Vec<String>
     (login, secret, codes)
 }
 
+/// jwt-roles, which has no second step, refuses the account's right
+/// password in its own shape (`{"message"}` alone), naming the reason.
+async fn jwt_roles_refuses(app: &TestApp, username: &str) {
+    let refused = app
+        .post(
+            "/api/auth/signin",
+            json!({ "username": username, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("second factor"),
+        "{body}"
+    );
+    assert_eq!(body.as_object().unwrap().len(), 1, "jwt-roles' shape: {body}");
+}
+
 /// A right password: the mfa_token of the next step.
 async fn first_step(app: &TestApp, email: &str) -> String {
     let answer = app.login(email, PASSWORD).await;
@@ -360,19 +378,7 @@ async fn dialects_refuse_and_admins_reset_second_factors(backend: Backend) {
     );
 
     // jwt-roles has no second step: refused in its own shape, with the reason.
-    let refused = app
-        .post(
-            "/api/auth/signin",
-            json!({ "username": "ala@example.pl", "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let body: Value = refused.json().await.unwrap();
-    assert!(
-        body["message"].as_str().unwrap().contains("second factor"),
-        "{body}"
-    );
-    assert_eq!(body.as_object().unwrap().len(), 1, "jwt-roles' shape: {body}");
+    jwt_roles_refuses(&app, "ala@example.pl").await;
 
     // An admin sees the factor and removes it (a lost phone).
     let admin = app.admin("admin@example.pl").await;
@@ -523,18 +529,7 @@ async fn a_required_role_must_enrol_first(backend: Backend) {
         StatusCode::OK,
         "a passkey may be the factor enrolled"
     );
-    let dialect = app
-        .post(
-            "/api/auth/signin",
-            json!({ "username": "admin@example.pl", "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(dialect.status(), StatusCode::FORBIDDEN);
-    let body: Value = dialect.json().await.unwrap();
-    assert!(
-        body["message"].as_str().unwrap().contains("second factor"),
-        "{body}"
-    );
+    jwt_roles_refuses(&app, "admin@example.pl").await;
 
     let begun: Value = send(
         &app,
