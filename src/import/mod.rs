@@ -152,13 +152,12 @@ where
 {
     let started = Instant::now();
     let file = std::fs::File::open(&options.file).map_err(|e| format!("{}: {e}", options.file.display()))?;
-    let total_rows = count_lines(&options.file);
     let rejects_path = options
         .rejects
         .clone()
         .unwrap_or_else(|| options.file.with_extension("rejects.jsonl"));
     let mut rejects = Rejects::new(rejects_path);
-    let mut progress = Progress::new(total_rows);
+    let mut progress = Progress::new(&options.file);
     let mut summary = Summary::default();
     let mut batch = Vec::with_capacity(BATCH);
     let mut lines = Vec::with_capacity(BATCH);
@@ -290,9 +289,11 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total_rows: u64) -> Self {
+    /// The bar's length is the file's lines, counted (a second read of
+    /// the file) only when there is a terminal to show it on.
+    fn new(file: &Path) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(total_rows);
+            let bar = indicatif::ProgressBar::new(count_lines(file));
             let style = indicatif::ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} rows, {per_sec}, {msg} [{elapsed_precise}, {eta} left]",
             )
