@@ -91,7 +91,7 @@ impl Core {
             return Err(CoreError::InvalidRefreshToken);
         }
         let now = self.now();
-        let principal = self.live_refresh_session(&record, now).await?;
+        let principal = self.live_refresh_session(&record.session_id, now).await?;
         if now > principal.session.created_at + self.settings.fixed_refresh_ttl {
             return Err(CoreError::RefreshTokenExpired);
         }

@@ -28,23 +28,34 @@ impl Core {
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<SignedIn, CoreError> {
         let presented = refresh_token.trim();
-        let now = self.now();
-        let (digest, mut record) = self.refresh_record(presented).await?;
-        let principal = self.live_refresh_session(&record, now).await?;
-        if record.used_at.is_none() {
-            let successor = secrets::random_secret();
-            let sealed = secrets::seal_successor(presented, &successor)
-                .ok_or_else(|| CoreError::internal("sealing failed"))?;
-            match self
-                .store
-                .rotate_refresh_token(&digest, &secrets::digest(&successor), &sealed, now)
-                .await?
-            {
-                Rotation::Rotated => return self.refreshed(principal, successor, now),
-                Rotation::AlreadyUsed(raced) => record = raced,
-                Rotation::Unknown => return Err(CoreError::InvalidRefreshToken),
-            }
+        if !plausible_refresh_token(presented) {
+            return Err(CoreError::InvalidRefreshToken);
         }
+        let now = self.now();
+        // Claimed before its session is checked, so the usual case is one
+        // statement: a token whose session is over is of no further use
+        // anyway, and the session's state, not the token's, says why.
+        let successor = secrets::random_secret();
+        let sealed = secrets::seal_successor(presented, &successor)
+            .ok_or_else(|| CoreError::internal("sealing failed"))?;
+        let record = match self
+            .store
+            .rotate_refresh_token(
+                &secrets::digest(presented),
+                &secrets::digest(&successor),
+                &sealed,
+                now,
+            )
+            .await?
+        {
+            Rotation::Rotated(session_id) => {
+                let principal = self.live_refresh_session(&session_id, now).await?;
+                return self.refreshed(principal, successor, now);
+            }
+            Rotation::AlreadyUsed(record) => record,
+            Rotation::Unknown => return Err(CoreError::InvalidRefreshToken),
+        };
+        let principal = self.live_refresh_session(&record.session_id, now).await?;
         let within_grace = record
             .used_at
             .is_some_and(|used| now - used <= self.settings.refresh_grace);
@@ -72,7 +83,7 @@ impl Core {
         &self,
         presented: &str,
     ) -> Result<(String, RefreshTokenRecord), CoreError> {
-        if presented.is_empty() || presented.len() > 256 {
+        if !plausible_refresh_token(presented) {
             return Err(CoreError::InvalidRefreshToken);
         }
         let digest = secrets::digest(presented);
@@ -85,12 +96,12 @@ impl Core {
     /// The live session of a refresh token; one that is not live says why.
     pub(super) async fn live_refresh_session(
         &self,
-        record: &RefreshTokenRecord,
+        session_id: &SessionId,
         now: OffsetDateTime,
     ) -> Result<Principal, CoreError> {
-        match self.live_session(&record.session_id, now).await? {
+        match self.live_session(session_id, now).await? {
             Some(principal) => Ok(principal),
-            None => Err(self.why_not_live(&record.session_id, now).await?),
+            None => Err(self.why_not_live(session_id, now).await?),
         }
     }
 
@@ -277,4 +288,10 @@ impl Core {
             _ => Err(CoreError::NotFound("session")),
         }
     }
+}
+
+/// Refresh tokens are 43 characters; anything empty or far longer is
+/// refused before hashing or a look-up.
+fn plausible_refresh_token(presented: &str) -> bool {
+    !presented.is_empty() && presented.len() <= 256
 }

@@ -16,8 +16,8 @@ pub struct RefreshTokenRecord {
 /// Result of trying to mark a refresh token used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
-    /// This call used the token; the successor is stored.
-    Rotated,
+    /// This call used the token of this session; the successor is stored.
+    Rotated(SessionId),
     /// Someone used it first.
     AlreadyUsed(RefreshTokenRecord),
     Unknown,

@@ -4,7 +4,7 @@
 use super::db::{Db, Tx, args};
 use super::rows::{PrincipalRow, RefreshTokenRow, SessionRow};
 use super::{AuditEvent, RefreshTokenRecord, Rotation, StoreError, audit, to_millis};
-use crate::domain::{Account, Session};
+use crate::domain::{Account, Session, SessionId};
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
@@ -159,8 +159,8 @@ pub async fn rotate_refresh_token(
     let claim = "UPDATE refresh_tokens SET used_at = $2, sealed_successor = $3, successor_digest = $4 \
          WHERE digest = $1 AND used_at IS NULL RETURNING session_id";
     let values = args![used_digest, to_millis(now), sealed_successor, successor_digest];
-    if db.fetch_optional::<(String,)>(claim, values).await?.is_some() {
-        return Ok(Rotation::Rotated);
+    if let Some((session_id,)) = db.fetch_optional::<(String,)>(claim, values).await? {
+        return Ok(Rotation::Rotated(SessionId::from(session_id)));
     }
     Ok(match refresh_token(db, used_digest).await? {
         Some(record) => Rotation::AlreadyUsed(record),
