@@ -163,6 +163,7 @@ impl Application {
                 csrf: Arc::new(csrf),
             },
             &config.dialects,
+            config.metrics_listen.is_some(),
         )
         .map_err(|e| ConfigError::new("--api / KLUCZNIK_API", e.message))?;
         let metrics = match config.metrics_listen {

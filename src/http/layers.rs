@@ -14,6 +14,7 @@ use axum::response::Response;
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -25,60 +26,36 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>) -> Router {
+/// The whole application around `routes`. Only what needs the matched
+/// route (the request metrics, when counted) is layered route by route:
+/// a `Router::layer` wraps each route in its own boxed copy of the stack,
+/// cloned on every request, so everything else wraps the router once.
+pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>, count_requests: bool) -> Router {
     let claims = Arc::clone(&dialects);
     let limit = web.request_timeout;
-    let mut app = routes
+    let mut routes = routes
         // Unknown paths a dialect claims answer in its shape; others natively.
         .fallback(move |uri: Uri| async move {
             dialects
                 .not_found_for(uri.path())
                 .unwrap_or_else(|| Problem::not_found().render_with(super::error::render))
         })
-        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
-    // Anything still unrendered (the web page's few JSON failures) is native.
-    app = super::problem::render_layer(app, super::error::render);
-    app = app.layer(axum::middleware::from_fn(super::metrics::track));
-    let trusted_proxies: Arc<[ipnet::IpNet]> = web.trusted_proxies.clone().into();
-    app = app.layer(axum::middleware::from_fn(
-        move |request: Request<Body>, next: Next| {
-            super::origin::note_origin(Arc::clone(&trusted_proxies), request, next)
-        },
-    ));
-    app = app.layer(axum::middleware::from_fn(
-        move |request: Request<Body>, next: Next| within_deadline(limit, Arc::clone(&claims), request, next),
-    ));
-    if !web.cors_origins.is_empty() {
-        app = app.layer(cors(&web.cors_origins));
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() });
+    if count_requests {
+        routes = routes.layer(axum::middleware::from_fn(super::metrics::track));
     }
-    if web.public_url.scheme() == "https" {
+    let trusted_proxies: Arc<[ipnet::IpNet]> = web.trusted_proxies.clone().into();
+    let hsts = (web.public_url.scheme() == "https").then(|| {
         // Served over TLS (usually behind a proxy): browsers must never
         // fall back to plain HTTP for it.
-        app = app.layer(SetResponseHeaderLayer::overriding(
+        SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        ));
-    }
-    app.layer(axum::middleware::map_response(json_content_security_policy))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        )
+    });
+    let cors = (!web.cors_origins.is_empty()).then(|| cors(&web.cors_origins));
+    let stack = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
@@ -97,7 +74,44 @@ pub fn wrap(routes: Router, web: &WebSettings, dialects: Arc<Claims>) -> Router 
                 // the render layer whatever the level.
                 .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG)),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(axum::middleware::map_response(json_content_security_policy))
+        .option_layer(hsts)
+        .option_layer(cors)
+        .layer(axum::middleware::from_fn(
+            move |request: Request<Body>, next: Next| {
+                within_deadline(limit, Arc::clone(&claims), request, next)
+            },
+        ))
+        .layer(axum::middleware::from_fn(
+            move |request: Request<Body>, next: Next| {
+                super::origin::note_origin(Arc::clone(&trusted_proxies), request, next)
+            },
+        ))
+        // Anything still unrendered (the web page's few JSON failures) is native.
+        .layer(axum::middleware::map_response(|response: Response| {
+            super::problem::render_problems(super::error::render, response)
+        }))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .service(routes);
+    Router::new().fallback_service(stack)
 }
 
 /// The path with any segment long enough to be a secret (a mailed link's

@@ -71,7 +71,11 @@ impl WebSettings {
 
 /// The whole application: every API, with the layers around it; fails when
 /// the mounted dialects clash.
-pub fn router(state: AppState, mounts: &[dialects::DialectMount]) -> Result<Router, dialects::MountError> {
+pub fn router(
+    state: AppState,
+    mounts: &[dialects::DialectMount],
+    count_requests: bool,
+) -> Result<Router, dialects::MountError> {
     let dialects::Mounted {
         router: dialect_routes,
         claims,
@@ -80,5 +84,5 @@ pub fn router(state: AppState, mounts: &[dialects::DialectMount]) -> Result<Rout
     let routes = problem::render_layer(native, error::render)
         .merge(origin::mark_api(pages::router(), "web").with_state(state.clone()))
         .merge(dialect_routes.with_state(state.clone()));
-    Ok(layers::wrap(routes, &state.web, Arc::new(claims)))
+    Ok(layers::wrap(routes, &state.web, Arc::new(claims), count_requests))
 }
