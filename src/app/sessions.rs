@@ -28,9 +28,7 @@ impl Core {
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<SignedIn, CoreError> {
         let presented = refresh_token.trim();
-        if !plausible_refresh_token(presented) {
-            return Err(CoreError::InvalidRefreshToken);
-        }
+        let digest = refresh_token_digest(presented)?;
         let now = self.now();
         // Claimed before its session is checked, so the usual case is one
         // statement: a token whose session is over is of no further use
@@ -40,12 +38,7 @@ impl Core {
             .ok_or_else(|| CoreError::internal("sealing failed"))?;
         let record = match self
             .store
-            .rotate_refresh_token(
-                &secrets::digest(presented),
-                &secrets::digest(&successor),
-                &sealed,
-                now,
-            )
+            .rotate_refresh_token(&digest, &secrets::digest(&successor), &sealed, now)
             .await?
         {
             Rotation::Rotated(session_id) => {
@@ -83,10 +76,7 @@ impl Core {
         &self,
         presented: &str,
     ) -> Result<(String, RefreshTokenRecord), CoreError> {
-        if !plausible_refresh_token(presented) {
-            return Err(CoreError::InvalidRefreshToken);
-        }
-        let digest = secrets::digest(presented);
+        let digest = refresh_token_digest(presented)?;
         match self.store.refresh_token(&digest).await? {
             Some(record) => Ok((digest, record)),
             None => Err(CoreError::InvalidRefreshToken),
@@ -290,8 +280,11 @@ impl Core {
     }
 }
 
-/// Refresh tokens are 43 characters; anything empty or far longer is
-/// refused before hashing or a look-up.
-fn plausible_refresh_token(presented: &str) -> bool {
-    !presented.is_empty() && presented.len() <= 256
+/// The stored form of a presented refresh token. Refresh tokens are 43
+/// characters; anything empty or far longer is refused before hashing.
+fn refresh_token_digest(presented: &str) -> Result<String, CoreError> {
+    if presented.is_empty() || presented.len() > 256 {
+        return Err(CoreError::InvalidRefreshToken);
+    }
+    Ok(secrets::digest(presented))
 }

@@ -4,8 +4,9 @@
 //! limit trips and the hashing pool's wait; the gauges (outbox, pools,
 //! hashing queue) are read from the core when scraped.
 //!
-//! The recorder is process-wide (the `metrics` facade has one): every
-//! server in one process adds to the same figures.
+//! The recorder is process-wide (the `metrics` facade has one): the core's
+//! counters of every server in one process add to the same figures; HTTP
+//! requests are counted only by servers started with `--metrics-listen`.
 
 use crate::app::Core;
 use axum::Router;
@@ -50,10 +51,6 @@ pub fn recorder() -> Option<PrometheusHandle> {
 /// Counts a request and times it, labelled by its route's template (never
 /// the path itself: ids and tokens would make a series each).
 pub async fn track(request: Request<Body>, next: Next) -> Response {
-    if !matches!(RECORDER.get(), Some(Some(_))) {
-        // No --metrics-listen: nothing to count.
-        return next.run(request).await;
-    }
     let started = Instant::now();
     let route = request
         .extensions()
