@@ -283,15 +283,18 @@ impl Core {
     /// Whether the account must enrol a second factor first
     /// (`--require-mfa-for-role`) and has none.
     pub async fn must_enrol_second_factor(&self, account: &Account) -> Result<bool, CoreError> {
-        if !self
-            .settings
-            .second_factor_roles
-            .iter()
-            .any(|role| account.has_role(*role))
-        {
+        if !self.second_factor_required_of(account) {
             return Ok(false);
         }
         Ok(!self.store.has_second_factor(&account.id).await?)
+    }
+
+    /// Whether the account's roles call for a second factor.
+    fn second_factor_required_of(&self, account: &Account) -> bool {
+        self.settings
+            .second_factor_roles
+            .iter()
+            .any(|role| account.has_role(*role))
     }
 
     /// After a right password: a sign-in challenge when the account has a
@@ -303,9 +306,21 @@ impl Core {
         account: &Account,
         policy: LoginPolicy,
     ) -> Result<(), CoreError> {
+        let has_factor = self.store.has_second_factor(&account.id).await?;
+        self.second_factor_gate_of(account, policy, has_factor).await
+    }
+
+    /// `second_factor_gate`, where whether the account has a second factor
+    /// was read with it.
+    pub(super) async fn second_factor_gate_of(
+        &self,
+        account: &Account,
+        policy: LoginPolicy,
+        has_factor: bool,
+    ) -> Result<(), CoreError> {
         let length = policy.length;
-        if !self.store.has_second_factor(&account.id).await? {
-            if !policy.second_step && self.must_enrol_second_factor(account).await? {
+        if !has_factor {
+            if !policy.second_step && self.second_factor_required_of(account) {
                 return Err(CoreError::SecondFactorEnrolmentRequired);
             }
             return Ok(());

@@ -68,7 +68,11 @@ impl Core {
                 return Err(refused);
             }
         };
-        let account = self.store.account_by_login(&login_key).await?;
+        let found = self.store.account_for_sign_in(&login_key).await?;
+        let (account, has_second_factor) = match found {
+            Some((account, has_factor)) => (Some(account), has_factor),
+            None => (None, false),
+        };
         let verdict = self
             .hasher
             .verify(password, account.as_ref().map(|a| a.password_hash.as_str()))
@@ -84,17 +88,21 @@ impl Core {
             self.sign_in_failed(known.as_ref(), reason).await;
             return Err(CoreError::InvalidCredentials);
         };
-        self.store
-            .clear_login_failures([&lockout.pair.key, &lockout.account.key])
-            .await?;
+        // A right password clears both counters: with the new session in
+        // its transaction, or on its own when no session follows.
+        let cleared = [lockout.pair.key.as_str(), lockout.account.key.as_str()];
         self.readmit(Limited::SignInFailures, client).await?;
-        if account.disabled {
-            self.sign_in_failed(Some(&account.id), "disabled").await;
-            return Err(CoreError::AccountDisabled);
-        }
-        if require_verified_email && account.email.is_some() && account.email_verified_at.is_none() {
-            self.sign_in_failed(Some(&account.id), "email_not_verified").await;
-            return Err(CoreError::EmailNotVerified);
+        let refused = if account.disabled {
+            Some((CoreError::AccountDisabled, "disabled"))
+        } else if require_verified_email && account.email.is_some() && account.email_verified_at.is_none() {
+            Some((CoreError::EmailNotVerified, "email_not_verified"))
+        } else {
+            None
+        };
+        if let Some((refusal, reason)) = refused {
+            self.store.clear_login_failures(cleared).await?;
+            self.sign_in_failed(Some(&account.id), reason).await;
+            return Err(refusal);
         }
         if verdict == Verdict::MatchNeedsRehash
             && let Ok(parsed) = Password::parse(password)
@@ -103,8 +111,14 @@ impl Core {
             account.updated_at = now;
             self.store.update_account(&account, &[]).await?;
         }
-        self.second_factor_gate(&account, policy).await?;
-        self.start_session(account, policy.length, device).await
+        if let Err(gated) = self
+            .second_factor_gate_of(&account, policy, has_second_factor)
+            .await
+        {
+            self.store.clear_login_failures(cleared).await?;
+            return Err(gated);
+        }
+        self.open_session(account, policy.length, device, &cleared).await
     }
 
     /// Counts a second-factor attempt of the account, paused like a
@@ -120,7 +134,8 @@ impl Core {
             rule: self.lockout_rule(self.settings.lockout_threshold),
             failures: 0,
         };
-        Ok(SecondFactorTry(self.reserve_counter(counter, self.now()).await?))
+        let [counter] = self.reserve_counters([counter], self.now()).await?;
+        Ok(SecondFactorTry(counter))
     }
 
     /// How the reserved second-factor try went.
@@ -166,39 +181,52 @@ impl Core {
             rule: self.lockout_rule(self.settings.account_lockout_threshold),
             failures: 0,
         };
-        let pair = self.reserve_counter(pair, now).await?;
-        match self.reserve_counter(account, now).await {
-            Ok(account) => Ok(Lockout { pair, account }),
-            Err(refused) => {
-                self.store.release_login_attempt(&pair.key).await?;
-                Err(refused)
-            }
-        }
+        let [pair, account] = self.reserve_counters([pair, account], now).await?;
+        Ok(Lockout { pair, account })
     }
 
-    async fn reserve_counter(
+    /// Reserves an attempt on every counter in one statement, or on none:
+    /// when one refuses, those granted are taken back and the first
+    /// refusal answers.
+    async fn reserve_counters<const N: usize>(
         &self,
-        mut counter: LockoutCounter,
+        mut counters: [LockoutCounter; N],
         now: OffsetDateTime,
-    ) -> Result<LockoutCounter, CoreError> {
-        match self
-            .store
-            .reserve_login_attempt(&counter.key, now, &counter.rule)
-            .await?
-        {
-            LoginReservation::Paused { until } => {
-                metrics::counter!("klucznik_rate_limit_trips_total", "limit" => "lockout").increment(1);
-                Err(CoreError::TooManyAttempts {
-                    retry_after_secs: seconds_until(now, until),
-                })
-            }
-            // The threshold's worth of attempts is being checked: a moment.
-            LoginReservation::Busy => Err(CoreError::TooManyAttempts { retry_after_secs: 1 }),
-            LoginReservation::Granted { failures } => {
-                counter.failures = failures;
-                Ok(counter)
+    ) -> Result<[LockoutCounter; N], CoreError> {
+        let keys: Vec<(&str, &LockoutRule)> = counters
+            .iter()
+            .map(|counter| (counter.key.as_str(), &counter.rule))
+            .collect();
+        let answers = self.store.reserve_login_attempts(&keys, now).await?;
+        if answers.len() != N {
+            return Err(CoreError::internal("lockout counters answered out of step"));
+        }
+        let mut refusal = None;
+        for (counter, answer) in counters.iter_mut().zip(&answers) {
+            match *answer {
+                LoginReservation::Granted { failures } => counter.failures = failures,
+                refused => {
+                    refusal.get_or_insert(refused);
+                }
             }
         }
+        let refusal = match refusal {
+            None => return Ok(counters),
+            Some(LoginReservation::Paused { until }) => {
+                metrics::counter!("klucznik_rate_limit_trips_total", "limit" => "lockout").increment(1);
+                CoreError::TooManyAttempts {
+                    retry_after_secs: seconds_until(now, until),
+                }
+            }
+            // The threshold's worth of attempts is being checked: a moment.
+            Some(_) => CoreError::TooManyAttempts { retry_after_secs: 1 },
+        };
+        for (counter, answer) in counters.iter().zip(&answers) {
+            if matches!(answer, LoginReservation::Granted { .. }) {
+                self.store.release_login_attempt(&counter.key).await?;
+            }
+        }
+        Err(refusal)
     }
 
     /// The reserved attempt failed: each counter pauses when its rule says.
@@ -256,6 +284,18 @@ impl Core {
         length: SessionLength,
         device: Device,
     ) -> Result<SignedIn, CoreError> {
+        self.open_session(account, length, device, &[]).await
+    }
+
+    /// `start_session`, clearing the lockout counters `cleared` in the
+    /// same transaction (a sign-in by password).
+    async fn open_session(
+        &self,
+        account: Account,
+        length: SessionLength,
+        device: Device,
+        cleared: &[&str],
+    ) -> Result<SignedIn, CoreError> {
         let now = self.now();
         let remember_me = length == SessionLength::RememberMe;
         let (lifetime, idle) = if remember_me {
@@ -285,6 +325,7 @@ impl Core {
                 &secrets::digest(&session_secret),
                 &secrets::digest(&refresh_token),
                 &[event],
+                cleared,
             )
             .await?;
         tracing::info!(account_id = %account.id, session_id = %session.id, "signed in");

@@ -1,8 +1,9 @@
 //! Accounts: insert (with the first verification and its mail), update,
 //! look-ups, and the admin's paged search.
 
+use super::batch::{Batch, Statement};
 use super::db::{Arg, Db, Tx, args};
-use super::rows::{AccountRow, like_pattern, roles_column};
+use super::rows::{AccountRow, SignInRow, like_pattern, roles_column};
 use super::{
     AccountPage, AuditEvent, OutboxMessage, StoreError, VerificationRecord, audit, outbox, to_millis,
     verification,
@@ -10,9 +11,19 @@ use super::{
 use crate::domain::{Account, case_fold};
 use sqlx::AssertSqlSafe;
 
-/// The columns `AccountRow` reads, before a query's own clauses.
-const SELECT_ACCOUNTS: &str = "SELECT id, email, username, password_hash, email_verified_at, roles, \
-     custom_username, disabled, created_at, updated_at, external_id FROM accounts ";
+/// The columns `AccountRow` reads (a macro, so that `concat!` takes it).
+macro_rules! account_columns {
+    () => {
+        "id, email, username, password_hash, email_verified_at, roles, \
+         custom_username, disabled, created_at, updated_at, external_id"
+    };
+}
+/// Before a query's own clauses.
+const SELECT_ACCOUNTS: &str = concat!("SELECT ", account_columns!(), " FROM accounts ");
+
+/// An email matches before a username that happens to look the same.
+const BY_LOGIN: &str = "WHERE email_normalized = $1 OR username_normalized = $1 \
+     ORDER BY CASE WHEN email_normalized = $1 THEN 0 ELSE 1 END LIMIT 1";
 
 const SEARCH: &str = "WHERE $1 IS NULL OR lower(id) LIKE $1 ESCAPE '\\' \
      OR email_normalized LIKE $1 ESCAPE '\\' OR username_normalized LIKE $1 ESCAPE '\\' ";
@@ -47,16 +58,12 @@ pub async fn insert(
     mail: Option<&OutboxMessage>,
     events: &[AuditEvent],
 ) -> Result<(), StoreError> {
-    let mut tx = Tx::begin(db).await?;
-    tx.execute(INSERT, columns(account)).await?;
-    if let Some(verification) = verification {
-        verification::insert_on(&mut tx, verification).await?;
-    }
-    if let Some(mail) = mail {
-        outbox::insert_on(&mut tx, mail).await?;
-    }
-    audit::insert_on(&mut tx, events).await?;
-    tx.commit().await
+    let mut batch = Batch::default();
+    batch.add(Statement::new(INSERT, columns(account)));
+    batch.extend(verification.map(verification::insert));
+    batch.extend(mail.map(outbox::insert));
+    batch.extend(audit::inserts(events));
+    batch.run(db).await
 }
 
 /// Saves every mutable field of `account`, inside a transaction.
@@ -94,14 +101,25 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<Account>, StoreError> {
 /// The account whose email or username is `login`, compared case-folded;
 /// an email wins over a username.
 pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>, StoreError> {
-    let sql = format!(
-        "{SELECT_ACCOUNTS}WHERE email_normalized = $1 OR username_normalized = $1 \
-         ORDER BY CASE WHEN email_normalized = $1 THEN 0 ELSE 1 END LIMIT 1"
-    );
+    let sql = format!("{SELECT_ACCOUNTS}{BY_LOGIN}");
     let row: Option<AccountRow> = db
         .fetch_optional(AssertSqlSafe(sql), args![case_fold(login)])
         .await?;
     Ok(row.map(Account::from))
+}
+
+/// `by_login`, and whether the account has a confirmed second factor (a
+/// TOTP or a passkey): all a sign-in reads, in one statement.
+pub async fn for_sign_in(db: &Db, login: &str) -> Result<Option<(Account, bool)>, StoreError> {
+    let sql = format!(
+        "SELECT {}, {} AS has_second_factor FROM accounts {BY_LOGIN}",
+        account_columns!(),
+        super::mfa::second_factor_of("accounts.id")
+    );
+    let row: Option<SignInRow> = db
+        .fetch_optional(AssertSqlSafe(sql), args![case_fold(login)])
+        .await?;
+    Ok(row.map(|row| (Account::from(row.account), row.has_second_factor)))
 }
 
 /// Newest first, searchable by id, email or username.

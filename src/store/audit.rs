@@ -1,6 +1,7 @@
 //! The audit trail: events appended inside the transaction of the change
 //! they record (`insert_on`), or alone; listed newest first with filters.
 
+use super::batch::Statement;
 use super::db::{Arg, Db, Tx, args};
 use super::{AuditEvent, AuditFilter, AuditPage, StoreError, from_millis, to_millis};
 use sqlx::AssertSqlSafe;
@@ -30,6 +31,11 @@ pub async fn insert_on(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreEr
         tx.execute(INSERT, columns(event)).await?;
     }
     Ok(())
+}
+
+/// The statements that append `events`, for the batch of the change they record.
+pub fn inserts(events: &[AuditEvent]) -> impl Iterator<Item = Statement> + '_ {
+    events.iter().map(|event| Statement::new(INSERT, columns(event)))
 }
 
 /// Appends events that record no other change.

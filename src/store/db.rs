@@ -190,6 +190,15 @@ where
     }
 }
 
+/// `$first, $first+1, …`: `count` numbered placeholders, for a list of
+/// values bound one by one (`IN (…)`).
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A row type both databases can read.
 pub trait Row:
     for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
@@ -263,6 +272,11 @@ impl Db {
 }
 
 impl Tx {
+    /// Runs a batch's part (`batch::Statement`) inside the transaction.
+    pub async fn run(&mut self, part: super::batch::Statement) -> Result<u64, StoreError> {
+        self.execute(sqlx::AssertSqlSafe(part.sql), part.args).await
+    }
+
     /// Runs a statement inside the transaction; how many rows it changed.
     pub async fn execute(&mut self, sql: impl SqlSafeStr + Send, args: Vec<Arg>) -> Result<u64, StoreError> {
         on_tx!(self, |conn| sqlx::query(sql)
@@ -372,9 +386,13 @@ impl Db {
             .connect_with(options.clone())
             .await
             .map_err(classify)?;
+        // Each connection keeps up to 2 MiB of pages: readers a quiet
+        // server does not use are closed, so it shrinks back.
         let reader = SqlitePoolOptions::new()
             .before_acquire(|connection, _| Box::pin(async move { Ok(not_stuck(connection)) }))
             .max_connections(6)
+            .min_connections(1)
+            .idle_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await

@@ -13,7 +13,18 @@ use crate::domain::AccountId;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
+
+/// An SQL condition: the account `account` (a column or a placeholder)
+/// has a confirmed TOTP or a passkey.
+pub(super) fn second_factor_of(account: &str) -> String {
+    format!(
+        "(EXISTS (SELECT 1 FROM mfa_totp WHERE mfa_totp.account_id = {account} \
+         AND mfa_totp.confirmed_at IS NOT NULL) \
+         OR EXISTS (SELECT 1 FROM passkeys WHERE passkeys.account_id = {account}))"
+    )
+}
 
 fn aad(account_id: &str) -> String {
     format!("totp/{account_id}")
@@ -314,10 +325,12 @@ impl SecondFactors for SqlStore {
     }
 
     async fn has_second_factor(&self, account_id: &AccountId) -> Result<bool, StoreError> {
-        let sql = "SELECT (SELECT COUNT(*) FROM mfa_totp WHERE account_id = $1 AND confirmed_at IS NOT NULL) \
-             + (SELECT COUNT(*) FROM passkeys WHERE account_id = $1)";
-        let (factors,): (i64,) = self.db.fetch_one(sql, args![account_id.as_str()]).await?;
-        Ok(factors > 0)
+        let sql = format!("SELECT {}", second_factor_of("$1"));
+        let (has,): (bool,) = self
+            .db
+            .fetch_one(AssertSqlSafe(sql), args![account_id.as_str()])
+            .await?;
+        Ok(has)
     }
 
     async fn mfa_challenge_account(

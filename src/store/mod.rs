@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod batch;
 mod db;
 mod error;
 mod import;
@@ -67,6 +68,9 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
     async fn account_by_id(&self, id: &AccountId) -> Result<Option<Account>, StoreError>;
     /// Finds an account whose email or username equals `login`, ignoring case.
     async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError>;
+    /// `account_by_login`, and whether the account has a second factor
+    /// (`has_second_factor`): a sign-in's one read.
+    async fn account_for_sign_in(&self, login: &str) -> Result<Option<(Account, bool)>, StoreError>;
     /// Accounts whose id, email or username contains `search` (any case),
     /// newest first.
     async fn list_accounts(
@@ -76,13 +80,16 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
         limit: u64,
     ) -> Result<AccountPage, StoreError>;
 
-    /// Stores a new session with its secret's digest and first refresh token.
+    /// Stores a new session with its secret's digest and first refresh
+    /// token, and clears the sign-in lockout counters `cleared_lockouts`
+    /// in the same transaction.
     async fn insert_session(
         &self,
         session: &Session,
         secret_digest: &str,
         refresh_digest: &str,
         audit: &[AuditEvent],
+        cleared_lockouts: &[&str],
     ) -> Result<(), StoreError>;
     async fn session_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
     /// A session with its account, as recently as `live::FRESH_FOR` ago:
@@ -206,8 +213,9 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<ClaimedMessage>, StoreError>;
-    /// Marks a message delivered and forgets its body (it holds codes and links).
-    async fn mail_sent(&self, id: &str, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Marks messages delivered, in one statement, and forgets their bodies
+    /// (they hold codes and links).
+    async fn mail_sent(&self, ids: &[String], now: OffsetDateTime) -> Result<(), StoreError>;
     async fn mail_retry(
         &self,
         id: &str,
@@ -252,15 +260,15 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     async fn member_history(&self, member_id: &MemberId) -> Result<Vec<MemberChange>, StoreError>;
 
-    /// Counts a sign-in attempt of `login` before its password is checked,
-    /// atomically, unless the name is paused or as many attempts as `rule`
-    /// allows are in flight.
-    async fn reserve_login_attempt(
+    /// Counts a sign-in attempt on each lockout counter (a key and its rule)
+    /// before its password is checked, atomically and in one statement,
+    /// except on a counter that is paused or has as many attempts in flight
+    /// as its rule allows. Answers in the order of `counters`.
+    async fn reserve_login_attempts(
         &self,
-        login: &str,
+        counters: &[(&str, &crate::domain::LockoutRule)],
         now: OffsetDateTime,
-        rule: &crate::domain::LockoutRule,
-    ) -> Result<LoginReservation, StoreError>;
+    ) -> Result<Vec<LoginReservation>, StoreError>;
     /// The reserved attempt (the `failures`-th) failed: pause as `rule` says.
     async fn login_attempt_failed(
         &self,

@@ -1,9 +1,11 @@
 //! The mail outbox: messages written with the change that causes them,
 //! leased by a worker, marked sent (body erased), retried or failed.
 
-use super::db::{Db, Tx, args};
+use super::batch::Statement;
+use super::db::{Arg, Db, Tx, args, placeholders};
 use super::rows::ClaimedRow;
 use super::{ClaimedMessage, OutboxCounts, OutboxMessage, StoreError, to_millis};
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 /// Messages due now, leased until `$2`. SQLite runs one writer at a time, so
@@ -20,6 +22,11 @@ const CLAIM_POSTGRES: &str = "UPDATE outbox SET lease_until = $2 WHERE id IN (SE
 
 /// Queues a message inside the transaction of the change that causes it.
 pub async fn insert_on(tx: &mut Tx, mail: &OutboxMessage) -> Result<(), StoreError> {
+    tx.run(insert(mail)).await.map(drop)
+}
+
+/// The statement that queues a message, for the batch of the change that causes it.
+pub fn insert(mail: &OutboxMessage) -> Statement {
     let sql = "INSERT INTO outbox (id, recipient, subject, text_body, html_body, status, attempts, \
          next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)";
     let values = args![
@@ -30,7 +37,7 @@ pub async fn insert_on(tx: &mut Tx, mail: &OutboxMessage) -> Result<(), StoreErr
         &mail.html_body,
         to_millis(mail.created_at),
     ];
-    tx.execute(sql, values).await.map(drop)
+    Statement::new(sql, values)
 }
 
 pub async fn enqueue(db: &Db, mail: &OutboxMessage) -> Result<(), StoreError> {
@@ -54,11 +61,22 @@ pub async fn claim(
     Ok(rows.into_iter().map(ClaimedMessage::from).collect())
 }
 
-/// Sent: the body, which holds codes and links, is erased.
-pub async fn sent(db: &Db, id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-    let sql = "UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, lease_until = NULL, \
-         text_body = '', html_body = '', last_error = NULL WHERE id = $1";
-    db.execute(sql, args![id, to_millis(now)]).await.map(drop)
+/// Sent: the bodies, which hold codes and links, are erased. One statement
+/// for a whole batch (at most the worker's batch size, so few distinct
+/// statements reach the prepared-statement cache).
+pub async fn sent(db: &Db, ids: &[String], now: OffsetDateTime) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, lease_until = NULL, \
+         text_body = '', html_body = '', last_error = NULL WHERE id IN ({})",
+        placeholders(2, ids.len())
+    );
+    let mut values = args![to_millis(now)];
+    values.extend(ids.iter().map(Arg::from));
+    // Only numbered placeholders are formatted into the text; the ids are bound.
+    db.execute(AssertSqlSafe(sql), values).await.map(drop)
 }
 
 pub async fn retry(

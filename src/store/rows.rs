@@ -26,6 +26,14 @@ pub(super) struct AccountRow {
     external_id: Option<String>,
 }
 
+/// An account as a sign-in reads it: with whether it has a second factor.
+#[derive(sqlx::FromRow)]
+pub(super) struct SignInRow {
+    #[sqlx(flatten)]
+    pub account: AccountRow,
+    pub has_second_factor: bool,
+}
+
 impl From<AccountRow> for Account {
     fn from(row: AccountRow) -> Self {
         Account {

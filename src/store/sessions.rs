@@ -1,6 +1,7 @@
 //! Sessions and their refresh tokens: insert, look-ups, touch, revocation,
 //! and the rotation in which exactly one of two racing refreshes wins.
 
+use super::batch::{Batch, Statement};
 use super::db::{Db, Tx, args};
 use super::rows::{PrincipalRow, RefreshTokenRow, SessionRow};
 use super::{AuditEvent, RefreshTokenRecord, Rotation, StoreError, audit, to_millis};
@@ -22,11 +23,10 @@ const REVOKE_ALL_OF: &str =
 pub async fn insert(
     db: &Db,
     session: &Session,
-    secret_digest: &str,
-    refresh_digest: &str,
+    [secret_digest, refresh_digest]: [&str; 2],
     events: &[AuditEvent],
+    cleared_lockouts: &[&str],
 ) -> Result<(), StoreError> {
-    let mut tx = Tx::begin(db).await?;
     let sql = "INSERT INTO sessions (id, account_id, secret_digest, remember_me, user_agent, ip, \
          created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)";
@@ -42,11 +42,13 @@ pub async fn insert(
         to_millis(session.expires_at),
         i64::try_from(session.idle_timeout.whole_milliseconds()).unwrap_or(i64::MAX),
     ];
-    tx.execute(sql, values).await?;
     let token = args![refresh_digest, &session.id, to_millis(session.created_at)];
-    tx.execute(INSERT_REFRESH_TOKEN, token).await?;
-    audit::insert_on(&mut tx, events).await?;
-    tx.commit().await
+    let mut batch = Batch::default();
+    batch.add(Statement::new(sql, values));
+    batch.add(Statement::new(INSERT_REFRESH_TOKEN, token));
+    batch.extend(audit::inserts(events));
+    batch.extend(super::throttle::clearing(cleared_lockouts));
+    batch.run(db).await
 }
 
 /// The session whose `column` (a name from this module) equals `value`.

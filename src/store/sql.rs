@@ -78,6 +78,10 @@ impl Store for SqlStore {
         accounts::by_login(&self.db, login).await
     }
 
+    async fn account_for_sign_in(&self, login: &str) -> Result<Option<(Account, bool)>, StoreError> {
+        accounts::for_sign_in(&self.db, login).await
+    }
+
     async fn list_accounts(
         &self,
         search: Option<&str>,
@@ -93,8 +97,16 @@ impl Store for SqlStore {
         secret_digest: &str,
         refresh_digest: &str,
         audit: &[AuditEvent],
+        cleared_lockouts: &[&str],
     ) -> Result<(), StoreError> {
-        sessions::insert(&self.db, session, secret_digest, refresh_digest, audit).await
+        sessions::insert(
+            &self.db,
+            session,
+            [secret_digest, refresh_digest],
+            audit,
+            cleared_lockouts,
+        )
+        .await
     }
 
     async fn session_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -278,8 +290,8 @@ impl Store for SqlStore {
         outbox::claim(&self.db, now, lease_until, limit).await
     }
 
-    async fn mail_sent(&self, id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-        outbox::sent(&self.db, id, now).await
+    async fn mail_sent(&self, ids: &[String], now: OffsetDateTime) -> Result<(), StoreError> {
+        outbox::sent(&self.db, ids, now).await
     }
 
     async fn mail_retry(
@@ -345,13 +357,12 @@ impl Store for SqlStore {
         members::history(&self.db, member_id).await
     }
 
-    async fn reserve_login_attempt(
+    async fn reserve_login_attempts(
         &self,
-        login: &str,
+        counters: &[(&str, &crate::domain::LockoutRule)],
         now: OffsetDateTime,
-        rule: &crate::domain::LockoutRule,
-    ) -> Result<LoginReservation, StoreError> {
-        throttle::reserve(&self.db, login, now, rule).await
+    ) -> Result<Vec<LoginReservation>, StoreError> {
+        throttle::reserve(&self.db, counters, now).await
     }
 
     async fn login_attempt_failed(
@@ -365,7 +376,7 @@ impl Store for SqlStore {
     }
 
     async fn clear_login_failures(&self, keys: [&str; 2]) -> Result<(), StoreError> {
-        throttle::clear(&self.db, keys).await
+        throttle::clear(&self.db, &keys).await
     }
 
     async fn release_login_attempt(&self, login: &str) -> Result<(), StoreError> {

@@ -3,39 +3,69 @@
 //! one address, and a login name from anywhere), and per-client hits in a
 //! fixed window (`rate_limits`).
 
-use super::db::{Db, args};
+use super::batch::{Batch, Statement};
+use super::db::{Arg, Db, args, placeholders};
 use super::{LoginReservation, StoreError, from_millis, to_millis};
 use crate::domain::{LockoutRule, WindowCount};
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 /// Counts an attempt before its password is checked (a success clears the
-/// count), in one statement that also gates it: while the name is paused,
-/// or while the failures and the checks in flight already reach the
-/// rule's threshold, the attempt is refused. So of any number of parallel
-/// guesses no more than the threshold are checked; an expired pause lets
-/// one attempt through (the next failure pauses again, longer).
+/// count) on each of `counters` (a key and its rule), in one statement that
+/// also gates it: while a key is paused, or while its failures and the
+/// checks in flight already reach its rule's threshold, the attempt is
+/// refused on that key. So of any number of parallel guesses no more than
+/// the threshold are checked; an expired pause lets one attempt through
+/// (the next failure pauses again, longer). The answers come in the order
+/// of `counters`; the caller takes back what it does not use.
 pub async fn reserve(
     db: &Db,
-    login: &str,
+    counters: &[(&str, &LockoutRule)],
     now: OffsetDateTime,
-    rule: &LockoutRule,
-) -> Result<LoginReservation, StoreError> {
-    // One statement: a new name is inserted with its first attempt; a known
-    // one is counted only when the gate lets it through (an upsert whose
-    // update is refused by its WHERE returns no row, on both databases).
-    let take = "INSERT INTO login_failures (login, failures, last_failed_at) VALUES ($1, 1, $2) \
-         ON CONFLICT (login) DO UPDATE SET failures = login_failures.failures + 1, last_failed_at = $2, \
-         locked_until = CASE WHEN login_failures.locked_until <= $2 THEN NULL \
-         ELSE login_failures.locked_until END \
-         WHERE (login_failures.locked_until IS NULL AND login_failures.failures < $3) \
-         OR login_failures.locked_until <= $2 \
-         RETURNING failures";
-    let values = args![login, to_millis(now), i64::from(rule.threshold)];
-    if let Some((failures,)) = db.fetch_optional::<(i64,)>(take, values).await? {
-        return Ok(LoginReservation::Granted {
-            failures: u32::try_from(failures).unwrap_or(u32::MAX),
-        });
+) -> Result<Vec<LoginReservation>, StoreError> {
+    // A new key is inserted with its first attempt; a known one is counted
+    // only when the gate lets it through (an upsert whose update is refused
+    // by its WHERE returns no row, on both databases). `$1` is the time,
+    // then each key and its threshold.
+    let mut rows = Vec::with_capacity(counters.len());
+    let mut thresholds = Vec::with_capacity(counters.len());
+    let mut values = args![to_millis(now)];
+    for (index, (key, rule)) in counters.iter().enumerate() {
+        let key_at = 2 * index + 2;
+        rows.push(format!("(${key_at}, 1, $1)"));
+        thresholds.push(format!("WHEN ${key_at} THEN ${}", key_at + 1));
+        values.push(Arg::from(*key));
+        values.push(Arg::from(i64::from(rule.threshold)));
     }
+    let take = format!(
+        "INSERT INTO login_failures (login, failures, last_failed_at) VALUES {} \
+         ON CONFLICT (login) DO UPDATE SET failures = login_failures.failures + 1, last_failed_at = $1, \
+         locked_until = CASE WHEN login_failures.locked_until <= $1 THEN NULL \
+         ELSE login_failures.locked_until END \
+         WHERE (login_failures.locked_until IS NULL \
+         AND login_failures.failures < CASE login_failures.login {} END) \
+         OR login_failures.locked_until <= $1 \
+         RETURNING login, failures",
+        rows.join(", "),
+        thresholds.join(" ")
+    );
+    // Only numbered placeholders are formatted into the text; keys are bound.
+    let granted: Vec<(String, i64)> = db.fetch_all(AssertSqlSafe(take), values).await?;
+    let mut answers = Vec::with_capacity(counters.len());
+    for (key, _) in counters {
+        let answer = match granted.iter().find(|(login, _)| login == key) {
+            Some((_, failures)) => LoginReservation::Granted {
+                failures: u32::try_from(*failures).unwrap_or(u32::MAX),
+            },
+            None => refused(db, key, now).await?,
+        };
+        answers.push(answer);
+    }
+    Ok(answers)
+}
+
+/// Why the gate refused an attempt on `login`: paused, or busy.
+async fn refused(db: &Db, login: &str, now: OffsetDateTime) -> Result<LoginReservation, StoreError> {
     let until = "SELECT locked_until FROM login_failures WHERE login = $1";
     let locked: Option<(Option<i64>,)> = db.fetch_optional(until, args![login]).await?;
     Ok(match locked.and_then(|(until,)| until).map(from_millis) {
@@ -67,10 +97,27 @@ pub async fn release(db: &Db, login: &str) -> Result<(), StoreError> {
     db.execute(sql, args![login]).await.map(drop)
 }
 
-/// A success clears both counters of the attempt in one statement.
-pub async fn clear(db: &Db, [first, second]: [&str; 2]) -> Result<(), StoreError> {
-    let sql = "DELETE FROM login_failures WHERE login = $1 OR login = $2";
-    db.execute(sql, args![first, second]).await.map(drop)
+/// A success clears the counters of the attempt in one statement.
+pub async fn clear(db: &Db, keys: &[&str]) -> Result<(), StoreError> {
+    let mut batch = Batch::default();
+    batch.extend(clearing(keys));
+    batch.run(db).await
+}
+
+/// The statement that clears the counters `keys` (none for no keys), for
+/// the batch of the change that the success made.
+pub fn clearing(keys: &[&str]) -> Option<Statement> {
+    if keys.is_empty() {
+        return None;
+    }
+    let sql = format!(
+        "DELETE FROM login_failures WHERE login IN ({})",
+        placeholders(1, keys.len())
+    );
+    Some(Statement::new(
+        sql,
+        keys.iter().map(|key| Arg::from(*key)).collect(),
+    ))
 }
 
 /// Counts one hit on a per-client counter in the fixed window starting at

@@ -1,6 +1,7 @@
 //! Email verifications (codes and links) and password resets: issued with
 //! their mail in one transaction, used at most once.
 
+use super::batch::Statement;
 use super::db::{Db, Tx, args};
 use super::rows::{PasswordResetRow, VerificationRow};
 use super::{
@@ -13,6 +14,11 @@ use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 pub async fn insert_on(tx: &mut Tx, v: &VerificationRecord) -> Result<(), StoreError> {
+    tx.run(insert(v)).await.map(drop)
+}
+
+/// The statement that stores a new verification.
+pub fn insert(v: &VerificationRecord) -> Statement {
     let sql = "INSERT INTO email_verifications (id, account_id, purpose, email, code_digest, link_digest, \
          attempts, resent, created_at, code_expires_at, link_expires_at, email_normalized) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
@@ -30,7 +36,7 @@ pub async fn insert_on(tx: &mut Tx, v: &VerificationRecord) -> Result<(), StoreE
         to_millis(v.link_expires_at),
         normalize(&v.email),
     ];
-    tx.execute(sql, values).await.map(drop)
+    Statement::new(sql, values)
 }
 
 /// A new code and link that replace the account's earlier ones of the same
