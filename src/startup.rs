@@ -5,7 +5,8 @@
 use crate::app::{Core, CoreParts, PasswordHasherPool, TokenService};
 use crate::config::{Config, ConfigError, MailSettings, redact_url};
 use crate::http::csrf::CsrfSigner;
-use crate::http::{self, AppState, WebSettings};
+use crate::http::pages::Pages;
+use crate::http::{self, AppState, Shared, WebSettings};
 use crate::mail::{Composer, MailTransport, spawn_worker};
 use crate::store::{self, DynStore};
 use axum::Router;
@@ -156,12 +157,12 @@ impl Application {
             request_timeout: config.request_timeout,
         };
         let router = http::router(
-            AppState {
+            AppState::new(Shared {
                 core: Arc::clone(&core),
-                web: Arc::new(web),
-                pages: Arc::default(),
-                csrf: Arc::new(csrf),
-            },
+                web,
+                pages: Pages::default(),
+                csrf,
+            }),
             &config.dialects,
             config.metrics_listen.is_some(),
         )

@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// The API a response came from, set on each API's routes
-/// (`origin::mark_api`).
+/// (`origin::api_layer`).
 #[derive(Clone, Copy)]
 pub struct ApiName(pub &'static str);
 

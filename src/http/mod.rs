@@ -24,14 +24,31 @@ use axum::Router;
 use axum::http::{HeaderMap, header};
 use std::sync::Arc;
 
-/// What every handler can reach.
+/// What every handler can reach: one `Arc`, so handing it to a handler
+/// (axum clones the state for each request) is one count, not four.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub core: Arc<Core>,
-    pub web: Arc<WebSettings>,
-    pub pages: Arc<pages::Pages>,
+    pub web: WebSettings,
+    pub pages: pages::Pages,
     /// Signs and checks the double-submit CSRF pairs of forms and csrf-cookie.
-    pub csrf: Arc<csrf::CsrfSigner>,
+    pub csrf: csrf::CsrfSigner,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// Settings of the HTTP edge.
@@ -80,9 +97,9 @@ pub fn router(
         router: dialect_routes,
         claims,
     } = dialects::mount(mounts)?;
-    let native = origin::mark_api(native::router(state.clone()), "native");
-    let routes = problem::render_layer(native, error::render)
-        .merge(origin::mark_api(pages::router(), "web").with_state(state.clone()))
+    let native = origin::api_layer(native::router(state.clone()), "native", Some(error::render));
+    let routes = native
+        .merge(origin::api_layer(pages::router(), "web", None).with_state(state.clone()))
         .merge(dialect_routes.with_state(state.clone()));
     Ok(layers::wrap(routes, &state.web, Arc::new(claims), count_requests))
 }

@@ -2,7 +2,7 @@
 //! shape of an API. Handlers, extractors, fallbacks and the panic catcher
 //! all produce one; the API that owns the route renders it (native
 //! `{"error","message"}`, a dialect's `{"message"}`, `{"err"}`, …) in one
-//! place, [`render_layer`], which is also the one place 5xx are logged.
+//! place, [`render_problems`] (in `origin::api_layer`), which is also the one place 5xx are logged.
 //!
 //! The mapping from core errors is exhaustive: a new `CoreError` variant
 //! does not compile until it is given a status here, and every dialect
@@ -259,7 +259,7 @@ impl From<PathRejection> for Problem {
     }
 }
 
-/// The response carries the problem itself; [`render_layer`] of the API
+/// The response carries the problem itself; `origin::api_layer` of the API
 /// that owns the route gives it a body.
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
@@ -281,22 +281,6 @@ pub async fn render_problems(render: Render, mut response: Response) -> Response
         }
         None => response,
     }
-}
-
-/// The layer that gives an API's problems their shape.
-pub fn render_layer<S: Clone + Send + Sync + 'static>(
-    routes: axum::Router<S>,
-    render: Render,
-) -> axum::Router<S> {
-    routes
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send + 'static>| {
-                Problem::internal("a handler panicked").into_response()
-            },
-        ))
-        .layer(axum::middleware::map_response(move |response: Response| {
-            render_problems(render, response)
-        }))
 }
 
 /// A JSON body whose failures (malformed, mistyped, oversized, another

@@ -57,7 +57,7 @@
 //! ```
 
 use crate::http::AppState;
-use crate::http::problem::{Problem, Render, render_layer};
+use crate::http::problem::{Problem, Render};
 use crate::secret::Secret;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
@@ -96,16 +96,13 @@ impl Entry {
         }
     }
 
-    /// The mounted router: its routes, with 405s and every problem in the
-    /// dialect's shape.
+    /// The mounted router: its routes, with 405s as problems (given the
+    /// dialect's shape where it is mounted, `origin::api_layer`).
     pub fn router(&self, mut routes: Routes) -> Router<AppState> {
         routes.seal();
-        render_layer(
-            routes
-                .router
-                .method_not_allowed_fallback(|| async { Problem::method_not_allowed() }),
-            self.render,
-        )
+        routes
+            .router
+            .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
     }
 }
 

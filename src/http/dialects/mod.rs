@@ -193,7 +193,7 @@ pub fn mount(mounts: &[DialectMount]) -> Result<Mounted, MountError> {
             }
             claims.push((claim, entry.render));
         }
-        let dialect = super::origin::mark_api(entry.router(routes), entry.name);
+        let dialect = super::origin::api_layer(entry.router(routes), entry.name, Some(entry.render));
         router = if prefix.is_empty() {
             router.merge(dialect)
         } else {
