@@ -2,8 +2,11 @@
 //! they go as one statement, each but the last a data-modifying `WITH`
 //! part: a sign-in's or a sign-up's rows then cost one round trip and one
 //! commit instead of a transaction's five or six, and one statement is as
-//! atomic as a transaction. On SQLite, where a statement costs no trip over
-//! the network, they run in one transaction on the writer.
+//! atomic as a transaction. On SQLite they run in one transaction on the
+//! writer, as one script (`first; second; …`, which SQLite runs statement
+//! by statement, with values numbered across the whole script): three hand-
+//! offs to the connection's thread (begin, script, commit) instead of one
+//! per statement.
 //!
 //! The parts see one snapshot, not one another's changes (a foreign key to
 //! a row another part inserts holds: it is checked at the statement's end),
@@ -53,16 +56,15 @@ impl Batch {
             };
         }
         match db {
+            // Only renumbered placeholders change in the text; values are bound.
             Db::Postgres(_) => {
                 let (sql, args) = joined(self.parts);
-                // Only renumbered placeholders changed in the text; values are bound.
                 db.execute(AssertSqlSafe(sql), args).await.map(drop)
             }
             Db::Sqlite(_) => {
+                let (sql, args) = script(self.parts);
                 let mut tx = Tx::begin(db).await?;
-                for part in self.parts {
-                    tx.run(part).await?;
-                }
+                tx.execute(AssertSqlSafe(sql), args).await?;
                 tx.commit().await
             }
         }
@@ -89,6 +91,21 @@ fn joined(parts: Vec<Statement>) -> (String, Vec<Arg>) {
         if !last {
             sql.push(')');
         }
+        args.extend(part.args);
+    }
+    (sql, args)
+}
+
+/// `first; second; …`, each part's placeholders moved past those of the
+/// parts before it.
+fn script(parts: Vec<Statement>) -> (String, Vec<Arg>) {
+    let mut sql = String::new();
+    let mut args = Vec::new();
+    for part in parts {
+        if !sql.is_empty() {
+            sql.push_str("; ");
+        }
+        renumber(&part.sql, args.len(), &mut sql);
         args.extend(part.args);
     }
     (sql, args)
@@ -135,6 +152,20 @@ mod tests {
              INSERT INTO c (x) VALUES ($4) ON CONFLICT DO NOTHING"
         );
         assert_eq!(args.len(), 4);
+    }
+
+    #[test]
+    fn a_script_numbers_its_values_across_its_statements() {
+        let parts = vec![
+            Statement::new("INSERT INTO a (x, y) VALUES ($1, $2)", args!["1", "2"]),
+            Statement::new("DELETE FROM b WHERE k IN ($1)", args!["3"]),
+        ];
+        let (sql, args) = script(parts);
+        assert_eq!(
+            sql,
+            "INSERT INTO a (x, y) VALUES ($1, $2); DELETE FROM b WHERE k IN ($3)"
+        );
+        assert_eq!(args.len(), 3);
     }
 
     #[test]
