@@ -84,82 +84,8 @@ macro_rules! on_tx {
     };
 }
 
-/// A statement's parameter, as both databases take it.
-#[derive(Clone)]
-pub enum Arg {
-    Text(Option<String>),
-    Int(Option<i64>),
-    Bool(bool),
-}
-
-impl From<&str> for Arg {
-    fn from(value: &str) -> Self {
-        Arg::Text(Some(value.to_owned()))
-    }
-}
-
-impl From<&String> for Arg {
-    fn from(value: &String) -> Self {
-        Arg::Text(Some(value.clone()))
-    }
-}
-
-impl From<String> for Arg {
-    fn from(value: String) -> Self {
-        Arg::Text(Some(value))
-    }
-}
-
-impl From<Option<&str>> for Arg {
-    fn from(value: Option<&str>) -> Self {
-        Arg::Text(value.map(str::to_owned))
-    }
-}
-
-impl From<&Option<String>> for Arg {
-    fn from(value: &Option<String>) -> Self {
-        Arg::Text(value.clone())
-    }
-}
-
-impl From<Option<String>> for Arg {
-    fn from(value: Option<String>) -> Self {
-        Arg::Text(value)
-    }
-}
-
-impl<K> From<&crate::domain::id::Id<K>> for Arg {
-    fn from(value: &crate::domain::id::Id<K>) -> Self {
-        Arg::Text(Some(value.to_string()))
-    }
-}
-
-impl From<i64> for Arg {
-    fn from(value: i64) -> Self {
-        Arg::Int(Some(value))
-    }
-}
-
-impl From<Option<i64>> for Arg {
-    fn from(value: Option<i64>) -> Self {
-        Arg::Int(value)
-    }
-}
-
-impl From<bool> for Arg {
-    fn from(value: bool) -> Self {
-        Arg::Bool(value)
-    }
-}
-
-/// The parameters `$1`, `$2`, … of a statement, in order.
-macro_rules! args {
-    ($($value:expr),* $(,)?) => {
-        vec![$($crate::store::db::Arg::from($value)),*]
-    };
-}
-
-pub(super) use args;
+pub(super) use super::args::args;
+pub use super::args::{Arg, placeholders};
 
 /// A statement that takes parameters.
 trait Bind<'q, DB: sqlx::Database>: Sized
@@ -197,15 +123,6 @@ where
     fn boolean(self, value: bool) -> Self {
         self.bind(value)
     }
-}
-
-/// `$first, $first+1, …`: `count` numbered placeholders, for a list of
-/// values bound one by one (`IN (…)`).
-pub fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A row type both databases can read.

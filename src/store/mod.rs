@@ -6,6 +6,7 @@
 //! opened differ.
 
 mod accounts;
+mod args;
 mod audit;
 mod batch;
 mod db;
