@@ -27,8 +27,8 @@ fn columns(event: &AuditEvent) -> Vec<Arg> {
 
 /// Appends `events` inside the transaction of the change they record.
 pub async fn insert_on(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreError> {
-    for event in events {
-        tx.execute(INSERT, columns(event)).await?;
+    for part in inserts(events) {
+        tx.run(part).await?;
     }
     Ok(())
 }

@@ -71,27 +71,25 @@ impl Batch {
     }
 }
 
-/// `WITH w1 AS (first), w2 AS (second) last`, each part's placeholders
+/// `WITH w0 AS (first), w1 AS (second) last`, each part's placeholders
 /// moved past those of the parts before it.
-fn joined(parts: Vec<Statement>) -> (String, Vec<Arg>) {
-    let count = parts.len();
+fn joined(mut parts: Vec<Statement>) -> (String, Vec<Arg>) {
+    let last = parts.pop();
     let mut sql = String::from("WITH ");
     let mut args = Vec::new();
     for (index, part) in parts.into_iter().enumerate() {
-        let last = index + 1 == count;
-        if last {
-            sql.push(' ');
-        } else {
-            if index > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("w{index} AS ("));
+        if index > 0 {
+            sql.push_str(", ");
         }
+        sql.push_str(&format!("w{index} AS ("));
         renumber(&part.sql, args.len(), &mut sql);
-        if !last {
-            sql.push(')');
-        }
+        sql.push(')');
         args.extend(part.args);
+    }
+    if let Some(last) = last {
+        sql.push(' ');
+        renumber(&last.sql, args.len(), &mut sql);
+        args.extend(last.args);
     }
     (sql, args)
 }

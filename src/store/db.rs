@@ -320,7 +320,7 @@ impl Db {
             )
             .await
             .map_err(classify)?;
-        // Each connection keeps up to 2 MiB of pages: readers a quiet
+        // Each connection keeps up to 1 MiB of pages: readers a quiet
         // server does not use are closed, so it shrinks back.
         let reader = SqlitePoolOptions::new()
             .before_acquire(|connection, _| Box::pin(async move { Ok(not_stuck(connection)) }))
