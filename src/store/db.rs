@@ -5,6 +5,7 @@
 //! `on_tx!` only pick the arm), so both compile the same statement (sqlx
 //! accepts `$1` on both) and the two cannot drift apart.
 
+use super::connection::{usable, without_needless_tls};
 use super::{StoreError, classify};
 use sqlx::SqlSafeStr;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -63,7 +64,22 @@ macro_rules! on_pool {
                 let $pool = pools.for_statement($sql);
                 $body
             }
-            $crate::store::db::Db::Postgres($pool) => $body,
+            // A connection goes back to the pool without a round trip (see
+            // vendor/README.md), so one the error shows broken is closed
+            // here instead of being handed to the next request.
+            $crate::store::db::Db::Postgres(pool) => match pool.acquire().await {
+                Err(error) => Err(error),
+                Ok(mut connection) => {
+                    let $pool = &mut *connection;
+                    let result = $body;
+                    if let Err(error) = &result
+                        && $crate::store::connection::breaks_connection(error)
+                    {
+                        connection.close_on_drop();
+                    }
+                    result
+                }
+            },
         }
     };
 }
@@ -267,14 +283,6 @@ impl Tx {
     }
 }
 
-/// Whether a pooled connection may be used: one still inside a
-/// transaction (a COMMIT that failed on an I/O error leaves it so) is
-/// closed instead, and the pool opens a fresh one; with one SQLite writer,
-/// keeping it would refuse every write from then on.
-fn not_stuck(connection: &impl sqlx::Connection) -> bool {
-    !connection.is_in_transaction()
-}
-
 impl Db {
     /// One SQLite file in WAL mode, created on first start.
     pub async fn sqlite(url: &str) -> Result<Self, StoreError> {
@@ -310,7 +318,8 @@ impl Db {
             // operating system's file cache.
             .pragma("cache_size", "-1024");
         let writer = SqlitePoolOptions::new()
-            .before_acquire(|connection, _| Box::pin(async move { Ok(not_stuck(connection)) }))
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| Box::pin(usable(connection, meta)))
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(
@@ -323,7 +332,8 @@ impl Db {
         // Each connection keeps up to 1 MiB of pages: readers a quiet
         // server does not use are closed, so it shrinks back.
         let reader = SqlitePoolOptions::new()
-            .before_acquire(|connection, _| Box::pin(async move { Ok(not_stuck(connection)) }))
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| Box::pin(usable(connection, meta)))
             .max_connections(6)
             .min_connections(1)
             .idle_timeout(Duration::from_secs(10))
@@ -354,8 +364,10 @@ impl Db {
                 ("statement_timeout", "10s"),
                 ("idle_in_transaction_session_timeout", "30s"),
             ]);
+        let options = without_needless_tls(options, url);
         let pool = PgPoolOptions::new()
-            .before_acquire(|connection, _| Box::pin(async move { Ok(not_stuck(connection)) }))
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| Box::pin(usable(connection, meta)))
             .max_connections(16)
             // Well under the 5 s in which a request must learn the database is down.
             .acquire_timeout(Duration::from_secs(3))

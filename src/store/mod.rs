@@ -9,6 +9,7 @@ mod accounts;
 mod args;
 mod audit;
 mod batch;
+mod connection;
 mod db;
 mod error;
 mod import;

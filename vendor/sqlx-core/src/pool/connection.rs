@@ -311,7 +311,14 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // returned to the pool; also of course, if it was dropped due to an error
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        //
+        // Klucznik's patch: `flush` instead of `ping`. It writes what is
+        // queued (a dropped transaction's ROLLBACK) and reads what a dropped
+        // query left unanswered, which is what the ping was for, without a
+        // round trip to the server on every release (upstream
+        // transact-rs/sqlx#1743). A connection that broke with nothing
+        // pending is closed by Klucznik's store, which sees the error.
+        if let Err(error) = self.raw.flush().await {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",
