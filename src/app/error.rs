@@ -77,6 +77,10 @@ pub enum CoreError {
     SecondFactorEnrolled,
     #[error("no authenticator app is enrolled")]
     SecondFactorMissing,
+    /// A change to the signing keys that would break sign-in (retiring the
+    /// last live key) or that lost a race with another instance's.
+    #[error("{0}")]
+    KeyChangeRefused(&'static str),
     #[error("the database is unavailable")]
     Unavailable,
     #[error("internal error: {0}")]

@@ -114,7 +114,7 @@ impl Core {
         let generation = latest + 1;
         let key = generate_key(algorithm, generation, now, now + ROTATION_NOTICE)?;
         if !self.store.insert_signing_key(&key).await? {
-            return Err(CoreError::internal(
+            return Err(CoreError::KeyChangeRefused(
                 "another rotation created the same generation at the same moment; list the keys",
             ));
         }
@@ -151,7 +151,7 @@ impl Core {
             return Err(CoreError::NotFound("live signing key"));
         }
         if live.len() < 2 {
-            return Err(CoreError::internal(
+            return Err(CoreError::KeyChangeRefused(
                 "it is the only live signing key: run `klucznik keys rotate` first",
             ));
         }

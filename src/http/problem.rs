@@ -214,6 +214,7 @@ impl From<&CoreError> for Problem {
                 plain(S::FORBIDDEN, "second_factor_enrolment_required")
             }
             CoreError::SecondFactorMissing => plain(S::CONFLICT, "second_factor_missing"),
+            CoreError::KeyChangeRefused(_) => plain(S::CONFLICT, "key_change_refused"),
             // A failover or a restart takes seconds: say when to try again.
             CoreError::Unavailable => Self::new(
                 S::SERVICE_UNAVAILABLE,

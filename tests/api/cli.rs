@@ -539,6 +539,7 @@ fn keys_are_listed_rotated_and_retired_from_the_command_line() {
     let (code, _, refused) = run(&["retire", &first]);
     assert_eq!(code, Some(1));
     assert!(refused.contains("keys rotate"), "{refused}");
+    assert!(!refused.contains("internal error"), "{refused}");
 
     let (code, rotated, _) = run(&["rotate"]);
     assert_eq!(code, Some(0), "{rotated}");

@@ -299,6 +299,7 @@ mod tests {
             E::SecondFactorEnrolmentRequired,
             E::SecondFactorEnrolled,
             E::SecondFactorMissing,
+            E::KeyChangeRefused("only key"),
             E::Unavailable,
             E::Internal("boom".into()),
         ];
@@ -330,6 +331,7 @@ mod tests {
                 | E::SecondFactorEnrolmentRequired
                 | E::SecondFactorEnrolled
                 | E::SecondFactorMissing
+                | E::KeyChangeRefused(_)
                 | E::Unavailable
                 | E::Internal(_) => {}
             }
