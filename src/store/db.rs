@@ -330,13 +330,17 @@ impl Db {
             .await
             .map_err(classify)?;
         // Each connection keeps up to 1 MiB of pages: readers a quiet
-        // server does not use are closed, so it shrinks back.
+        // server does not use are closed, so it shrinks back. The pool hands
+        // out its idle connections in turn, so the few reads of a quiet
+        // server (the key round's) keep every one of them from being idle
+        // for 10 s; a lifetime closes them all the same.
         let reader = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .before_acquire(|connection, meta| Box::pin(usable(connection, meta)))
             .max_connections(6)
             .min_connections(1)
             .idle_timeout(Duration::from_secs(10))
+            .max_lifetime(Duration::from_secs(20))
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.clone())
             .await
