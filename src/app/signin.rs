@@ -61,14 +61,13 @@ impl Core {
         // Failures from one address across every account; counted before
         // the hash like the lockout, taken back when the attempt succeeds.
         self.admit(Limited::SignInFailures, client).await?;
-        let lockout = match self.reserve_lockout(&login_key, client, now).await {
-            Ok(lockout) => lockout,
+        let (lockout, found) = match self.reserve_lockout(&login_key, client, now).await {
+            Ok(reserved) => reserved,
             Err(refused) => {
                 self.readmit(Limited::SignInFailures, client).await?;
                 return Err(refused);
             }
         };
-        let found = self.store.account_for_sign_in(&login_key).await?;
         let (account, has_second_factor) = match found {
             Some((account, has_factor)) => (Some(account), has_factor),
             None => (None, false),
@@ -162,13 +161,14 @@ impl Core {
     /// for this client address (paused after `lockout_threshold` failures)
     /// and the account-wide ceiling (after `account_lockout_threshold`),
     /// so an attacker elsewhere cannot lock the owner out before the
-    /// ceiling.
+    /// ceiling. With the reservation comes the account the name belongs
+    /// to, if any, and whether it has a second factor.
     async fn reserve_lockout(
         &self,
         login_key: &str,
         client: Option<IpAddr>,
         now: OffsetDateTime,
-    ) -> Result<Lockout, CoreError> {
+    ) -> Result<(Lockout, Option<(Account, bool)>), CoreError> {
         // Distinct prefixes, and the client before the name, so no typed
         // name can make one counter's key equal another's.
         let pair = LockoutCounter {
@@ -181,16 +181,23 @@ impl Core {
             rule: self.lockout_rule(self.settings.account_lockout_threshold),
             failures: 0,
         };
-        let [pair, account] = self.reserve_counters([pair, account], now).await?;
-        Ok(Lockout { pair, account })
+        let start = self
+            .store
+            .reserve_sign_in(
+                &[(&pair.key, &pair.rule), (&account.key, &account.rule)],
+                now,
+                login_key,
+            )
+            .await?;
+        let [pair, account] = self.settle([pair, account], &start.reservations, now).await?;
+        Ok((Lockout { pair, account }, start.account))
     }
 
-    /// Reserves an attempt on every counter in one statement, or on none:
-    /// when one refuses, those granted are taken back and the first
-    /// refusal answers.
+    /// Reserves an attempt on every counter in one statement, or on none
+    /// (`settle`).
     async fn reserve_counters<const N: usize>(
         &self,
-        mut counters: [LockoutCounter; N],
+        counters: [LockoutCounter; N],
         now: OffsetDateTime,
     ) -> Result<[LockoutCounter; N], CoreError> {
         let keys: Vec<(&str, &LockoutRule)> = counters
@@ -198,11 +205,23 @@ impl Core {
             .map(|counter| (counter.key.as_str(), &counter.rule))
             .collect();
         let answers = self.store.reserve_login_attempts(&keys, now).await?;
+        self.settle(counters, &answers, now).await
+    }
+
+    /// The counters with the failures their reservation counted, when every
+    /// one was granted; otherwise those granted are taken back and the
+    /// first refusal answers.
+    async fn settle<const N: usize>(
+        &self,
+        mut counters: [LockoutCounter; N],
+        answers: &[LoginReservation],
+        now: OffsetDateTime,
+    ) -> Result<[LockoutCounter; N], CoreError> {
         if answers.len() != N {
             return Err(CoreError::internal("lockout counters answered out of step"));
         }
         let mut refusal = None;
-        for (counter, answer) in counters.iter_mut().zip(&answers) {
+        for (counter, answer) in counters.iter_mut().zip(answers) {
             match *answer {
                 LoginReservation::Granted { failures } => counter.failures = failures,
                 refused => {
@@ -221,7 +240,7 @@ impl Core {
             // The threshold's worth of attempts is being checked: a moment.
             Some(_) => CoreError::TooManyAttempts { retry_after_secs: 1 },
         };
-        for (counter, answer) in counters.iter().zip(&answers) {
+        for (counter, answer) in counters.iter().zip(answers) {
             if matches!(answer, LoginReservation::Granted { .. }) {
                 self.store.release_login_attempt(&counter.key).await?;
             }

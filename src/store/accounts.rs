@@ -21,9 +21,14 @@ macro_rules! account_columns {
 /// Before a query's own clauses.
 const SELECT_ACCOUNTS: &str = concat!("SELECT ", account_columns!(), " FROM accounts ");
 
-/// An email matches before a username that happens to look the same.
-const BY_LOGIN: &str = "WHERE email_normalized = $1 OR username_normalized = $1 \
-     ORDER BY CASE WHEN email_normalized = $1 THEN 0 ELSE 1 END LIMIT 1";
+/// The one account whose case-folded email or username is argument
+/// `$at`: an email matches before a username that happens to look the same.
+fn by_login_clause(at: usize) -> String {
+    format!(
+        "WHERE email_normalized = ${at} OR username_normalized = ${at} \
+         ORDER BY CASE WHEN email_normalized = ${at} THEN 0 ELSE 1 END LIMIT 1"
+    )
+}
 
 const SEARCH: &str = "WHERE $1 IS NULL OR lower(id) LIKE $1 ESCAPE '\\' \
      OR email_normalized LIKE $1 ESCAPE '\\' OR username_normalized LIKE $1 ESCAPE '\\' ";
@@ -101,7 +106,7 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<Account>, StoreError> {
 /// The account whose email or username is `login`, compared case-folded;
 /// an email wins over a username.
 pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>, StoreError> {
-    let sql = format!("{SELECT_ACCOUNTS}{BY_LOGIN}");
+    let sql = format!("{SELECT_ACCOUNTS}{}", by_login_clause(1));
     let row: Option<AccountRow> = db
         .fetch_optional(AssertSqlSafe(sql), args![case_fold(login)])
         .await?;
@@ -111,15 +116,20 @@ pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>, StoreErro
 /// `by_login`, and whether the account has a confirmed second factor (a
 /// TOTP or a passkey): all a sign-in reads, in one statement.
 pub async fn for_sign_in(db: &Db, login: &str) -> Result<Option<(Account, bool)>, StoreError> {
-    let sql = format!(
-        "SELECT {}, {} AS has_second_factor FROM accounts {BY_LOGIN}",
-        account_columns!(),
-        super::mfa::second_factor_of("accounts.id")
-    );
     let row: Option<SignInRow> = db
-        .fetch_optional(AssertSqlSafe(sql), args![case_fold(login)])
+        .fetch_optional(AssertSqlSafe(for_sign_in_query(1)), args![case_fold(login)])
         .await?;
-    Ok(row.map(|row| (Account::from(row.account), row.has_second_factor)))
+    Ok(row.map(SignInRow::into_parts))
+}
+
+/// The `SELECT` of `for_sign_in`, with the login in argument `$login_at`.
+pub(super) fn for_sign_in_query(login_at: usize) -> String {
+    format!(
+        "SELECT {}, {} AS has_second_factor FROM accounts {}",
+        account_columns!(),
+        super::mfa::second_factor_of("accounts.id"),
+        by_login_clause(login_at)
+    )
 }
 
 /// Newest first, searchable by id, email or username.

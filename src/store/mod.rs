@@ -35,8 +35,8 @@ pub use error::{StoreError, UniqueField};
 pub use records::{
     AccountPage, AuditEvent, AuditFilter, AuditPage, Ceremony, ClaimedMessage, ImportCounts,
     LoginReservation, MemberChange, MemberPage, MfaChallenge, OnConflict, OutboxCounts, OutboxMessage,
-    PasskeyRecord, PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord,
-    TotpRecord, VerificationPurpose, VerificationRecord,
+    PasskeyRecord, PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SignInStart,
+    SigningKeyRecord, TotpRecord, VerificationPurpose, VerificationRecord,
 };
 use sealing::KeySealer;
 use std::sync::Arc;
@@ -70,9 +70,6 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
     async fn account_by_id(&self, id: &AccountId) -> Result<Option<Account>, StoreError>;
     /// Finds an account whose email or username equals `login`, ignoring case.
     async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError>;
-    /// `account_by_login`, and whether the account has a second factor
-    /// (`has_second_factor`): a sign-in's one read.
-    async fn account_for_sign_in(&self, login: &str) -> Result<Option<(Account, bool)>, StoreError>;
     /// Accounts whose id, email or username contains `search` (any case),
     /// newest first.
     async fn list_accounts(
@@ -271,6 +268,16 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
         counters: &[(&str, &crate::domain::LockoutRule)],
         now: OffsetDateTime,
     ) -> Result<Vec<LoginReservation>, StoreError>;
+    /// `reserve_login_attempts` of a sign-in's two counters, and the account whose email or username
+    /// is `login` (case-folded; an email first) with whether it has a
+    /// second factor (`has_second_factor`): all a sign-in asks before its
+    /// hash, in one round trip where the database allows.
+    async fn reserve_sign_in(
+        &self,
+        counters: &[(&str, &crate::domain::LockoutRule); 2],
+        now: OffsetDateTime,
+        login: &str,
+    ) -> Result<SignInStart, StoreError>;
     /// The reserved attempt (the `failures`-th) failed: pause as `rule` says.
     async fn login_attempt_failed(
         &self,

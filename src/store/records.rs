@@ -54,6 +54,15 @@ pub enum LoginReservation {
     Busy,
 }
 
+/// What a sign-in learns before its hash (`Store::reserve_sign_in`).
+#[derive(Debug)]
+pub struct SignInStart {
+    /// One answer per lockout counter, in the order asked.
+    pub reservations: Vec<LoginReservation>,
+    /// The account named, with whether it has a second factor.
+    pub account: Option<(Account, bool)>,
+}
+
 /// What an email verification is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerificationPurpose {

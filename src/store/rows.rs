@@ -34,6 +34,43 @@ pub(super) struct SignInRow {
     pub has_second_factor: bool,
 }
 
+impl SignInRow {
+    pub fn into_parts(self) -> (Account, bool) {
+        (Account::from(self.account), self.has_second_factor)
+    }
+}
+
+/// A reservation of `N` lockout counters and a sign-in's read, as one row
+/// (`throttle::reserve_for_sign_in`): first each counter's failures (NULL
+/// where it was not granted), then the `SignInRow` columns, all NULL when
+/// no account has the name.
+pub(super) struct ReservedSignInRow<const N: usize> {
+    pub failures: [Option<i64>; N],
+    pub found: Option<SignInRow>,
+}
+
+impl<'r, R: sqlx::Row, const N: usize> sqlx::FromRow<'r, R> for ReservedSignInRow<N>
+where
+    usize: sqlx::ColumnIndex<R>,
+    &'static str: sqlx::ColumnIndex<R>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    SignInRow: sqlx::FromRow<'r, R>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        let mut failures = [None; N];
+        for (index, slot) in failures.iter_mut().enumerate() {
+            *slot = row.try_get(index)?;
+        }
+        let id: Option<String> = row.try_get("id")?;
+        let found = match id {
+            Some(_) => Some(SignInRow::from_row(row)?),
+            None => None,
+        };
+        Ok(Self { failures, found })
+    }
+}
+
 impl From<AccountRow> for Account {
     fn from(row: AccountRow) -> Self {
         Account {

@@ -7,8 +7,9 @@ use super::sealing::KeySealer;
 use super::{
     AccountPage, AuditEvent, AuditFilter, AuditPage, ClaimedMessage, ImportCounts, LoginReservation,
     MemberChange, MemberPage, OnConflict, OutboxCounts, OutboxMessage, PasswordResetRecord, PoolUse,
-    PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, Store, StoreError, VerificationRecord,
-    accounts, audit, import, janitor, keys, members, outbox, sessions, throttle, verification,
+    PruneCounts, RefreshTokenRecord, Rotation, SignInStart, SigningKeyRecord, Store, StoreError,
+    VerificationRecord, accounts, audit, import, janitor, keys, members, outbox, sessions, throttle,
+    verification,
 };
 use crate::domain::{Account, AccountId, Member, MemberId, Session, SessionId};
 use time::OffsetDateTime;
@@ -76,10 +77,6 @@ impl Store for SqlStore {
 
     async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
         accounts::by_login(&self.db, login).await
-    }
-
-    async fn account_for_sign_in(&self, login: &str) -> Result<Option<(Account, bool)>, StoreError> {
-        accounts::for_sign_in(&self.db, login).await
     }
 
     async fn list_accounts(
@@ -363,6 +360,19 @@ impl Store for SqlStore {
         now: OffsetDateTime,
     ) -> Result<Vec<LoginReservation>, StoreError> {
         throttle::reserve(&self.db, counters, now).await
+    }
+
+    async fn reserve_sign_in(
+        &self,
+        counters: &[(&str, &crate::domain::LockoutRule); 2],
+        now: OffsetDateTime,
+        login: &str,
+    ) -> Result<SignInStart, StoreError> {
+        let (reservations, account) = throttle::reserve_for_sign_in(&self.db, counters, now, login).await?;
+        Ok(SignInStart {
+            reservations,
+            account,
+        })
     }
 
     async fn login_attempt_failed(

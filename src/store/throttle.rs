@@ -5,8 +5,9 @@
 
 use super::batch::{Batch, Statement};
 use super::db::{Arg, Db, args, placeholders};
-use super::{LoginReservation, StoreError, from_millis, to_millis};
-use crate::domain::{LockoutRule, WindowCount};
+use super::rows::{ReservedSignInRow, SignInRow};
+use super::{LoginReservation, StoreError, accounts, from_millis, to_millis};
+use crate::domain::{Account, LockoutRule, WindowCount, case_fold};
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
@@ -23,6 +24,59 @@ pub async fn reserve(
     counters: &[(&str, &LockoutRule)],
     now: OffsetDateTime,
 ) -> Result<Vec<LoginReservation>, StoreError> {
+    let (take, values) = reservation(counters, now);
+    // Only numbered placeholders are formatted into the text; keys are bound.
+    let granted: Vec<(String, i64)> = db.fetch_all(AssertSqlSafe(take), values).await?;
+    let mut answers = Vec::with_capacity(counters.len());
+    for (key, _) in counters {
+        let failures = granted
+            .iter()
+            .find(|(login, _)| login == key)
+            .map(|(_, failures)| *failures);
+        answers.push(answer(db, key, failures, now).await?);
+    }
+    Ok(answers)
+}
+
+/// `reserve`, and the account a sign-in by `login` reads
+/// (`accounts::for_sign_in`): on PostgreSQL in one statement, so a sign-in
+/// costs the database one round trip less; on SQLite the reservation goes
+/// to the writer and the read to a reader, as two statements.
+pub async fn reserve_for_sign_in<const N: usize>(
+    db: &Db,
+    counters: &[(&str, &LockoutRule); N],
+    now: OffsetDateTime,
+    login: &str,
+) -> Result<(Vec<LoginReservation>, Option<(Account, bool)>), StoreError> {
+    if let Db::Sqlite(_) = db {
+        let answers = reserve(db, counters, now).await?;
+        return Ok((answers, accounts::for_sign_in(db, login).await?));
+    }
+    let (take, mut values) = reservation(counters, now);
+    // A data-modifying `WITH` runs once whether or not it is read; its
+    // `RETURNING` rows say which keys were granted. The account is read
+    // beside it (one row either way: `LEFT JOIN` to a row of nothing).
+    let granted: Vec<String> = (0..N)
+        .map(|index| format!("(SELECT failures FROM granted WHERE login = ${})", 2 * index + 2))
+        .collect();
+    values.push(Arg::from(case_fold(login)));
+    let sql = format!(
+        "WITH granted AS ({take}) SELECT {}, found.* FROM (SELECT 1) AS one LEFT JOIN ({}) AS found ON TRUE",
+        granted.join(", "),
+        accounts::for_sign_in_query(values.len()),
+    );
+    // Only numbered placeholders are formatted into the text; keys are bound.
+    let row: ReservedSignInRow<N> = db.fetch_one(AssertSqlSafe(sql), values).await?;
+    let mut answers = Vec::with_capacity(N);
+    for ((key, _), failures) in counters.iter().zip(row.failures) {
+        answers.push(answer(db, key, failures, now).await?);
+    }
+    Ok((answers, row.found.map(SignInRow::into_parts)))
+}
+
+/// The `INSERT … RETURNING login, failures` that counts an attempt on each
+/// of `counters` where its gate lets it through, with its arguments.
+fn reservation(counters: &[(&str, &LockoutRule)], now: OffsetDateTime) -> (String, Vec<Arg>) {
     // A new key is inserted with its first attempt; a known one is counted
     // only when the gate lets it through (an upsert whose update is refused
     // by its WHERE returns no row, on both databases). `$1` is the time,
@@ -49,19 +103,22 @@ pub async fn reserve(
         rows.join(", "),
         thresholds.join(" ")
     );
-    // Only numbered placeholders are formatted into the text; keys are bound.
-    let granted: Vec<(String, i64)> = db.fetch_all(AssertSqlSafe(take), values).await?;
-    let mut answers = Vec::with_capacity(counters.len());
-    for (key, _) in counters {
-        let answer = match granted.iter().find(|(login, _)| login == key) {
-            Some((_, failures)) => LoginReservation::Granted {
-                failures: u32::try_from(*failures).unwrap_or(u32::MAX),
-            },
-            None => refused(db, key, now).await?,
-        };
-        answers.push(answer);
+    (take, values)
+}
+
+/// The answer for `login`: granted with its `failures` so far, or why not.
+async fn answer(
+    db: &Db,
+    login: &str,
+    failures: Option<i64>,
+    now: OffsetDateTime,
+) -> Result<LoginReservation, StoreError> {
+    match failures {
+        Some(failures) => Ok(LoginReservation::Granted {
+            failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        }),
+        None => refused(db, login, now).await,
     }
-    Ok(answers)
 }
 
 /// Why the gate refused an attempt on `login`: paused, or busy.
