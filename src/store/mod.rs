@@ -268,10 +268,10 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
         counters: &[(&str, &crate::domain::LockoutRule)],
         now: OffsetDateTime,
     ) -> Result<Vec<LoginReservation>, StoreError>;
-    /// `reserve_login_attempts` of a sign-in's two counters, and the account whose email or username
-    /// is `login` (case-folded; an email first) with whether it has a
-    /// second factor (`has_second_factor`): all a sign-in asks before its
-    /// hash, in one round trip where the database allows.
+    /// `reserve_login_attempts` of a sign-in's two counters, and the
+    /// account whose email or username is `login` (case-folded; an email
+    /// first) with whether it has a second factor: all a sign-in asks
+    /// before its hash, in one round trip where the database allows.
     async fn reserve_sign_in(
         &self,
         counters: &[(&str, &crate::domain::LockoutRule); 2],

@@ -368,11 +368,7 @@ impl Store for SqlStore {
         now: OffsetDateTime,
         login: &str,
     ) -> Result<SignInStart, StoreError> {
-        let (reservations, account) = throttle::reserve_for_sign_in(&self.db, counters, now, login).await?;
-        Ok(SignInStart {
-            reservations,
-            account,
-        })
+        throttle::reserve_for_sign_in(&self.db, counters, now, login).await
     }
 
     async fn login_attempt_failed(

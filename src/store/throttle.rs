@@ -6,8 +6,8 @@
 use super::batch::{Batch, Statement};
 use super::db::{Arg, Db, args, placeholders};
 use super::rows::{ReservedSignInRow, SignInRow};
-use super::{LoginReservation, StoreError, accounts, from_millis, to_millis};
-use crate::domain::{Account, LockoutRule, WindowCount, case_fold};
+use super::{LoginReservation, SignInStart, StoreError, accounts, from_millis, to_millis};
+use crate::domain::{LockoutRule, WindowCount, case_fold};
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
@@ -47,10 +47,12 @@ pub async fn reserve_for_sign_in<const N: usize>(
     counters: &[(&str, &LockoutRule); N],
     now: OffsetDateTime,
     login: &str,
-) -> Result<(Vec<LoginReservation>, Option<(Account, bool)>), StoreError> {
+) -> Result<SignInStart, StoreError> {
     if let Db::Sqlite(_) = db {
-        let answers = reserve(db, counters, now).await?;
-        return Ok((answers, accounts::for_sign_in(db, login).await?));
+        return Ok(SignInStart {
+            reservations: reserve(db, counters, now).await?,
+            account: accounts::for_sign_in(db, login).await?,
+        });
     }
     let (take, mut values) = reservation(counters, now);
     // A data-modifying `WITH` runs once whether or not it is read; its
@@ -67,11 +69,14 @@ pub async fn reserve_for_sign_in<const N: usize>(
     );
     // Only numbered placeholders are formatted into the text; keys are bound.
     let row: ReservedSignInRow<N> = db.fetch_one(AssertSqlSafe(sql), values).await?;
-    let mut answers = Vec::with_capacity(N);
+    let mut reservations = Vec::with_capacity(N);
     for ((key, _), failures) in counters.iter().zip(row.failures) {
-        answers.push(answer(db, key, failures, now).await?);
+        reservations.push(answer(db, key, failures, now).await?);
     }
-    Ok((answers, row.found.map(SignInRow::into_parts)))
+    Ok(SignInStart {
+        reservations,
+        account: row.found.map(SignInRow::into_parts),
+    })
 }
 
 /// The `INSERT … RETURNING login, failures` that counts an attempt on each
