@@ -19,8 +19,9 @@ pub enum CoreError {
     AccountDisabled,
     #[error("the email address is not verified yet")]
     EmailNotVerified,
-    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
-    TooManyAttempts { retry_after_secs: u64 },
+    /// A 429: the words say what held the request back, the answer is one.
+    #[error("{held}; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64, held: Held },
     /// Missing, malformed, expired or revoked credentials on a request.
     #[error("not signed in")]
     Unauthenticated,
@@ -103,6 +104,21 @@ impl From<StoreError> for CoreError {
             other => CoreError::Internal(other.to_string()),
         }
     }
+}
+
+/// What a [`CoreError::TooManyAttempts`] was held back by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Held {
+    /// The lockout after repeated failed sign-ins of one account.
+    #[error("too many failed sign-ins")]
+    FailedSignIns,
+    /// As many sign-ins of the account as the lockout allows are being
+    /// checked at this moment; nothing has failed yet.
+    #[error("too many sign-ins of this account at once")]
+    SignInsInProgress,
+    /// A per-client limit (`--rate-limits`).
+    #[error("too many requests from this address")]
+    ClientLimit,
 }
 
 /// Why a verification code or link was refused.

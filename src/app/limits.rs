@@ -2,7 +2,7 @@
 //! address, shared through the database by every instance.
 
 use super::audit::AuditKind;
-use super::{Core, CoreError, seconds_until};
+use super::{Core, CoreError, Held, seconds_until};
 use crate::domain::{Limited, client_key};
 use std::net::IpAddr;
 
@@ -44,6 +44,7 @@ impl Core {
             .await;
         Err(CoreError::TooManyAttempts {
             retry_after_secs: seconds_until(now, now + wait),
+            held: Held::ClientLimit,
         })
     }
 

@@ -25,7 +25,7 @@ mod signup;
 pub mod tokens;
 mod verification;
 
-pub use error::{CoreError, ResetProblem, VerificationProblem};
+pub use error::{CoreError, Held, ResetProblem, VerificationProblem};
 pub use hashing::{Argon2Cost, PasswordHasherPool};
 pub use keys::{KeyState, KeySummary};
 pub use mfa::{SecondFactor, SecondFactorStatus, TotpEnrolment};

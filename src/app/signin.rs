@@ -4,8 +4,8 @@
 use super::audit::AuditKind;
 use super::hashing::Verdict;
 use super::{
-    Core, CoreError, Device, LONGEST_PASSWORD_BYTES, LoginPolicy, SessionLength, SignedIn, VerificationStep,
-    seconds_until, secrets,
+    Core, CoreError, Device, Held, LONGEST_PASSWORD_BYTES, LoginPolicy, SessionLength, SignedIn,
+    VerificationStep, seconds_until, secrets,
 };
 use crate::domain::{
     Account, AccountId, Limited, LockoutRule, Password, Session, SessionId, case_fold, client_key,
@@ -235,10 +235,14 @@ impl Core {
                 metrics::counter!("klucznik_rate_limit_trips_total", "limit" => "lockout").increment(1);
                 CoreError::TooManyAttempts {
                     retry_after_secs: seconds_until(now, until),
+                    held: Held::FailedSignIns,
                 }
             }
             // The threshold's worth of attempts is being checked: a moment.
-            Some(_) => CoreError::TooManyAttempts { retry_after_secs: 1 },
+            Some(_) => CoreError::TooManyAttempts {
+                retry_after_secs: 1,
+                held: Held::SignInsInProgress,
+            },
         };
         for (counter, answer) in counters.iter().zip(answers) {
             if matches!(answer, LoginReservation::Granted { .. }) {

@@ -172,7 +172,7 @@ impl From<&CoreError> for Problem {
             CoreError::InvalidCredentials => plain(S::UNAUTHORIZED, "invalid_credentials"),
             CoreError::AccountDisabled => plain(S::FORBIDDEN, "account_disabled"),
             CoreError::EmailNotVerified => plain(S::FORBIDDEN, "email_not_verified"),
-            CoreError::TooManyAttempts { retry_after_secs } => {
+            CoreError::TooManyAttempts { retry_after_secs, .. } => {
                 plain(S::TOO_MANY_REQUESTS, "too_many_attempts").with_retry_after(*retry_after_secs)
             }
             CoreError::Unauthenticated => plain(S::UNAUTHORIZED, "unauthenticated"),

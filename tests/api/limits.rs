@@ -243,7 +243,13 @@ async fn sign_ups_from_one_address_are_limited_until_the_window_ends(backend: Ba
     }
     let refused = register("203.0.113.9", 3).await;
     assert!((1..=1200).contains(&retry_after(&refused)));
-    assert_error(refused, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    let body = assert_error(refused, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    // A sign-up limit is not called a failed sign-in.
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("too many requests from this address"),
+        "{body}"
+    );
     assert_eq!(register("198.51.100.7", 4).await.status(), StatusCode::CREATED);
     // The window slides: two window lengths on, the earlier sign-ups are gone.
     app.clock.advance(Duration::minutes(20));

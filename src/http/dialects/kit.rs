@@ -186,7 +186,7 @@ pub fn common_words(key: &str) -> Option<&'static str> {
         "method_not_allowed" => "Method not allowed",
         "payload_too_large" => "Request body is too large",
         "unsupported_media_type" => "Send the body as JSON",
-        "too_many_attempts" => "Too many failed sign-ins; try again later",
+        "too_many_attempts" => "Too many attempts; try again later",
         "database_unavailable" => "Database unavailable",
         "internal_error" => "Internal server error",
         _ => return None,

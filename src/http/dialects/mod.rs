@@ -255,7 +255,7 @@ mod tests {
     /// One of every core error. The match below stops compiling when a
     /// variant is added, so it cannot be left out of this walk.
     fn every_core_error() -> Vec<crate::app::CoreError> {
-        use crate::app::{CoreError as E, ResetProblem, VerificationProblem};
+        use crate::app::{CoreError as E, Held, ResetProblem, VerificationProblem};
         use crate::domain::Invalid;
         let all = vec![
             E::Invalid(Invalid::Email),
@@ -273,7 +273,10 @@ mod tests {
             E::InvalidCredentials,
             E::AccountDisabled,
             E::EmailNotVerified,
-            E::TooManyAttempts { retry_after_secs: 30 },
+            E::TooManyAttempts {
+                retry_after_secs: 30,
+                held: Held::FailedSignIns,
+            },
             E::Unauthenticated,
             E::TokenExpired,
             E::InvalidRefreshToken,

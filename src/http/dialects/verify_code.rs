@@ -74,9 +74,7 @@ impl Dialect for VerifyCode {
             "invalid_credentials" => unauthorized("Provided credentials are invalid", "WRONG_CREDENTIALS"),
             "email_not_verified" => unauthorized("Email not verified", "email_not_verified"),
             "account_disabled" => Wording::new(S::FORBIDDEN, "Account disabled", "account_disabled"),
-            "too_many_attempts" => {
-                Wording::new(S::TOO_MANY_REQUESTS, "Too many failed attempts", problem.key)
-            }
+            "too_many_attempts" => Wording::new(S::TOO_MANY_REQUESTS, "Too many attempts", problem.key),
             "invalid_verification" | "verification_expired" | "verification_attempts_exhausted" => {
                 unauthorized(
                     "Invalid verification code or session",

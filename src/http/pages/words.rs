@@ -244,8 +244,8 @@ pub fn words(lang: Lang) -> Words {
         ),
         disabled: pick("To konto jest zablokowane.", "This account is disabled."),
         too_many: pick(
-            "Zbyt wiele nieudanych prób. Spróbuj za chwilę.",
-            "Too many failed attempts. Try again shortly.",
+            "Zbyt wiele prób. Spróbuj za chwilę.",
+            "Too many attempts. Try again shortly.",
         ),
         wrong_current: pick(
             "Obecne hasło jest nieprawidłowe.",
