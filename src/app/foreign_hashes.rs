@@ -19,32 +19,58 @@ pub enum HashFamily {
     PasslibPbkdf2,
 }
 
-/// PBKDF2 rounds beyond this are refused: a hash asking for more would
-/// make each sign-in a denial of service.
+// Ceilings on the cost a stored hash asks for (design §7): a hash is
+// run with its own parameters, so one past them would make each sign-in
+// attempt of its login name a denial of service (or abort the process
+// allocating its memory). Checked at import and again before every run.
+/// PBKDF2 rounds: at most…
 const MOST_PBKDF2_ROUNDS: u32 = 10_000_000;
+/// …and at least (fewer is barely a hash).
+const FEWEST_PBKDF2_ROUNDS: u32 = 1_000;
+/// bcrypt's cost (2^cost rounds): 14 takes about a second.
+const MOST_BCRYPT_COST: u32 = 14;
+/// Argon2 memory, KiB (256 MiB)…
+pub const MOST_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
+/// …and passes.
+pub const MOST_ARGON2_PASSES: u32 = 10;
 
-/// Which family `stored` is, checking its structure; why not when it is
-/// none Klucznik can verify.
+/// Whether Argon2 parameters are within the ceilings (or `configured`'s
+/// own, when an operator set Klucznik's cost higher); why not.
+pub fn argon2_within_ceiling(
+    params: &argon2::Params,
+    configured: &argon2::Params,
+) -> Result<(), &'static str> {
+    if params.m_cost() > MOST_ARGON2_MEMORY_KIB.max(configured.m_cost()) {
+        Err("an Argon2 hash asking for more than 256 MiB of memory")
+    } else if params.t_cost() > MOST_ARGON2_PASSES.max(configured.t_cost()) {
+        Err("an Argon2 hash asking for more than 10 passes")
+    } else {
+        Ok(())
+    }
+}
+
+/// Which family `stored` is, checking its structure and its cost; why
+/// not when it is none Klucznik can verify, or costlier than the ceilings.
 pub fn recognize(stored: &str) -> Result<HashFamily, &'static str> {
     if stored.starts_with("$argon2") {
-        argon2::PasswordHash::new(stored)
-            .map(|_| HashFamily::Argon2)
-            .map_err(|_| "a malformed Argon2 hash")
+        let parsed = argon2::PasswordHash::new(stored).map_err(|_| "a malformed Argon2 hash")?;
+        let params = argon2::Params::try_from(&parsed).map_err(|_| "a malformed Argon2 hash")?;
+        argon2_within_ceiling(&params, &argon2::Params::DEFAULT)?;
+        Ok(HashFamily::Argon2)
     } else if ["$2a$", "$2b$", "$2y$"].iter().any(|p| stored.starts_with(p)) {
         // `$2b$10$` + 22 characters of salt + 31 of hash.
         let cost = stored.get(4..6).and_then(|c| c.parse::<u32>().ok());
         match cost {
-            Some(4..=31) if stored.len() == 60 => Ok(HashFamily::Bcrypt),
+            Some(4..=MOST_BCRYPT_COST) if stored.len() == 60 => Ok(HashFamily::Bcrypt),
+            Some(15..=31) if stored.len() == 60 => Err("a bcrypt hash of cost over 14"),
             _ => Err("a malformed bcrypt hash"),
         }
     } else if stored.starts_with("pbkdf2_sha256$") {
-        django(stored)
-            .map(|_| HashFamily::DjangoPbkdf2)
-            .ok_or("a malformed Django PBKDF2 hash")
+        let (rounds, _, _) = django(stored).ok_or("a malformed Django PBKDF2 hash")?;
+        pbkdf2_within_ceiling(rounds).map(|()| HashFamily::DjangoPbkdf2)
     } else if stored.starts_with("$pbkdf2-sha256$") {
-        passlib(stored)
-            .map(|_| HashFamily::PasslibPbkdf2)
-            .ok_or("a malformed PBKDF2 hash")
+        let (rounds, _, _) = passlib(stored).ok_or("a malformed PBKDF2 hash")?;
+        pbkdf2_within_ceiling(rounds).map(|()| HashFamily::PasslibPbkdf2)
     } else {
         Err("an unknown password hash format")
     }
@@ -73,6 +99,16 @@ pub fn verify(password: &str, stored: &str) -> Option<bool> {
     })
 }
 
+fn pbkdf2_within_ceiling(rounds: u32) -> Result<(), &'static str> {
+    if rounds < FEWEST_PBKDF2_ROUNDS {
+        Err("a PBKDF2 hash of fewer than 1,000 rounds")
+    } else if rounds > MOST_PBKDF2_ROUNDS {
+        Err("a PBKDF2 hash of more than 10,000,000 rounds")
+    } else {
+        Ok(())
+    }
+}
+
 fn pbkdf2_matches(password: &str, salt: &[u8], rounds: u32, expected: &[u8]) -> bool {
     let mut derived = vec![0u8; expected.len()];
     pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt, rounds, &mut derived);
@@ -83,10 +119,7 @@ fn pbkdf2_matches(password: &str, salt: &[u8], rounds: u32, expected: &[u8]) -> 
 fn django(stored: &str) -> Option<(u32, Vec<u8>, Vec<u8>)> {
     let mut parts = stored.split('$');
     let (_, rounds, salt, hash) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let rounds = rounds
-        .parse()
-        .ok()
-        .filter(|r| (1..=MOST_PBKDF2_ROUNDS).contains(r))?;
+    let rounds = rounds.parse().ok()?;
     let hash = STANDARD.decode(hash).ok().filter(|h| h.len() >= 16)?;
     (parts.next().is_none() && !salt.is_empty()).then(|| (rounds, salt.as_bytes().to_vec(), hash))
 }
@@ -96,12 +129,12 @@ fn django(stored: &str) -> Option<(u32, Vec<u8>, Vec<u8>)> {
 fn passlib(stored: &str) -> Option<(u32, Vec<u8>, Vec<u8>)> {
     let mut parts = stored.strip_prefix("$pbkdf2-sha256$")?.split('$');
     let (rounds, salt, hash) = (parts.next()?, parts.next()?, parts.next()?);
-    let rounds = rounds
-        .parse()
-        .ok()
-        .filter(|r| (1..=MOST_PBKDF2_ROUNDS).contains(r))?;
+    let rounds = rounds.parse().ok()?;
     let decode = |text: &str| STANDARD_NO_PAD.decode(text.replace('.', "+")).ok();
-    let (salt, hash) = (decode(salt)?, decode(hash).filter(|h| h.len() >= 16)?);
+    let (salt, hash) = (
+        decode(salt).filter(|s| !s.is_empty())?,
+        decode(hash).filter(|h| h.len() >= 16)?,
+    );
     parts.next().is_none().then_some((rounds, salt, hash))
 }
 
@@ -135,6 +168,29 @@ mod tests {
         assert!(recognize("md5$abc$def").is_err());
         assert!(recognize("$2b$99$tooshort").is_err());
         assert!(recognize("pbkdf2_sha256$99999999999$s$aGFzaA==").is_err());
+
+        // Hostile costs are refused, each with its reason, and never run.
+        let costly_bcrypt = bcrypt.replacen("$2a$04$", "$2b$31$", 1);
+        assert_eq!(recognize(&costly_bcrypt), Err("a bcrypt hash of cost over 14"));
+        assert_eq!(verify("hasło-1", &costly_bcrypt), None);
+        let huge_argon2 = "$argon2id$v=19$m=4294967295,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaA";
+        assert_eq!(
+            recognize(huge_argon2),
+            Err("an Argon2 hash asking for more than 256 MiB of memory")
+        );
+        let slow_argon2 = "$argon2i$v=19$m=4096,t=11,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaA";
+        assert_eq!(
+            recognize(slow_argon2),
+            Err("an Argon2 hash asking for more than 10 passes")
+        );
+        let one_round = format!("pbkdf2_sha256$1$sol${}", STANDARD.encode(derived));
+        assert_eq!(
+            recognize(&one_round),
+            Err("a PBKDF2 hash of fewer than 1,000 rounds")
+        );
+        assert_eq!(verify("kot", &one_round), None);
+        let no_salt = format!("$pbkdf2-sha256$1000$${}", ab64(&derived));
+        assert_eq!(recognize(&no_salt), Err("a malformed PBKDF2 hash"));
         assert_eq!(verify("x", "plain-text-password"), None);
     }
 }

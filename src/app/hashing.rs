@@ -213,6 +213,12 @@ fn verify_with(configured: &Argon2<'static>, password: &str, stored: &str) -> Ve
     else {
         return Verdict::Mismatch;
     };
+    // A stored hash is run with its own cost: never one past the ceiling
+    // (an imported or tampered row could ask for gigabytes).
+    if let Err(reason) = super::foreign_hashes::argon2_within_ceiling(&params, configured.params()) {
+        tracing::warn!(reason, "a stored password hash is costlier than allowed; not run");
+        return Verdict::Mismatch;
+    }
     let version = parsed
         .version
         .and_then(|v| Version::try_from(v).ok())
@@ -284,5 +290,14 @@ mod tests {
             .unwrap()
             .to_string();
         assert_eq!(verify_with(&cheap(), "abc-123-xyz", &reference), Verdict::Match);
+    }
+
+    #[test]
+    fn a_stored_hash_past_the_ceiling_is_never_run() {
+        // Would abort the process allocating 4 TiB if it were run.
+        let hostile = "$argon2id$v=19$m=4294967295,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaA";
+        assert_eq!(verify_with(&cheap(), "anything", hostile), Verdict::Mismatch);
+        let slow = "$argon2id$v=19$m=64,t=4000,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaA";
+        assert_eq!(verify_with(&cheap(), "anything", slow), Verdict::Mismatch);
     }
 }
