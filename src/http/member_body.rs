@@ -28,11 +28,23 @@ pub struct MemberBody {
     pub tel: Option<String>,
 }
 
-/// A PESEL as text: numbers left-padded to 11 digits; other JSON types
-/// become text that fails validation with the field named.
+/// A JSON number that is a whole number, however it is written: `42`,
+/// or a double as mongoexport prints one (`7.7031857354E+10`, `42.0`).
+pub fn whole_number(n: &serde_json::Number) -> Option<u64> {
+    /// Past 2^53 a double no longer holds every whole number.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    n.as_u64().or_else(|| {
+        let f = n.as_f64()?;
+        (f.fract() == 0.0 && (0.0..EXACT).contains(&f)).then_some(f as u64)
+    })
+}
+
+/// A PESEL as text: numbers left-padded to 11 digits (a number loses the
+/// leading zero of a PESEL born in the 2000s); other JSON types become
+/// text that fails validation with the field named.
 fn pesel_text(value: Value) -> String {
     match value {
-        Value::Number(n) => match n.as_u64() {
+        Value::Number(n) => match whole_number(&n) {
             Some(n) => format!("{n:011}"),
             None => n.to_string(),
         },

@@ -77,7 +77,8 @@ impl Writer {
                         other => other.to_string(),
                     })
                     .collect();
-                csv.write_record(&cells).map_err(|e| e.to_string())
+                let cells = cells.into_iter().map(formula_safe);
+                csv.write_record(cells).map_err(|e| e.to_string())
             }
             Writer::Json(out) => writeln!(out, "{row}").map_err(|e| e.to_string()),
         }
@@ -88,6 +89,17 @@ impl Writer {
             Writer::Csv(mut csv, _) => csv.flush().map_err(|e| e.to_string()),
             Writer::Json(mut out) => out.flush().map_err(|e| e.to_string()),
         }
+    }
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a tab
+/// or a carriage return first) gets a `'` in front, as OWASP advises; the
+/// CSV import takes it off again (`rows::unguarded`).
+fn formula_safe(cell: String) -> String {
+    if super::rows::starts_like_formula(&cell) {
+        format!("'{cell}")
+    } else {
+        cell
     }
 }
 
@@ -135,4 +147,47 @@ pub async fn members(store: &DynStore, out: Box<dyn Write>, format: Format) -> R
     }
     writer.finish()?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_start_like_formulas_are_shown_not_run() {
+        let mut cells = Vec::new();
+        for cell in [
+            "=HYPERLINK(\"http://x\")",
+            "+48 600",
+            "-1",
+            "@SUM(A1)",
+            "\tx",
+            "Nowak",
+            "a=b",
+        ] {
+            cells.push(formula_safe(cell.to_owned()));
+        }
+        assert_eq!(
+            cells,
+            [
+                "'=HYPERLINK(\"http://x\")",
+                "'+48 600",
+                "'-1",
+                "'@SUM(A1)",
+                "'\tx",
+                "Nowak",
+                "a=b"
+            ]
+        );
+        // Through the writer too, as a row of an export.
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let out: Box<dyn Write> = Box::new(file.reopen().unwrap());
+        let mut writer = Writer::new(out, Format::Csv, &["nazwisko", "tel"]).unwrap();
+        writer
+            .row(&json!({ "nazwisko": "=1+1", "tel": "600100200" }))
+            .unwrap();
+        writer.finish().unwrap();
+        let written = std::fs::read_to_string(file.path()).unwrap();
+        assert_eq!(written, "nazwisko,tel\n'=1+1,600100200\n");
+    }
 }

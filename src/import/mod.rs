@@ -12,10 +12,11 @@ mod rows;
 pub use rows::Format;
 
 use crate::domain::{AccountId, Member, MemberChange, MemberInput};
-use crate::http::member_body::MemberBody;
+use crate::http::member_body::{MemberBody, whole_number};
 use crate::store::{DynStore, ImportCounts, OnConflict};
 use accounts::{AccountRules, Mapping};
 use rows::Row;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -97,7 +98,10 @@ pub async fn members(store: &DynStore, options: &ImportOptions) -> Result<Summar
             .columns
             .get("__v")
             .or_else(|| row.columns.get("version"))
-            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+            .and_then(|v| match v {
+                Value::Number(n) => whole_number(n).and_then(|n| i64::try_from(n).ok()),
+                other => other.as_str()?.parse().ok(),
+            })
             .unwrap_or(0);
         let change = MemberChange {
             id: uuid::Uuid::now_v7().to_string(),

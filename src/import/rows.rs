@@ -71,11 +71,25 @@ pub fn read(
                     .iter()
                     .zip(record.iter())
                     .filter(|(_, value)| !value.is_empty())
-                    .map(|(name, value)| (name.to_owned(), Value::String(value.to_owned())))
+                    .map(|(name, value)| (name.to_owned(), Value::String(unguarded(value).to_owned())))
                     .collect();
                 Ok(Row { line, columns })
             }))
         }
+    }
+}
+
+/// Whether a spreadsheet would read `cell` as a formula.
+pub fn starts_like_formula(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// A CSV cell without the `'` that the export put before a cell that
+/// starts like a formula.
+fn unguarded(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if starts_like_formula(rest) => rest,
+        _ => cell,
     }
 }
 
@@ -168,6 +182,8 @@ mod tests {
         assert_eq!(map["n"], 42);
         assert_eq!(list(map.get("roles")), vec!["aa", "bb"]);
         assert_eq!(flag(Some(&Value::from("YES"))), Ok(Some(true)));
+        assert_eq!(unguarded("'=HYPERLINK(1)"), "=HYPERLINK(1)");
+        assert_eq!(unguarded("'plain"), "'plain");
         assert!(flag(Some(&Value::from("maybe"))).is_err());
     }
 }
