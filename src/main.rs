@@ -90,8 +90,9 @@ async fn serve(config: Config) -> Result<(), CommandError> {
         .local_addr()
         .map_err(|e| CommandError::Failed(e.to_string()))?;
     println!("listening on http://{addr}");
+    // Bound before the line above, so the first scrape is answered.
     if let Some(metrics) = app.metrics_addr() {
-        tracing::info!(%metrics, "metrics at /metrics");
+        println!("metrics on http://{metrics}/metrics");
     }
     tracing::info!(%addr, public_url = %app.public_url(), "listening");
     app.run_until(shutdown_signal())

@@ -55,11 +55,23 @@ pub async fn open_core(
     let hasher = PasswordHasherPool::new(config.argon2, config.hash_threads)
         .map_err(|e| ConfigError::new("KLUCZNIK_ARGON2_M_KIB / _T / _P", e.to_string()))?;
     let issuer = public_url.as_str().trim_end_matches('/').to_owned();
+    // A retired key stays published as long as the longest token an API
+    // actually served signs: uid-token's hour only where it is mounted.
+    use crate::http::dialects::kit::Dialect;
+    let hour_tokens = config
+        .dialects
+        .iter()
+        .any(|d| d.name == crate::http::dialects::uid_token::UidToken::NAME);
+    let longest = if hour_tokens {
+        crate::app::AccessTerm::LONGEST
+    } else {
+        config.core.access_ttl
+    };
     let tokens = TokenService::load(
         store.clone(),
         config.jwt_algorithm,
         issuer,
-        (config.core.access_ttl, crate::app::AccessTerm::LONGEST),
+        (config.core.access_ttl, longest),
         Arc::clone(&config.clock),
     )
     .await
