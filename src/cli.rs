@@ -244,7 +244,8 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "KLUCZNIK_RATE_LIMITS")]
     pub rate_limits: Option<String>,
     /// Change one per-client limit, NAME=COUNT/WINDOW (repeatable), e.g.
-    /// signup=20/1h; names: signin, signup, guess, resend, recovery, recovery-account.
+    /// signup=20/1h; names: signin, signup, guess, resend, recovery, recovery-account,
+    /// email-change, ceremony.
     #[arg(
         long = "rate-limit",
         global = true,

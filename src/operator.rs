@@ -253,7 +253,7 @@ pub async fn prune(config: &Config) -> Result<(), CommandError> {
     let counts = core.prune().await?;
     println!(
         "pruned {} rows: {} sessions, {} refresh tokens, {} verifications, {} password resets, \
-         {} lockout counters, {} rate-limit windows, {} mails",
+         {} lockout counters, {} rate-limit windows, {} ceremonies and challenges, {} mails",
         counts.total(),
         counts.sessions,
         counts.refresh_tokens,
@@ -261,6 +261,7 @@ pub async fn prune(config: &Config) -> Result<(), CommandError> {
         counts.password_resets,
         counts.login_failures,
         counts.rate_limits,
+        counts.ceremonies,
         counts.mail
     );
     Ok(())

@@ -1,9 +1,9 @@
 //! A user's own account: username and password.
 
 use super::audit::AuditKind;
-use super::hashing::Verdict;
-use super::{Core, CoreError, LONGEST_PASSWORD_BYTES, Principal, account_write_error};
+use super::{Core, CoreError, Principal, account_write_error};
 use crate::domain::{Account, AccountId, Password, Username, UsernameLength};
+use crate::store::AccountChange;
 use serde_json::json;
 
 impl Core {
@@ -16,19 +16,21 @@ impl Core {
         length: UsernameLength,
     ) -> Result<Account, CoreError> {
         let username = Username::parse_with_length(raw, length)?;
-        let mut account = self.account_required(account_id).await?;
-        account.username = Some(username.as_str().to_owned());
-        account.custom_username = true;
-        account.updated_at = self.now();
-        self.store
-            .update_account(&account, &[])
+        let change = AccountChange::Username(username.as_str().to_owned());
+        let now = self.now();
+        let changed = self
+            .store
+            .update_account(account_id, &change, now, &[])
             .await
             .map_err(account_write_error)?;
-        Ok(account)
+        if !changed {
+            return Err(CoreError::NotFound("account"));
+        }
+        self.account_required(account_id).await
     }
 
-    /// Changes the password after checking the current one; every other
-    /// session of the account ends.
+    /// Changes the password after checking the current one (counted like
+    /// a sign-in's); every other session of the account ends.
     #[tracing::instrument(skip_all)]
     pub async fn change_password(
         &self,
@@ -37,21 +39,26 @@ impl Core {
         new: &str,
     ) -> Result<(), CoreError> {
         let new = Password::parse(new)?;
-        let mut account = self.account_required(&principal.account.id).await?;
-        if current.len() > LONGEST_PASSWORD_BYTES
-            || self.hasher.verify(current, Some(&account.password_hash)).await? == Verdict::Mismatch
+        let account_id = &principal.account.id;
+        if !self
+            .check_own_password(account_id, current, principal.client)
+            .await?
         {
             return Err(CoreError::WrongCurrentPassword);
         }
-        account.password_hash = self.hasher.hash(&new).await?;
-        account.updated_at = self.now();
-        let event = self.audit_event(AuditKind::PasswordChanged, Some(&account.id), None, json!({}));
-        self.store.update_account(&account, &[event]).await?;
+        let change = AccountChange::Password {
+            hash: self.hasher.hash(&new).await?,
+            replacing: None,
+        };
+        let event = self.audit_event(AuditKind::PasswordChanged, Some(account_id), None, json!({}));
+        self.store
+            .update_account(account_id, &change, self.now(), &[event])
+            .await?;
         let keep = Some(&principal.session.id);
         self.store
-            .revoke_sessions_of(&account.id, keep, self.now(), &[])
+            .revoke_sessions_of(account_id, keep, self.now(), &[])
             .await?;
-        tracing::info!(account_id = %account.id, "password changed");
+        tracing::info!(account_id = %account_id, "password changed");
         Ok(())
     }
 

@@ -4,7 +4,10 @@
 use super::audit::{AuditKind, actor_id};
 use super::{Actor, Core, CoreError};
 use crate::domain::{Account, AccountId, Password, Role};
-use crate::store::AccountPage;
+use crate::store::{AccountChange, AccountPage};
+
+/// Tries of a role change whose account changed between read and write.
+const ROLE_WRITE_TRIES: usize = 5;
 use serde_json::json;
 
 impl Core {
@@ -51,27 +54,38 @@ impl Core {
         granted: bool,
     ) -> Result<Account, CoreError> {
         Self::ensure_admin(actor)?;
-        let mut account = self.account_required(id).await?;
-        if granted {
-            account.grant(role);
-        } else {
-            account.revoke(role);
-        }
-        account.updated_at = self.now();
         let kind = if granted {
             AuditKind::RoleGranted
         } else {
             AuditKind::RoleRevoked
         };
-        let event = self.audit_event(
-            kind,
-            Some(&account.id),
-            actor_id(actor),
-            json!({ "role": role.as_str() }),
-        );
-        self.store.update_account(&account, &[event]).await?;
-        tracing::info!(account_id = %account.id, role = role.as_str(), granted, "role changed");
-        Ok(account)
+        let event = self.audit_event(kind, Some(id), actor_id(actor), json!({ "role": role.as_str() }));
+        // Written only while the roles are still those read: a change made
+        // meanwhile (another admin) is read again and kept.
+        for _ in 0..ROLE_WRITE_TRIES {
+            let mut account = self.account_required(id).await?;
+            let from = account.roles.clone();
+            if granted {
+                account.grant(role);
+            } else {
+                account.revoke(role);
+            }
+            let change = AccountChange::Roles {
+                from,
+                to: account.roles.clone(),
+            };
+            let now = self.now();
+            if self
+                .store
+                .update_account(id, &change, now, std::slice::from_ref(&event))
+                .await?
+            {
+                account.updated_at = now;
+                tracing::info!(account_id = %account.id, role = role.as_str(), granted, "role changed");
+                return Ok(account);
+            }
+        }
+        Err(CoreError::internal("the account's roles kept changing"))
     }
 
     /// Disables (ending every session) or enables an account.
@@ -85,13 +99,16 @@ impl Core {
         let mut account = self.account_required(id).await?;
         account.disabled = disabled;
         account.updated_at = self.now();
+        let change = AccountChange::Disabled(disabled);
         let kind = if disabled {
             AuditKind::AccountDisabled
         } else {
             AuditKind::AccountEnabled
         };
         let event = self.audit_event(kind, Some(&account.id), actor_id(actor), json!({}));
-        self.store.update_account(&account, &[event]).await?;
+        self.store
+            .update_account(id, &change, account.updated_at, &[event])
+            .await?;
         if disabled {
             self.store
                 .revoke_sessions_of(&account.id, None, self.now(), &[])
@@ -125,9 +142,11 @@ impl Core {
     pub async fn reset_password(&self, actor: Actor<'_>, id: &AccountId, new: &str) -> Result<(), CoreError> {
         Self::ensure_admin(actor)?;
         let new = Password::parse(new)?;
-        let mut account = self.account_required(id).await?;
-        account.password_hash = self.hasher.hash(&new).await?;
-        account.updated_at = self.now();
+        let account = self.account_required(id).await?;
+        let change = AccountChange::Password {
+            hash: self.hasher.hash(&new).await?,
+            replacing: None,
+        };
         let detail = json!({ "by": "admin" });
         let event = self.audit_event(
             AuditKind::PasswordReset,
@@ -135,7 +154,9 @@ impl Core {
             actor_id(actor),
             detail,
         );
-        self.store.update_account(&account, &[event]).await?;
+        self.store
+            .update_account(id, &change, self.now(), &[event])
+            .await?;
         self.store
             .revoke_sessions_of(&account.id, None, self.now(), &[])
             .await?;

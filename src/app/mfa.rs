@@ -123,22 +123,28 @@ impl Core {
         })
     }
 
-    /// The password, or a sign-in less than five minutes ago.
+    /// The password, or a sign-in by password or second factor less than
+    /// five minutes ago (a mailed code or link is neither). The password
+    /// is counted like a sign-in's.
     pub(super) async fn step_up(
         &self,
         principal: &Principal,
         password: Option<&str>,
     ) -> Result<(), CoreError> {
-        if self.now() - principal.session.created_at <= STEP_UP_WINDOW {
+        let strong_at = principal.session.strong_auth_at;
+        if strong_at.is_some_and(|at| self.now() - at <= STEP_UP_WINDOW) {
             return Ok(());
         }
         let Some(password) = password.filter(|p| !p.is_empty()) else {
             return Err(CoreError::StepUpRequired);
         };
-        let account = self.account_required(&principal.account.id).await?;
-        match self.hasher.verify(password, Some(&account.password_hash)).await? {
-            super::hashing::Verdict::Mismatch => Err(CoreError::StepUpRequired),
-            _ => Ok(()),
+        if self
+            .check_own_password(&principal.account.id, password, principal.client)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(CoreError::StepUpRequired)
         }
     }
 
@@ -181,7 +187,12 @@ impl Core {
             .ok_or(CoreError::SecondFactorMissing)?;
         let totp = totp_of(pending.secret, account_label(account))?;
         let now = self.now();
-        let step = matching_step(&totp, code, now).ok_or(CoreError::InvalidSecondFactor)?;
+        // Counted with the account's second-factor tries at sign-in: a
+        // pending enrolment's code cannot be walked either.
+        let attempt = self.reserve_second_factor_try(&account.id).await?;
+        let step = matching_step(&totp, code, now);
+        self.second_factor_try_done(attempt, step.is_some()).await?;
+        let step = step.ok_or(CoreError::InvalidSecondFactor)?;
         let (codes, digests) = self.new_recovery_codes().await?;
         let event = self.audit_event(
             AuditKind::SecondFactorEnabled,
@@ -429,7 +440,8 @@ impl Core {
         } else {
             SessionLength::Normal
         };
-        self.start_session(account, length, device).await
+        self.start_session(account, length, device, super::Proof::Strong)
+            .await
     }
 
     /// Mails the owner a notice of a change to their second factors.

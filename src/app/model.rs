@@ -110,11 +110,24 @@ pub struct SignedIn {
     pub session_secret: Option<String>,
 }
 
+/// What a new session's owner proved themselves with: step-up leans on a
+/// recent password or second factor, never on a mailed code or link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// A password or a second factor (a passkey included).
+    Strong,
+    /// A mailed code or link.
+    Mailed,
+}
+
 /// An authenticated request: whose, and through which session.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub account: Account,
     pub session: Session,
+    /// The address the request came from, when the door knows it: what a
+    /// password typed again (step-up, a password change) is counted by.
+    pub client: Option<IpAddr>,
 }
 
 /// Who performs an action that not everyone may.

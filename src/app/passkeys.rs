@@ -324,7 +324,12 @@ impl Core {
 
     /// Signing in with a passkey alone: options for any of the site's
     /// discoverable credentials.
-    pub async fn begin_passkey_sign_in(&self) -> Result<(String, Value), CoreError> {
+    pub async fn begin_passkey_sign_in(
+        &self,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(String, Value), CoreError> {
+        // Anyone may start one, and each is stored until it expires.
+        self.admit(crate::domain::Limited::Ceremonies, client).await?;
         let (options, state) = self
             .relying()?
             .start_discoverable_authentication()
@@ -371,6 +376,7 @@ impl Core {
         if account.disabled {
             return Err(CoreError::AccountDisabled);
         }
-        self.start_session(account, SessionLength::Normal, device).await
+        self.start_session(account, SessionLength::Normal, device, super::Proof::Strong)
+            .await
     }
 }

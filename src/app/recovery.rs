@@ -14,9 +14,10 @@ use std::time::{Duration as StdDuration, Instant};
 use time::Duration;
 
 const RESET_LIFETIME: Duration = Duration::hours(1);
-/// Every forgot-password request takes at least this long, so the work
-/// done for a real account does not show in the response time.
-const FORGOT_FLOOR: StdDuration = StdDuration::from_millis(300);
+/// Every request that may mail an address (forgot-password, a resent
+/// verification) takes at least this long, so the work done for a real
+/// account does not show in the response time.
+const MAIL_FLOOR: StdDuration = StdDuration::from_millis(300);
 
 impl Core {
     /// Mails a reset link when `email` belongs to an enabled account; does
@@ -226,17 +227,17 @@ impl Core {
         lang: Lang,
     ) -> Result<(), CoreError> {
         let password = Password::parse(password)?;
-        let mut account = self.account_required(&record.account_id).await?;
+        let account = self.account_required(&record.account_id).await?;
         let now = self.now();
-        account.password_hash = self.hasher.hash(&password).await?;
-        account.updated_at = now;
+        let password_hash = self.hasher.hash(&password).await?;
         let address = account.email.as_deref().unwrap_or_default().to_owned();
         let notice = self.compose(lang, &address, Mail::PasswordChanged { email: &address })?;
         if !self
             .store
             .complete_password_reset(
                 &record.digest,
-                &account,
+                &account.id,
+                &password_hash,
                 now,
                 &notice,
                 &[self.audit_event(
@@ -257,16 +258,21 @@ impl Core {
 }
 
 /// `work`'s answer, with "no such account" made the same as success, and
-/// never sooner than `FORGOT_FLOOR`: asking for a mail says nothing about
+/// never sooner than `MAIL_FLOOR`: asking for a mail says nothing about
 /// whether the address has an account, by its answer or by its time.
 async fn same_answer_in_same_time(
     work: impl Future<Output = Result<(), CoreError>>,
 ) -> Result<(), CoreError> {
-    let started = Instant::now();
-    let outcome = work.await;
-    tokio::time::sleep_until((started + FORGOT_FLOOR).into()).await;
-    match outcome {
+    match in_same_time(work).await {
         Err(CoreError::NotFound(_)) => Ok(()),
         other => other,
     }
+}
+
+/// `work`'s answer, never sooner than `MAIL_FLOOR`.
+pub(super) async fn in_same_time<T>(work: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let outcome = work.await;
+    tokio::time::sleep_until((started + MAIL_FLOOR).into()).await;
+    outcome
 }

@@ -175,7 +175,11 @@ impl Core {
             self.store.touch_session(&session.id, now).await?;
             session.last_used_at = now;
         }
-        Ok(Some(Principal { account, session }))
+        Ok(Some(Principal {
+            account,
+            session,
+            client: None,
+        }))
     }
 
     /// Authenticates an access token: valid signature and expiry, and a

@@ -4,13 +4,13 @@
 use super::audit::AuditKind;
 use super::hashing::Verdict;
 use super::{
-    Core, CoreError, Device, Held, LONGEST_PASSWORD_BYTES, LoginPolicy, SessionLength, SignedIn,
+    Core, CoreError, Device, Held, LONGEST_PASSWORD_BYTES, LoginPolicy, Proof, SessionLength, SignedIn,
     VerificationStep, seconds_until, secrets,
 };
 use crate::domain::{
     Account, AccountId, Limited, LockoutRule, Password, Session, SessionId, case_fold, client_key,
 };
-use crate::store::LoginReservation;
+use crate::store::{AccountChange, LoginReservation};
 use serde_json::json;
 use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
@@ -106,9 +106,16 @@ impl Core {
         if verdict == Verdict::MatchNeedsRehash
             && let Ok(parsed) = Password::parse(password)
         {
-            account.password_hash = self.hasher.hash(&parsed).await?;
-            account.updated_at = now;
-            self.store.update_account(&account, &[]).await?;
+            let hash = self.hasher.hash(&parsed).await?;
+            let change = AccountChange::Password {
+                hash: hash.clone(),
+                replacing: Some(account.password_hash.clone()),
+            };
+            // Not when the password changed meanwhile: that one stays.
+            if self.store.update_account(&account.id, &change, now, &[]).await? {
+                account.password_hash = hash;
+                account.updated_at = now;
+            }
         }
         if let Err(gated) = self
             .second_factor_gate_of(&account, policy, has_second_factor)
@@ -117,7 +124,8 @@ impl Core {
             self.store.clear_login_failures(cleared).await?;
             return Err(gated);
         }
-        self.open_session(account, policy.length, device, &cleared).await
+        self.open_session(account, policy.length, device, Proof::Strong, &cleared)
+            .await
     }
 
     /// Counts a second-factor attempt of the account, paused like a
@@ -157,40 +165,81 @@ impl Core {
         Ok(())
     }
 
-    /// Counts an attempt on both lockout counters of a login name: the one
-    /// for this client address (paused after `lockout_threshold` failures)
-    /// and the account-wide ceiling (after `account_lockout_threshold`),
-    /// so an attacker elsewhere cannot lock the owner out before the
-    /// ceiling. With the reservation comes the account the name belongs
-    /// to, if any, and whether it has a second factor.
+    /// Counts an attempt on both password counters of the account the
+    /// name belongs to (or of the name, when none does): with the account
+    /// comes whether it has a second factor.
     async fn reserve_lockout(
         &self,
         login_key: &str,
         client: Option<IpAddr>,
         now: OffsetDateTime,
     ) -> Result<(Lockout, Option<(Account, bool)>), CoreError> {
-        // Distinct prefixes, and the client before the name, so no typed
-        // name can make one counter's key equal another's.
+        let found = self.store.account_for_sign_in(login_key).await?;
+        // Distinct prefixes, so no typed name can make its key equal an
+        // account's: every login name of one account shares its counters.
+        let subject = match &found {
+            Some((account, _)) => format!("id:{}", account.id),
+            None => format!("name:{login_key}"),
+        };
+        let lockout = self.reserve_password_try(&subject, client, now).await?;
+        Ok((lockout, found))
+    }
+
+    /// Counts an attempt at the password of `subject` on its two
+    /// counters: the one for this client address (paused after
+    /// `lockout_threshold` failures) and the account-wide ceiling (after
+    /// `account_lockout_threshold`), so an attacker elsewhere cannot lock
+    /// the owner out before the ceiling. Sign-in, step-up and a password
+    /// change all count here (design §7).
+    async fn reserve_password_try(
+        &self,
+        subject: &str,
+        client: Option<IpAddr>,
+        now: OffsetDateTime,
+    ) -> Result<Lockout, CoreError> {
+        // The client before the subject, so no subject can make one
+        // counter's key equal another's.
         let pair = LockoutCounter {
-            key: format!("pair\n{}\n{login_key}", client_key(client)),
+            key: format!("pair\n{}\n{subject}", client_key(client)),
             rule: self.lockout_rule(self.settings.lockout_threshold),
             failures: 0,
         };
         let account = LockoutCounter {
-            key: format!("account\n{login_key}"),
+            key: format!("account\n{subject}"),
             rule: self.lockout_rule(self.settings.account_lockout_threshold),
             failures: 0,
         };
-        let start = self
-            .store
-            .reserve_sign_in(
-                &[(&pair.key, &pair.rule), (&account.key, &account.rule)],
-                now,
-                login_key,
-            )
+        let [pair, account] = self.reserve_counters([pair, account], now).await?;
+        Ok(Lockout { pair, account })
+    }
+
+    /// Checks the password of a signed-in account (a step-up, a password
+    /// change), counted like a sign-in: failures pause it as they pause
+    /// sign-ins, so a stolen session is no password oracle.
+    pub(super) async fn check_own_password(
+        &self,
+        account_id: &AccountId,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<bool, CoreError> {
+        let now = self.now();
+        let lockout = self
+            .reserve_password_try(&format!("id:{account_id}"), client, now)
             .await?;
-        let [pair, account] = self.settle([pair, account], &start.reservations, now).await?;
-        Ok((Lockout { pair, account }, start.account))
+        let account = self.account_required(account_id).await;
+        let right = match &account {
+            Ok(account) if password.len() <= LONGEST_PASSWORD_BYTES => {
+                self.hasher.verify(password, Some(&account.password_hash)).await? != Verdict::Mismatch
+            }
+            _ => false,
+        };
+        if right {
+            let cleared = [lockout.pair.key.as_str(), lockout.account.key.as_str()];
+            self.store.clear_login_failures(cleared).await?;
+        } else {
+            self.lockout_failed(&lockout, now, Some(account_id)).await?;
+        }
+        account.map(|_| right)
     }
 
     /// Reserves an attempt on every counter in one statement, or on none
@@ -306,8 +355,9 @@ impl Core {
         account: Account,
         length: SessionLength,
         device: Device,
+        proof: Proof,
     ) -> Result<SignedIn, CoreError> {
-        self.open_session(account, length, device, &[]).await
+        self.open_session(account, length, device, proof, &[]).await
     }
 
     /// `start_session`, clearing the lockout counters `cleared` in the
@@ -317,6 +367,7 @@ impl Core {
         account: Account,
         length: SessionLength,
         device: Device,
+        proof: Proof,
         cleared: &[&str],
     ) -> Result<SignedIn, CoreError> {
         let now = self.now();
@@ -337,6 +388,7 @@ impl Core {
             expires_at: now + lifetime,
             idle_timeout: idle,
             revoked_at: None,
+            strong_auth_at: (proof == Proof::Strong).then_some(now),
         };
         let session_secret = secrets::random_secret();
         let refresh_token = secrets::random_secret();

@@ -4,13 +4,13 @@
 use super::audit::AuditKind;
 use super::links::MailedLinks;
 use super::{
-    Core, CoreError, Device, LoginPolicy, Principal, SessionLength, SignedIn, VerificationProblem,
+    Core, CoreError, Device, LoginPolicy, Principal, Proof, SessionLength, SignedIn, VerificationProblem,
     account_write_error, secrets,
 };
 use crate::domain::email::same_address;
 use crate::domain::{Account, AccountId, Email, Limited};
 use crate::mail::{Lang, Mail};
-use crate::store::{OutboxMessage, VerificationPurpose, VerificationRecord};
+use crate::store::{AccountChange, OutboxMessage, VerificationPurpose, VerificationRecord};
 use serde_json::json;
 use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
@@ -126,7 +126,8 @@ impl Core {
             .await?;
         // A mailed code proves the address, not the second factor.
         self.second_factor_gate(&account, LoginPolicy::NATIVE).await?;
-        self.start_session(account, SessionLength::Normal, device).await
+        self.start_session(account, SessionLength::Normal, device, Proof::Mailed)
+            .await
     }
 
     /// Verifies by the mailed link's token and signs in.
@@ -134,7 +135,8 @@ impl Core {
     pub async fn verify_email_token(&self, token: &str, device: Device) -> Result<SignedIn, CoreError> {
         let account = self.confirm_email_token(token, device.address).await?;
         self.second_factor_gate(&account, LoginPolicy::NATIVE).await?;
-        self.start_session(account, SessionLength::Normal, device).await
+        self.start_session(account, SessionLength::Normal, device, Proof::Mailed)
+            .await
     }
 
     /// Verifies by code without signing in (the web page's form).
@@ -231,10 +233,16 @@ impl Core {
         }
         let newly_verified = account.email_verified_at.is_none();
         // A sign-in code keeps the time the address was first verified.
-        if record.purpose != VerificationPurpose::SignIn || newly_verified {
+        let keep_earlier = record.purpose == VerificationPurpose::SignIn;
+        if !keep_earlier || newly_verified {
             account.email_verified_at = Some(now);
         }
         account.updated_at = now;
+        let change = AccountChange::EmailVerified {
+            new_email: (record.purpose == VerificationPurpose::EmailChange).then(|| record.email.clone()),
+            at: now,
+            keep_earlier,
+        };
         let kind = match record.purpose {
             VerificationPurpose::Signup => Some(AuditKind::EmailVerified),
             VerificationPurpose::EmailChange => Some(AuditKind::EmailChanged),
@@ -246,7 +254,7 @@ impl Core {
             .collect();
         match self
             .store
-            .complete_verification(&record.id, &account, now, None, &events)
+            .complete_verification(&record.id, &account.id, &change, now, None, &events)
             .await
         {
             Ok(true) => {}
@@ -281,9 +289,20 @@ impl Core {
     }
 
     /// Mails a new code and link, replacing the earlier ones. At most five
-    /// resends an hour; the first after sign-up always goes out.
+    /// resends an hour; the first after sign-up always goes out. Whatever
+    /// the answer, it takes the same time (an unverified account's work
+    /// does not show).
     #[tracing::instrument(skip_all)]
     pub async fn resend_verification(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        lang: Lang,
+    ) -> Result<IssuedVerification, CoreError> {
+        super::recovery::in_same_time(self.resend_in_any_time(email, client, lang)).await
+    }
+
+    async fn resend_in_any_time(
         &self,
         email: &str,
         client: Option<IpAddr>,
@@ -333,6 +352,10 @@ impl Core {
     ) -> Result<IssuedVerification, CoreError> {
         self.step_up(principal, password).await?;
         let email = Email::parse(new_email)?;
+        // Before the look-up: each call mails twice, and its answer says
+        // whether an address is taken.
+        self.admit_subject(Limited::EmailChange, &principal.account.id)
+            .await?;
         if let Some(other) = self.account_by_email(email.as_str()).await? {
             return Err(if other.id == principal.account.id {
                 CoreError::Invalid(crate::domain::Invalid::Field {

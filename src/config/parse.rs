@@ -143,7 +143,7 @@ pub(super) fn parse_rate_limit(
             SETTING,
             format!(
                 "`{raw}` is not NAME=COUNT/WINDOW (like signup=20/1h) with NAME one of \
-                 signin, signup, guess, resend, recovery, recovery-account"
+                 signin, signup, guess, resend, recovery, recovery-account, email-change, ceremony"
             ),
         )
     };

@@ -98,6 +98,9 @@ pub struct Session {
     /// How long the session may go unused before it ends.
     pub idle_timeout: Duration,
     pub revoked_at: Option<OffsetDateTime>,
+    /// When it was opened by a password or a second factor (not by a
+    /// mailed code or link): what a step-up within minutes may lean on.
+    pub strong_auth_at: Option<OffsetDateTime>,
 }
 
 impl Session {
@@ -130,6 +133,7 @@ mod tests {
             expires_at: start + Duration::days(7),
             idle_timeout: Duration::hours(24),
             revoked_at: None,
+            strong_auth_at: None,
         };
         assert!(session.is_active(start + Duration::hours(23)));
         assert!(!session.is_active(start + Duration::hours(25)));

@@ -23,16 +23,24 @@ pub enum Limited {
     Recovery,
     /// Password-reset mails sent to one account, whoever asks.
     RecoveryPerAccount,
+    /// Changes of email asked for by one account (each mails a code to
+    /// the new address and a notice to the old one).
+    EmailChange,
+    /// Ceremonies an anonymous caller makes the server store (a passkey
+    /// sign-in's challenge), from one address.
+    Ceremonies,
 }
 
 impl Limited {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::SignInFailures,
         Self::SignUp,
         Self::TokenGuesses,
         Self::Resend,
         Self::Recovery,
         Self::RecoveryPerAccount,
+        Self::EmailChange,
+        Self::Ceremonies,
     ];
 
     /// The action a counter's name names.
@@ -49,6 +57,8 @@ impl Limited {
             Self::Resend => "resend",
             Self::Recovery => "recovery",
             Self::RecoveryPerAccount => "recovery-account",
+            Self::EmailChange => "email-change",
+            Self::Ceremonies => "ceremony",
         }
     }
 }
@@ -115,6 +125,8 @@ pub struct RateLimits {
     pub resend: RateLimit,
     pub recovery: RateLimit,
     pub recovery_per_account: RateLimit,
+    pub email_change: RateLimit,
+    pub ceremonies: RateLimit,
 }
 
 impl RateLimits {
@@ -145,6 +157,14 @@ impl RateLimits {
             limit: 5,
             window: Duration::hours(1),
         },
+        email_change: RateLimit {
+            limit: 5,
+            window: Duration::hours(1),
+        },
+        ceremonies: RateLimit {
+            limit: 100,
+            window: Duration::minutes(10),
+        },
     };
 
     /// The rule of `action`, to change it.
@@ -156,6 +176,8 @@ impl RateLimits {
             Limited::Resend => &mut self.resend,
             Limited::Recovery => &mut self.recovery,
             Limited::RecoveryPerAccount => &mut self.recovery_per_account,
+            Limited::EmailChange => &mut self.email_change,
+            Limited::Ceremonies => &mut self.ceremonies,
         }
     }
 
@@ -167,6 +189,8 @@ impl RateLimits {
             Limited::Resend => self.resend,
             Limited::Recovery => self.recovery,
             Limited::RecoveryPerAccount => self.recovery_per_account,
+            Limited::EmailChange => self.email_change,
+            Limited::Ceremonies => self.ceremonies,
         }
     }
 }

@@ -33,7 +33,7 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (principal, via) = match bearer_token(&parts.headers) {
+        let (mut principal, via) = match bearer_token(&parts.headers) {
             Some(token) => (
                 state.core.authenticate_access_token(token).await?,
                 AuthVia::Bearer,
@@ -54,6 +54,8 @@ impl FromRequestParts<AppState> for Authenticated {
         if !enrolling && state.core.must_enrol_second_factor(&principal.account).await? {
             return Err(crate::app::CoreError::SecondFactorEnrolmentRequired.into());
         }
+        let Ok(ClientDevice(device)) = ClientDevice::from_request_parts(parts, state).await;
+        principal.client = device.address;
         Ok(Self { principal, via })
     }
 }

@@ -5,11 +5,12 @@ use super::batch::{Batch, Statement};
 use super::db::{Arg, Db, Tx, args};
 use super::rows::{AccountRow, SignInRow, like_pattern, roles_column};
 use super::{
-    AccountPage, AuditEvent, OutboxMessage, StoreError, VerificationRecord, audit, outbox, to_millis,
-    verification,
+    AccountChange, AccountPage, AuditEvent, OutboxMessage, StoreError, VerificationRecord, audit, outbox,
+    to_millis, verification,
 };
-use crate::domain::{Account, case_fold};
+use crate::domain::{Account, AccountId, case_fold};
 use sqlx::AssertSqlSafe;
+use time::OffsetDateTime;
 
 /// The columns `AccountRow` reads (a macro, so that `concat!` takes it).
 macro_rules! account_columns {
@@ -71,21 +72,88 @@ pub async fn insert(
     batch.run(db).await
 }
 
-/// Saves every mutable field of `account`, inside a transaction.
-pub async fn update_on(tx: &mut Tx, account: &Account) -> Result<(), StoreError> {
-    // `created_at` never changes; writing it back keeps one list of columns.
-    let sql = "UPDATE accounts SET email = $2, email_normalized = $3, username = $4, \
-         username_normalized = $5, password_hash = $6, email_verified_at = $7, roles = $8, \
-         custom_username = $9, disabled = $10, created_at = $11, updated_at = $12, external_id = $13 \
-         WHERE id = $1";
-    tx.execute(sql, columns(account)).await.map(drop)
+/// Writes `change` to its own columns of account `id` inside a
+/// transaction; false when no row matched (no such account, or a guarded
+/// change whose guard no longer holds).
+pub async fn change_on(
+    tx: &mut Tx,
+    id: &AccountId,
+    change: &AccountChange,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let now = to_millis(now);
+    let (sql, values) = match change {
+        AccountChange::Password {
+            hash,
+            replacing: None,
+        } => (
+            "UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1",
+            args![id, hash, now],
+        ),
+        AccountChange::Password {
+            hash,
+            replacing: Some(old),
+        } => (
+            "UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1 AND password_hash = $4",
+            args![id, hash, now, old],
+        ),
+        AccountChange::Username(username) => (
+            "UPDATE accounts SET username = $2, username_normalized = $3, custom_username = $4, \
+             updated_at = $5 WHERE id = $1",
+            args![id, username, case_fold(username), true, now],
+        ),
+        AccountChange::Disabled(disabled) => (
+            "UPDATE accounts SET disabled = $2, updated_at = $3 WHERE id = $1",
+            args![id, *disabled, now],
+        ),
+        AccountChange::Roles { from, to } => (
+            "UPDATE accounts SET roles = $2, updated_at = $3 WHERE id = $1 AND roles = $4",
+            args![id, roles_column(to), now, roles_column(from)],
+        ),
+        AccountChange::EmailVerified {
+            new_email,
+            at,
+            keep_earlier,
+        } => {
+            let verified = if *keep_earlier {
+                "COALESCE(email_verified_at, $4)"
+            } else {
+                "$4"
+            };
+            let sql = format!(
+                "UPDATE accounts SET email = COALESCE($2, email), \
+                 email_normalized = COALESCE($3, email_normalized), email_verified_at = {verified}, \
+                 updated_at = $5 WHERE id = $1"
+            );
+            let values = args![
+                id,
+                new_email.as_deref(),
+                new_email.as_deref().map(case_fold),
+                to_millis(*at),
+                now
+            ];
+            return Ok(tx.execute(AssertSqlSafe(sql), values).await? == 1);
+        }
+    };
+    Ok(tx.execute(sql, values).await? == 1)
 }
 
-pub async fn update(db: &Db, account: &Account, events: &[AuditEvent]) -> Result<(), StoreError> {
+/// `change_on` with the audit events of the change, in one transaction.
+pub async fn change(
+    db: &Db,
+    id: &AccountId,
+    change: &AccountChange,
+    now: OffsetDateTime,
+    events: &[AuditEvent],
+) -> Result<bool, StoreError> {
     let mut tx = Tx::begin(db).await?;
-    update_on(&mut tx, account).await?;
+    if !change_on(&mut tx, id, change, now).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
     audit::insert_on(&mut tx, events).await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Up to `limit` accounts with ids after `after`, in id order (an export
@@ -123,7 +191,7 @@ pub async fn for_sign_in(db: &Db, login: &str) -> Result<Option<(Account, bool)>
 }
 
 /// The `SELECT` of `for_sign_in`, with the login in argument `$login_at`.
-pub(super) fn for_sign_in_query(login_at: usize) -> String {
+fn for_sign_in_query(login_at: usize) -> String {
     format!(
         "SELECT {}, {} AS has_second_factor FROM accounts {}",
         account_columns!(),

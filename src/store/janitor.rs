@@ -1,7 +1,7 @@
 //! Deleting what no request can use any more: ended sessions (with their
-//! refresh tokens), used refresh tokens, finished verifications and reset
-//! tokens, idle lockout counters, closed rate-limit windows, delivered or
-//! abandoned mail. In batches, so a large backlog never holds a lock or a
+//! refresh tokens), used refresh tokens of ended sessions, finished
+//! verifications and reset tokens, idle lockout counters, closed rate-limit
+//! windows, expired ceremonies and challenges, delivered or abandoned mail. In batches, so a large backlog never holds a lock or a
 //! transaction for long; the same SQL on both databases.
 
 use super::db::{Db, args};
@@ -31,11 +31,15 @@ pub async fn prune(
             cutoff_args,
         )
         .await?,
+        // A used token stays while its session can live: presented again,
+        // it must be known as reused (and end the session), not unknown.
         refresh_tokens: in_batches(
             db,
-            "DELETE FROM refresh_tokens WHERE digest IN (SELECT digest FROM refresh_tokens \
-             WHERE used_at < $1 LIMIT $2)",
-            cutoff_args,
+            "DELETE FROM refresh_tokens WHERE digest IN (SELECT t.digest FROM refresh_tokens t \
+             JOIN sessions s ON s.id = t.session_id WHERE t.used_at < $1 \
+             AND (s.expires_at < $2 OR s.revoked_at IS NOT NULL OR s.last_used_at + s.idle_timeout_ms < $2) \
+             LIMIT $3)",
+            || args![cutoff, now_ms, BATCH],
         )
         .await?,
         verifications: in_batches(
@@ -66,6 +70,21 @@ pub async fn prune(
             || args![to_millis(now - RATE_WINDOWS_KEPT), BATCH],
         )
         .await?,
+        // Anonymous callers can make these: gone once they expire.
+        ceremonies: in_batches(
+            db,
+            "DELETE FROM webauthn_ceremonies WHERE id IN (SELECT id FROM webauthn_ceremonies \
+             WHERE expires_at < $1 LIMIT $2)",
+            || args![now_ms, BATCH],
+        )
+        .await?
+            + in_batches(
+                db,
+                "DELETE FROM mfa_challenges WHERE digest IN (SELECT digest FROM mfa_challenges \
+                 WHERE expires_at < $1 LIMIT $2)",
+                || args![now_ms, BATCH],
+            )
+            .await?,
         audit_events: in_batches(
             db,
             "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",

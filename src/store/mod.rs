@@ -33,10 +33,10 @@ use async_trait::async_trait;
 pub(crate) use error::classify;
 pub use error::{StoreError, UniqueField};
 pub use records::{
-    AccountPage, AuditEvent, AuditFilter, AuditPage, Ceremony, ClaimedMessage, ImportCounts,
+    AccountChange, AccountPage, AuditEvent, AuditFilter, AuditPage, Ceremony, ClaimedMessage, ImportCounts,
     LoginReservation, MemberChange, MemberPage, MfaChallenge, OnConflict, OutboxCounts, OutboxMessage,
-    PasskeyRecord, PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SignInStart,
-    SigningKeyRecord, TotpRecord, VerificationPurpose, VerificationRecord,
+    PasskeyRecord, PasswordResetRecord, PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord,
+    TotpRecord, VerificationPurpose, VerificationRecord,
 };
 use sealing::KeySealer;
 use std::sync::Arc;
@@ -65,8 +65,16 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
         mail: Option<&OutboxMessage>,
         audit: &[AuditEvent],
     ) -> Result<(), StoreError>;
-    /// Saves every mutable field of `account`.
-    async fn update_account(&self, account: &Account, audit: &[AuditEvent]) -> Result<(), StoreError>;
+    /// Writes one change to its own columns of an account, with its audit
+    /// events; false when no account matched (or a guarded change's guard
+    /// no longer holds).
+    async fn update_account(
+        &self,
+        id: &AccountId,
+        change: &AccountChange,
+        now: OffsetDateTime,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
     async fn account_by_id(&self, id: &AccountId) -> Result<Option<Account>, StoreError>;
     /// Finds an account whose email or username equals `login`, ignoring case.
     async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError>;
@@ -180,7 +188,8 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
     async fn complete_verification(
         &self,
         id: &str,
-        account: &Account,
+        account_id: &AccountId,
+        change: &AccountChange,
         now: OffsetDateTime,
         mail: Option<&OutboxMessage>,
         audit: &[AuditEvent],
@@ -197,7 +206,8 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
     async fn complete_password_reset(
         &self,
         digest: &str,
-        account: &Account,
+        account_id: &AccountId,
+        password_hash: &str,
         now: OffsetDateTime,
         mail: &OutboxMessage,
         audit: &[AuditEvent],
@@ -268,16 +278,10 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
         counters: &[(&str, &crate::domain::LockoutRule)],
         now: OffsetDateTime,
     ) -> Result<Vec<LoginReservation>, StoreError>;
-    /// `reserve_login_attempts` of a sign-in's two counters, and the
-    /// account whose email or username is `login` (case-folded; an email
-    /// first) with whether it has a second factor: all a sign-in asks
-    /// before its hash, in one round trip where the database allows.
-    async fn reserve_sign_in(
-        &self,
-        counters: &[(&str, &crate::domain::LockoutRule); 2],
-        now: OffsetDateTime,
-        login: &str,
-    ) -> Result<SignInStart, StoreError>;
+    /// The account whose email or username is `login` (case-folded; an
+    /// email first), with whether it has a second factor: all a sign-in
+    /// reads before its hash.
+    async fn account_for_sign_in(&self, login: &str) -> Result<Option<(Account, bool)>, StoreError>;
     /// The reserved attempt (the `failures`-th) failed: pause as `rule` says.
     async fn login_attempt_failed(
         &self,

@@ -1,7 +1,7 @@
 //! What the store reads and writes besides the domain's own types: tokens,
 //! keys, verifications, mail, counters and pages, as stored.
 
-use crate::domain::{Account, AccountId, Member, SessionId};
+use crate::domain::{Account, AccountId, Member, Role, SessionId};
 use time::OffsetDateTime;
 
 /// A refresh token as stored: its digest and, once used, the sealed
@@ -54,13 +54,34 @@ pub enum LoginReservation {
     Busy,
 }
 
-/// What a sign-in learns before its hash (`Store::reserve_sign_in`).
-#[derive(Debug)]
-pub struct SignInStart {
-    /// One answer per lockout counter, in the order asked.
-    pub reservations: Vec<LoginReservation>,
-    /// The account named, with whether it has a second factor.
-    pub account: Option<(Account, bool)>,
+/// One change to an account, written to its own columns only, so that a
+/// concurrent change of the others (an admin's disable, a revoked role, a
+/// newer password) is never undone by a copy read before it (design §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountChange {
+    /// A new password hash; with `replacing`, only while the stored hash is
+    /// still that one (a re-hash at sign-in never undoes a password change
+    /// made meanwhile).
+    Password {
+        hash: String,
+        replacing: Option<String>,
+    },
+    /// A username the user chose.
+    Username(String),
+    Disabled(bool),
+    /// The roles, only while they are still `from` (else false: read and
+    /// try again), so two admins' changes never undo each other.
+    Roles {
+        from: Vec<Role>,
+        to: Vec<Role>,
+    },
+    /// The address is proven at `at`: a new one (an email change) or the
+    /// one it has; with `keep_earlier`, an earlier proof's time is kept.
+    EmailVerified {
+        new_email: Option<String>,
+        at: OffsetDateTime,
+        keep_earlier: bool,
+    },
 }
 
 /// What an email verification is for.
@@ -181,6 +202,8 @@ pub struct PruneCounts {
     pub password_resets: u64,
     pub login_failures: u64,
     pub rate_limits: u64,
+    /// Expired passkey ceremonies and second-factor challenges.
+    pub ceremonies: u64,
     /// Delivered or abandoned mail.
     pub mail: u64,
     /// Audit events older than the retention.
@@ -195,6 +218,7 @@ impl PruneCounts {
             + self.password_resets
             + self.login_failures
             + self.rate_limits
+            + self.ceremonies
             + self.audit_events
             + self.mail
     }

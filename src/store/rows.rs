@@ -40,37 +40,6 @@ impl SignInRow {
     }
 }
 
-/// A reservation of `N` lockout counters and a sign-in's read, as one row
-/// (`throttle::reserve_for_sign_in`): first each counter's failures (NULL
-/// where it was not granted), then the `SignInRow` columns, all NULL when
-/// no account has the name.
-pub(super) struct ReservedSignInRow<const N: usize> {
-    pub failures: [Option<i64>; N],
-    pub found: Option<SignInRow>,
-}
-
-impl<'r, R: sqlx::Row, const N: usize> sqlx::FromRow<'r, R> for ReservedSignInRow<N>
-where
-    usize: sqlx::ColumnIndex<R>,
-    &'static str: sqlx::ColumnIndex<R>,
-    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    SignInRow: sqlx::FromRow<'r, R>,
-{
-    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
-        let mut failures = [None; N];
-        for (index, slot) in failures.iter_mut().enumerate() {
-            *slot = row.try_get(index)?;
-        }
-        let id: Option<String> = row.try_get("id")?;
-        let found = match id {
-            Some(_) => Some(SignInRow::from_row(row)?),
-            None => None,
-        };
-        Ok(Self { failures, found })
-    }
-}
-
 impl From<AccountRow> for Account {
     fn from(row: AccountRow) -> Self {
         Account {
@@ -106,6 +75,7 @@ pub(super) struct SessionRow {
     expires_at: i64,
     idle_timeout_ms: i64,
     revoked_at: Option<i64>,
+    strong_auth_at: Option<i64>,
 }
 
 impl From<SessionRow> for Session {
@@ -121,6 +91,7 @@ impl From<SessionRow> for Session {
             expires_at: from_millis(row.expires_at),
             idle_timeout: Duration::milliseconds(row.idle_timeout_ms),
             revoked_at: row.revoked_at.map(from_millis),
+            strong_auth_at: row.strong_auth_at.map(from_millis),
         }
     }
 }
@@ -139,6 +110,7 @@ pub(super) struct PrincipalRow {
     s_expires_at: i64,
     s_idle_timeout_ms: i64,
     s_revoked_at: Option<i64>,
+    s_strong_auth_at: Option<i64>,
     a_id: String,
     a_email: Option<String>,
     a_username: Option<String>,
@@ -165,6 +137,7 @@ impl From<PrincipalRow> for (Session, Account) {
             expires_at: row.s_expires_at,
             idle_timeout_ms: row.s_idle_timeout_ms,
             revoked_at: row.s_revoked_at,
+            strong_auth_at: row.s_strong_auth_at,
         };
         let account = AccountRow {
             id: row.a_id,

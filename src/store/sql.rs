@@ -5,9 +5,9 @@ use super::db::Db;
 use super::live::PrincipalCache;
 use super::sealing::KeySealer;
 use super::{
-    AccountPage, AuditEvent, AuditFilter, AuditPage, ClaimedMessage, ImportCounts, LoginReservation,
-    MemberChange, MemberPage, OnConflict, OutboxCounts, OutboxMessage, PasswordResetRecord, PoolUse,
-    PruneCounts, RefreshTokenRecord, Rotation, SignInStart, SigningKeyRecord, Store, StoreError,
+    AccountChange, AccountPage, AuditEvent, AuditFilter, AuditPage, ClaimedMessage, ImportCounts,
+    LoginReservation, MemberChange, MemberPage, OnConflict, OutboxCounts, OutboxMessage, PasswordResetRecord,
+    PoolUse, PruneCounts, RefreshTokenRecord, Rotation, SigningKeyRecord, Store, StoreError,
     VerificationRecord, accounts, audit, import, janitor, keys, members, outbox, sessions, throttle,
     verification,
 };
@@ -65,9 +65,15 @@ impl Store for SqlStore {
         accounts::insert(&self.db, account, verification, mail, audit).await
     }
 
-    async fn update_account(&self, account: &Account, audit: &[AuditEvent]) -> Result<(), StoreError> {
-        let updated = accounts::update(&self.db, account, audit).await;
-        self.live.forget_account(&account.id);
+    async fn update_account(
+        &self,
+        id: &AccountId,
+        change: &AccountChange,
+        now: OffsetDateTime,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        let updated = accounts::change(&self.db, id, change, now, audit).await;
+        self.live.forget_account(id);
         updated
     }
 
@@ -238,13 +244,14 @@ impl Store for SqlStore {
     async fn complete_verification(
         &self,
         id: &str,
-        account: &Account,
+        account_id: &AccountId,
+        change: &AccountChange,
         now: OffsetDateTime,
         mail: Option<&OutboxMessage>,
         audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
-        let completed = verification::complete(&self.db, id, account, now, mail, audit).await;
-        self.live.forget_account(&account.id);
+        let completed = verification::complete(&self.db, id, account_id, change, now, mail, audit).await;
+        self.live.forget_account(account_id);
         completed
     }
 
@@ -263,14 +270,23 @@ impl Store for SqlStore {
     async fn complete_password_reset(
         &self,
         digest: &str,
-        account: &Account,
+        account_id: &AccountId,
+        password_hash: &str,
         now: OffsetDateTime,
         mail: &OutboxMessage,
         audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
-        let completed =
-            verification::complete_password_reset(&self.db, digest, account, now, mail, audit).await;
-        self.live.forget_account(&account.id);
+        let completed = verification::complete_password_reset(
+            &self.db,
+            digest,
+            account_id,
+            password_hash,
+            now,
+            mail,
+            audit,
+        )
+        .await;
+        self.live.forget_account(account_id);
         completed
     }
 
@@ -362,13 +378,8 @@ impl Store for SqlStore {
         throttle::reserve(&self.db, counters, now).await
     }
 
-    async fn reserve_sign_in(
-        &self,
-        counters: &[(&str, &crate::domain::LockoutRule); 2],
-        now: OffsetDateTime,
-        login: &str,
-    ) -> Result<SignInStart, StoreError> {
-        throttle::reserve_for_sign_in(&self.db, counters, now, login).await
+    async fn account_for_sign_in(&self, login: &str) -> Result<Option<(Account, bool)>, StoreError> {
+        accounts::for_sign_in(&self.db, login).await
     }
 
     async fn login_attempt_failed(

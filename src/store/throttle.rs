@@ -5,9 +5,8 @@
 
 use super::batch::{Batch, Statement};
 use super::db::{Arg, Db, args, placeholders};
-use super::rows::{ReservedSignInRow, SignInRow};
-use super::{LoginReservation, SignInStart, StoreError, accounts, from_millis, to_millis};
-use crate::domain::{LockoutRule, WindowCount, case_fold};
+use super::{LoginReservation, StoreError, from_millis, to_millis};
+use crate::domain::{LockoutRule, WindowCount};
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
@@ -36,47 +35,6 @@ pub async fn reserve(
         answers.push(answer(db, key, failures, now).await?);
     }
     Ok(answers)
-}
-
-/// `reserve`, and the account a sign-in by `login` reads
-/// (`accounts::for_sign_in`): on PostgreSQL in one statement, so a sign-in
-/// costs the database one round trip less; on SQLite the reservation goes
-/// to the writer and the read to a reader, as two statements.
-pub async fn reserve_for_sign_in<const N: usize>(
-    db: &Db,
-    counters: &[(&str, &LockoutRule); N],
-    now: OffsetDateTime,
-    login: &str,
-) -> Result<SignInStart, StoreError> {
-    if let Db::Sqlite(_) = db {
-        return Ok(SignInStart {
-            reservations: reserve(db, counters, now).await?,
-            account: accounts::for_sign_in(db, login).await?,
-        });
-    }
-    let (take, mut values) = reservation(counters, now);
-    // A data-modifying `WITH` runs once whether or not it is read; its
-    // `RETURNING` rows say which keys were granted. The account is read
-    // beside it (one row either way: `LEFT JOIN` to a row of nothing).
-    let granted: Vec<String> = (0..N)
-        .map(|index| format!("(SELECT failures FROM granted WHERE login = ${})", 2 * index + 2))
-        .collect();
-    values.push(Arg::from(case_fold(login)));
-    let sql = format!(
-        "WITH granted AS ({take}) SELECT {}, found.* FROM (SELECT 1) AS one LEFT JOIN ({}) AS found ON TRUE",
-        granted.join(", "),
-        accounts::for_sign_in_query(values.len()),
-    );
-    // Only numbered placeholders are formatted into the text; keys are bound.
-    let row: ReservedSignInRow<N> = db.fetch_one(AssertSqlSafe(sql), values).await?;
-    let mut reservations = Vec::with_capacity(N);
-    for ((key, _), failures) in counters.iter().zip(row.failures) {
-        reservations.push(answer(db, key, failures, now).await?);
-    }
-    Ok(SignInStart {
-        reservations,
-        account: row.found.map(SignInRow::into_parts),
-    })
 }
 
 /// The `INSERT … RETURNING login, failures` that counts an attempt on each

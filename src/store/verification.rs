@@ -5,10 +5,10 @@ use super::batch::Statement;
 use super::db::{Db, Tx, args};
 use super::rows::{PasswordResetRow, VerificationRow};
 use super::{
-    AuditEvent, OutboxMessage, PasswordResetRecord, StoreError, VerificationRecord, accounts, audit, outbox,
-    sessions, to_millis,
+    AccountChange, AuditEvent, OutboxMessage, PasswordResetRecord, StoreError, VerificationRecord, accounts,
+    audit, outbox, sessions, to_millis,
 };
-use crate::domain::Account;
+use crate::domain::AccountId;
 use crate::domain::email::normalize;
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
@@ -135,7 +135,8 @@ pub async fn take_attempt(db: &Db, id: &str, limit: u32) -> Result<Option<u32>, 
 pub async fn complete(
     db: &Db,
     id: &str,
-    account: &Account,
+    account_id: &AccountId,
+    change: &AccountChange,
     now: OffsetDateTime,
     mail: Option<&OutboxMessage>,
     events: &[AuditEvent],
@@ -147,7 +148,10 @@ pub async fn complete(
         tx.rollback().await?;
         return Ok(false);
     }
-    accounts::update_on(&mut tx, account).await?;
+    if !accounts::change_on(&mut tx, account_id, change, now).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
     if let Some(mail) = mail {
         outbox::insert_on(&mut tx, mail).await?;
     }
@@ -188,7 +192,8 @@ pub async fn password_reset(db: &Db, digest: &str) -> Result<Option<PasswordRese
 pub async fn complete_password_reset(
     db: &Db,
     digest: &str,
-    account: &Account,
+    account_id: &AccountId,
+    password_hash: &str,
     now: OffsetDateTime,
     mail: &OutboxMessage,
     events: &[AuditEvent],
@@ -199,10 +204,14 @@ pub async fn complete_password_reset(
         tx.rollback().await?;
         return Ok(false);
     }
-    accounts::update_on(&mut tx, account).await?;
-    sessions::revoke_all_of_on(&mut tx, &account.id, now).await?;
+    let change = AccountChange::Password {
+        hash: password_hash.to_owned(),
+        replacing: None,
+    };
+    accounts::change_on(&mut tx, account_id, &change, now).await?;
+    sessions::revoke_all_of_on(&mut tx, account_id, now).await?;
     let others = "UPDATE password_resets SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL";
-    tx.execute(others, args![&account.id, to_millis(now)]).await?;
+    tx.execute(others, args![account_id, to_millis(now)]).await?;
     outbox::insert_on(&mut tx, mail).await?;
     audit::insert_on(&mut tx, events).await?;
     tx.commit().await?;

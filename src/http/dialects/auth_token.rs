@@ -101,7 +101,12 @@ async fn register(
         .await?;
     let signed_in = state
         .core
-        .start_session(registered.account, SessionLength::Normal, device)
+        .start_session(
+            registered.account,
+            SessionLength::Normal,
+            device,
+            crate::app::Proof::Strong,
+        )
         .await?;
     Ok(token(signed_in.access_token))
 }

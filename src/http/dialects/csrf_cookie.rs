@@ -164,7 +164,12 @@ async fn register(
         .await?;
     let signed_in = state
         .core
-        .start_session(registered.account, SessionLength::Normal, device)
+        .start_session(
+            registered.account,
+            SessionLength::Normal,
+            device,
+            crate::app::Proof::Strong,
+        )
         .await?;
     Ok(tokens(&state, StatusCode::CREATED, &signed_in))
 }

@@ -175,6 +175,7 @@ async fn login(
     let principal = Principal {
         account: signed_in.account,
         session: signed_in.session,
+        client: None,
     };
     let issued = state.core.access_token(&principal, AccessTerm::Hour)?;
     let mut answer = json!({

@@ -181,9 +181,13 @@ pub async fn second_step_start(
 /// Sign in with a passkey alone: options for `navigator.credentials.get`.
 #[utoipa::path(post, path = "/login/passkey/start", tag = "auth", responses(
     (status = 200, description = "options", body = CeremonyStart),
+    (status = 429, description = "too many started from this address; see Retry-After", body = ErrorBody),
 ))]
-pub async fn sign_in_start(State(state): State<AppState>) -> Result<Json<CeremonyStart>, Problem> {
-    let (ceremony, options) = state.core.begin_passkey_sign_in().await?;
+pub async fn sign_in_start(
+    State(state): State<AppState>,
+    ClientDevice(device): ClientDevice,
+) -> Result<Json<CeremonyStart>, Problem> {
+    let (ceremony, options) = state.core.begin_passkey_sign_in(device.address).await?;
     Ok(Json(CeremonyStart { ceremony, options }))
 }
 

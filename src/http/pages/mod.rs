@@ -232,11 +232,15 @@ impl FromRequestParts<AppState> for PageContext {
             _ => (state.csrf.issue().0, true),
         };
         let session_secret = jar.get(SESSION_COOKIE_NAME).map(|c| c.value().to_owned());
+        let Ok(ClientDevice(device)) = ClientDevice::from_request_parts(parts, state).await;
         let principal = match &session_secret {
             Some(secret) => state.core.authenticate_session_secret(secret).await.ok(),
             None => None,
-        };
-        let Ok(ClientDevice(device)) = ClientDevice::from_request_parts(parts, state).await;
+        }
+        .map(|principal| Principal {
+            client: device.address,
+            ..principal
+        });
         Ok(Self {
             client: device.address,
             state: state.clone(),
