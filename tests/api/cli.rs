@@ -644,3 +644,37 @@ fn the_audit_trail_is_printed_for_the_operator() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
+
+/// `--metrics-listen` is bound before the server says it listens, and its
+/// address is printed next (port 0 picks one): the first scrape answers.
+#[tokio::test]
+async fn the_metrics_address_is_printed_and_answers_at_once() {
+    let (_dir, url) = scratch_database();
+    let mut child = klucznik(&url)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = [String::new(), String::new()];
+    for line in &mut lines {
+        stdout.read_line(line).unwrap();
+    }
+    assert!(lines[0].starts_with("listening on http://"), "{lines:?}");
+    let metrics = lines[1]
+        .trim()
+        .strip_prefix("metrics on ")
+        .unwrap_or_else(|| panic!("{lines:?}"))
+        .to_owned();
+    let scraped = reqwest::get(&metrics).await.unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    assert!(scraped.text().await.unwrap().contains("klucznik_"));
+    assert!(stop(&mut child).success());
+}

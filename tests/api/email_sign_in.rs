@@ -4,7 +4,7 @@
 //! a button, and a second factor still asked for.
 
 use crate::helpers::{Backend, PageSession, TestApp, assert_error, both_backends};
-use crate::mailbox::{Received, wait_for_files};
+use crate::mailbox::{Received, mails_to, wait_for_files};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -13,18 +13,8 @@ both_backends!(sign_in_by_mailed_code_and_link);
 
 /// The newest mail to `to` with the sign-in subject, once there are `count`.
 async fn sign_in_mail(app: &TestApp, to: &str, count: usize) -> Received {
-    for _ in 0..100 {
-        let mails: Vec<Received> = wait_for_files(&app.database.mail_dir, 0, Duration::ZERO)
-            .await
-            .into_iter()
-            .filter(|m| m.to.contains(to) && m.subject == "Your sign-in code")
-            .collect();
-        if mails.len() >= count {
-            return mails.last().unwrap().clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {count} sign-in mails to {to}");
+    let mails = mails_to(&app.database.mail_dir, to, "Your sign-in code", count).await;
+    mails.last().unwrap().clone()
 }
 
 async fn sign_in_by_mailed_code_and_link(backend: Backend) {

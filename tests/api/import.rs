@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 both_backends!(
     the_tutorials_users_and_members_move_in_and_sign_in_with_their_passwords,
     csv_with_a_map_every_hash_family_and_refused_rows,
+    hashes_costlier_than_the_ceilings_are_refused_with_a_reason,
     an_export_imports_back_unchanged_and_a_killed_import_resumes,
 );
 
@@ -81,6 +82,10 @@ async fn the_tutorials_users_and_members_move_in_and_sign_in_with_their_password
         &[
             r#"{"_id":{"$oid":"60d5ecb0f1a4c2b1a8e4d0b1"},"imie":"Anna","nazwisko":"Nowak","wyksztalcenie":"Wyższe","pesel":2270803624,"wojewodztwo":"Małopolskie","miejscowosc":"Kraków","ulica":"Długa","nrdomulokalu":"1","kodpocztowy":"30-001","email":"anna@example.pl","tel":"600100200","__v":2}"#.into(),
             r#"{"_id":{"$oid":"60d5ecb0f1a4c2b1a8e4d0b2"},"imie":"Piotr","nazwisko":"Zieliński","wyksztalcenie":"Średnie","pesel":"44051401458","wojewodztwo":"Mazowieckie","miejscowosc":"Warszawa","ulica":"Krótka","nrdomulokalu":"2/3","kodpocztowy":"00-001","email":"piotr@example.pl","tel":"+48 600 100 201","__v":0}"#.into(),
+            // Numbers stored as doubles, as mongoexport prints them.
+            r#"{"_id":{"$oid":"60d5ecb0f1a4c2b1a8e4d0b3"},"imie":"Ewa","nazwisko":"Wójcik","wyksztalcenie":"Wyższe","pesel":7.7031857354E+10,"wojewodztwo":"Pomorskie","miejscowosc":"Gdańsk","ulica":"Morska","nrdomulokalu":"5","kodpocztowy":"80-001","email":"ewa@example.pl","tel":"600100202","__v":1.0}"#.into(),
+            r#"{"_id":{"$oid":"60d5ecb0f1a4c2b1a8e4d0b4"},"imie":"Ola","nazwisko":"Lis","wyksztalcenie":"Podstawowe","pesel":2.221199844E+09,"wojewodztwo":"Śląskie","miejscowosc":"Katowice","ulica":"Leśna","nrdomulokalu":"7","kodpocztowy":"40-001","email":"ola@example.pl","tel":"600100203","__v":{"$numberDouble":"3.0"}}"#.into(),
+            r#"{"_id":{"$oid":"60d5ecb0f1a4c2b1a8e4d0b5"},"imie":"Jan","nazwisko":"Kot","wyksztalcenie":"Średnie","pesel":{"$numberDouble":"4.4051401465E+10"},"wojewodztwo":"Mazowieckie","miejscowosc":"Radom","ulica":"Polna","nrdomulokalu":"9","kodpocztowy":"26-600","email":"jan.kot@example.pl","tel":"600100204","__v":{"$numberLong":"0"}}"#.into(),
         ],
     );
     let url = &app.database.url;
@@ -98,7 +103,7 @@ async fn the_tutorials_users_and_members_move_in_and_sign_in_with_their_password
         url,
         &["import", "members", &members, "--format", "mongo"],
     ));
-    assert!(summary.starts_with("2 rows: 2 imported"), "{summary}");
+    assert!(summary.starts_with("5 rows: 5 imported"), "{summary}");
     // Run again: nothing changes.
     let again = succeeded(&klucznik(
         url,
@@ -164,6 +169,98 @@ async fn the_tutorials_users_and_members_move_in_and_sign_in_with_their_password
         .stored_texts("SELECT pesel FROM members WHERE id = '60d5ecb0f1a4c2b1a8e4d0b1'")
         .await;
     assert_eq!(stored, vec!["02270803624"], "the leading zero kept");
+    let listed = |id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["_id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in {list}"))
+            .clone()
+    };
+    assert_eq!(listed("60d5ecb0f1a4c2b1a8e4d0b3")["__v"], 1);
+    assert_eq!(listed("60d5ecb0f1a4c2b1a8e4d0b4")["__v"], 3);
+    assert_eq!(listed("60d5ecb0f1a4c2b1a8e4d0b5")["nazwisko"], "Kot");
+    let stored = app
+        .stored_texts(
+            "SELECT pesel FROM members WHERE id IN ('60d5ecb0f1a4c2b1a8e4d0b3', \
+             '60d5ecb0f1a4c2b1a8e4d0b4', '60d5ecb0f1a4c2b1a8e4d0b5') ORDER BY id",
+        )
+        .await;
+    assert_eq!(stored, vec!["77031857354", "02221199844", "44051401465"]);
+}
+
+/// Hashes whose cost would make each sign-in a denial of service, or that
+/// barely hash at all, are refused at import, each with its reason.
+async fn hashes_costlier_than_the_ceilings_are_refused_with_a_reason(backend: Backend) {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    let app = TestApp::spawn(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bcrypt_4 = bcrypt::hash_with_salt("haslo-bcrypt", 4, *b"0123456789abcdef")
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoB);
+    let bcrypt_31 = bcrypt_4.replacen("$2b$04$", "$2b$31$", 1);
+    let mut derived = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(b"haslo", b"sol", 1, &mut derived);
+    let one_round = format!("pbkdf2_sha256$1$sol${}", STANDARD.encode(derived));
+    let ab64 = |bytes: &[u8]| STANDARD_NO_PAD.encode(bytes).replace('+', ".");
+    let no_salt = format!("$pbkdf2-sha256$1000$${}", ab64(&derived));
+    let huge = "$argon2id$v=19$m=4294967295,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaA";
+    let slow = "$argon2i$v=19$m=4096,t=11,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaA";
+    let rows: Vec<String> = [
+        ("ok@example.pl", bcrypt_4.as_str()),
+        ("b@example.pl", bcrypt_31.as_str()),
+        ("m@example.pl", huge),
+        ("t@example.pl", slow),
+        ("r@example.pl", one_round.as_str()),
+        ("s@example.pl", no_salt.as_str()),
+    ]
+    .iter()
+    .map(|(email, hash)| json!({ "email": email, "password_hash": hash }).to_string())
+    .collect();
+    let file = write(dir.path(), "users.jsonl", &rows);
+    let rejects = dir.path().join("rejects.jsonl");
+    let url = &app.database.url;
+    let summary = succeeded(&klucznik(
+        url,
+        &[
+            "import",
+            "accounts",
+            &file,
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        summary.starts_with("6 rows: 1 imported, 0 updated, 0 skipped, 5 rejected"),
+        "{summary}"
+    );
+    let reasons: Vec<String> = std::fs::read_to_string(&rejects)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "password_hash: a bcrypt hash of cost over 14",
+            "password_hash: an Argon2 hash asking for more than 256 MiB of memory",
+            "password_hash: an Argon2 hash asking for more than 10 passes",
+            "password_hash: a PBKDF2 hash of fewer than 1,000 rounds",
+            "password_hash: a malformed PBKDF2 hash",
+        ]
+    );
+    assert_eq!(
+        app.login("ok@example.pl", "haslo-bcrypt").await.status(),
+        StatusCode::OK
+    );
+    let alive = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(alive.status(), StatusCode::OK);
 }
 
 async fn csv_with_a_map_every_hash_family_and_refused_rows(backend: Backend) {

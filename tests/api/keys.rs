@@ -17,6 +17,7 @@ both_backends!(
     instances_starting_together_agree_on_one_key,
     rotation_and_retirement_sign_nobody_out,
     a_retired_key_is_refused_and_unpublished_once_its_tokens_expired,
+    a_retired_key_stays_for_uid_tokens_hour_only_where_it_is_served,
     automatic_rotation_replaces_and_retires_the_key,
 );
 
@@ -188,9 +189,10 @@ async fn a_retired_key_is_refused_and_unpublished_once_its_tokens_expired(backen
     );
     assert!(published_kids(&app).await.contains(&old_kid));
 
-    // An hour (the longest token term) and a reload round later.
+    // The access-token lifetime (the longest term of the APIs served: no
+    // uid-token here) and a reload round later.
     app.clock
-        .advance(time::Duration::hours(1) + time::Duration::seconds(10));
+        .advance(time::Duration::minutes(15) + time::Duration::seconds(10));
     app.core.maintain_keys().await.unwrap();
     let forged = long_lived(app.clock.now().unix_timestamp());
     let me = app.get_with_token("/api/v1/me", &forged).await;
@@ -206,6 +208,23 @@ async fn a_retired_key_is_refused_and_unpublished_once_its_tokens_expired(backen
         .map(|key| key.state)
         .collect();
     assert_eq!(states, vec![KeyState::Expired, KeyState::Signing]);
+}
+
+/// uid-token's tokens live an hour: where it is mounted, a retired key is
+/// published that long.
+async fn a_retired_key_stays_for_uid_tokens_hour_only_where_it_is_served(backend: Backend) {
+    let app = TestApp::spawn_dialect(backend, "uid-token", None).await;
+    let old_kid = published_kids(&app).await[0].clone();
+    app.core.rotate_signing_key().await.unwrap();
+    app.clock.advance(time::Duration::seconds(11));
+    app.core.retire_signing_key(&old_kid, false).await.unwrap();
+    app.clock
+        .advance(time::Duration::minutes(15) + time::Duration::seconds(10));
+    app.core.maintain_keys().await.unwrap();
+    assert!(published_kids(&app).await.contains(&old_kid));
+    app.clock.advance(time::Duration::minutes(45));
+    app.core.maintain_keys().await.unwrap();
+    assert!(!published_kids(&app).await.contains(&old_kid));
 }
 
 /// `--key-rotation 1d`: a day on, the next key is published; once it signs,

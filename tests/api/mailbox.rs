@@ -194,6 +194,23 @@ pub async fn wait_for_files(dir: &Path, count: usize, within: Duration) -> Vec<R
     }
 }
 
+/// The mails in `dir` to `to` with `subject`, oldest first, once there
+/// are at least `count` of them (within five seconds).
+pub async fn mails_to(dir: &Path, to: &str, subject: &str, count: usize) -> Vec<Received> {
+    for _ in 0..100 {
+        let mails: Vec<Received> = wait_for_files(dir, 0, Duration::ZERO)
+            .await
+            .into_iter()
+            .filter(|m| m.to.contains(to) && m.subject.contains(subject))
+            .collect();
+        if mails.len() >= count {
+            return mails;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {count} mails {subject:?} to {to}");
+}
+
 /// A port nothing listens on (yet).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -15,6 +15,7 @@ mod members;
 mod metrics;
 mod mfa;
 
+mod abuse;
 mod account;
 mod admin;
 mod audit;
