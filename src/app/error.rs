@@ -15,6 +15,10 @@ pub enum CoreError {
     /// Unknown login name or wrong password: deliberately one answer.
     #[error("wrong login or password")]
     InvalidCredentials,
+    /// No account has the login name: only for doors whose document tells
+    /// it from a wrong password (`LoginPolicy::tells_unknown_login`).
+    #[error("no account has this login name")]
+    UnknownLogin,
     #[error("this account is disabled")]
     AccountDisabled,
     #[error("the email address is not verified yet")]
@@ -58,9 +62,7 @@ pub enum CoreError {
     Forbidden,
     /// A right password for an account with a second factor: no session
     /// yet; the token continues the sign-in (`Core::login_second_factor`).
-    #[error(
-        "this account signs in with a second factor; this API has no step for it — use the native API or the web page"
-    )]
+    #[error("this account signs in with a second factor, which this API has no step for")]
     SecondFactorRequired { mfa_token: crate::secret::Secret },
     /// A wrong, used or expired code, recovery code or mfa_token.
     #[error("the second factor is not valid")]
@@ -70,9 +72,7 @@ pub enum CoreError {
     #[error("confirm it is you: give your password (or sign in again)")]
     StepUpRequired,
     /// `--require-mfa-for-role`: enrol an authenticator app first.
-    #[error(
-        "accounts with your role must add a second factor first (the web page's Security screen, or POST /api/v1/me/mfa/totp)"
-    )]
+    #[error("accounts with your role must add a second factor first")]
     SecondFactorEnrolmentRequired,
     #[error("an authenticator app is already enrolled")]
     SecondFactorEnrolled,

@@ -440,7 +440,9 @@ impl Core {
         } else {
             SessionLength::Normal
         };
-        self.start_session(account, length, device, super::Proof::Strong)
+        // Only the native API and the page have a second step.
+        let policy = super::LoginPolicy::NATIVE.with_length(length);
+        self.start_session(account, policy, device, super::Proof::Strong)
             .await
     }
 

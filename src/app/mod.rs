@@ -30,10 +30,11 @@ pub use hashing::{Argon2Cost, PasswordHasherPool};
 pub use keys::{KeyState, KeySummary};
 pub use mfa::{SecondFactor, SecondFactorStatus, TotpEnrolment};
 pub use model::{
-    Actor, CoreSettings, Device, LoginPolicy, NewAccount, Principal, Proof, Registered, SessionLength,
-    SignedIn, VerificationStep,
+    Actor, CoreSettings, Device, Door, LoginPolicy, Need, NewAccount, Principal, Proof, Registered,
+    SessionLength, SignedIn, VerificationStep,
 };
 pub use renewal::{AccessTerm, IssuedAccessToken};
+pub use sessions::Credential;
 pub use tokens::{Claims, JwtAlgorithm, TokenRejection, TokenService};
 pub use verification::IssuedVerification;
 

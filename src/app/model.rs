@@ -120,6 +120,17 @@ pub enum Proof {
     Mailed,
 }
 
+impl SignedIn {
+    /// The principal of the session just opened.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            account: self.account.clone(),
+            session: self.session.clone(),
+            client: None,
+        }
+    }
+}
+
 /// An authenticated request: whose, and through which session.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -166,36 +177,83 @@ impl SessionLength {
     }
 }
 
+/// A way in (design §7): the native API with the web page (one
+/// first-party door: one session cookie, the same rules), or one seed
+/// dialect. A session opened at a door, and every token of it, names the
+/// door as its audience and opens no other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    Native,
+    /// A seed dialect, by its `--api` name.
+    Dialect(&'static str),
+}
+
+impl Door {
+    /// The `aud` of its tokens, and what its sessions are bound to.
+    pub fn audience(self) -> String {
+        match self {
+            Door::Native => "klucznik:native".to_owned(),
+            Door::Dialect(name) => format!("klucznik:{name}"),
+        }
+    }
+}
+
+/// What an authenticated request is for. An account whose role must
+/// enrol a second factor may, until it has one, only enrol it (and read
+/// itself, sign out); every other request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Anything,
+    Enrolment,
+}
+
 /// How a sign-in goes, named at the call site.
 #[derive(Debug, Clone, Copy)]
 pub struct LoginPolicy {
+    /// Where the sign-in happens: its session opens only this door.
+    pub door: Door,
     pub verification_step: VerificationStep,
     pub length: SessionLength,
     /// Whether the API has a second sign-in step (a code after the
     /// password) and a way to enrol one: the native API and the web page.
     pub second_step: bool,
+    /// Whether an unknown login name is told apart from a wrong password
+    /// (`UnknownLogin`), as some seed documents do; never natively.
+    pub tells_unknown_login: bool,
 }
 
 impl LoginPolicy {
-    /// For APIs that verify the email before sign-in (native, web page, verify-code).
-    pub const WITH_VERIFICATION_STEP: Self = Self {
-        verification_step: VerificationStep::Present,
-        length: SessionLength::Normal,
-        second_step: false,
-    };
     /// The native API and the web page: a verification step and a second
     /// sign-in step.
     pub const NATIVE: Self = Self {
+        door: Door::Native,
         verification_step: VerificationStep::Present,
         length: SessionLength::Normal,
         second_step: true,
+        tells_unknown_login: false,
     };
-    /// For APIs whose frontends sign in right after sign-up.
-    pub const WITHOUT_VERIFICATION_STEP: Self = Self {
-        verification_step: VerificationStep::Absent,
-        length: SessionLength::Normal,
-        second_step: false,
-    };
+
+    /// A seed dialect's: with its verification step (verify-code) or
+    /// without (those whose frontends sign in right after sign-up); no
+    /// second step, so accounts with a second factor are refused there.
+    pub const fn dialect(name: &'static str, verification_step: VerificationStep) -> Self {
+        Self {
+            door: Door::Dialect(name),
+            verification_step,
+            length: SessionLength::Normal,
+            second_step: false,
+            tells_unknown_login: false,
+        }
+    }
+
+    /// For a document that answers an unknown name apart from a wrong
+    /// password (uid-token's 404, jwt-roles' "User Not found.").
+    pub const fn telling_unknown_logins(self) -> Self {
+        Self {
+            tells_unknown_login: true,
+            ..self
+        }
+    }
 
     pub fn with_length(self, length: SessionLength) -> Self {
         Self { length, ..self }

@@ -5,7 +5,7 @@
 
 use super::audit::AuditKind;
 use super::mfa::account_label;
-use super::model::{Device, Principal, SessionLength, SignedIn};
+use super::model::{Device, Principal, SignedIn};
 use super::{Core, CoreError};
 use crate::domain::AccountId;
 use crate::store::{Ceremony, PasskeyRecord};
@@ -376,7 +376,7 @@ impl Core {
         if account.disabled {
             return Err(CoreError::AccountDisabled);
         }
-        self.start_session(account, SessionLength::Normal, device, super::Proof::Strong)
+        self.start_session(account, super::LoginPolicy::NATIVE, device, super::Proof::Strong)
             .await
     }
 }

@@ -81,7 +81,8 @@ impl Core {
         device: crate::app::Device,
     ) -> Result<crate::app::SignedIn, CoreError> {
         self.email_sign_in_on()?;
-        self.verify_email_code(email, None, code, device).await
+        self.verify_email_code(email, None, code, device, crate::app::LoginPolicy::NATIVE)
+            .await
     }
 
     /// Signs in with the token of a mailed sign-in link.

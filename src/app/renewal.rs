@@ -4,7 +4,8 @@
 //! secret (uid-token), and a refresh that does not rotate (jwt-roles, whose
 //! frontends keep only the first refresh token).
 
-use super::{Core, CoreError, Principal, SignedIn, role_names};
+use super::sessions::Credential;
+use super::{Core, CoreError, Door, Need, Principal, SignedIn, role_names};
 use crate::domain::AccountId;
 use time::{Duration, OffsetDateTime};
 
@@ -44,10 +45,12 @@ impl Core {
         term: AccessTerm,
     ) -> Result<IssuedAccessToken, CoreError> {
         let now = self.now();
-        let ttl = self.lifetime(term);
+        // Never past the session's absolute end.
+        let ttl = self.lifetime(term).min(principal.session.expires_at - now);
         let token = self.tokens.issue_with_ttl(
             &principal.account.id,
             &principal.session.id,
+            &principal.session.door,
             role_names(&principal.account),
             now,
             ttl,
@@ -58,21 +61,31 @@ impl Core {
         })
     }
 
-    /// A new access token for the session of a still-valid one (a sliding
-    /// renewal): signing out or disabling the account ends the chain.
-    pub async fn renew_access_token(&self, current: &str) -> Result<IssuedAccessToken, CoreError> {
-        let principal = self.authenticate_access_token(current).await?;
+    /// A new access token for the session of a still-valid one of the same
+    /// door (a sliding renewal): signing out or disabling the account ends
+    /// the chain, and so does the session's absolute end.
+    pub async fn renew_access_token(
+        &self,
+        current: &str,
+        door: Door,
+    ) -> Result<IssuedAccessToken, CoreError> {
+        let principal = self
+            .authenticate(Credential::AccessToken(current), door, Need::Anything)
+            .await?;
         self.access_token(&principal, AccessTerm::Standard)
     }
 
-    /// The remember-me session behind `remember_secret`, when it belongs
-    /// to `account_id`; anything else is `Unauthenticated`.
+    /// The remember-me session behind `remember_secret`, opened at `door`,
+    /// when it belongs to `account_id`; anything else is `Unauthenticated`.
     pub async fn remembered(
         &self,
         account_id: &AccountId,
         remember_secret: &str,
+        door: Door,
     ) -> Result<Principal, CoreError> {
-        let principal = self.authenticate_session_secret(remember_secret).await?;
+        let principal = self
+            .authenticate(Credential::SessionSecret(remember_secret), door, Need::Anything)
+            .await?;
         if principal.account.id != *account_id || !principal.session.remember_me {
             return Err(CoreError::Unauthenticated);
         }
@@ -84,14 +97,18 @@ impl Core {
     /// No reuse detection, because reuse is its normal use. A refresh token
     /// already rotated by another API is not accepted here.
     #[tracing::instrument(skip_all)]
-    pub async fn refresh_without_rotation(&self, refresh_token: &str) -> Result<SignedIn, CoreError> {
+    pub async fn refresh_without_rotation(
+        &self,
+        refresh_token: &str,
+        door: Door,
+    ) -> Result<SignedIn, CoreError> {
         let presented = refresh_token.trim();
         let (_, record) = self.refresh_record(presented).await?;
         if record.used_at.is_some() {
             return Err(CoreError::InvalidRefreshToken);
         }
         let now = self.now();
-        let principal = self.live_refresh_session(&record.session_id, now).await?;
+        let principal = self.live_refresh_session(&record.session_id, now, door).await?;
         if now > principal.session.created_at + self.settings.fixed_refresh_ttl {
             return Err(CoreError::RefreshTokenExpired);
         }

@@ -2,11 +2,20 @@
 //! authentication of requests, sign-out, and a user's list of sessions.
 
 use super::audit::AuditKind;
-use super::{Core, CoreError, Principal, SignedIn, TokenRejection, role_names, secrets};
+use super::{Core, CoreError, Door, Need, Principal, SignedIn, TokenRejection, role_names, secrets};
 use crate::domain::{Account, AccountId, Session, SessionId};
 use crate::store::{RefreshTokenRecord, Rotation};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
+
+/// What a request presents to prove who it is.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    /// A JWT (a bearer token, or a dialect's header or cookie).
+    AccessToken(&'a str),
+    /// A browser-session secret (a session cookie, uid-token's rememberToken).
+    SessionSecret(&'a str),
+}
 
 /// How stale `last_used_at` may get before a request writes it again.
 const TOUCH_INTERVAL: Duration = Duration::seconds(60);
@@ -18,15 +27,23 @@ impl Core {
         session: &Session,
         now: OffsetDateTime,
     ) -> Result<String, CoreError> {
-        self.tokens
-            .issue(&account.id, &session.id, role_names(account), now)
+        let ttl = self.tokens.ttl().min(session.expires_at - now);
+        self.tokens.issue_with_ttl(
+            &account.id,
+            &session.id,
+            &session.door,
+            role_names(account),
+            now,
+            ttl,
+        )
     }
 
     /// Exchanges a refresh token for a new pair. A token used before revokes
     /// its session, unless the repeat comes within the grace window, when it
     /// gets the same successor (two tabs refreshing at once, a lost answer).
+    /// Only a refresh token issued at `door` is taken there.
     #[tracing::instrument(skip_all)]
-    pub async fn refresh(&self, refresh_token: &str) -> Result<SignedIn, CoreError> {
+    pub async fn refresh(&self, refresh_token: &str, door: Door) -> Result<SignedIn, CoreError> {
         let presented = refresh_token.trim();
         let digest = refresh_token_digest(presented)?;
         let now = self.now();
@@ -38,17 +55,23 @@ impl Core {
             .ok_or_else(|| CoreError::internal("sealing failed"))?;
         let record = match self
             .store
-            .rotate_refresh_token(&digest, &secrets::digest(&successor), &sealed, now)
+            .rotate_refresh_token(
+                &digest,
+                &secrets::digest(&successor),
+                &sealed,
+                now,
+                &door.audience(),
+            )
             .await?
         {
             Rotation::Rotated(session_id) => {
-                let principal = self.live_refresh_session(&session_id, now).await?;
+                let principal = self.live_refresh_session(&session_id, now, door).await?;
                 return self.refreshed(principal, successor, now);
             }
             Rotation::AlreadyUsed(record) => record,
             Rotation::Unknown => return Err(CoreError::InvalidRefreshToken),
         };
-        let principal = self.live_refresh_session(&record.session_id, now).await?;
+        let principal = self.live_refresh_session(&record.session_id, now, door).await?;
         let within_grace = record
             .used_at
             .is_some_and(|used| now - used <= self.settings.refresh_grace);
@@ -83,14 +106,17 @@ impl Core {
         }
     }
 
-    /// The live session of a refresh token; one that is not live says why.
+    /// The live session of a refresh token presented at `door`; one that
+    /// is not live says why, and another door's is unknown here.
     pub(super) async fn live_refresh_session(
         &self,
         session_id: &SessionId,
         now: OffsetDateTime,
+        door: Door,
     ) -> Result<Principal, CoreError> {
         match self.live_session(session_id, now).await? {
-            Some(principal) => Ok(principal),
+            Some(principal) if principal.session.door == door.audience() => Ok(principal),
+            Some(_) => Err(CoreError::InvalidRefreshToken),
             None => Err(self.why_not_live(session_id, now).await?),
         }
     }
@@ -182,10 +208,36 @@ impl Core {
         }))
     }
 
-    /// Authenticates an access token: valid signature and expiry, and a
-    /// session that is still live (so sign-out and disabling take effect at
-    /// once, not when the token expires).
-    pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal, CoreError> {
+    /// The one question every authenticated request asks, whatever its
+    /// door (design §7): who presents `credential` at `door`, for `need`.
+    /// The answer is a principal only when the token or cookie is valid
+    /// and was issued at this door, its session is live, its account
+    /// enabled, and an account whose role must enrol a second factor asks
+    /// for nothing but enrolling one; a refusal otherwise.
+    pub async fn authenticate(
+        &self,
+        credential: Credential<'_>,
+        door: Door,
+        need: Need,
+    ) -> Result<Principal, CoreError> {
+        let audience = door.audience();
+        let principal = match credential {
+            Credential::AccessToken(token) => self.principal_of_token(token, &audience).await?,
+            Credential::SessionSecret(secret) => self.principal_of_secret(secret).await?,
+        };
+        if principal.session.door != audience {
+            return Err(CoreError::Unauthenticated);
+        }
+        if need == Need::Anything && self.must_enrol_second_factor(&principal.account).await? {
+            return Err(CoreError::SecondFactorEnrolmentRequired);
+        }
+        Ok(principal)
+    }
+
+    /// An access token's principal: valid signature and expiry, issued for
+    /// `audience`, and a session that is still live (so sign-out and
+    /// disabling take effect at once, not when the token expires).
+    async fn principal_of_token(&self, token: &str, audience: &str) -> Result<Principal, CoreError> {
         let claims = self
             .tokens
             .verify(token)
@@ -194,6 +246,9 @@ impl Core {
                 TokenRejection::Expired => CoreError::TokenExpired,
                 TokenRejection::Invalid => CoreError::Unauthenticated,
             })?;
+        if !secrets::constant_time_eq(claims.aud.as_bytes(), audience.as_bytes()) {
+            return Err(CoreError::Unauthenticated);
+        }
         let principal = self
             .live_session(&SessionId::from(claims.sid.as_str()), self.now())
             .await?
@@ -204,8 +259,8 @@ impl Core {
         Ok(principal)
     }
 
-    /// Authenticates a browser-session secret (the session cookie).
-    pub async fn authenticate_session_secret(&self, secret: &str) -> Result<Principal, CoreError> {
+    /// A browser-session secret's (a session cookie's) principal.
+    async fn principal_of_secret(&self, secret: &str) -> Result<Principal, CoreError> {
         if secret.is_empty() || secret.len() > 256 {
             return Err(CoreError::Unauthenticated);
         }

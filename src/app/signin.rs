@@ -85,7 +85,11 @@ impl Core {
                 "unknown_login"
             };
             self.sign_in_failed(known.as_ref(), reason).await;
-            return Err(CoreError::InvalidCredentials);
+            return Err(if known.is_none() && policy.tells_unknown_login {
+                CoreError::UnknownLogin
+            } else {
+                CoreError::InvalidCredentials
+            });
         };
         // A right password clears both counters: with the new session in
         // its transaction, or on its own when no session follows.
@@ -124,7 +128,7 @@ impl Core {
             self.store.clear_login_failures(cleared).await?;
             return Err(gated);
         }
-        self.open_session(account, policy.length, device, Proof::Strong, &cleared)
+        self.open_session(account, policy, device, Proof::Strong, &cleared)
             .await
     }
 
@@ -349,15 +353,35 @@ impl Core {
         }
     }
 
-    /// Opens a session for an account already authenticated by some means.
-    pub async fn start_session(
+    /// Opens a session for an account the core has just authenticated by
+    /// some other means (a code, a passkey, a second factor).
+    pub(super) async fn start_session(
         &self,
         account: Account,
-        length: SessionLength,
+        policy: LoginPolicy,
         device: Device,
         proof: Proof,
     ) -> Result<SignedIn, CoreError> {
-        self.open_session(account, length, device, proof, &[]).await
+        self.open_session(account, policy, device, proof, &[]).await
+    }
+
+    /// Signs a new account up and in at once, as the frontends of the
+    /// dialects without a verification step expect: the password just
+    /// chosen is the proof, and the same second-factor gate applies.
+    pub async fn sign_up_and_in(
+        &self,
+        new: super::NewAccount,
+        device: Device,
+        lang: crate::mail::Lang,
+        policy: LoginPolicy,
+    ) -> Result<SignedIn, CoreError> {
+        let registered = self
+            .register(new, super::Actor::Visitor, device.address, lang)
+            .await?;
+        self.second_factor_gate_of(&registered.account, policy, false)
+            .await?;
+        self.open_session(registered.account, policy, device, Proof::Strong, &[])
+            .await
     }
 
     /// `start_session`, clearing the lockout counters `cleared` in the
@@ -365,13 +389,13 @@ impl Core {
     async fn open_session(
         &self,
         account: Account,
-        length: SessionLength,
+        policy: LoginPolicy,
         device: Device,
         proof: Proof,
         cleared: &[&str],
     ) -> Result<SignedIn, CoreError> {
         let now = self.now();
-        let remember_me = length == SessionLength::RememberMe;
+        let remember_me = policy.length == SessionLength::RememberMe;
         let (lifetime, idle) = if remember_me {
             (self.settings.remember_me_ttl, self.settings.remember_me_ttl)
         } else {
@@ -389,6 +413,7 @@ impl Core {
             idle_timeout: idle,
             revoked_at: None,
             strong_auth_at: (proof == Proof::Strong).then_some(now),
+            door: policy.door.audience(),
         };
         let session_secret = secrets::random_secret();
         let refresh_token = secrets::random_secret();
@@ -437,7 +462,7 @@ struct Lockout {
 fn sign_in_outcome(outcome: &Result<SignedIn, CoreError>) -> &'static str {
     match outcome {
         Ok(_) => "success",
-        Err(CoreError::InvalidCredentials) => "invalid_credentials",
+        Err(CoreError::InvalidCredentials | CoreError::UnknownLogin) => "invalid_credentials",
         Err(CoreError::TooManyAttempts { .. }) => "throttled",
         Err(CoreError::AccountDisabled) => "disabled",
         Err(CoreError::EmailNotVerified) => "email_not_verified",

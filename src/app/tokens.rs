@@ -49,6 +49,10 @@ impl JwtAlgorithm {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
     pub iss: String,
+    /// The door the token was issued at (`klucznik:native`, …); a token
+    /// without one (issued before doors) opens none.
+    #[serde(default)]
+    pub aud: String,
     pub sub: String,
     pub sid: String,
     pub roles: Vec<String>,
@@ -153,20 +157,13 @@ impl TokenService {
         self.ttl
     }
 
-    pub fn issue(
-        &self,
-        account_id: &str,
-        session_id: &str,
-        roles: Vec<String>,
-        now: OffsetDateTime,
-    ) -> Result<String, CoreError> {
-        self.issue_with_ttl(account_id, session_id, roles, now, self.ttl)
-    }
-
+    /// A token for the session `session_id` of `account_id`, opened at the
+    /// door `audience`, living `ttl`.
     pub fn issue_with_ttl(
         &self,
         account_id: &str,
         session_id: &str,
+        audience: &str,
         roles: Vec<String>,
         now: OffsetDateTime,
         ttl: Duration,
@@ -182,6 +179,7 @@ impl TokenService {
         header.kid = Some(signer.kid.clone());
         let claims = Claims {
             iss: self.issuer.clone(),
+            aud: audience.to_owned(),
             sub: account_id.to_owned(),
             sid: session_id.to_owned(),
             roles,

@@ -4,7 +4,7 @@
 use super::audit::AuditKind;
 use super::links::MailedLinks;
 use super::{
-    Core, CoreError, Device, LoginPolicy, Principal, Proof, SessionLength, SignedIn, VerificationProblem,
+    Core, CoreError, Device, LoginPolicy, Principal, Proof, SignedIn, VerificationProblem,
     account_write_error, secrets,
 };
 use crate::domain::email::same_address;
@@ -120,14 +120,14 @@ impl Core {
         verification_id: Option<&str>,
         code: &str,
         device: Device,
+        policy: LoginPolicy,
     ) -> Result<SignedIn, CoreError> {
         let account = self
             .confirm_email_code(email, verification_id, code, device.address)
             .await?;
         // A mailed code proves the address, not the second factor.
-        self.second_factor_gate(&account, LoginPolicy::NATIVE).await?;
-        self.start_session(account, SessionLength::Normal, device, Proof::Mailed)
-            .await
+        self.second_factor_gate(&account, policy).await?;
+        self.start_session(account, policy, device, Proof::Mailed).await
     }
 
     /// Verifies by the mailed link's token and signs in.
@@ -135,7 +135,7 @@ impl Core {
     pub async fn verify_email_token(&self, token: &str, device: Device) -> Result<SignedIn, CoreError> {
         let account = self.confirm_email_token(token, device.address).await?;
         self.second_factor_gate(&account, LoginPolicy::NATIVE).await?;
-        self.start_session(account, SessionLength::Normal, device, Proof::Mailed)
+        self.start_session(account, LoginPolicy::NATIVE, device, Proof::Mailed)
             .await
     }
 
@@ -302,6 +302,27 @@ impl Core {
         super::recovery::in_same_time(self.resend_in_any_time(email, client, lang)).await
     }
 
+    /// `resend_verification` answered the same for every address: whether
+    /// it has an unverified account, and whether it is over its limit, is
+    /// told neither by the answer nor by its time (the native API's 202).
+    pub async fn resend_verification_quietly(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        lang: Lang,
+    ) -> Result<(), CoreError> {
+        match self.resend_verification(email, client, lang).await {
+            Ok(_)
+            | Err(
+                CoreError::NotFound(_)
+                | CoreError::AlreadyVerified
+                | CoreError::TooManyResends
+                | CoreError::Invalid(_),
+            ) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
     async fn resend_in_any_time(
         &self,
         email: &str,
@@ -390,17 +411,6 @@ impl Core {
         self.store.issue_verification(&record, &mails).await?;
         self.mail_wake.notify_one();
         Ok(issued)
-    }
-
-    /// Whether an account has this email or username. Only for dialects
-    /// whose seed answers an unknown name differently from a wrong password
-    /// (uid-token's and jwt-roles' 404); the native API never tells.
-    pub async fn login_exists(&self, login: &str) -> Result<bool, CoreError> {
-        let login = login.trim();
-        if login.is_empty() || login.len() > 320 {
-            return Ok(false);
-        }
-        Ok(self.store.account_by_login(login).await?.is_some())
     }
 
     /// The account whose email (not username) is `email`, any case.

@@ -101,6 +101,9 @@ pub struct Session {
     /// When it was opened by a password or a second factor (not by a
     /// mailed code or link): what a step-up within minutes may lean on.
     pub strong_auth_at: Option<OffsetDateTime>,
+    /// The audience of the door it was opened at (`klucznik:native`,
+    /// `klucznik:jwt-roles`, …): it opens no other.
+    pub door: String,
 }
 
 impl Session {
@@ -134,6 +137,7 @@ mod tests {
             idle_timeout: Duration::hours(24),
             revoked_at: None,
             strong_auth_at: None,
+            door: "klucznik:native".into(),
         };
         assert!(session.is_active(start + Duration::hours(23)));
         assert!(!session.is_active(start + Duration::hours(25)));

@@ -4,7 +4,7 @@
 use super::AppState;
 use super::client::client_address;
 use super::problem::Problem;
-use crate::app::{Device, Principal};
+use crate::app::{Credential, Device, Door, Need, Principal};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
@@ -33,52 +33,60 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut principal, via) = match bearer_token(&parts.headers) {
-            Some(token) => (
-                state.core.authenticate_access_token(token).await?,
-                AuthVia::Bearer,
-            ),
-            None => {
-                let CookieSession(principal) = CookieSession::from_request_parts(parts, state).await?;
-                (principal, AuthVia::Cookie)
-            }
-        };
-        // `--require-mfa-for-role`: until such an account has a second
-        // factor, only enrolling one (an app or a passkey; reading itself,
-        // signing out) works.
-        let path = parts.uri.path();
-        let enrolling = path.ends_with("/me")
-            || path.contains("/me/mfa")
-            || path.contains("/me/passkeys")
-            || path.ends_with("/logout");
-        if !enrolling && state.core.must_enrol_second_factor(&principal.account).await? {
-            return Err(crate::app::CoreError::SecondFactorEnrolmentRequired.into());
-        }
-        let Ok(ClientDevice(device)) = ClientDevice::from_request_parts(parts, state).await;
-        principal.client = device.address;
-        Ok(Self { principal, via })
+        authenticated(parts, state, Need::Anything).await
     }
 }
 
-/// A caller signed in by the session cookie alone. A write must come from
-/// our origin or an allowed one: a cookie rides along on cross-site
-/// requests, a bearer token does not.
-pub struct CookieSession(pub Principal);
+/// A signed-in caller on a route that enrols a second factor (or reads
+/// the account, or signs out): the one thing an account whose role must
+/// enrol one may do before it has one (`--require-mfa-for-role`).
+pub struct Enrolling(pub Authenticated);
 
-impl FromRequestParts<AppState> for CookieSession {
+impl FromRequestParts<AppState> for Enrolling {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let jar = CookieJar::from_headers(&parts.headers);
-        let Some(cookie) = jar.get(SESSION_COOKIE) else {
-            return Err(crate::app::CoreError::Unauthenticated.into());
-        };
-        if !is_safe_method(&parts.method) && !state.web.same_origin_or_allowed(&parts.headers) {
-            return Err(Problem::csrf());
-        }
-        let principal = state.core.authenticate_session_secret(cookie.value()).await?;
-        Ok(Self(principal))
+        authenticated(parts, state, Need::Enrolment).await.map(Enrolling)
     }
+}
+
+/// The native door's question to the core: a bearer token, else the
+/// session cookie (whose writes must come from our origin or an allowed
+/// one: a cookie rides along on cross-site requests, a bearer token does
+/// not).
+async fn authenticated(parts: &Parts, state: &AppState, need: Need) -> Result<Authenticated, Problem> {
+    let (mut principal, via) = match bearer_token(&parts.headers) {
+        Some(token) => {
+            let credential = Credential::AccessToken(token);
+            let principal = state.core.authenticate(credential, Door::Native, need).await?;
+            (principal, AuthVia::Bearer)
+        }
+        None => (
+            cookie_principal(parts, state, Door::Native, need).await?,
+            AuthVia::Cookie,
+        ),
+    };
+    principal.client = device_of(parts, state).address;
+    Ok(Authenticated { principal, via })
+}
+
+/// The caller signed in by the session cookie alone, at `door`. A write
+/// must come from our origin or an allowed one.
+pub async fn cookie_principal(
+    parts: &Parts,
+    state: &AppState,
+    door: Door,
+    need: Need,
+) -> Result<Principal, Problem> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    let Some(cookie) = jar.get(SESSION_COOKIE) else {
+        return Err(crate::app::CoreError::Unauthenticated.into());
+    };
+    if !is_safe_method(&parts.method) && !state.web.same_origin_or_allowed(&parts.headers) {
+        return Err(Problem::csrf());
+    }
+    let credential = Credential::SessionSecret(cookie.value());
+    Ok(state.core.authenticate(credential, door, need).await?)
 }
 
 /// The token of `Authorization: Bearer …`.
@@ -103,13 +111,17 @@ impl FromRequestParts<AppState> for ClientDevice {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let user_agent = super::problem::header(&parts.headers, "user-agent").map(str::to_owned);
-        let address = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| client_address(peer.ip(), &parts.headers, &state.web.trusted_proxies));
-        Ok(Self(Device { user_agent, address }))
+        Ok(Self(device_of(parts, state)))
     }
+}
+
+fn device_of(parts: &Parts, state: &AppState) -> Device {
+    let user_agent = super::problem::header(&parts.headers, "user-agent").map(str::to_owned);
+    let address = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| client_address(peer.ip(), &parts.headers, &state.web.trusted_proxies));
+    Device { user_agent, address }
 }
 
 /// The language a person reading our mail or pages asked for.

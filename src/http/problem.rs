@@ -170,6 +170,7 @@ impl From<&CoreError> for Problem {
             CoreError::EmailTaken => plain(S::CONFLICT, "email_taken"),
             CoreError::UsernameTaken => plain(S::CONFLICT, "username_taken"),
             CoreError::InvalidCredentials => plain(S::UNAUTHORIZED, "invalid_credentials"),
+            CoreError::UnknownLogin => plain(S::NOT_FOUND, "user_not_found"),
             CoreError::AccountDisabled => plain(S::FORBIDDEN, "account_disabled"),
             CoreError::EmailNotVerified => plain(S::FORBIDDEN, "email_not_verified"),
             CoreError::TooManyAttempts { retry_after_secs, .. } => {

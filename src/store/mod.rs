@@ -123,13 +123,14 @@ pub trait Store: SecondFactors + Send + Sync + 'static {
 
     async fn refresh_token(&self, digest: &str) -> Result<Option<RefreshTokenRecord>, StoreError>;
     /// Atomically marks `used_digest` used and stores its successor, unless
-    /// it was already used.
+    /// it was already used or its session was opened at another door.
     async fn rotate_refresh_token(
         &self,
         used_digest: &str,
         successor_digest: &str,
         sealed_successor: &str,
         now: OffsetDateTime,
+        door: &str,
     ) -> Result<Rotation, StoreError>;
 
     /// The keys of `algorithm` that are live or were retired after

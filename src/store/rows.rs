@@ -76,6 +76,7 @@ pub(super) struct SessionRow {
     idle_timeout_ms: i64,
     revoked_at: Option<i64>,
     strong_auth_at: Option<i64>,
+    door: String,
 }
 
 impl From<SessionRow> for Session {
@@ -92,6 +93,7 @@ impl From<SessionRow> for Session {
             idle_timeout: Duration::milliseconds(row.idle_timeout_ms),
             revoked_at: row.revoked_at.map(from_millis),
             strong_auth_at: row.strong_auth_at.map(from_millis),
+            door: row.door,
         }
     }
 }
@@ -111,6 +113,7 @@ pub(super) struct PrincipalRow {
     s_idle_timeout_ms: i64,
     s_revoked_at: Option<i64>,
     s_strong_auth_at: Option<i64>,
+    s_door: String,
     a_id: String,
     a_email: Option<String>,
     a_username: Option<String>,
@@ -138,6 +141,7 @@ impl From<PrincipalRow> for (Session, Account) {
             idle_timeout_ms: row.s_idle_timeout_ms,
             revoked_at: row.s_revoked_at,
             strong_auth_at: row.s_strong_auth_at,
+            door: row.s_door,
         };
         let account = AccountRow {
             id: row.a_id,

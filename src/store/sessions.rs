@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 /// The columns `SessionRow` reads, before a query's own clauses.
 const SELECT_SESSIONS: &str = "SELECT id, account_id, remember_me, user_agent, ip, created_at, last_used_at, \
-     expires_at, idle_timeout_ms, revoked_at, strong_auth_at FROM sessions ";
+     expires_at, idle_timeout_ms, revoked_at, strong_auth_at, door FROM sessions ";
 
 const INSERT_REFRESH_TOKEN: &str =
     "INSERT INTO refresh_tokens (digest, session_id, created_at) VALUES ($1, $2, $3)";
@@ -28,8 +28,8 @@ pub async fn insert(
     cleared_lockouts: &[&str],
 ) -> Result<(), StoreError> {
     let sql = "INSERT INTO sessions (id, account_id, secret_digest, remember_me, user_agent, ip, \
-         created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at, strong_auth_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11)";
+         created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at, strong_auth_at, door) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)";
     let values = args![
         &session.id,
         &session.account_id,
@@ -42,6 +42,7 @@ pub async fn insert(
         to_millis(session.expires_at),
         i64::try_from(session.idle_timeout.whole_milliseconds()).unwrap_or(i64::MAX),
         session.strong_auth_at.map(to_millis),
+        &session.door,
     ];
     let token = args![refresh_digest, &session.id, to_millis(session.created_at)];
     let mut batch = Batch::default();
@@ -65,7 +66,7 @@ pub async fn principal(db: &Db, id: &str) -> Result<Option<(Session, Account)>, 
     let sql = "SELECT s.id AS s_id, s.account_id AS s_account_id, s.remember_me AS s_remember_me, \
          s.user_agent AS s_user_agent, s.ip AS s_ip, s.created_at AS s_created_at, \
          s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, \
-         s.idle_timeout_ms AS s_idle_timeout_ms, s.revoked_at AS s_revoked_at, s.strong_auth_at AS s_strong_auth_at, \
+         s.idle_timeout_ms AS s_idle_timeout_ms, s.revoked_at AS s_revoked_at, s.strong_auth_at AS s_strong_auth_at, s.door AS s_door, \
          a.id AS a_id, a.email AS a_email, a.username AS a_username, a.password_hash AS a_password_hash, \
          a.email_verified_at AS a_email_verified_at, a.roles AS a_roles, \
          a.custom_username AS a_custom_username, a.disabled AS a_disabled, a.created_at AS a_created_at, \
@@ -158,10 +159,20 @@ pub async fn rotate_refresh_token(
     successor_digest: &str,
     sealed_successor: &str,
     now: OffsetDateTime,
+    door: &str,
 ) -> Result<Rotation, StoreError> {
+    // Only a token of a session opened at `door`: another door's token is
+    // left as it is (and refused by the caller), not used up.
     let claim = "UPDATE refresh_tokens SET used_at = $2, sealed_successor = $3, successor_digest = $4 \
-         WHERE digest = $1 AND used_at IS NULL RETURNING session_id";
-    let values = args![used_digest, to_millis(now), sealed_successor, successor_digest];
+         WHERE digest = $1 AND used_at IS NULL \
+         AND session_id IN (SELECT id FROM sessions WHERE door = $5) RETURNING session_id";
+    let values = args![
+        used_digest,
+        to_millis(now),
+        sealed_successor,
+        successor_digest,
+        door
+    ];
     if let Some((session_id,)) = db.fetch_optional::<(String,)>(claim, values).await? {
         return Ok(Rotation::Rotated(SessionId::from(session_id)));
     }

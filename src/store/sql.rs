@@ -176,8 +176,17 @@ impl Store for SqlStore {
         successor_digest: &str,
         sealed_successor: &str,
         now: OffsetDateTime,
+        door: &str,
     ) -> Result<Rotation, StoreError> {
-        sessions::rotate_refresh_token(&self.db, used_digest, successor_digest, sealed_successor, now).await
+        sessions::rotate_refresh_token(
+            &self.db,
+            used_digest,
+            successor_digest,
+            sealed_successor,
+            now,
+            door,
+        )
+        .await
     }
 
     async fn signing_keys(

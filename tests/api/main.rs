@@ -28,6 +28,7 @@ mod dialect_csrf_cookie;
 mod dialect_jwt_roles;
 mod dialect_uid_token;
 mod dialect_verify_code;
+mod doors;
 mod email_sign_in;
 mod errors;
 mod import;

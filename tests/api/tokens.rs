@@ -112,10 +112,13 @@ async fn access_tokens_carry_the_claims_and_verify_with_the_published_key(backen
     let jwk = jwks.find(kid).expect("the signing key is published");
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[app.address.as_str()]);
+    // A service that trusts the JWKS names the door whose tokens it takes.
+    validation.set_audience(&["klucznik:native"]);
     let claims = jsonwebtoken::decode::<Claims>(jwt, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
         .unwrap()
         .claims;
     assert_eq!(claims.sub, login["account"]["id"].as_str().unwrap());
+    assert_eq!(claims.aud, "klucznik:native");
     assert_eq!(claims.roles, ["user"]);
     assert_eq!(claims.exp - claims.iat, 900);
     assert!(!claims.sid.is_empty() && !claims.jti.is_empty());

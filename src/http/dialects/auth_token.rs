@@ -15,7 +15,7 @@
 //!   that is not JSON, of any content type, is 400.
 
 use super::kit::{Credentials, Dialect, Routes, Wording};
-use crate::app::{Actor, CoreError, LoginPolicy, NewAccount, SessionLength};
+use crate::app::{CoreError, LoginPolicy, NewAccount, VerificationStep};
 use crate::http::AppState;
 use crate::http::extract::ClientDevice;
 use crate::http::problem::{JsonBody, Problem, required};
@@ -28,6 +28,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 pub struct AuthToken;
+
+/// Its seed signs in right after sign-up, with no verification step.
+const POLICY: LoginPolicy = LoginPolicy::dialect(AuthToken::NAME, VerificationStep::Absent);
 
 impl Dialect for AuthToken {
     const NAME: &'static str = "auth-token";
@@ -95,19 +98,7 @@ async fn register(
         password,
         ..NewAccount::default()
     };
-    let registered = state
-        .core
-        .register(new, Actor::Visitor, device.address, Lang::En)
-        .await?;
-    let signed_in = state
-        .core
-        .start_session(
-            registered.account,
-            SessionLength::Normal,
-            device,
-            crate::app::Proof::Strong,
-        )
-        .await?;
+    let signed_in = state.core.sign_up_and_in(new, device, Lang::En, POLICY).await?;
     Ok(token(signed_in.access_token))
 }
 
@@ -121,15 +112,7 @@ async fn login(
     if username.contains('@') {
         return Err(CoreError::InvalidCredentials.into());
     }
-    let signed_in = state
-        .core
-        .login(
-            &username,
-            &password,
-            device,
-            LoginPolicy::WITHOUT_VERIFICATION_STEP,
-        )
-        .await?;
+    let signed_in = state.core.login(&username, &password, device, POLICY).await?;
     Ok(token(signed_in.access_token))
 }
 
@@ -147,6 +130,6 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
 async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
     let current = presented(&headers)
         .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, "missing_token", "missing token"))?;
-    let renewed = state.core.renew_access_token(current).await?;
+    let renewed = state.core.renew_access_token(current, POLICY.door).await?;
     Ok(token(renewed.token))
 }

@@ -22,8 +22,8 @@
 //!   `csrf_invalid`, 409 `already_exists`; 404, 405, 413, 415, 429 and 5xx
 //!   in the same shape.
 
-use super::kit::{Credentials, Dialect, Routes, Wording};
-use crate::app::{Actor, LoginPolicy, NewAccount, SessionLength, SignedIn};
+use super::kit::{Credentials, Dialect, Routes, Wording, token_principal};
+use crate::app::{LoginPolicy, NewAccount, SignedIn, VerificationStep};
 use crate::http::AppState;
 use crate::http::cookies::http_only_cookie;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
@@ -43,6 +43,9 @@ const CSRF_HEADER: &str = "sessionId";
 const TOKEN_COOKIE: &str = "token";
 
 pub struct CsrfCookie;
+
+/// Its seed signs in right after sign-up, with no verification step.
+const POLICY: LoginPolicy = LoginPolicy::dialect(CsrfCookie::NAME, VerificationStep::Absent);
 
 impl Dialect for CsrfCookie {
     const NAME: &'static str = "csrf-cookie";
@@ -158,19 +161,7 @@ async fn register(
         email: Some(required(body.email, "email")?),
         ..NewAccount::default()
     };
-    let registered = state
-        .core
-        .register(new, Actor::Visitor, device.address, lang)
-        .await?;
-    let signed_in = state
-        .core
-        .start_session(
-            registered.account,
-            SessionLength::Normal,
-            device,
-            crate::app::Proof::Strong,
-        )
-        .await?;
+    let signed_in = state.core.sign_up_and_in(new, device, lang, POLICY).await?;
     Ok(tokens(&state, StatusCode::CREATED, &signed_in))
 }
 
@@ -181,15 +172,7 @@ async fn login(
 ) -> Result<Response, Problem> {
     let username = required(body.username, "username")?;
     let password = required(body.password, "password")?;
-    let signed_in = state
-        .core
-        .login(
-            &username,
-            &password,
-            device,
-            LoginPolicy::WITHOUT_VERIFICATION_STEP,
-        )
-        .await?;
+    let signed_in = state.core.login(&username, &password, device, POLICY).await?;
     Ok(tokens(&state, StatusCode::OK, &signed_in))
 }
 
@@ -204,7 +187,7 @@ async fn refresh(
     Guarded(body): Guarded<RefreshBody>,
 ) -> Result<Response, Problem> {
     let refresh_token = required(body.refresh_token, "refreshToken")?;
-    let signed_in = state.core.refresh(&refresh_token).await?;
+    let signed_in = state.core.refresh(&refresh_token, POLICY.door).await?;
     Ok(tokens(&state, StatusCode::OK, &signed_in))
 }
 
@@ -216,7 +199,7 @@ fn access_cookie(headers: &HeaderMap) -> Option<String> {
 
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, Problem> {
     let token = access_cookie(&headers).ok_or(crate::app::CoreError::Unauthenticated)?;
-    let principal = state.core.authenticate_access_token(&token).await?;
+    let principal = token_principal(&state, POLICY.door, &token).await?;
     let account = &principal.account;
     Ok(Json(json!({
         "id": account.id,
@@ -230,7 +213,7 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<se
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     check_csrf(&state, &headers)?;
     if let Some(token) = access_cookie(&headers)
-        && let Ok(principal) = state.core.authenticate_access_token(&token).await
+        && let Ok(principal) = token_principal(&state, POLICY.door, &token).await
     {
         state.core.logout(&principal).await?;
     }

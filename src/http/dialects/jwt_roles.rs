@@ -38,8 +38,8 @@
 //!   PESEL already in the register 409. Moderators and admins only.
 //! - Every failure under these paths (404, 405, 413, 415, 429, 5xx) is `{"message"}`.
 
-use super::kit::{Credentials, Dialect, Routes, Wording};
-use crate::app::{Actor, Core, CoreError, LoginPolicy, NewAccount, Principal};
+use super::kit::{Credentials, Dialect, Routes, Wording, token_principal};
+use crate::app::{Actor, Core, CoreError, LoginPolicy, NewAccount, Principal, VerificationStep};
 use crate::domain::MemberId;
 use crate::domain::{Member, MemberInput, Role};
 use crate::http::AppState;
@@ -55,6 +55,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub struct JwtRoles;
+
+/// The tutorial signs in right after sign-up, with no verification step.
+const POLICY: LoginPolicy =
+    LoginPolicy::dialect(JwtRoles::NAME, VerificationStep::Absent).telling_unknown_logins();
 
 impl Dialect for JwtRoles {
     const NAME: &'static str = "jwt-roles";
@@ -141,7 +145,7 @@ fn roles(account: &crate::domain::Account) -> Vec<String> {
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, Problem> {
     let token = header(headers, "x-access-token")
         .ok_or_else(|| Problem::new(StatusCode::FORBIDDEN, "no_token", "No token provided!"))?;
-    Ok(state.core.authenticate_access_token(token).await?)
+    Ok(token_principal(state, POLICY.door, token).await?)
 }
 
 #[derive(Deserialize)]
@@ -180,7 +184,7 @@ async fn register(
     }
     // Whoever sent a valid token asks; the core decides what they may grant.
     let asking = match header(&headers, "x-access-token") {
-        Some(token) => state.core.authenticate_access_token(token).await.ok(),
+        Some(token) => token_principal(&state, POLICY.door, token).await.ok(),
         None => None,
     };
     let by = match &asking {
@@ -205,16 +209,7 @@ async fn login(
 ) -> Result<Response, Problem> {
     let username = required(body.username, "Username")?;
     let password = required(body.password, "Password")?;
-    match state
-        .core
-        .login(
-            &username,
-            &password,
-            device,
-            LoginPolicy::WITHOUT_VERIFICATION_STEP,
-        )
-        .await
-    {
+    match state.core.login(&username, &password, device, POLICY).await {
         Ok(signed_in) => Ok(Json(json!({
             "id": signed_in.account.public_id(),
             "username": signed_in.account.username,
@@ -225,21 +220,16 @@ async fn login(
         }))
         .into_response()),
         // The tutorial tells an unknown name from a wrong password.
-        Err(CoreError::InvalidCredentials) => {
-            if state.core.login_exists(&username).await? {
-                Ok((
-                    StatusCode::UNAUTHORIZED,
-                    Json(json!({"accessToken": null, "message": "Invalid Password!"})),
-                )
-                    .into_response())
-            } else {
-                Err(Problem::new(
-                    StatusCode::NOT_FOUND,
-                    "user_not_found",
-                    "User Not found.",
-                ))
-            }
-        }
+        Err(CoreError::InvalidCredentials) => Ok((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"accessToken": null, "message": "Invalid Password!"})),
+        )
+            .into_response()),
+        Err(CoreError::UnknownLogin) => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "User Not found.",
+        )),
         Err(other) => Err(other.into()),
     }
 }
@@ -248,7 +238,7 @@ async fn login(
 /// whether or not there was one to end, as the tutorial does.
 async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
     if let Some(token) = header(&headers, "x-access-token") {
-        match state.core.authenticate_access_token(token).await {
+        match token_principal(&state, POLICY.door, token).await {
             Ok(principal) => state.core.logout(&principal).await?,
             Err(error @ (CoreError::Unavailable | CoreError::Internal(_))) => return Err(error.into()),
             Err(_) => {}
@@ -282,7 +272,7 @@ async fn refresh_token(
     };
     let presented = from_body.or_else(|| header(&headers, "refreshtoken").map(str::to_owned));
     if let Some(refresh) = presented {
-        let renewed = state.core.refresh_without_rotation(&refresh).await?;
+        let renewed = state.core.refresh_without_rotation(&refresh, POLICY.door).await?;
         return Ok(Json(
             json!({"accessToken": renewed.access_token, "refreshToken": renewed.refresh_token}),
         ));

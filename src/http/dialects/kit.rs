@@ -10,7 +10,7 @@
 //! use axum::Json;
 //! use axum::extract::State;
 //! use axum::response::{IntoResponse, Response};
-//! use klucznik::app::LoginPolicy;
+//! use klucznik::app::{LoginPolicy, VerificationStep};
 //! use klucznik::http::AppState;
 //! use klucznik::http::dialects::kit::{Dialect, Routes};
 //! use klucznik::http::extract::ClientDevice;
@@ -19,6 +19,9 @@
 //! use serde_json::{Value, json};
 //!
 //! pub struct Hello;
+//!
+//! /// Its door: a session opened here, and its tokens, open no other.
+//! const POLICY: LoginPolicy = LoginPolicy::dialect(Hello::NAME, VerificationStep::Absent);
 //!
 //! impl Dialect for Hello {
 //!     const NAME: &'static str = "hello";
@@ -49,13 +52,13 @@
 //! ) -> Result<Json<Value>, Problem> {
 //!     let name = required(body.name, "name")?;
 //!     let password = required(body.password, "password")?;
-//!     let policy = LoginPolicy::WITHOUT_VERIFICATION_STEP;
-//!     let signed_in = state.core.login(&name, &password, device, policy).await?;
+//!     let signed_in = state.core.login(&name, &password, device, POLICY).await?;
 //!     Ok(Json(json!({ "token": signed_in.access_token })))
 //! }
 //! # let _ = Hello::routes("");
 //! ```
 
+use crate::app::{CoreError, Credential, Door, Need, Principal};
 use crate::http::AppState;
 use crate::http::problem::{Problem, Render};
 use crate::secret::Secret;
@@ -78,6 +81,16 @@ pub trait Dialect {
     /// words of the keys its document names; every other key keeps the
     /// problem's status.
     fn render(problem: &Problem) -> Response;
+}
+
+/// Who presents `token` at the dialect's door: the core's one question
+/// (design §7). A dialect has no route that enrols a second factor, so an
+/// account that must enrol one is refused here.
+pub async fn token_principal(state: &AppState, door: Door, token: &str) -> Result<Principal, CoreError> {
+    state
+        .core
+        .authenticate(Credential::AccessToken(token), door, Need::Anything)
+        .await
 }
 
 /// A row of the dialect table.

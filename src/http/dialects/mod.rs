@@ -271,6 +271,7 @@ mod tests {
             E::EmailTaken,
             E::UsernameTaken,
             E::InvalidCredentials,
+            E::UnknownLogin,
             E::AccountDisabled,
             E::EmailNotVerified,
             E::TooManyAttempts {
@@ -312,6 +313,7 @@ mod tests {
                 | E::EmailTaken
                 | E::UsernameTaken
                 | E::InvalidCredentials
+                | E::UnknownLogin
                 | E::AccountDisabled
                 | E::EmailNotVerified
                 | E::TooManyAttempts { .. }

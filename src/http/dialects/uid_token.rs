@@ -21,8 +21,10 @@
 //!   completes it: 202, 400 bad or expired token or password, 404 no user.
 //! - Every failure under these paths (404, 405, 413, 415, 5xx) is `{"message"}`.
 
-use super::kit::{Credentials, Dialect, Routes, Wording};
-use crate::app::{AccessTerm, Actor, CoreError, LoginPolicy, NewAccount, Principal, SessionLength};
+use super::kit::{Credentials, Dialect, Routes, Wording, token_principal};
+use crate::app::{
+    AccessTerm, Actor, CoreError, LoginPolicy, NewAccount, Principal, SessionLength, VerificationStep,
+};
 use crate::domain::AccountId;
 use crate::domain::Invalid;
 use crate::http::AppState;
@@ -40,6 +42,10 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub struct UidToken;
+
+/// Its seed signs in right after sign-up, with no verification step.
+const POLICY: LoginPolicy =
+    LoginPolicy::dialect(UidToken::NAME, VerificationStep::Absent).telling_unknown_logins();
 
 impl Dialect for UidToken {
     const NAME: &'static str = "uid-token";
@@ -157,26 +163,23 @@ async fn login(
             &email,
             &password,
             device,
-            LoginPolicy::WITHOUT_VERIFICATION_STEP.with_length(SessionLength::remember_me(body.remember_me)),
+            POLICY.with_length(SessionLength::remember_me(body.remember_me)),
         )
         .await
     {
         Ok(signed_in) => signed_in,
         // The seed tells an unknown address (404) from a wrong password (400).
-        Err(CoreError::InvalidCredentials) => {
-            return Err(if state.core.login_exists(&email).await? {
-                bad_request("Wrong password")
-            } else {
-                Problem::new(StatusCode::NOT_FOUND, "user_not_found", "User not found")
-            });
+        Err(CoreError::InvalidCredentials) => return Err(bad_request("Wrong password")),
+        Err(CoreError::UnknownLogin) => {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "user_not_found",
+                "User not found",
+            ));
         }
         Err(other) => return Err(other.into()),
     };
-    let principal = Principal {
-        account: signed_in.account,
-        session: signed_in.session,
-        client: None,
-    };
+    let principal = signed_in.principal();
     let issued = state.core.access_token(&principal, AccessTerm::Hour)?;
     let mut answer = json!({
         "UID": principal.account.id,
@@ -199,11 +202,14 @@ async fn login(
 async fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(Principal, Option<String>), Problem> {
     let uid = header(headers, "uid").ok_or_else(unauthorized)?;
     let token = header(headers, "token").ok_or_else(unauthorized)?;
-    match state.core.authenticate_access_token(token).await {
+    match token_principal(state, POLICY.door, token).await {
         Ok(principal) if principal.account.id == uid => Ok((principal, None)),
         Err(CoreError::TokenExpired) => {
             let remember = header(headers, "rememberToken").ok_or_else(unauthorized)?;
-            let principal = state.core.remembered(&AccountId::from(uid), remember).await?;
+            let principal = state
+                .core
+                .remembered(&AccountId::from(uid), remember, POLICY.door)
+                .await?;
             let fresh = state.core.access_token(&principal, AccessTerm::Hour)?;
             Ok((principal, Some(fresh.token)))
         }

@@ -18,11 +18,11 @@
 //! - Cookie-authenticated writes from another origin: 403 `csrf_check_failed`.
 
 use super::kit::{Credentials, Dialect, Routes, Wording};
-use crate::app::{Actor, LoginPolicy, NewAccount, SignedIn};
+use crate::app::{Actor, LoginPolicy, Need, NewAccount, Principal, SignedIn, VerificationStep};
 use crate::domain::{Account, UsernameLength};
 use crate::http::AppState;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
-use crate::http::extract::{AcceptLanguage, ClientDevice, CookieSession};
+use crate::http::extract::{AcceptLanguage, ClientDevice, cookie_principal};
 use crate::http::problem::{JsonBody, Problem, required};
 use crate::secret::Secret;
 use axum::Json;
@@ -36,6 +36,9 @@ pub struct VerifyCode;
 
 /// The seed's nicknames: 3 to 15 characters of the one username alphabet.
 const NICKNAME_LENGTH: UsernameLength = UsernameLength { min: 3, max: 15 };
+
+/// Its seed verifies the address with a code before the first sign-in.
+const POLICY: LoginPolicy = LoginPolicy::dialect(VerifyCode::NAME, VerificationStep::Present);
 
 impl Dialect for VerifyCode {
     const NAME: &'static str = "verify-code";
@@ -200,7 +203,7 @@ async fn verify_email(
     let code = required(body.code, "Code")?;
     let done = state
         .core
-        .verify_email_code(&email, Some(&session_id), &code, device)
+        .verify_email_code(&email, Some(&session_id), &code, device, POLICY)
         .await?;
     Ok(signed_in(&state, &done, "Code verified successfully"))
 }
@@ -230,17 +233,11 @@ async fn login(
 ) -> Result<Response, Problem> {
     let email = required(body.email, "Email")?;
     let password = required(body.password, "Password")?;
-    let done = state
-        .core
-        .login(&email, &password, device, LoginPolicy::WITH_VERIFICATION_STEP)
-        .await?;
+    let done = state.core.login(&email, &password, device, POLICY).await?;
     Ok(signed_in(&state, &done, "Login successful"))
 }
 
-async fn logout(
-    State(state): State<AppState>,
-    CookieSession(principal): CookieSession,
-) -> Result<Response, Problem> {
+async fn logout(State(state): State<AppState>, Signed(principal): Signed) -> Result<Response, Problem> {
     state.core.logout(&principal).await?;
     let mut response = data(json!({"message": "Logout successful"})).into_response();
     if let Some(cookie) = cleared_session_cookie(&state.web) {
@@ -256,7 +253,7 @@ struct NicknameBody {
 
 async fn set_nickname(
     State(state): State<AppState>,
-    CookieSession(principal): CookieSession,
+    Signed(principal): Signed,
     JsonBody(body): JsonBody<NicknameBody>,
 ) -> Result<Json<Value>, Problem> {
     let username = required(body.username, "Username")?;
@@ -267,10 +264,26 @@ async fn set_nickname(
     Ok(Json(json!({ "user": user(&account) })))
 }
 
-async fn test_auth(CookieSession(principal): CookieSession) -> Result<Json<Value>, Problem> {
+async fn test_auth(Signed(principal): Signed) -> Result<Json<Value>, Problem> {
     Ok(data(
         json!({"message": "Authorized", "userId": principal.account.id}),
     ))
+}
+
+/// The caller signed in by this dialect's session cookie.
+struct Signed(Principal);
+
+impl axum::extract::FromRequestParts<AppState> for Signed {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        cookie_principal(parts, state, POLICY.door, Need::Anything)
+            .await
+            .map(Signed)
+    }
 }
 
 #[cfg(test)]

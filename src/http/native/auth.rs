@@ -1,10 +1,10 @@
 //! Sign-up, sign-in, refresh and sign-out.
 
-use crate::app::{Actor, LoginPolicy, NewAccount, SessionLength, SignedIn};
+use crate::app::{Actor, Door, LoginPolicy, NewAccount, SessionLength, SignedIn};
 use crate::http::AppState;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
 use crate::http::error::ErrorBody;
-use crate::http::extract::{AcceptLanguage, Authenticated, ClientDevice, JsonBody};
+use crate::http::extract::{AcceptLanguage, Authenticated, ClientDevice, Enrolling, JsonBody};
 use crate::http::problem::Problem;
 use crate::http::views::{AccountEnvelope, TokenResponse};
 use crate::secret::Secret;
@@ -128,7 +128,7 @@ pub async fn refresh(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<Response, Problem> {
-    let signed_in = state.core.refresh(&body.refresh_token).await?;
+    let signed_in = state.core.refresh(&body.refresh_token, Door::Native).await?;
     Ok(token_response(&state, &signed_in))
 }
 
@@ -137,7 +137,7 @@ pub async fn refresh(
     (status = 204, description = "signed out"),
     (status = 401, description = "not signed in", body = ErrorBody),
 ))]
-pub async fn logout(State(state): State<AppState>, auth: Authenticated) -> Result<Response, Problem> {
+pub async fn logout(State(state): State<AppState>, Enrolling(auth): Enrolling) -> Result<Response, Problem> {
     state.core.logout(&auth.principal).await?;
     Ok(signed_out(&state))
 }

@@ -2,7 +2,7 @@
 //! answers that could tell whether an address has an account (resend,
 //! forgot password) are always the same 202.
 
-use crate::app::CoreError;
+use crate::app::LoginPolicy;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{AcceptLanguage, Authenticated, ClientDevice, JsonBody};
@@ -45,7 +45,12 @@ pub async fn verify_email(
 ) -> Result<Response, Problem> {
     let signed_in = match (body.token, body.email, body.code) {
         (Some(token), _, _) => state.core.verify_email_token(&token, device).await,
-        (None, Some(email), Some(code)) => state.core.verify_email_code(&email, None, &code, device).await,
+        (None, Some(email), Some(code)) => {
+            state
+                .core
+                .verify_email_code(&email, None, &code, device, LoginPolicy::NATIVE)
+                .await
+        }
         _ => return Err(token_or_code()),
     };
     super::auth::sign_in_answer(&state, signed_in)
@@ -115,20 +120,11 @@ pub async fn resend_verification(
     ClientDevice(device): ClientDevice,
     JsonBody(body): JsonBody<EmailRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), Problem> {
-    match state
+    state
         .core
-        .resend_verification(&body.email, device.address, lang)
-        .await
-    {
-        Ok(_)
-        | Err(
-            CoreError::NotFound(_)
-            | CoreError::AlreadyVerified
-            | CoreError::TooManyResends
-            | CoreError::Invalid(_),
-        ) => Ok(accepted()),
-        Err(other) => Err(other.into()),
-    }
+        .resend_verification_quietly(&body.email, device.address, lang)
+        .await?;
+    Ok(accepted())
 }
 
 fn accepted() -> (StatusCode, Json<Accepted>) {

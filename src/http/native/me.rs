@@ -4,7 +4,7 @@ use crate::domain::SessionId;
 use crate::domain::UsernameLength;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
-use crate::http::extract::{Authenticated, JsonBody, PathParams};
+use crate::http::extract::{Authenticated, Enrolling, JsonBody, PathParams};
 use crate::http::problem::Problem;
 use crate::http::views::{
     AccountEnvelope, ActivityList, AuditEventView, RevokedCount, SessionList, SessionView,
@@ -21,7 +21,7 @@ use utoipa::ToSchema;
     (status = 200, description = "the account", body = AccountEnvelope),
     (status = 401, description = "not signed in", body = ErrorBody),
 ))]
-pub async fn get_me(auth: Authenticated) -> Json<AccountEnvelope> {
+pub async fn get_me(Enrolling(auth): Enrolling) -> Json<AccountEnvelope> {
     Json((&auth.principal.account).into())
 }
 
@@ -39,7 +39,7 @@ pub struct PatchMeRequest {
 ))]
 pub async fn patch_me(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Enrolling(auth): Enrolling,
     JsonBody(body): JsonBody<PatchMeRequest>,
 ) -> Result<Json<AccountEnvelope>, Problem> {
     let account = state

@@ -5,7 +5,7 @@ use super::auth::token_response;
 use crate::app::SecondFactor;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
-use crate::http::extract::{Authenticated, ClientDevice, JsonBody};
+use crate::http::extract::{ClientDevice, Enrolling, JsonBody};
 use crate::http::problem::Problem;
 use crate::http::views::TokenResponse;
 use crate::secret::Secret;
@@ -111,7 +111,10 @@ pub struct MfaStatus {
 #[utoipa::path(get, path = "/me/mfa", tag = "me", security(("bearer" = []), ("session_cookie" = [])), responses(
     (status = 200, description = "my second factors", body = MfaStatus),
 ))]
-pub async fn status(State(state): State<AppState>, auth: Authenticated) -> Result<Json<MfaStatus>, Problem> {
+pub async fn status(
+    State(state): State<AppState>,
+    Enrolling(auth): Enrolling,
+) -> Result<Json<MfaStatus>, Problem> {
     let status = state.core.second_factors(&auth.principal.account.id).await?;
     Ok(Json(MfaStatus {
         totp: status.totp,
@@ -138,7 +141,7 @@ pub struct TotpEnrolmentView {
 ))]
 pub async fn begin_totp(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Enrolling(auth): Enrolling,
     body: Option<Json<StepUpRequest>>,
 ) -> Result<(StatusCode, Json<TotpEnrolmentView>), Problem> {
     let password = body.and_then(|Json(body)| body.password);
@@ -175,7 +178,7 @@ pub struct RecoveryCodes {
 ))]
 pub async fn confirm_totp(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Enrolling(auth): Enrolling,
     JsonBody(body): JsonBody<ConfirmTotpRequest>,
 ) -> Result<Json<RecoveryCodes>, Problem> {
     let recovery_codes = state
@@ -192,7 +195,7 @@ pub async fn confirm_totp(
 ))]
 pub async fn disable_totp(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Enrolling(auth): Enrolling,
     body: Option<Json<StepUpRequest>>,
 ) -> Result<StatusCode, Problem> {
     let password = body.and_then(|Json(body)| body.password);
@@ -210,7 +213,7 @@ pub async fn disable_totp(
 ))]
 pub async fn regenerate_recovery_codes(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Enrolling(auth): Enrolling,
     body: Option<Json<StepUpRequest>>,
 ) -> Result<Json<RecoveryCodes>, Problem> {
     let password = body.and_then(|Json(body)| body.password);

@@ -7,7 +7,7 @@
 use super::auth::sign_in_answer;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
-use crate::http::extract::{Authenticated, ClientDevice, JsonBody, PathParams};
+use crate::http::extract::{ClientDevice, Enrolling, JsonBody, PathParams};
 use crate::http::problem::Problem;
 use crate::http::views::rfc3339;
 use crate::secret::Secret;
@@ -55,7 +55,10 @@ pub struct PasskeyList {
 #[utoipa::path(get, path = "/me/passkeys", tag = "me", security(("bearer" = []), ("session_cookie" = [])), responses(
     (status = 200, description = "my passkeys", body = PasskeyList),
 ))]
-pub async fn list(State(state): State<AppState>, auth: Authenticated) -> Result<Json<PasskeyList>, Problem> {
+pub async fn list(
+    State(state): State<AppState>,
+    Enrolling(auth): Enrolling,
+) -> Result<Json<PasskeyList>, Problem> {
     let passkeys = state.core.passkeys(&auth.principal.account.id).await?;
     Ok(Json(PasskeyList {
         passkeys: passkeys.into_iter().map(Into::into).collect(),
@@ -76,7 +79,7 @@ pub struct PasswordOnly {
 ))]
 pub async fn register_start(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Enrolling(auth): Enrolling,
     body: Option<Json<PasswordOnly>>,
 ) -> Result<Json<CeremonyStart>, Problem> {
     let password = body.and_then(|Json(body)| body.password);
@@ -103,7 +106,7 @@ pub struct RegisterFinish {
 ))]
 pub async fn register_finish(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Enrolling(auth): Enrolling,
     JsonBody(body): JsonBody<RegisterFinish>,
 ) -> Result<(StatusCode, Json<PasskeyView>), Problem> {
     let name = body.name.unwrap_or_default();
@@ -125,7 +128,7 @@ pub struct Rename {
 ))]
 pub async fn rename(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Enrolling(auth): Enrolling,
     PathParams(id): PathParams<String>,
     JsonBody(body): JsonBody<Rename>,
 ) -> Result<StatusCode, Problem> {
@@ -143,7 +146,7 @@ pub async fn rename(
 ))]
 pub async fn delete(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Enrolling(auth): Enrolling,
     PathParams(id): PathParams<String>,
     body: Option<Json<PasswordOnly>>,
 ) -> Result<StatusCode, Problem> {

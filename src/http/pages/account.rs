@@ -3,7 +3,7 @@
 use super::auth::CsrfOnly;
 use super::links::failure;
 use super::{PageContext, see_other};
-use crate::app::{CoreError, Principal};
+use crate::app::{CoreError, Credential, Door, Need, Principal};
 use crate::domain::SessionId;
 use crate::domain::UsernameLength;
 use crate::http::views::{AccountView, AuditEventView, SessionView};
@@ -11,7 +11,7 @@ use crate::secret::Secret;
 use axum::extract::Form;
 use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use minijinja::value::Serde;
 use serde::Deserialize;
@@ -77,34 +77,50 @@ async fn render(
     )
 }
 
-/// The signed-in caller, or the way to the sign-in page.
-fn signed_in(ctx: &PageContext) -> Result<Principal, Response> {
-    ctx.principal
-        .clone()
-        .ok_or_else(|| ctx.finish(see_other("/sign-in")))
+/// The signed-in caller, as the core answers for `need`; or the way to
+/// the sign-in page, or to the Security screen when the account must
+/// enrol a second factor first (`--require-mfa-for-role`).
+async fn signed_in(ctx: &PageContext, need: Need) -> Result<Principal, Response> {
+    let Some(principal) = ctx.principal.clone() else {
+        return Err(ctx.finish(see_other("/sign-in")));
+    };
+    let Some(secret) = ctx.session_secret.as_deref().filter(|_| need == Need::Anything) else {
+        return Ok(principal);
+    };
+    let credential = Credential::SessionSecret(secret);
+    match ctx
+        .state()
+        .core
+        .authenticate(credential, Door::Native, need)
+        .await
+    {
+        Ok(again) => Ok(Principal {
+            client: principal.client,
+            ..again
+        }),
+        Err(CoreError::SecondFactorEnrolmentRequired) => Err(ctx.finish(see_other("/account/security"))),
+        Err(CoreError::Unauthenticated) => Err(ctx.finish(see_other("/sign-in"))),
+        Err(other) => {
+            let (status, message) = failure(&other, ctx);
+            Err(ctx.finish((status, message).into_response()))
+        }
+    }
 }
 
 pub async fn account_page(ctx: PageContext) -> Response {
-    match signed_in(&ctx) {
-        // `--require-mfa-for-role`: the Security screen comes first.
-        Ok(principal)
-            if ctx
-                .state()
-                .core
-                .must_enrol_second_factor(&principal.account)
-                .await
-                .unwrap_or(false) =>
-        {
-            ctx.finish(see_other("/account/security"))
-        }
+    match signed_in(&ctx, Need::Anything).await {
         Ok(principal) => render(&ctx, &principal, StatusCode::OK, None, BTreeMap::new()).await,
         Err(redirect) => redirect,
     }
 }
 
-/// Checks sign-in and CSRF for an account form.
-pub(super) fn guard(ctx: &PageContext, csrf_token: Option<&str>) -> Result<Principal, Response> {
-    let principal = signed_in(ctx)?;
+/// Checks sign-in (for `need`) and CSRF for an account form.
+pub(super) async fn guard(
+    ctx: &PageContext,
+    csrf_token: Option<&str>,
+    need: Need,
+) -> Result<Principal, Response> {
+    let principal = signed_in(ctx, need).await?;
     ctx.check_csrf(csrf_token)?;
     Ok(principal)
 }
@@ -117,7 +133,7 @@ pub struct NicknameForm {
 
 pub async fn set_nickname(ctx: PageContext, form: Result<Form<NicknameForm>, FormRejection>) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let principal = match guard(&ctx, form.csrf_token.as_deref()) {
+    let principal = match guard(&ctx, form.csrf_token.as_deref(), Need::Anything).await {
         Ok(principal) => principal,
         Err(refused) => return refused,
     };
@@ -161,7 +177,7 @@ pub struct PasswordForm {
 
 pub async fn change_password(ctx: PageContext, form: Result<Form<PasswordForm>, FormRejection>) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let principal = match guard(&ctx, form.csrf_token.as_deref()) {
+    let principal = match guard(&ctx, form.csrf_token.as_deref(), Need::Anything).await {
         Ok(principal) => principal,
         Err(refused) => return refused,
     };
@@ -198,7 +214,7 @@ pub struct RevokeForm {
 
 pub async fn revoke_session(ctx: PageContext, form: Result<Form<RevokeForm>, FormRejection>) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let principal = match guard(&ctx, form.csrf_token.as_deref()) {
+    let principal = match guard(&ctx, form.csrf_token.as_deref(), Need::Anything).await {
         Ok(principal) => principal,
         Err(refused) => return refused,
     };
@@ -228,7 +244,7 @@ pub async fn revoke_session(ctx: PageContext, form: Result<Form<RevokeForm>, For
 
 pub async fn revoke_others(ctx: PageContext, form: Result<Form<CsrfOnly>, FormRejection>) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let principal = match guard(&ctx, form.csrf_token.as_deref()) {
+    let principal = match guard(&ctx, form.csrf_token.as_deref(), Need::Anything).await {
         Ok(principal) => principal,
         Err(refused) => return refused,
     };

@@ -14,7 +14,7 @@ mod security;
 mod words;
 
 use super::AppState;
-use crate::app::Principal;
+use crate::app::{Credential, Door, Need, Principal};
 use crate::http::cookies::{SESSION_COOKIE_NAME, http_only_cookie};
 use crate::http::extract::ClientDevice;
 use crate::mail::Lang;
@@ -233,8 +233,17 @@ impl FromRequestParts<AppState> for PageContext {
         };
         let session_secret = jar.get(SESSION_COOKIE_NAME).map(|c| c.value().to_owned());
         let Ok(ClientDevice(device)) = ClientDevice::from_request_parts(parts, state).await;
+        // Enough to show who is signed in and the Security screen; what
+        // else a page does asks the core again (`account::signed_in`).
         let principal = match &session_secret {
-            Some(secret) => state.core.authenticate_session_secret(secret).await.ok(),
+            Some(secret) => {
+                let credential = Credential::SessionSecret(secret);
+                state
+                    .core
+                    .authenticate(credential, Door::Native, Need::Enrolment)
+                    .await
+                    .ok()
+            }
             None => None,
         }
         .map(|principal| Principal {

@@ -5,7 +5,7 @@ use super::PageContext;
 use super::account::guard;
 use super::links::failure;
 use super::words::Words;
-use crate::app::{Core, CoreError, Principal, SecondFactor, TotpEnrolment};
+use crate::app::{Core, CoreError, Need, Principal, SecondFactor, TotpEnrolment};
 use crate::http::cookies::session_cookie;
 use crate::http::extract::ClientDevice;
 use crate::secret::Secret;
@@ -324,7 +324,7 @@ async fn act(
     step: impl AsyncFnOnce(&Core, &Principal, &StepUpForm) -> Result<Shown, CoreError>,
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let principal = match guard(&ctx, form.csrf_token.as_deref()) {
+    let principal = match guard(&ctx, form.csrf_token.as_deref(), Need::Enrolment).await {
         Ok(principal) => principal,
         Err(refused) => return refused,
     };
