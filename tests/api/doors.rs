@@ -55,6 +55,12 @@ fn cookie(response: &Response, name: &str) -> String {
         .to_owned()
 }
 
+/// A GET of `path` with the `cookie` header.
+async fn with_cookie(app: &TestApp, path: &str, cookie: &str) -> Response {
+    let request = app.client.get(app.url(path)).header("cookie", cookie);
+    request.send().await.unwrap()
+}
+
 /// A native sign-in of a username-only account: its answer and cookie.
 async fn native_sign_in(app: &TestApp, username: &str) -> (Value, String) {
     let registered = app
@@ -157,29 +163,17 @@ async fn a_credential_opens_only_the_door_that_issued_it(backend: Backend) {
     assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
     assert!(json_of(answer).await["message"].is_string());
 
-    // csrf-cookie: another door's JWT in its `token` cookie.
-    let answer = app
-        .client
-        .get(app.url("/cc/me"))
-        .header("cookie", format!("token={native_token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
-    let body = json_of(answer).await;
-    assert!(body["message"].is_string() && body["key"].is_string(), "{body}");
-
-    // verify-code: the native session cookie (the same cookie name).
-    let answer = app
-        .client
-        .get(app.url("/vc/auth/test-auth"))
-        .header("cookie", format!("klucznik_session={native_cookie}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
-    let body = json_of(answer).await;
-    assert!(body["message"].is_string() && body["key"].is_string(), "{body}");
+    // csrf-cookie: another door's JWT in its `token` cookie; verify-code:
+    // the native session cookie (the same cookie name). Both {"message","key"}.
+    for (path, cookie) in [
+        ("/cc/me", format!("token={native_token}")),
+        ("/vc/auth/test-auth", format!("klucznik_session={native_cookie}")),
+    ] {
+        let answer = with_cookie(&app, path, &cookie).await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let body = json_of(answer).await;
+        assert!(body["message"].is_string() && body["key"].is_string(), "{body}");
+    }
 
     // The web page: verify-code's session cookie is not a page session.
     let registered = json_of(
@@ -202,22 +196,11 @@ async fn a_credential_opens_only_the_door_that_issued_it(backend: Backend) {
         .await;
     assert_eq!(verified.status(), StatusCode::OK);
     let dialect_cookie = cookie(&verified, "klucznik_session");
-    let page = app
-        .client
-        .get(app.url("/account"))
-        .header("cookie", format!("klucznik_session={dialect_cookie}"))
-        .send()
-        .await
-        .unwrap();
+    let dialect_cookie = format!("klucznik_session={dialect_cookie}");
+    let page = with_cookie(&app, "/account", &dialect_cookie).await;
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
     assert_eq!(page.headers()["location"], "/sign-in");
-    let own = app
-        .client
-        .get(app.url("/vc/auth/test-auth"))
-        .header("cookie", format!("klucznik_session={dialect_cookie}"))
-        .send()
-        .await
-        .unwrap();
+    let own = with_cookie(&app, "/vc/auth/test-auth", &dialect_cookie).await;
     assert_eq!(own.status(), StatusCode::OK);
 }
 
