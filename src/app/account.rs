@@ -1,9 +1,15 @@
-//! A user's own account: username and password.
+//! A user's own account: username, password, and the step-up that
+//! changes to how it signs in ask for.
 
 use super::audit::AuditKind;
 use super::{Core, CoreError, Principal, account_write_error};
 use crate::domain::{Account, AccountId, Password, Username, UsernameLength};
 use crate::store::AccountChange;
+use time::Duration;
+
+/// How long a sign-in by password or second factor stands in for the
+/// password at a step-up.
+const STEP_UP_WINDOW: Duration = Duration::minutes(5);
 use serde_json::json;
 
 impl Core {
@@ -60,6 +66,31 @@ impl Core {
             .await?;
         tracing::info!(account_id = %account_id, "password changed");
         Ok(())
+    }
+
+    /// The password, or a sign-in by password or second factor less than
+    /// five minutes ago (a mailed code or link is neither). The password
+    /// is counted like a sign-in's.
+    pub(super) async fn step_up(
+        &self,
+        principal: &Principal,
+        password: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let strong_at = principal.session.strong_auth_at;
+        if strong_at.is_some_and(|at| self.now() - at <= STEP_UP_WINDOW) {
+            return Ok(());
+        }
+        let Some(password) = password.filter(|p| !p.is_empty()) else {
+            return Err(CoreError::StepUpRequired);
+        };
+        if self
+            .check_own_password(&principal.account.id, password, principal.client)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(CoreError::StepUpRequired)
+        }
     }
 
     /// The account as it is now (a session's copy may be older).

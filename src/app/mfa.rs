@@ -19,7 +19,6 @@ use totp_rs::{Algorithm, TOTP};
 
 const CHALLENGE_LIFETIME: Duration = Duration::minutes(5);
 const CHALLENGE_TRIES: u32 = 5;
-const STEP_UP_WINDOW: Duration = Duration::minutes(5);
 const RECOVERY_CODES: usize = 10;
 const STEP_SECONDS: i64 = 30;
 /// The name authenticator apps show for the account.
@@ -121,31 +120,6 @@ impl Core {
             recovery_codes_left: self.store.recovery_codes_left(account_id).await?,
             passkeys: self.store.passkeys_of(account_id).await?.len() as u64,
         })
-    }
-
-    /// The password, or a sign-in by password or second factor less than
-    /// five minutes ago (a mailed code or link is neither). The password
-    /// is counted like a sign-in's.
-    pub(super) async fn step_up(
-        &self,
-        principal: &Principal,
-        password: Option<&str>,
-    ) -> Result<(), CoreError> {
-        let strong_at = principal.session.strong_auth_at;
-        if strong_at.is_some_and(|at| self.now() - at <= STEP_UP_WINDOW) {
-            return Ok(());
-        }
-        let Some(password) = password.filter(|p| !p.is_empty()) else {
-            return Err(CoreError::StepUpRequired);
-        };
-        if self
-            .check_own_password(&principal.account.id, password, principal.client)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(CoreError::StepUpRequired)
-        }
     }
 
     /// Starts enrolling an authenticator app: a new secret, shown once,

@@ -260,7 +260,7 @@ impl TokenService {
         let fresh_enough = self
             .keys
             .read()
-            .map(|keys| OffsetDateTime::now_utc() - keys.loaded_at < KEY_RELOAD_EVERY)
+            .map(|keys| self.clock.now() - keys.loaded_at < KEY_RELOAD_EVERY)
             .unwrap_or(true);
         if !fresh_enough {
             let _ = self.reload().await;
@@ -361,7 +361,7 @@ async fn load_keys(
         signers,
         verifying,
         public_jwks,
-        loaded_at: OffsetDateTime::now_utc(),
+        loaded_at: now,
     })
 }
 
