@@ -16,6 +16,7 @@ mod members;
 mod mfa;
 mod model;
 pub mod passkeys;
+pub mod ports;
 mod recovery;
 mod renewal;
 pub mod secrets;

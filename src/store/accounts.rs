@@ -4,10 +4,12 @@
 use super::batch::{Batch, Statement};
 use super::db::{Arg, Db, Tx, args};
 use super::rows::{AccountRow, SignInRow, like_pattern, roles_column};
+use super::sql::SqlStore;
 use super::{
     AccountChange, AccountPage, AuditEvent, OutboxMessage, StoreError, VerificationRecord, audit, outbox,
     to_millis, verification,
 };
+use crate::app::ports::Accounts;
 use crate::domain::{Account, AccountId, case_fold};
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
@@ -215,4 +217,54 @@ pub async fn list(db: &Db, search: Option<&str>, offset: u64, limit: u64) -> Res
         accounts: rows.into_iter().map(Account::from).collect(),
         total: u64::try_from(total).unwrap_or(0),
     })
+}
+
+#[async_trait::async_trait]
+impl Accounts for SqlStore {
+    async fn insert_account(
+        &self,
+        account: &Account,
+        verification: Option<&VerificationRecord>,
+        mail: Option<&OutboxMessage>,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        self::insert(&self.db, account, verification, mail, audit).await
+    }
+
+    async fn update_account(
+        &self,
+        id: &AccountId,
+        change: &AccountChange,
+        now: OffsetDateTime,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        let updated = self::change(&self.db, id, change, now, audit).await;
+        self.live.forget_account(id);
+        updated
+    }
+
+    async fn account_by_id(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        self::by_id(&self.db, id).await
+    }
+
+    async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
+        self::by_login(&self.db, login).await
+    }
+
+    async fn list_accounts(
+        &self,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<AccountPage, StoreError> {
+        self::list(&self.db, search, offset, limit).await
+    }
+
+    async fn accounts_after(&self, after: &str, limit: u64) -> Result<Vec<Account>, StoreError> {
+        self::after(&self.db, after, limit).await
+    }
+
+    async fn account_for_sign_in(&self, login: &str) -> Result<Option<(Account, bool)>, StoreError> {
+        self::for_sign_in(&self.db, login).await
+    }
 }

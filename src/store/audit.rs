@@ -3,7 +3,9 @@
 
 use super::batch::Statement;
 use super::db::{Arg, Db, Tx, args};
+use super::sql::SqlStore;
 use super::{AuditEvent, AuditFilter, AuditPage, StoreError, from_millis, to_millis};
+use crate::app::ports::AuditTrail;
 use sqlx::AssertSqlSafe;
 
 const INSERT: &str = "INSERT INTO audit_events \
@@ -138,4 +140,20 @@ pub async fn list(db: &Db, filter: &AuditFilter, offset: u64, limit: u64) -> Res
         events: rows.into_iter().map(AuditEvent::from).collect(),
         total: u64::try_from(total).unwrap_or(0),
     })
+}
+
+#[async_trait::async_trait]
+impl AuditTrail for SqlStore {
+    async fn record_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self::insert(&self.db, events).await
+    }
+
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<AuditPage, StoreError> {
+        self::list(&self.db, filter, offset, limit).await
+    }
 }

@@ -3,7 +3,9 @@
 //! batch in flight and a second run (skipping what exists) finishes it.
 
 use super::db::{Db, Tx, args};
+use super::sql::SqlStore;
 use super::{ImportCounts, MemberChange, OnConflict, StoreError, accounts, members, to_millis};
+use crate::app::ports::Imports;
 use crate::domain::{Account, Member, case_fold};
 use sqlx::AssertSqlSafe;
 
@@ -146,4 +148,26 @@ async fn stopped_at(tx: Tx, index: usize) -> Result<ImportCounts, StoreError> {
         conflict: Some(index),
         ..ImportCounts::default()
     })
+}
+
+#[async_trait::async_trait]
+impl Imports for SqlStore {
+    async fn import_accounts(
+        &self,
+        batch: &[Account],
+        on_conflict: OnConflict,
+    ) -> Result<ImportCounts, StoreError> {
+        let counts = self::accounts(&self.db, batch, on_conflict).await;
+        // An update changes stored accounts matched by email or name.
+        self.live.forget_all();
+        counts
+    }
+
+    async fn import_members(
+        &self,
+        batch: &[(Member, MemberChange)],
+        on_conflict: OnConflict,
+    ) -> Result<ImportCounts, StoreError> {
+        self::members(&self.db, batch, on_conflict).await
+    }
 }

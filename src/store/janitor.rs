@@ -5,7 +5,9 @@
 //! transaction for long; the same SQL on both databases.
 
 use super::db::{Db, args};
-use super::{PruneCounts, StoreError, to_millis};
+use super::sql::SqlStore;
+use super::{PoolUse, PruneCounts, StoreError, to_millis};
+use crate::app::ports::Housekeeping;
 use time::{Duration, OffsetDateTime};
 
 /// Rows deleted per statement.
@@ -115,5 +117,37 @@ async fn in_batches(
         }
         // Let requests in between batches.
         tokio::task::yield_now().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Housekeeping for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await
+    }
+
+    fn pool_use(&self) -> PoolUse {
+        self.db.pool_use()
+    }
+
+    async fn tick(&self) -> Result<(), StoreError> {
+        self.db.checkpoint().await
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.db.migrate().await
+    }
+
+    async fn backup(&self, path: &str) -> Result<(), StoreError> {
+        self.db.backup(path).await
+    }
+
+    async fn prune(
+        &self,
+        now: OffsetDateTime,
+        keep: time::Duration,
+        audit_kept: time::Duration,
+    ) -> Result<PruneCounts, StoreError> {
+        self::prune(&self.db, now, keep, audit_kept).await
     }
 }

@@ -3,7 +3,9 @@
 use super::db::{Db, args};
 use super::rows::{SigningKeyRow, encode_key};
 use super::sealing::{KeySealer, is_sealed};
+use super::sql::SqlStore;
 use super::{SigningKeyRecord, StoreError, to_millis};
+use crate::app::ports::SigningKeys;
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
@@ -141,4 +143,43 @@ pub async fn reseal_all(
         changed += 1;
     }
     Ok(changed)
+}
+
+#[async_trait::async_trait]
+impl SigningKeys for SqlStore {
+    async fn signing_keys(
+        &self,
+        algorithm: &str,
+        retired_after: OffsetDateTime,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        self::verifying(&self.db, algorithm, retired_after, self.sealer.as_ref()).await
+    }
+
+    async fn all_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        self::all(&self.db).await
+    }
+
+    async fn latest_key_generation(&self, algorithm: &str) -> Result<i64, StoreError> {
+        self::latest_generation(&self.db, algorithm).await
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError> {
+        self::insert(&self.db, key, self.sealer.as_ref()).await
+    }
+
+    async fn retire_signing_key(&self, kid: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        self::retire(&self.db, kid, now).await
+    }
+
+    async fn encrypt_keys(&self) -> Result<u64, StoreError> {
+        let sealer = self
+            .sealer
+            .as_ref()
+            .ok_or_else(|| StoreError::Other("no secret key is set to encrypt with".into()))?;
+        self::reseal_all(&self.db, Some(sealer), Some(sealer)).await
+    }
+
+    async fn decrypt_keys(&self) -> Result<u64, StoreError> {
+        self::reseal_all(&self.db, self.sealer.as_ref(), None).await
+    }
 }

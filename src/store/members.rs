@@ -3,8 +3,10 @@
 
 use super::db::{Arg, Db, Tx, args};
 use super::rows::{MemberChangeRow, MemberRow, like_pattern};
+use super::sql::SqlStore;
 use super::{AuditEvent, MemberChange, MemberPage, StoreError, audit, to_millis};
-use crate::domain::Member;
+use crate::app::ports::Members;
+use crate::domain::{Member, MemberId};
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
@@ -136,4 +138,52 @@ pub async fn history(db: &Db, member_id: &str) -> Result<Vec<MemberChange>, Stor
          WHERE member_id = $1 ORDER BY at, id";
     let rows: Vec<MemberChangeRow> = db.fetch_all(sql, args![member_id]).await?;
     Ok(rows.into_iter().map(MemberChange::from).collect())
+}
+
+#[async_trait::async_trait]
+impl Members for SqlStore {
+    async fn insert_member(
+        &self,
+        member: &Member,
+        change: &MemberChange,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        self::insert(&self.db, member, change, audit).await
+    }
+
+    async fn member(&self, id: &MemberId) -> Result<Option<Member>, StoreError> {
+        self::by_id(&self.db, id).await
+    }
+
+    async fn list_members(
+        &self,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<MemberPage, StoreError> {
+        self::list(&self.db, search, offset, limit).await
+    }
+
+    async fn update_member(
+        &self,
+        member: &Member,
+        expected_version: i64,
+        change: &MemberChange,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        self::update(&self.db, member, expected_version, change, audit).await
+    }
+
+    async fn delete_member(
+        &self,
+        id: &MemberId,
+        change: &MemberChange,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        self::delete(&self.db, id, change, audit).await
+    }
+
+    async fn member_history(&self, member_id: &MemberId) -> Result<Vec<MemberChange>, StoreError> {
+        self::history(&self.db, member_id).await
+    }
 }

@@ -4,7 +4,9 @@
 use super::batch::Statement;
 use super::db::{Arg, Db, Tx, args, placeholders};
 use super::rows::ClaimedRow;
+use super::sql::SqlStore;
 use super::{ClaimedMessage, OutboxCounts, OutboxMessage, StoreError, to_millis};
+use crate::app::ports::Outbox;
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
@@ -122,4 +124,42 @@ pub async fn counts(db: &Db) -> Result<OutboxCounts, StoreError> {
         }
     }
     Ok(counts)
+}
+
+#[async_trait::async_trait]
+impl Outbox for SqlStore {
+    async fn enqueue_mail(&self, mail: &OutboxMessage) -> Result<(), StoreError> {
+        self::enqueue(&self.db, mail).await
+    }
+
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        self::claim(&self.db, now, lease_until, limit).await
+    }
+
+    async fn mail_sent(&self, ids: &[String], now: OffsetDateTime) -> Result<(), StoreError> {
+        self::sent(&self.db, ids, now).await
+    }
+
+    async fn mail_retry(
+        &self,
+        id: &str,
+        attempts: u32,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self::retry(&self.db, id, attempts, next_attempt_at, error).await
+    }
+
+    async fn mail_failed(&self, id: &str, attempts: u32, error: &str) -> Result<(), StoreError> {
+        self::failed(&self.db, id, attempts, error).await
+    }
+
+    async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        self::counts(&self.db).await
+    }
 }

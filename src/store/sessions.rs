@@ -4,8 +4,10 @@
 use super::batch::{Batch, Statement};
 use super::db::{Db, Tx, args};
 use super::rows::{PrincipalRow, RefreshTokenRow, SessionRow};
+use super::sql::SqlStore;
 use super::{AuditEvent, RefreshTokenRecord, Rotation, StoreError, audit, to_millis};
-use crate::domain::{Account, Session, SessionId};
+use crate::app::ports::Sessions;
+use crate::domain::{Account, AccountId, Session, SessionId};
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
@@ -180,4 +182,102 @@ pub async fn rotate_refresh_token(
         Some(record) => Rotation::AlreadyUsed(record),
         None => Rotation::Unknown,
     })
+}
+
+#[async_trait::async_trait]
+impl Sessions for SqlStore {
+    async fn insert_session(
+        &self,
+        session: &Session,
+        secret_digest: &str,
+        refresh_digest: &str,
+        audit: &[AuditEvent],
+        cleared_lockouts: &[&str],
+    ) -> Result<(), StoreError> {
+        insert(
+            &self.db,
+            session,
+            [secret_digest, refresh_digest],
+            audit,
+            cleared_lockouts,
+        )
+        .await
+    }
+
+    async fn session_by_id(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        self::by_id(&self.db, id).await
+    }
+
+    async fn principal(&self, session_id: &SessionId) -> Result<Option<(Session, Account)>, StoreError> {
+        if let Some(found) = self.live.get(session_id) {
+            return Ok(Some(found));
+        }
+        let generation = self.live.generation();
+        let Some((session, account)) = self::principal(&self.db, session_id).await? else {
+            return Ok(None);
+        };
+        self.live.put(generation, session.clone(), account.clone());
+        Ok(Some((session, account)))
+    }
+
+    async fn session_by_secret(&self, secret_digest: &str) -> Result<Option<Session>, StoreError> {
+        self::by_secret(&self.db, secret_digest).await
+    }
+
+    async fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<(), StoreError> {
+        self::touch(&self.db, id, now).await?;
+        self.live.touched(id, now);
+        Ok(())
+    }
+
+    async fn sessions_of(&self, account_id: &AccountId) -> Result<Vec<Session>, StoreError> {
+        self::of_account(&self.db, account_id).await
+    }
+
+    async fn revoke_session(
+        &self,
+        id: &SessionId,
+        now: OffsetDateTime,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        let revoked = self::revoke(&self.db, id, now, audit).await;
+        self.live.forget_session(id);
+        revoked
+    }
+
+    async fn revoke_sessions_of(
+        &self,
+        account_id: &AccountId,
+        keep: Option<&SessionId>,
+        now: OffsetDateTime,
+        audit: &[AuditEvent],
+    ) -> Result<u64, StoreError> {
+        let keep = keep.map(|id| id.as_str());
+        let revoked = self::revoke_all_of(&self.db, account_id, keep, now, audit).await;
+        self.live.forget_account(account_id);
+        revoked
+    }
+
+    async fn refresh_token(&self, digest: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        self::refresh_token(&self.db, digest).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        used_digest: &str,
+        successor_digest: &str,
+        sealed_successor: &str,
+        now: OffsetDateTime,
+        door: &str,
+    ) -> Result<Rotation, StoreError> {
+        rotate_refresh_token(
+            &self.db,
+            used_digest,
+            successor_digest,
+            sealed_successor,
+            now,
+            door,
+        )
+        .await
+    }
 }

@@ -5,7 +5,9 @@
 
 use super::batch::{Batch, Statement};
 use super::db::{Arg, Db, args, placeholders};
+use super::sql::SqlStore;
 use super::{LoginReservation, StoreError, from_millis, to_millis};
+use crate::app::ports::Throttle;
 use crate::domain::{LockoutRule, WindowCount};
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
@@ -175,4 +177,46 @@ pub async fn hit(
 pub async fn unhit(db: &Db, key: &str) -> Result<(), StoreError> {
     let sql = "UPDATE rate_limits SET hits = hits - 1 WHERE key = $1 AND hits > 0";
     db.execute(sql, args![key]).await.map(drop)
+}
+
+#[async_trait::async_trait]
+impl Throttle for SqlStore {
+    async fn reserve_login_attempts(
+        &self,
+        counters: &[(&str, &crate::domain::LockoutRule)],
+        now: OffsetDateTime,
+    ) -> Result<Vec<LoginReservation>, StoreError> {
+        self::reserve(&self.db, counters, now).await
+    }
+
+    async fn login_attempt_failed(
+        &self,
+        login: &str,
+        failures: u32,
+        now: OffsetDateTime,
+        rule: &crate::domain::LockoutRule,
+    ) -> Result<(), StoreError> {
+        self::failed(&self.db, login, failures, now, rule).await
+    }
+
+    async fn clear_login_failures(&self, keys: [&str; 2]) -> Result<(), StoreError> {
+        self::clear(&self.db, &keys).await
+    }
+
+    async fn release_login_attempt(&self, login: &str) -> Result<(), StoreError> {
+        self::release(&self.db, login).await
+    }
+
+    async fn hit_rate_limit(
+        &self,
+        key: &str,
+        window_start: OffsetDateTime,
+        previous_start: OffsetDateTime,
+    ) -> Result<crate::domain::WindowCount, StoreError> {
+        self::hit(&self.db, key, window_start, previous_start).await
+    }
+
+    async fn unhit_rate_limit(&self, key: &str) -> Result<(), StoreError> {
+        self::unhit(&self.db, key).await
+    }
 }

@@ -4,10 +4,12 @@
 use super::batch::Statement;
 use super::db::{Db, Tx, args};
 use super::rows::{PasswordResetRow, VerificationRow};
+use super::sql::SqlStore;
 use super::{
     AccountChange, AuditEvent, OutboxMessage, PasswordResetRecord, StoreError, VerificationRecord, accounts,
     audit, outbox, sessions, to_millis,
 };
+use crate::app::ports::Verifications;
 use crate::domain::AccountId;
 use crate::domain::email::normalize;
 use sqlx::AssertSqlSafe;
@@ -216,4 +218,85 @@ pub async fn complete_password_reset(
     audit::insert_on(&mut tx, events).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+#[async_trait::async_trait]
+impl Verifications for SqlStore {
+    async fn issue_verification(
+        &self,
+        verification: &VerificationRecord,
+        mail: &[OutboxMessage],
+    ) -> Result<(), StoreError> {
+        self::issue(&self.db, verification, mail).await
+    }
+
+    async fn verification_by_id(&self, id: &str) -> Result<Option<VerificationRecord>, StoreError> {
+        self::by_id(&self.db, id).await
+    }
+
+    async fn verification_by_link(&self, digest: &str) -> Result<Option<VerificationRecord>, StoreError> {
+        self::by_link(&self.db, digest).await
+    }
+
+    async fn live_verification_for_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<VerificationRecord>, StoreError> {
+        self::live_for_email(&self.db, email).await
+    }
+
+    async fn issue_resend(
+        &self,
+        verification: &VerificationRecord,
+        mail: &OutboxMessage,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        self::issue_resend(&self.db, verification, mail, since, limit).await
+    }
+
+    async fn take_verification_attempt(&self, id: &str, limit: u32) -> Result<Option<u32>, StoreError> {
+        self::take_attempt(&self.db, id, limit).await
+    }
+
+    async fn complete_verification(
+        &self,
+        id: &str,
+        account_id: &AccountId,
+        change: &AccountChange,
+        now: OffsetDateTime,
+        mail: Option<&OutboxMessage>,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        let completed = self::complete(&self.db, id, account_id, change, now, mail, audit).await;
+        self.live.forget_account(account_id);
+        completed
+    }
+
+    async fn insert_password_reset(
+        &self,
+        reset: &PasswordResetRecord,
+        mail: &OutboxMessage,
+    ) -> Result<(), StoreError> {
+        self::insert_password_reset(&self.db, reset, mail).await
+    }
+
+    async fn password_reset(&self, digest: &str) -> Result<Option<PasswordResetRecord>, StoreError> {
+        self::password_reset(&self.db, digest).await
+    }
+
+    async fn complete_password_reset(
+        &self,
+        digest: &str,
+        account_id: &AccountId,
+        password_hash: &str,
+        now: OffsetDateTime,
+        mail: &OutboxMessage,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        let completed =
+            complete_password_reset(&self.db, digest, account_id, password_hash, now, mail, audit).await;
+        self.live.forget_account(account_id);
+        completed
+    }
 }
