@@ -26,6 +26,9 @@ mod signup;
 pub mod tokens;
 mod verification;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::{CoreError, Held, ResetProblem, VerificationProblem};
 pub use hashing::{Argon2Cost, PasswordHasherPool};
 pub use keys::{KeyState, KeySummary};
