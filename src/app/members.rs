@@ -19,23 +19,11 @@ fn new_member_id(now: OffsetDateTime) -> String {
 
 /// The fields whose values differ.
 fn changed_fields(old: &MemberData, new: &MemberData) -> Vec<String> {
-    let pairs = [
-        ("imie", &old.imie, &new.imie),
-        ("nazwisko", &old.nazwisko, &new.nazwisko),
-        ("wyksztalcenie", &old.wyksztalcenie, &new.wyksztalcenie),
-        ("pesel", &old.pesel, &new.pesel),
-        ("wojewodztwo", &old.wojewodztwo, &new.wojewodztwo),
-        ("miejscowosc", &old.miejscowosc, &new.miejscowosc),
-        ("ulica", &old.ulica, &new.ulica),
-        ("nrdomulokalu", &old.nrdomulokalu, &new.nrdomulokalu),
-        ("kodpocztowy", &old.kodpocztowy, &new.kodpocztowy),
-        ("email", &old.email, &new.email),
-        ("tel", &old.tel, &new.tel),
-    ];
-    pairs
-        .iter()
-        .filter(|(_, a, b)| a != b)
-        .map(|(name, _, _)| (*name).to_owned())
+    old.fields()
+        .into_iter()
+        .zip(new.fields())
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((name, _), _)| name.to_owned())
         .collect()
 }
 
@@ -57,7 +45,7 @@ fn change(
 }
 
 fn all_fields() -> Vec<String> {
-    MemberData::FIELDS.iter().map(|f| (*f).to_owned()).collect()
+    MemberData::NAMES.iter().map(|f| (*f).to_owned()).collect()
 }
 
 impl Core {

@@ -27,38 +27,64 @@ pub const VOIVODESHIPS: [&str; 16] = [
 
 const LONGEST_TEXT: usize = 200;
 
-/// A member's data as validated; `pesel` is always 11 digits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberData {
-    pub imie: String,
-    pub nazwisko: String,
-    pub wyksztalcenie: String,
-    pub pesel: String,
-    pub wojewodztwo: String,
-    pub miejscowosc: String,
-    pub ulica: String,
-    pub nrdomulokalu: String,
-    pub kodpocztowy: String,
-    pub email: String,
-    pub tel: String,
+/// Declares the register's fields once: the struct, their names in the
+/// seed's order, and the ways to walk them, so the API bodies, the SQL
+/// columns, the export and the change history all follow this one list.
+macro_rules! member_fields {
+    ($($field:ident),+ $(,)?) => {
+        /// A member's eleven fields, each a `T`: [`MemberData`] as validated,
+        /// [`MemberInput`] as typed, the APIs' JSON bodies before that.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub struct MemberFields<T> {
+            $(pub $field: T,)+
+        }
+
+        impl<T> MemberFields<T> {
+            /// The fields' names, in the seed's order.
+            pub const NAMES: [&'static str; 11] = [$(stringify!($field)),+];
+
+            /// Each field with its name, in the seed's order.
+            pub fn fields(&self) -> [(&'static str, &T); 11] {
+                [$((stringify!($field), &self.$field)),+]
+            }
+
+            /// Each field made another thing, told its name.
+            pub fn map<U>(self, mut f: impl FnMut(&'static str, T) -> U) -> MemberFields<U> {
+                MemberFields { $($field: f(stringify!($field), self.$field),)+ }
+            }
+
+            /// `map`, stopping at the first failure.
+            pub fn try_map<U, E>(
+                self,
+                mut f: impl FnMut(&'static str, T) -> Result<U, E>,
+            ) -> Result<MemberFields<U>, E> {
+                Ok(MemberFields { $($field: f(stringify!($field), self.$field)?,)+ })
+            }
+
+            /// One from a value per field name (a database row's columns).
+            pub fn try_from_fn<E>(mut f: impl FnMut(&'static str) -> Result<T, E>) -> Result<Self, E> {
+                Ok(MemberFields { $($field: f(stringify!($field))?,)+ })
+            }
+        }
+    };
 }
 
-impl MemberData {
-    /// The register's fields, in the seed's order.
-    pub const FIELDS: [&'static str; 11] = [
-        "imie",
-        "nazwisko",
-        "wyksztalcenie",
-        "pesel",
-        "wojewodztwo",
-        "miejscowosc",
-        "ulica",
-        "nrdomulokalu",
-        "kodpocztowy",
-        "email",
-        "tel",
-    ];
-}
+member_fields!(
+    imie,
+    nazwisko,
+    wyksztalcenie,
+    pesel,
+    wojewodztwo,
+    miejscowosc,
+    ulica,
+    nrdomulokalu,
+    kodpocztowy,
+    email,
+    tel,
+);
+
+/// A member's data as validated; `pesel` is always 11 digits.
+pub type MemberData = MemberFields<String>;
 
 /// A member as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,19 +96,45 @@ pub struct Member {
 }
 
 /// The fields as they arrive, before validation.
-#[derive(Debug, Clone, Default)]
-pub struct MemberInput {
-    pub imie: Option<String>,
-    pub nazwisko: Option<String>,
-    pub wyksztalcenie: Option<String>,
-    pub pesel: Option<String>,
-    pub wojewodztwo: Option<String>,
-    pub miejscowosc: Option<String>,
-    pub ulica: Option<String>,
-    pub nrdomulokalu: Option<String>,
-    pub kodpocztowy: Option<String>,
-    pub email: Option<String>,
-    pub tel: Option<String>,
+pub type MemberInput = MemberFields<Option<String>>;
+
+/// The fields as a JSON body or an imported row sends them: text, or a
+/// number where a seed or `mongoexport` writes one (`pesel`, `tel`).
+pub type MemberJson = MemberFields<Option<serde_json::Value>>;
+
+impl From<MemberJson> for MemberInput {
+    fn from(json: MemberJson) -> Self {
+        json.map(|name, value| value.map(|value| json_text(name, value)))
+    }
+}
+
+/// A JSON number that is a whole number, however it is written: `42`,
+/// or a double as mongoexport prints one (`7.7031857354E+10`, `42.0`).
+pub fn whole_number(n: &serde_json::Number) -> Option<u64> {
+    /// Past 2^53 a double no longer holds every whole number.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    n.as_u64().or_else(|| {
+        let f = n.as_f64()?;
+        (f.fract() == 0.0 && (0.0..EXACT).contains(&f)).then_some(f as u64)
+    })
+}
+
+/// A field's JSON value as text: a whole number written out (a PESEL
+/// left-padded to 11 digits: a number loses the leading zero of people
+/// born in the 2000s); other JSON types become text that fails validation
+/// with the field named.
+fn json_text(name: &str, value: serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => match whole_number(&n) {
+            Some(n) if name == "pesel" => format!("{n:011}"),
+            Some(n) => n.to_string(),
+            None => n.to_string(),
+        },
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
 
 fn text(value: Option<String>, field: &'static str) -> Result<String, Invalid> {
@@ -105,35 +157,20 @@ fn text(value: Option<String>, field: &'static str) -> Result<String, Invalid> {
 impl MemberInput {
     /// Validates every field; the first failure names its field.
     pub fn validate(self) -> Result<MemberData, Invalid> {
-        let imie = text(self.imie, "imie")?;
-        let nazwisko = text(self.nazwisko, "nazwisko")?;
-        let wyksztalcenie = text(self.wyksztalcenie, "wyksztalcenie")?;
-        let pesel = parse_pesel(&text(self.pesel, "pesel")?)?;
-        let wojewodztwo = parse_voivodeship(&text(self.wojewodztwo, "wojewodztwo")?)?;
-        let miejscowosc = text(self.miejscowosc, "miejscowosc")?;
-        let ulica = text(self.ulica, "ulica")?;
-        let nrdomulokalu = text(self.nrdomulokalu, "nrdomulokalu")?;
-        let kodpocztowy = parse_postal_code(&text(self.kodpocztowy, "kodpocztowy")?)?;
-        let email = Email::parse(&text(self.email, "email")?)
-            .map_err(|_| Invalid::Field {
-                field: "email",
-                reason: "is not a valid address",
-            })?
-            .as_str()
-            .to_owned();
-        let tel = parse_phone(&text(self.tel, "tel")?)?;
+        let data = self.try_map(|name, value| text(value, name))?;
         Ok(MemberData {
-            imie,
-            nazwisko,
-            wyksztalcenie,
-            pesel,
-            wojewodztwo,
-            miejscowosc,
-            ulica,
-            nrdomulokalu,
-            kodpocztowy,
-            email,
-            tel,
+            pesel: parse_pesel(&data.pesel)?,
+            wojewodztwo: parse_voivodeship(&data.wojewodztwo)?,
+            kodpocztowy: parse_postal_code(&data.kodpocztowy)?,
+            email: Email::parse(&data.email)
+                .map_err(|_| Invalid::Field {
+                    field: "email",
+                    reason: "is not a valid address",
+                })?
+                .as_str()
+                .to_owned(),
+            tel: parse_phone(&data.tel)?,
+            ..data
         })
     }
 }
@@ -279,6 +316,16 @@ pub struct MemberChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_keep_their_leading_zero() {
+        let pesel = |value| json_text("pesel", value);
+        assert_eq!(pesel(serde_json::json!(2270803624u64)), "02270803624");
+        assert_eq!(pesel(serde_json::json!(2.221199844E+09)), "02221199844");
+        assert_eq!(pesel(serde_json::json!("02270803624")), "02270803624");
+        assert_eq!(pesel(serde_json::json!(1.5)), "1.5");
+        assert_eq!(json_text("tel", serde_json::json!(600100200)), "600100200");
+    }
 
     #[test]
     fn pesel_checks_digits_checksum_and_date() {

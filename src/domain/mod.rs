@@ -17,7 +17,7 @@ pub use id::{AccountId, MemberId, SessionId};
 pub use invalid::Invalid;
 pub use limits::{Limited, RateLimit, RateLimits, WindowCount, client_key};
 pub use lockout::LockoutRule;
-pub use member::{Member, MemberChange, MemberData, MemberInput};
+pub use member::{Member, MemberChange, MemberData, MemberFields, MemberInput, MemberJson, whole_number};
 pub use password::Password;
 pub use username::{Username, UsernameLength};
 

@@ -1,85 +1,60 @@
-//! A member as JSON bodies send it, shared by the native API and jwt-roles.
-//! `pesel` may come as a number (the seed shows one) or a string; a number
-//! is left-padded to 11 digits, since JSON drops the leading zero of
-//! people born in the 2000s.
+//! A member as the APIs' JSON shows it, documented for the OpenAPI
+//! document from the domain's one list of fields: the body a client sends
+//! (`MemberJson`: `pesel` as a number or a string) and the data it reads
+//! back (`MemberData`).
 
-use crate::domain::MemberInput;
-use serde::Deserialize;
-use serde_json::Value;
-use utoipa::ToSchema;
+use crate::domain::{MemberData, MemberJson};
+use std::borrow::Cow;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct MemberBody {
-    pub imie: Option<String>,
-    pub nazwisko: Option<String>,
-    pub wyksztalcenie: Option<String>,
-    /// 11 digits, as a string or a number.
-    #[schema(value_type = Option<String>)]
-    pub pesel: Option<Value>,
-    /// One of the 16 voivodeships, any case.
-    pub wojewodztwo: Option<String>,
-    pub miejscowosc: Option<String>,
-    pub ulica: Option<String>,
-    pub nrdomulokalu: Option<String>,
-    /// `NN-NNN`
-    pub kodpocztowy: Option<String>,
-    pub email: Option<String>,
-    /// Nine digits, optionally after +48; spaces and dashes allowed.
-    pub tel: Option<String>,
-}
+/// A member as JSON bodies send it (the native API, jwt-roles).
+pub type MemberBody = MemberJson;
 
-/// A JSON number that is a whole number, however it is written: `42`,
-/// or a double as mongoexport prints one (`7.7031857354E+10`, `42.0`).
-pub fn whole_number(n: &serde_json::Number) -> Option<u64> {
-    /// Past 2^53 a double no longer holds every whole number.
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-    n.as_u64().or_else(|| {
-        let f = n.as_f64()?;
-        (f.fract() == 0.0 && (0.0..EXACT).contains(&f)).then_some(f as u64)
-    })
-}
-
-/// A PESEL as text: numbers left-padded to 11 digits (a number loses the
-/// leading zero of a PESEL born in the 2000s); other JSON types become
-/// text that fails validation with the field named.
-fn pesel_text(value: Value) -> String {
-    match value {
-        Value::Number(n) => match whole_number(&n) {
-            Some(n) => format!("{n:011}"),
-            None => n.to_string(),
-        },
-        Value::String(s) => s,
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-impl From<MemberBody> for MemberInput {
-    fn from(body: MemberBody) -> Self {
-        MemberInput {
-            imie: body.imie,
-            nazwisko: body.nazwisko,
-            wyksztalcenie: body.wyksztalcenie,
-            pesel: body.pesel.map(pesel_text),
-            wojewodztwo: body.wojewodztwo,
-            miejscowosc: body.miejscowosc,
-            ulica: body.ulica,
-            nrdomulokalu: body.nrdomulokalu,
-            kodpocztowy: body.kodpocztowy,
-            email: body.email,
-            tel: body.tel,
+/// An object with every member field as text; `pesel` may be a number too.
+fn fields_schema(required: bool) -> RefOr<Schema> {
+    let mut object = ObjectBuilder::new();
+    for name in MemberData::NAMES {
+        let field = if name == "pesel" {
+            ObjectBuilder::new()
+                .schema_type(
+                    [Type::String, Type::Number]
+                        .into_iter()
+                        .collect::<utoipa::openapi::schema::SchemaType>(),
+                )
+                .description(Some("11 digits, as a string or a number"))
+        } else {
+            ObjectBuilder::new().schema_type(Type::String)
+        };
+        object = object.property(name, field);
+        if required {
+            object = object.required(name);
         }
     }
+    object.into()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl PartialSchema for MemberJson {
+    fn schema() -> RefOr<Schema> {
+        fields_schema(false)
+    }
+}
 
-    #[test]
-    fn numbers_keep_their_leading_zero() {
-        assert_eq!(pesel_text(serde_json::json!(2270803624u64)), "02270803624");
-        assert_eq!(pesel_text(serde_json::json!("02270803624")), "02270803624");
-        assert_eq!(pesel_text(serde_json::json!(1.5)), "1.5");
+impl ToSchema for MemberJson {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("MemberBody")
+    }
+}
+
+impl PartialSchema for MemberData {
+    fn schema() -> RefOr<Schema> {
+        fields_schema(true)
+    }
+}
+
+impl ToSchema for MemberData {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("MemberData")
     }
 }

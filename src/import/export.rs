@@ -16,7 +16,7 @@ const PAGE: u64 = 1000;
 /// shows them, then the register's fields.
 fn member_columns() -> &'static [&'static str] {
     static COLUMNS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    COLUMNS.get_or_init(|| ["_id", "__v"].into_iter().chain(MemberData::FIELDS).collect())
+    COLUMNS.get_or_init(|| ["_id", "__v"].into_iter().chain(MemberData::NAMES).collect())
 }
 
 fn account_row(account: &Account, with_hashes: bool) -> Value {
@@ -34,13 +34,13 @@ fn account_row(account: &Account, with_hashes: bool) -> Value {
 }
 
 fn member_row(member: &Member) -> Value {
-    let d = &member.data;
-    json!({
-        "_id": member.id.as_str(), "__v": member.version,
-        "imie": d.imie, "nazwisko": d.nazwisko, "wyksztalcenie": d.wyksztalcenie, "pesel": d.pesel,
-        "wojewodztwo": d.wojewodztwo, "miejscowosc": d.miejscowosc, "ulica": d.ulica,
-        "nrdomulokalu": d.nrdomulokalu, "kodpocztowy": d.kodpocztowy, "email": d.email, "tel": d.tel,
-    })
+    let mut row = json!({ "_id": member.id.as_str(), "__v": member.version });
+    if let Some(columns) = row.as_object_mut() {
+        for (name, value) in member.data.fields() {
+            columns.insert(name.to_owned(), Value::from(value.as_str()));
+        }
+    }
+    row
 }
 
 /// Writes rows as JSON lines or CSV (lists joined with `,`).

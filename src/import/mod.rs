@@ -11,8 +11,7 @@ mod rows;
 
 pub use rows::Format;
 
-use crate::domain::{AccountId, Member, MemberChange, MemberInput};
-use crate::http::member_body::{MemberBody, whole_number};
+use crate::domain::{AccountId, Member, MemberChange, MemberInput, MemberJson, whole_number};
 use crate::store::{DynStore, ImportCounts, OnConflict};
 use accounts::{AccountRules, Mapping};
 use rows::Row;
@@ -86,7 +85,7 @@ pub async fn accounts(store: &DynStore, options: &ImportOptions) -> Result<Summa
 pub async fn members(store: &DynStore, options: &ImportOptions) -> Result<Summary, String> {
     let now = OffsetDateTime::now_utc();
     let member = |row: &Row| -> Result<(Member, MemberChange), String> {
-        let body: MemberBody = serde_json::from_value(serde_json::Value::Object(row.columns.clone()))
+        let body: MemberJson = serde_json::from_value(serde_json::Value::Object(row.columns.clone()))
             .map_err(|e| format!("not a member: {e}"))?;
         let data = MemberInput::from(body).validate().map_err(|e| e.to_string())?;
         let id = rows::text(row.columns.get("_id").or_else(|| row.columns.get("id")))

@@ -109,7 +109,7 @@ pub async fn members(
     batch: &[(Member, MemberChange)],
     on_conflict: OnConflict,
 ) -> Result<ImportCounts, StoreError> {
-    let insert = row_insert(members::INSERT, on_conflict);
+    let insert = row_insert(&members::INSERT, on_conflict);
     let mut tx = Tx::begin(db).await?;
     let mut counts = ImportCounts::default();
     for (index, (member, change)) in batch.iter().enumerate() {

@@ -1,45 +1,68 @@
 //! The NGO member register and its history, each change recorded in the
 //! same transaction as the change.
 
-use super::db::{Arg, Db, Tx, args};
+use super::db::{Arg, Db, Tx, args, placeholders};
 use super::rows::{MemberChangeRow, MemberRow, like_pattern};
 use super::sql::SqlStore;
 use super::{AuditEvent, MemberChange, MemberPage, StoreError, audit, to_millis};
 use crate::app::ports::Members;
-use crate::domain::{Member, MemberId};
+use crate::domain::{Member, MemberData, MemberId};
 use sqlx::AssertSqlSafe;
+use std::sync::LazyLock;
 use time::OffsetDateTime;
 
-/// The columns `MemberRow` reads, before a query's own clauses.
-const SELECT_MEMBERS: &str = "SELECT id, imie, nazwisko, wyksztalcenie, pesel, wojewodztwo, miejscowosc, \
-     ulica, nrdomulokalu, kodpocztowy, email, tel, version FROM members ";
+/// The columns `MemberRow` reads, before a query's own clauses: one per
+/// field of the domain's list (`MemberData::NAMES`).
+static SELECT_MEMBERS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id, {}, version FROM members ",
+        MemberData::NAMES.join(", ")
+    )
+});
 
 const SEARCH: &str = "WHERE $1 IS NULL OR lower(nazwisko) LIKE $1 ESCAPE '\\' \
      OR lower(miejscowosc) LIKE $1 ESCAPE '\\' OR pesel LIKE $1 ESCAPE '\\' ";
 
-/// A member's columns as the INSERT and the UPDATE number them ($1–$14).
-pub(super) const INSERT: &str = "INSERT INTO members (id, imie, nazwisko, wyksztalcenie, pesel, wojewodztwo, \
-     miejscowosc, ulica, nrdomulokalu, kodpocztowy, email, tel, version, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)";
+/// Where `columns` puts the version and the time, after the id ($1) and
+/// the fields ($2…).
+const VERSION_AT: usize = MemberData::NAMES.len() + 2;
+
+/// A member's row as `columns` numbers it: id, fields, version, time.
+pub(super) static INSERT: LazyLock<String> = LazyLock::new(|| {
+    let at = VERSION_AT + 1;
+    format!(
+        "INSERT INTO members (id, {}, version, created_at, updated_at) VALUES ({}, ${at})",
+        MemberData::NAMES.join(", "),
+        placeholders(1, at),
+    )
+});
+
+/// Replaces a member's fields and version when its version is still the
+/// one after `columns`.
+static UPDATE: LazyLock<String> = LazyLock::new(|| {
+    let fields: Vec<String> = (MemberData::NAMES.iter().enumerate())
+        .map(|(index, name)| format!("{name} = ${}", index + 2))
+        .collect();
+    format!(
+        "UPDATE members SET {}, version = ${VERSION_AT}, updated_at = ${} WHERE id = $1 AND version = ${}",
+        fields.join(", "),
+        VERSION_AT + 1,
+        VERSION_AT + 2,
+    )
+});
 
 pub(super) fn columns(member: &Member, at: OffsetDateTime) -> Vec<Arg> {
-    let d = &member.data;
-    args![
-        &member.id,
-        &d.imie,
-        &d.nazwisko,
-        &d.wyksztalcenie,
-        &d.pesel,
-        &d.wojewodztwo,
-        &d.miejscowosc,
-        &d.ulica,
-        &d.nrdomulokalu,
-        &d.kodpocztowy,
-        &d.email,
-        &d.tel,
-        member.version,
-        to_millis(at),
-    ]
+    let mut values = args![&member.id];
+    values.extend(
+        member
+            .data
+            .fields()
+            .into_iter()
+            .map(|(_, value)| Arg::from(value)),
+    );
+    values.push(Arg::from(member.version));
+    values.push(Arg::from(to_millis(at)));
+    values
 }
 
 pub(super) async fn record_change_on(tx: &mut Tx, change: &MemberChange) -> Result<(), StoreError> {
@@ -63,14 +86,14 @@ pub async fn insert(
     events: &[AuditEvent],
 ) -> Result<(), StoreError> {
     let mut tx = Tx::begin(db).await?;
-    tx.execute(INSERT, columns(member, change.at)).await?;
+    tx.execute(INSERT.as_str(), columns(member, change.at)).await?;
     record_change_on(&mut tx, change).await?;
     audit::insert_on(&mut tx, events).await?;
     tx.commit().await
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Member>, StoreError> {
-    let sql = format!("{SELECT_MEMBERS}WHERE id = $1");
+    let sql = format!("{}WHERE id = $1", *SELECT_MEMBERS);
     let row: Option<MemberRow> = db.fetch_optional(AssertSqlSafe(sql), args![id]).await?;
     Ok(row.map(Member::from))
 }
@@ -80,7 +103,10 @@ pub async fn list(db: &Db, search: Option<&str>, offset: u64, limit: u64) -> Res
     let pattern = search.map(like_pattern);
     let offset = i64::try_from(offset).unwrap_or(i64::MAX);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let sql = format!("{SELECT_MEMBERS}{SEARCH}ORDER BY nazwisko, imie, id LIMIT $2 OFFSET $3");
+    let sql = format!(
+        "{}{SEARCH}ORDER BY nazwisko, imie, id LIMIT $2 OFFSET $3",
+        *SELECT_MEMBERS
+    );
     let rows: Vec<MemberRow> = db
         .fetch_all(AssertSqlSafe(sql), args![pattern.clone(), limit, offset])
         .await?;
@@ -101,12 +127,9 @@ pub async fn update(
     events: &[AuditEvent],
 ) -> Result<bool, StoreError> {
     let mut tx = Tx::begin(db).await?;
-    let sql = "UPDATE members SET imie = $2, nazwisko = $3, wyksztalcenie = $4, pesel = $5, wojewodztwo = $6, \
-         miejscowosc = $7, ulica = $8, nrdomulokalu = $9, kodpocztowy = $10, email = $11, tel = $12, \
-         version = $13, updated_at = $14 WHERE id = $1 AND version = $15";
     let mut values = columns(member, change.at);
     values.push(Arg::from(expected_version));
-    if tx.execute(sql, values).await? != 1 {
+    if tx.execute(UPDATE.as_str(), values).await? != 1 {
         tx.rollback().await?;
         return Ok(false);
     }

@@ -289,40 +289,34 @@ impl From<ClaimedRow> for ClaimedMessage {
     }
 }
 
-#[derive(sqlx::FromRow)]
+/// A member's row: its id, version, and a column per field of the
+/// domain's list.
 pub(super) struct MemberRow {
     id: String,
-    imie: String,
-    nazwisko: String,
-    wyksztalcenie: String,
-    pesel: String,
-    wojewodztwo: String,
-    miejscowosc: String,
-    ulica: String,
-    nrdomulokalu: String,
-    kodpocztowy: String,
-    email: String,
-    tel: String,
+    data: MemberData,
     version: i64,
+}
+
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for MemberRow
+where
+    &'static str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            data: MemberData::try_from_fn(|name| row.try_get(name))?,
+            version: row.try_get("version")?,
+        })
+    }
 }
 
 impl From<MemberRow> for Member {
     fn from(row: MemberRow) -> Self {
         Member {
             id: row.id.into(),
-            data: MemberData {
-                imie: row.imie,
-                nazwisko: row.nazwisko,
-                wyksztalcenie: row.wyksztalcenie,
-                pesel: row.pesel,
-                wojewodztwo: row.wojewodztwo,
-                miejscowosc: row.miejscowosc,
-                ulica: row.ulica,
-                nrdomulokalu: row.nrdomulokalu,
-                kodpocztowy: row.kodpocztowy,
-                email: row.email,
-                tel: row.tel,
-            },
+            data: row.data,
             version: row.version,
         }
     }

@@ -314,28 +314,16 @@ async fn admin_content(State(state): State<AppState>, headers: HeaderMap) -> Res
 }
 
 fn member_json(member: &Member) -> Value {
-    let d = &member.data;
-    // The seed shows the PESEL as a number.
-    let pesel = d
-        .pesel
-        .parse::<u64>()
-        .map(Value::from)
-        .unwrap_or_else(|_| Value::from(d.pesel.clone()));
-    json!({
-        "_id": member.id,
-        "imie": d.imie,
-        "nazwisko": d.nazwisko,
-        "wyksztalcenie": d.wyksztalcenie,
-        "pesel": pesel,
-        "wojewodztwo": d.wojewodztwo,
-        "miejscowosc": d.miejscowosc,
-        "ulica": d.ulica,
-        "nrdomulokalu": d.nrdomulokalu,
-        "kodpocztowy": d.kodpocztowy,
-        "email": d.email,
-        "tel": d.tel,
-        "__v": member.version,
-    })
+    let mut object = json!({ "_id": member.id, "__v": member.version });
+    if let Some(fields) = object.as_object_mut() {
+        for (name, value) in member.data.fields() {
+            // The seed shows the PESEL as a number.
+            let number = (name == "pesel").then(|| value.parse::<u64>().ok()).flatten();
+            let value = number.map_or_else(|| Value::from(value.as_str()), Value::from);
+            fields.insert(name.to_owned(), value);
+        }
+    }
+    object
 }
 
 /// The page size used for the seed's unpaged list.

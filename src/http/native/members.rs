@@ -1,9 +1,9 @@
 //! The member register (moderators and admins), and its change history (admins).
 
 use super::page_window;
-use crate::domain::Member;
 use crate::domain::MemberChange;
 use crate::domain::MemberId;
+use crate::domain::{Member, MemberData};
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, JsonBody, PathParams, QueryParams};
@@ -19,37 +19,17 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberView {
     pub id: String,
-    pub imie: String,
-    pub nazwisko: String,
-    pub wyksztalcenie: String,
-    pub pesel: String,
-    pub wojewodztwo: String,
-    pub miejscowosc: String,
-    pub ulica: String,
-    pub nrdomulokalu: String,
-    pub kodpocztowy: String,
-    pub email: String,
-    pub tel: String,
+    #[serde(flatten)]
+    pub data: MemberData,
     /// Bumped by every update; send it back with PUT to avoid lost updates.
     pub version: i64,
 }
 
 impl From<&Member> for MemberView {
     fn from(m: &Member) -> Self {
-        let d = m.data.clone();
         Self {
             id: m.id.to_string(),
-            imie: d.imie,
-            nazwisko: d.nazwisko,
-            wyksztalcenie: d.wyksztalcenie,
-            pesel: d.pesel,
-            wojewodztwo: d.wojewodztwo,
-            miejscowosc: d.miejscowosc,
-            ulica: d.ulica,
-            nrdomulokalu: d.nrdomulokalu,
-            kodpocztowy: d.kodpocztowy,
-            email: d.email,
-            tel: d.tel,
+            data: m.data.clone(),
             version: m.version,
         }
     }
