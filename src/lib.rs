@@ -1,8 +1,10 @@
 //! Klucznik: a self-hosted authentication server.
 //!
-//! `domain` holds pure rules, `app` the use cases over the `store` port,
-//! `http` the adapters (the native API; later the seed dialects and the web
-//! page). `startup` wires them together for `serve` and for the tests.
+//! `domain` holds pure rules, `app` the use cases over the ports that
+//! `store` implements, `http` the adapters (the native API, the seed
+//! dialects, the web page), `views` what an account, session or audit event
+//! looks like to a reader (the APIs and the CLI alike). `startup` wires
+//! them together for `serve` and for the tests.
 
 pub mod app;
 pub mod bounded;
@@ -17,3 +19,4 @@ pub mod secret;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod views;

@@ -5,10 +5,10 @@ use crate::app::{Actor, CoreError, NewAccount};
 use crate::cli::{AuditArgs, ConflictChoice, ExportCommand, ImportCommand, KeysCommand, UserCommand};
 use crate::config::Config;
 use crate::domain::Role;
-use crate::http::views::{AccountView, rfc3339};
 use crate::mail::Lang;
 use crate::startup::{open_core, open_store};
 use crate::store::OnConflict;
+use crate::views::{AccountView, rfc3339};
 use std::io::BufRead;
 
 /// Why a command failed: bad settings (exit 2) or the command itself (exit 1).
@@ -118,7 +118,7 @@ pub async fn audit(config: &Config, query: AuditArgs) -> Result<(), CommandError
     };
     let page = core.audit_log(Actor::Operator, &filter, 0, query.limit).await?;
     for event in &page.events {
-        let view = crate::http::views::AuditEventView::from(event);
+        let view = crate::views::AuditEventView::from(event);
         if query.json {
             println!("{}", serde_json::to_string(&view).unwrap_or_default());
         } else {

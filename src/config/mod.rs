@@ -7,6 +7,7 @@ use crate::cli::SettingsArgs;
 pub use crate::secret::{SecretUrl, redact_url};
 
 mod parse;
+pub use parse::DialectMount;
 pub use parse::parse_duration;
 use parse::{
     duration, number, parse_database_url, parse_dialect, parse_origin, parse_proxy, parse_public_url,
@@ -49,7 +50,6 @@ pub enum MailSettings {
 }
 
 /// A dialect to mount and where.
-pub use crate::http::dialects::DialectMount;
 
 #[derive(Debug, Clone)]
 pub struct Config {

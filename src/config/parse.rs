@@ -1,6 +1,6 @@
 //! Parsing of single settings: each refusal names the setting it came from.
 
-use super::{ConfigError, DialectMount, FileSettings, redact_url};
+use super::{ConfigError, FileSettings, redact_url};
 use std::path::Path;
 use time::Duration;
 use url::Url;
@@ -160,4 +160,35 @@ pub(super) fn parse_rate_limit(
         .filter(|d| d.is_positive())
         .ok_or_else(refused)?;
     Ok((action, crate::domain::RateLimit { limit, window }))
+}
+
+/// A dialect to mount (`--api NAME[@PREFIX]`) and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialectMount {
+    pub name: String,
+    pub prefix: Option<String>,
+}
+
+impl DialectMount {
+    /// `NAME` or `NAME@/prefix`; whether this build knows NAME is for the
+    /// mounting to say (`http::dialects::mount`).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let (name, prefix) = match raw.split_once('@') {
+            Some((name, prefix)) => (name, Some(prefix)),
+            None => (raw, None),
+        };
+        if name.is_empty() {
+            return Err("a dialect needs a name, like verify-code or auth-token@/legacy".into());
+        }
+        let prefix = match prefix {
+            Some(p) if p.starts_with('/') && p.len() > 1 && !p.ends_with('/') => Some(p.to_owned()),
+            Some(p) => return Err(format!("prefix `{p}` must start with / and not end with /")),
+            None => None,
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            prefix,
+        })
+    }
 }

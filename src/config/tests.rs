@@ -113,14 +113,14 @@ fn unknown_file_keys_and_bad_values_name_the_setting() {
             .contains("KLUCZNIK_DATABASE_URL")
     );
     let args = SettingsArgs {
-        apis: vec!["nope".into()],
+        apis: vec!["verify-code@nope".into()],
         ..Default::default()
     };
     assert!(
         Config::resolve(&args)
             .unwrap_err()
             .to_string()
-            .contains("unknown dialect `nope`")
+            .contains("prefix `nope` must start with /")
     );
 }
 

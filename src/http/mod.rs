@@ -17,7 +17,6 @@ mod origin;
 pub mod pages;
 pub mod problem;
 pub mod server;
-pub mod views;
 
 use crate::app::Core;
 use axum::Router;
@@ -90,7 +89,7 @@ impl WebSettings {
 /// the mounted dialects clash.
 pub fn router(
     state: AppState,
-    mounts: &[dialects::DialectMount],
+    mounts: &[crate::config::DialectMount],
     count_requests: bool,
 ) -> Result<Router, dialects::MountError> {
     let dialects::Mounted {

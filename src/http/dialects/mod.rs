@@ -13,6 +13,7 @@ pub mod verify_code;
 
 use super::AppState;
 use super::problem::{Problem, Render};
+use crate::config::DialectMount;
 use axum::Router;
 use axum::response::Response;
 use kit::Entry;
@@ -30,37 +31,6 @@ pub const DIALECTS: &[Entry] = &[
 /// The dialect `--api` calls `name`.
 fn dialect(name: &str) -> Option<&'static Entry> {
     DIALECTS.iter().find(|d| d.name == name)
-}
-
-/// A dialect to mount (`--api NAME[@PREFIX]`) and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DialectMount {
-    pub name: String,
-    pub prefix: Option<String>,
-}
-
-impl DialectMount {
-    /// `NAME` or `NAME@/prefix`, for a dialect this build knows.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        let (name, prefix) = match raw.split_once('@') {
-            Some((name, prefix)) => (name, Some(prefix)),
-            None => (raw, None),
-        };
-        if dialect(name).is_none() {
-            let known: Vec<&str> = DIALECTS.iter().map(|d| d.name).collect();
-            return Err(format!("unknown dialect `{name}` (known: {})", known.join(", ")));
-        }
-        let prefix = match prefix {
-            Some(p) if p.starts_with('/') && p.len() > 1 && !p.ends_with('/') => Some(p.to_owned()),
-            Some(p) => return Err(format!("prefix `{p}` must start with / and not end with /")),
-            None => None,
-        };
-        Ok(Self {
-            name: name.to_owned(),
-            prefix,
-        })
-    }
 }
 
 /// Why the dialects cannot be mounted together (a setting's error).
@@ -152,7 +122,12 @@ pub fn mount(mounts: &[DialectMount]) -> Result<Mounted, MountError> {
     let mut claims = Vec::new();
     for mount in mounts {
         let Some(entry) = dialect(&mount.name) else {
-            return Err(MountError::new(format!("unknown dialect `{}`", mount.name)));
+            let known: Vec<&str> = DIALECTS.iter().map(|d| d.name).collect();
+            return Err(MountError::new(format!(
+                "unknown dialect `{}` (known: {})",
+                mount.name,
+                known.join(", ")
+            )));
         };
         let prefix = mount.prefix.clone().unwrap_or_default();
         let routes = (entry.routes)(&prefix);
@@ -217,6 +192,16 @@ mod tests {
                 prefix: prefix.map(Into::into),
             })
             .collect()
+    }
+
+    #[test]
+    fn an_unknown_dialect_is_named_with_those_known() {
+        let error = mount(&mounts(&[("nope", None)])).err().unwrap();
+        assert!(
+            error.message.contains("unknown dialect `nope`") && error.message.contains("jwt-roles"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

@@ -9,10 +9,8 @@ use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, PathParams, QueryParams};
 use crate::http::problem::Problem;
-use crate::http::views::{
-    AccountEnvelope, AccountList, AccountView, AuditEventView, AuditList, RevokedCount,
-};
 use crate::store::AuditFilter;
+use crate::views::{AccountEnvelope, AccountList, AccountView, AuditEventView, AuditList, RevokedCount};
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;

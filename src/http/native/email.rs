@@ -35,7 +35,7 @@ pub struct Accepted {
 
 /// Verify an address with the mailed code or link token; signs in.
 #[utoipa::path(post, path = "/verify-email", tag = "auth", request_body = VerifyEmailRequest, responses(
-    (status = 200, description = "verified and signed in", body = crate::http::views::TokenResponse),
+    (status = 200, description = "verified and signed in", body = crate::views::TokenResponse),
     (status = 400, description = "invalid_verification, verification_expired or verification_attempts_exhausted", body = ErrorBody),
 ))]
 pub async fn verify_email(
@@ -87,7 +87,7 @@ pub async fn request_email_sign_in(
 /// Sign in with the mailed code (and the address) or the link's token; an
 /// account with a second factor answers the `mfa_token` of the next step.
 #[utoipa::path(post, path = "/login/email/verify", tag = "auth", request_body = VerifyEmailRequest, responses(
-    (status = 200, description = "signed in, or the mfa_token of the next step", body = crate::http::views::TokenResponse),
+    (status = 200, description = "signed in, or the mfa_token of the next step", body = crate::views::TokenResponse),
     (status = 400, description = "invalid_verification, verification_expired or verification_attempts_exhausted", body = ErrorBody),
     (status = 404, description = "sign-in by mailed code is off", body = ErrorBody),
 ))]

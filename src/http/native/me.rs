@@ -6,10 +6,8 @@ use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, Enrolling, JsonBody, PathParams};
 use crate::http::problem::Problem;
-use crate::http::views::{
-    AccountEnvelope, ActivityList, AuditEventView, RevokedCount, SessionList, SessionView,
-};
 use crate::secret::Secret;
+use crate::views::{AccountEnvelope, ActivityList, AuditEventView, RevokedCount, SessionList, SessionView};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -9,7 +9,7 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{Authenticated, JsonBody, PathParams, QueryParams};
 use crate::http::member_body::MemberBody;
 use crate::http::problem::Problem;
-use crate::http::views::rfc3339;
+use crate::views::rfc3339;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -9,8 +9,8 @@ use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{ClientDevice, Enrolling, JsonBody, PathParams};
 use crate::http::problem::Problem;
-use crate::http::views::rfc3339;
 use crate::secret::Secret;
+use crate::views::rfc3339;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -203,7 +203,7 @@ pub struct CeremonyFinish {
 
 /// Finish a passkey sign-in: the usual tokens and session cookie.
 #[utoipa::path(post, path = "/login/passkey/finish", tag = "auth", request_body = CeremonyFinish, responses(
-    (status = 200, description = "signed in", body = crate::http::views::TokenResponse),
+    (status = 200, description = "signed in", body = crate::views::TokenResponse),
     (status = 401, description = "the answer did not verify", body = ErrorBody),
 ))]
 pub async fn sign_in_finish(

@@ -245,7 +245,7 @@ async fn render(
     let passkey_list: Vec<minijinja::Value> = match ctx.state().core.passkeys(&principal.account.id).await {
         Ok(passkeys) => passkeys
             .into_iter()
-            .map(|p| context! { id => p.id, name => p.name, created_at => crate::http::views::rfc3339(p.created_at) })
+            .map(|p| context! { id => p.id, name => p.name, created_at => crate::views::rfc3339(p.created_at) })
             .collect(),
         Err(error) => {
             let (status, message) = failure(&error, ctx);

@@ -1,5 +1,6 @@
-//! What the native API sends back: accounts, sessions and token pairs as
-//! JSON, with times in RFC 3339.
+//! What an account, a session, a token pair or an audit event looks like
+//! to a reader: the native API's JSON, the page's lists and the CLI's
+//! output share these views, with times in RFC 3339.
 
 use crate::app::SignedIn;
 use crate::domain::{Account, Session};
