@@ -85,12 +85,52 @@ pub enum CoreError {
     #[error("the database is unavailable")]
     Unavailable,
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Fault),
+}
+
+/// Something that should not happen, and what caused it when that is
+/// known (a store error and its driver's), so a log shows the whole chain.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Fault {
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Fault {
+    /// The message and every cause under it, for a log line.
+    pub fn chain(&self) -> String {
+        let mut text = self.message.clone();
+        let mut cause = std::error::Error::source(self);
+        while let Some(inner) = cause {
+            let said = inner.to_string();
+            // A cause whose words the message already holds adds nothing.
+            if !text.contains(&said) {
+                text.push_str(": ");
+                text.push_str(&said);
+            }
+            cause = inner.source();
+        }
+        text
+    }
+}
+
+impl From<&str> for Fault {
+    fn from(message: &str) -> Self {
+        Self {
+            message: message.to_owned(),
+            source: None,
+        }
+    }
 }
 
 impl CoreError {
     pub fn internal(cause: impl Into<String>) -> Self {
-        CoreError::Internal(cause.into())
+        CoreError::Internal(Fault {
+            message: cause.into(),
+            source: None,
+        })
     }
 }
 
@@ -101,7 +141,10 @@ impl From<StoreError> for CoreError {
                 tracing::warn!(%cause, "database unavailable");
                 CoreError::Unavailable
             }
-            other => CoreError::Internal(other.to_string()),
+            other => CoreError::Internal(Fault {
+                message: other.to_string(),
+                source: Some(Box::new(other)),
+            }),
         }
     }
 }
@@ -143,4 +186,32 @@ pub enum ResetProblem {
     Expired,
     #[error("the reset link was already used")]
     Used,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_what_caused_it() {
+        let io = std::io::Error::other("disk on fire");
+        let error = CoreError::Internal(Fault {
+            message: "saving failed".into(),
+            source: Some(Box::new(io)),
+        });
+        let cause = std::error::Error::source(&error).expect("the fault");
+        assert_eq!(
+            cause.source().map(ToString::to_string).as_deref(),
+            Some("disk on fire")
+        );
+        let CoreError::Internal(fault) = error else {
+            unreachable!()
+        };
+        assert_eq!(fault.chain(), "saving failed: disk on fire");
+        let from_store = CoreError::from(StoreError::Other("no table".into()));
+        let CoreError::Internal(fault) = from_store else {
+            unreachable!()
+        };
+        assert_eq!(fault.chain(), "database error: no table");
+    }
 }

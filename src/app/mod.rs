@@ -29,7 +29,7 @@ mod verification;
 #[cfg(test)]
 mod tests;
 
-pub use error::{CoreError, Held, ResetProblem, VerificationProblem};
+pub use error::{CoreError, Fault, Held, ResetProblem, VerificationProblem};
 pub use hashing::{Argon2Cost, PasswordHasherPool};
 pub use keys::{KeyState, KeySummary};
 pub use mfa::{SecondFactor, SecondFactorStatus, TotpEnrolment};

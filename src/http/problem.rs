@@ -223,7 +223,7 @@ impl From<&CoreError> for Problem {
                 "the database is unavailable; try again shortly",
             )
             .with_retry_after(5),
-            CoreError::Internal(cause) => Self::internal(cause.clone()),
+            CoreError::Internal(cause) => Self::internal(cause.chain()),
         }
     }
 }

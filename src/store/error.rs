@@ -18,6 +18,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Other(String),
+    /// A failure of the database driver, kept whole for its cause chain.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
 }
 
 /// Sorts sqlx failures into "the database is not there" (503, retry later)
@@ -34,7 +37,7 @@ pub(crate) fn classify(error: sqlx::Error) -> StoreError {
         E::Database(db) if is_unavailable(db.code().as_deref().unwrap_or_default(), db.message()) => {
             StoreError::Unavailable(error.to_string())
         }
-        _ => StoreError::Other(error.to_string()),
+        _ => StoreError::Database(error),
     }
 }
 

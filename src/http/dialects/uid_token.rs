@@ -131,7 +131,7 @@ async fn register(
         )),
         // The seed's 409: the account could not be stored.
         Err(CoreError::Internal(cause)) => {
-            tracing::error!(%cause, "account not stored");
+            tracing::error!(cause = cause.chain(), "account not stored");
             Err(Problem::new(
                 StatusCode::CONFLICT,
                 "not_stored",

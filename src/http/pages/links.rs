@@ -40,7 +40,7 @@ pub fn failure(error: &CoreError, ctx: &PageContext) -> (StatusCode, &'static st
         CoreError::WrongCurrentPassword => (StatusCode::BAD_REQUEST, t.wrong_current),
         CoreError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, t.unavailable),
         CoreError::Internal(cause) => {
-            tracing::error!(%cause, "internal error on a page");
+            tracing::error!(cause = cause.chain(), "internal error on a page");
             (StatusCode::INTERNAL_SERVER_ERROR, t.error)
         }
         // Anything else keeps the status the core gives it.
