@@ -7,7 +7,7 @@ use crate::config::{Config, ConfigError, MailSettings, redact_url};
 use crate::http::csrf::CsrfSigner;
 use crate::http::pages::Pages;
 use crate::http::{self, AppState, Shared, WebSettings};
-use crate::mail::{Composer, MailTransport, spawn_worker};
+use crate::mail::{Composer, Delivery, MailTransport, spawn_worker};
 use crate::store::{self, DynStore};
 use axum::Router;
 use lettre::message::Mailbox;
@@ -109,21 +109,13 @@ pub fn mail_transport(config: &Config) -> Result<MailTransport, ConfigError> {
     })
 }
 
-/// What the outbox worker needs, kept until the server runs.
-struct MailDelivery {
-    store: DynStore,
-    transport: Arc<MailTransport>,
-    from: Mailbox,
-    wake: Arc<Notify>,
-}
-
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
     router: Router,
     public_url: Url,
     core: Arc<Core>,
-    mail: MailDelivery,
+    mail: Delivery,
     header_read_timeout: Duration,
     prune_interval: Option<Duration>,
     /// `--metrics-listen`: its listener and router.
@@ -153,11 +145,12 @@ impl Application {
         let csrf = CsrfSigner::load(&core)
             .await
             .map_err(|e| ConfigError::new(DATABASE_SETTING, format!("cannot load the CSRF key: {e}")))?;
-        let mail = MailDelivery {
+        let mail = Delivery {
             store,
             transport,
             from,
             wake,
+            clock: Arc::clone(&config.clock),
         };
         let web = WebSettings {
             public_url: public_url.clone(),
@@ -219,8 +212,7 @@ impl Application {
     /// requests in flight finish for up to ten seconds and stops the worker.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
-        let mail = self.mail;
-        let worker = spawn_worker(mail.store, mail.transport, mail.from, mail.wake, mail_stopped);
+        let worker = spawn_worker(self.mail, mail_stopped);
         let janitor = self
             .prune_interval
             .map(|every| spawn_janitor(Arc::clone(&self.core), every));

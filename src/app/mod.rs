@@ -103,9 +103,13 @@ impl Core {
     }
 
     fn compose(&self, lang: Lang, to: &str, mail: crate::mail::Mail<'_>) -> Result<OutboxMessage, CoreError> {
-        self.composer
+        let mut message = self
+            .composer
             .compose(lang, to, mail)
-            .map_err(|e| CoreError::internal(format!("mail template: {e}")))
+            .map_err(|e| CoreError::internal(format!("mail template: {e}")))?;
+        // Dated on the core's clock, which the outbox worker reads too.
+        message.created_at = self.now();
+        Ok(message)
     }
 
     /// The injected clock's time, at the store's millisecond precision.

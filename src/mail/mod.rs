@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 pub use transport::MailTransport;
-pub use worker::spawn_worker;
+pub use worker::{Delivery, spawn_worker};
 
 /// The language of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -4,6 +4,7 @@
 //! crashed instance goes out from another.
 
 use super::MailTransport;
+use crate::app::clock::Clock;
 use crate::store::{ClaimedMessage, DynStore, OutboxMessage};
 use lettre::message::Mailbox;
 use std::sync::Arc;
@@ -25,21 +26,33 @@ const FIRST_RETRY: time::Duration = time::Duration::seconds(1);
 const LONGEST_RETRY: time::Duration = time::Duration::seconds(30);
 const GIVE_UP_AFTER: time::Duration = time::Duration::hours(24);
 
+/// What the worker delivers with: the outbox, the transport, the sender,
+/// the nudge that a message was queued, and the core's clock (which dates
+/// every message, so due times and give-ups are measured on it).
+pub struct Delivery {
+    pub store: DynStore,
+    pub transport: Arc<MailTransport>,
+    pub from: Mailbox,
+    pub wake: Arc<Notify>,
+    pub clock: Arc<dyn Clock>,
+}
+
 /// Starts the worker; it stops when `stop` turns true.
-pub fn spawn_worker(
-    store: DynStore,
-    transport: Arc<MailTransport>,
-    from: Mailbox,
-    wake: Arc<Notify>,
-    mut stop: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
+pub fn spawn_worker(delivery: Delivery, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    let Delivery {
+        store,
+        transport,
+        from,
+        wake,
+        clock,
+    } = delivery;
     tokio::spawn(async move {
         loop {
             if *stop.borrow() {
                 return;
             }
             // A full batch may have left more behind: go straight on.
-            let more = match drain_once(&store, &transport, &from).await {
+            let more = match drain_once(&store, &transport, &from, clock.as_ref()).await {
                 Ok(count) => count >= BATCH as usize,
                 Err(error) => {
                     tracing::warn!(%error, "outbox unavailable");
@@ -65,8 +78,13 @@ pub fn spawn_worker(
 /// delivered are marked sent together at the end, even when recording a
 /// failed one broke off the batch (the rest of it is retried when its
 /// lease runs out).
-async fn drain_once(store: &DynStore, transport: &MailTransport, from: &Mailbox) -> Result<usize, String> {
-    let now = OffsetDateTime::now_utc();
+async fn drain_once(
+    store: &DynStore,
+    transport: &MailTransport,
+    from: &Mailbox,
+    clock: &dyn Clock,
+) -> Result<usize, String> {
+    let now = clock.now();
     let claimed = store
         .claim_mail(now, now + LEASE, BATCH)
         .await
@@ -82,7 +100,7 @@ async fn drain_once(store: &DynStore, transport: &MailTransport, from: &Mailbox)
                 delivered.push(message.id);
             }
             Err(error) => {
-                if let Err(broke) = record_failure(store, &message, attempts, &error).await {
+                if let Err(broke) = record_failure(store, &message, attempts, &error, clock.now()).await {
                     outcome = Err(broke);
                     break;
                 }
@@ -90,7 +108,7 @@ async fn drain_once(store: &DynStore, transport: &MailTransport, from: &Mailbox)
         }
     }
     store
-        .mail_sent(&delivered, OffsetDateTime::now_utc())
+        .mail_sent(&delivered, clock.now())
         .await
         .map_err(|e| e.to_string())?;
     outcome
@@ -102,8 +120,8 @@ async fn record_failure(
     message: &OutboxMessage,
     attempts: u32,
     error: &str,
+    now: OffsetDateTime,
 ) -> Result<(), String> {
-    let now = OffsetDateTime::now_utc();
     let recorded = if now - message.created_at >= GIVE_UP_AFTER {
         tracing::error!(mail_id = %message.id, attempts, %error, "mail failed for good");
         store.mail_failed(&message.id, attempts, error).await
