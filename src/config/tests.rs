@@ -162,3 +162,36 @@ fn the_deployment_guides_settings_file_is_accepted() {
     assert_eq!(config.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
     assert_eq!(config.trusted_proxies.len(), 1);
 }
+
+/// The README's settings table lists every setting as clap declares it:
+/// its flag (where it has one), its environment variable, and its key in
+/// the TOML file (the flag's name with `_` for `-`, the file's own struct).
+#[test]
+fn the_readme_lists_every_setting() {
+    use clap::CommandFactory;
+    let readme = include_str!("../../README.md");
+    let table: Vec<&str> = readme
+        .lines()
+        .skip_while(|line| !line.starts_with("| flag | environment |"))
+        .take_while(|line| line.starts_with('|'))
+        .collect();
+    assert!(table.len() > 10, "the README's settings table is missing");
+    let command = crate::cli::Cli::command();
+    let mut checked = 0;
+    for argument in command.get_arguments() {
+        let (Some(long), Some(env)) = (argument.get_long(), argument.get_env()) else {
+            continue;
+        };
+        let env = env.to_string_lossy();
+        let row = table
+            .iter()
+            .find(|row| row.contains(&format!("`--{long}")))
+            .unwrap_or_else(|| panic!("--{long} is not in the README's settings table"));
+        assert!(
+            row.contains(&format!("`{env}")),
+            "the README's row of --{long} does not name {env}: {row}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} settings checked");
+}
