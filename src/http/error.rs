@@ -22,7 +22,7 @@ pub struct ErrorBody {
 /// The native rendering of a problem.
 pub fn render(problem: &Problem) -> Response {
     let body = ErrorBody {
-        error: problem.key,
+        error: problem.key.as_str(),
         message: problem.message.to_string(),
         field: problem.field,
     };

@@ -16,12 +16,102 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::borrow::Cow;
 
+/// Declares every problem key once, with the text it is sent as.
+macro_rules! problem_keys {
+    ($($key:ident = $text:literal),+ $(,)?) => {
+        /// A failure's stable machine key: an API's `error` (native), or what
+        /// a dialect refines its words by. A name, not a string, so that a
+        /// dialect's match cannot miss a key by a typo.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Key {
+            $($key,)+
+        }
+
+        impl Key {
+            /// The key as it is sent.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Key::$key => $text,)+
+                }
+            }
+        }
+    };
+}
+
+problem_keys!(
+    AccountDisabled = "account_disabled",
+    AdminRequired = "admin_required",
+    AlreadyVerified = "already_verified",
+    BadRequest = "bad_request",
+    CsrfCheckFailed = "csrf_check_failed",
+    CsrfInvalid = "csrf_invalid",
+    DatabaseUnavailable = "database_unavailable",
+    EmailNotVerified = "email_not_verified",
+    EmailOrUsernameRequired = "email_or_username_required",
+    EmailTaken = "email_taken",
+    Forbidden = "forbidden",
+    InternalError = "internal_error",
+    InvalidBody = "invalid_body",
+    InvalidCredentials = "invalid_credentials",
+    InvalidEmail = "invalid_email",
+    InvalidField = "invalid_field",
+    InvalidPasswordLength = "invalid_password_length",
+    InvalidPath = "invalid_path",
+    InvalidQuery = "invalid_query",
+    InvalidRefreshToken = "invalid_refresh_token",
+    InvalidRole = "invalid_role",
+    InvalidSecondFactor = "invalid_second_factor",
+    InvalidUsername = "invalid_username",
+    InvalidVerification = "invalid_verification",
+    KeyChangeRefused = "key_change_refused",
+    MalformedJson = "malformed_json",
+    MethodNotAllowed = "method_not_allowed",
+    MissingField = "missing_field",
+    MissingToken = "missing_token",
+    NoToken = "no_token",
+    NotFound = "not_found",
+    NotStored = "not_stored",
+    PasswordTooCommon = "password_too_common",
+    PayloadTooLarge = "payload_too_large",
+    PeselTaken = "pesel_taken",
+    RefreshTokenExpired = "refresh_token_expired",
+    RefreshTokenRequired = "refresh_token_required",
+    RequestTimeout = "request_timeout",
+    ResetTokenExpired = "reset_token_expired",
+    ResetTokenInvalid = "reset_token_invalid",
+    ResetTokenUsed = "reset_token_used",
+    SecondFactorEnrolled = "second_factor_enrolled",
+    SecondFactorEnrolmentRequired = "second_factor_enrolment_required",
+    SecondFactorMissing = "second_factor_missing",
+    SecondFactorRequired = "second_factor_required",
+    StaleVersion = "stale_version",
+    StepUpRequired = "step_up_required",
+    TokenExpired = "token_expired",
+    TokensDiffer = "tokens_differ",
+    TooManyAttempts = "too_many_attempts",
+    TooManyResends = "too_many_resends",
+    Unauthenticated = "unauthenticated",
+    UnknownRole = "unknown_role",
+    UnsupportedMediaType = "unsupported_media_type",
+    UserNotFound = "user_not_found",
+    UsernameTaken = "username_taken",
+    VerificationAttemptsExhausted = "verification_attempts_exhausted",
+    VerificationExpired = "verification_expired",
+    WrongCurrentPassword = "wrong_current_password",
+);
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A failure with its status, a stable machine key and a human message.
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub status: StatusCode,
     /// Stable machine key, e.g. `invalid_credentials`; dialects refine by it.
-    pub key: &'static str,
+    pub key: Key,
     pub message: Cow<'static, str>,
     /// The request field concerned, for validation failures.
     pub field: Option<&'static str>,
@@ -35,7 +125,7 @@ pub struct Problem {
 pub type Render = fn(&Problem) -> Response;
 
 impl Problem {
-    pub fn new(status: StatusCode, key: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(status: StatusCode, key: Key, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             status,
             key,
@@ -57,18 +147,18 @@ impl Problem {
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+        Self::new(StatusCode::NOT_FOUND, Key::NotFound, "no such resource")
     }
 
     /// The 404 of a path no route serves (not a missing record).
     pub fn is_unknown_route(&self) -> bool {
-        self.key == "not_found" && self.message == Self::not_found().message
+        self.key == Key::NotFound && self.message == Self::not_found().message
     }
 
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            Key::MethodNotAllowed,
             "this method is not allowed here",
         )
     }
@@ -76,7 +166,7 @@ impl Problem {
     pub fn payload_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            Key::PayloadTooLarge,
             "the body is larger than 64 KiB",
         )
     }
@@ -84,7 +174,7 @@ impl Problem {
     pub fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            Key::UnsupportedMediaType,
             "send the body as JSON with Content-Type: application/json",
         )
     }
@@ -95,7 +185,7 @@ impl Problem {
             cause: Some(cause.into()),
             ..Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
+                Key::InternalError,
                 "something went wrong on our side",
             )
         }
@@ -108,7 +198,7 @@ impl Problem {
             retry_after: Some(1),
             ..Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "request_timeout",
+                Key::RequestTimeout,
                 "the request took too long; try again",
             )
         }
@@ -117,7 +207,7 @@ impl Problem {
     pub fn csrf() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "csrf_check_failed",
+            Key::CsrfCheckFailed,
             "cross-site request refused",
         )
     }
@@ -126,7 +216,7 @@ impl Problem {
     pub fn missing(name: &'static str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "missing_field",
+            Key::MissingField,
             format!("{name} is required"),
         )
         .with_field(name)
@@ -134,13 +224,13 @@ impl Problem {
 
     fn invalid(invalid: &Invalid) -> Self {
         let key = match invalid {
-            Invalid::Email => "invalid_email",
-            Invalid::Username => "invalid_username",
-            Invalid::PasswordLength => "invalid_password_length",
-            Invalid::PasswordCommon => "password_too_common",
-            Invalid::IdentifierMissing => "email_or_username_required",
-            Invalid::Role(_) => "invalid_role",
-            Invalid::Field { .. } => "invalid_field",
+            Invalid::Email => Key::InvalidEmail,
+            Invalid::Username => Key::InvalidUsername,
+            Invalid::PasswordLength => Key::InvalidPasswordLength,
+            Invalid::PasswordCommon => Key::PasswordTooCommon,
+            Invalid::IdentifierMissing => Key::EmailOrUsernameRequired,
+            Invalid::Role(_) => Key::InvalidRole,
+            Invalid::Field { .. } => Key::InvalidField,
         };
         Self::new(StatusCode::BAD_REQUEST, key, invalid.to_string()).with_field(invalid.field())
     }
@@ -149,7 +239,7 @@ impl Problem {
     pub fn render_with(&self, render: Render) -> Response {
         if self.status.is_server_error() {
             let cause = self.cause.as_deref().unwrap_or(self.message.as_ref());
-            tracing::error!(status = self.status.as_u16(), key = self.key, %cause, "request failed");
+            tracing::error!(status = self.status.as_u16(), key = self.key.as_str(), %cause, "request failed");
         }
         let mut response = render(self);
         if let Some(seconds) = self.retry_after
@@ -167,59 +257,59 @@ impl From<&CoreError> for Problem {
         let plain = |status, key| Self::new(status, key, error.to_string());
         match error {
             CoreError::Invalid(invalid) => Self::invalid(invalid),
-            CoreError::EmailTaken => plain(S::CONFLICT, "email_taken"),
-            CoreError::UsernameTaken => plain(S::CONFLICT, "username_taken"),
-            CoreError::InvalidCredentials => plain(S::UNAUTHORIZED, "invalid_credentials"),
-            CoreError::UnknownLogin => plain(S::NOT_FOUND, "user_not_found"),
-            CoreError::AccountDisabled => plain(S::FORBIDDEN, "account_disabled"),
-            CoreError::EmailNotVerified => plain(S::FORBIDDEN, "email_not_verified"),
+            CoreError::EmailTaken => plain(S::CONFLICT, Key::EmailTaken),
+            CoreError::UsernameTaken => plain(S::CONFLICT, Key::UsernameTaken),
+            CoreError::InvalidCredentials => plain(S::UNAUTHORIZED, Key::InvalidCredentials),
+            CoreError::UnknownLogin => plain(S::NOT_FOUND, Key::UserNotFound),
+            CoreError::AccountDisabled => plain(S::FORBIDDEN, Key::AccountDisabled),
+            CoreError::EmailNotVerified => plain(S::FORBIDDEN, Key::EmailNotVerified),
             CoreError::TooManyAttempts { retry_after_secs, .. } => {
-                plain(S::TOO_MANY_REQUESTS, "too_many_attempts").with_retry_after(*retry_after_secs)
+                plain(S::TOO_MANY_REQUESTS, Key::TooManyAttempts).with_retry_after(*retry_after_secs)
             }
-            CoreError::Unauthenticated => plain(S::UNAUTHORIZED, "unauthenticated"),
-            CoreError::TokenExpired => plain(S::UNAUTHORIZED, "token_expired"),
-            CoreError::InvalidRefreshToken => plain(S::UNAUTHORIZED, "invalid_refresh_token"),
-            CoreError::RefreshTokenExpired => plain(S::UNAUTHORIZED, "refresh_token_expired"),
+            CoreError::Unauthenticated => plain(S::UNAUTHORIZED, Key::Unauthenticated),
+            CoreError::TokenExpired => plain(S::UNAUTHORIZED, Key::TokenExpired),
+            CoreError::InvalidRefreshToken => plain(S::UNAUTHORIZED, Key::InvalidRefreshToken),
+            CoreError::RefreshTokenExpired => plain(S::UNAUTHORIZED, Key::RefreshTokenExpired),
             CoreError::Verification(problem) => {
                 let key = match problem {
-                    VerificationProblem::Invalid => "invalid_verification",
-                    VerificationProblem::Expired => "verification_expired",
-                    VerificationProblem::TooManyAttempts => "verification_attempts_exhausted",
+                    VerificationProblem::Invalid => Key::InvalidVerification,
+                    VerificationProblem::Expired => Key::VerificationExpired,
+                    VerificationProblem::TooManyAttempts => Key::VerificationAttemptsExhausted,
                 };
                 plain(S::BAD_REQUEST, key)
             }
-            CoreError::AlreadyVerified => plain(S::CONFLICT, "already_verified"),
+            CoreError::AlreadyVerified => plain(S::CONFLICT, Key::AlreadyVerified),
             CoreError::TooManyResends => {
-                plain(S::TOO_MANY_REQUESTS, "too_many_resends").with_retry_after(3600)
+                plain(S::TOO_MANY_REQUESTS, Key::TooManyResends).with_retry_after(3600)
             }
             CoreError::ResetToken(problem) => {
                 let key = match problem {
-                    ResetProblem::Invalid => "reset_token_invalid",
-                    ResetProblem::Expired => "reset_token_expired",
-                    ResetProblem::Used => "reset_token_used",
+                    ResetProblem::Invalid => Key::ResetTokenInvalid,
+                    ResetProblem::Expired => Key::ResetTokenExpired,
+                    ResetProblem::Used => Key::ResetTokenUsed,
                 };
                 plain(S::BAD_REQUEST, key)
             }
-            CoreError::WrongCurrentPassword => plain(S::BAD_REQUEST, "wrong_current_password"),
-            CoreError::PeselTaken => plain(S::CONFLICT, "pesel_taken"),
-            CoreError::StaleVersion => plain(S::CONFLICT, "stale_version"),
-            CoreError::NotFound(what) => Self::new(S::NOT_FOUND, "not_found", format!("{what} not found")),
-            CoreError::Forbidden => Self::new(S::FORBIDDEN, "forbidden", "your roles do not allow this"),
+            CoreError::WrongCurrentPassword => plain(S::BAD_REQUEST, Key::WrongCurrentPassword),
+            CoreError::PeselTaken => plain(S::CONFLICT, Key::PeselTaken),
+            CoreError::StaleVersion => plain(S::CONFLICT, Key::StaleVersion),
+            CoreError::NotFound(what) => Self::new(S::NOT_FOUND, Key::NotFound, format!("{what} not found")),
+            CoreError::Forbidden => Self::new(S::FORBIDDEN, Key::Forbidden, "your roles do not allow this"),
             // The native login answers this one itself (200 with the
             // token); every other API refuses.
-            CoreError::SecondFactorRequired { .. } => plain(S::FORBIDDEN, "second_factor_required"),
-            CoreError::InvalidSecondFactor => plain(S::UNAUTHORIZED, "invalid_second_factor"),
-            CoreError::StepUpRequired => plain(S::FORBIDDEN, "step_up_required"),
-            CoreError::SecondFactorEnrolled => plain(S::CONFLICT, "second_factor_enrolled"),
+            CoreError::SecondFactorRequired { .. } => plain(S::FORBIDDEN, Key::SecondFactorRequired),
+            CoreError::InvalidSecondFactor => plain(S::UNAUTHORIZED, Key::InvalidSecondFactor),
+            CoreError::StepUpRequired => plain(S::FORBIDDEN, Key::StepUpRequired),
+            CoreError::SecondFactorEnrolled => plain(S::CONFLICT, Key::SecondFactorEnrolled),
             CoreError::SecondFactorEnrolmentRequired => {
-                plain(S::FORBIDDEN, "second_factor_enrolment_required")
+                plain(S::FORBIDDEN, Key::SecondFactorEnrolmentRequired)
             }
-            CoreError::SecondFactorMissing => plain(S::CONFLICT, "second_factor_missing"),
-            CoreError::KeyChangeRefused(_) => plain(S::CONFLICT, "key_change_refused"),
+            CoreError::SecondFactorMissing => plain(S::CONFLICT, Key::SecondFactorMissing),
+            CoreError::KeyChangeRefused(_) => plain(S::CONFLICT, Key::KeyChangeRefused),
             // A failover or a restart takes seconds: say when to try again.
             CoreError::Unavailable => Self::new(
                 S::SERVICE_UNAVAILABLE,
-                "database_unavailable",
+                Key::DatabaseUnavailable,
                 "the database is unavailable; try again shortly",
             )
             .with_retry_after(5),
@@ -238,26 +328,26 @@ impl From<JsonRejection> for Problem {
     fn from(rejection: JsonRejection) -> Self {
         use StatusCode as S;
         match rejection {
-            JsonRejection::JsonSyntaxError(e) => Self::new(S::BAD_REQUEST, "malformed_json", e.body_text()),
-            JsonRejection::JsonDataError(e) => Self::new(S::BAD_REQUEST, "invalid_body", e.body_text()),
+            JsonRejection::JsonSyntaxError(e) => Self::new(S::BAD_REQUEST, Key::MalformedJson, e.body_text()),
+            JsonRejection::JsonDataError(e) => Self::new(S::BAD_REQUEST, Key::InvalidBody, e.body_text()),
             JsonRejection::MissingJsonContentType(_) => Self::unsupported_media_type(),
             JsonRejection::BytesRejection(e) if e.status() == S::PAYLOAD_TOO_LARGE => {
                 Self::payload_too_large()
             }
-            other => Self::new(S::BAD_REQUEST, "invalid_body", other.body_text()),
+            other => Self::new(S::BAD_REQUEST, Key::InvalidBody, other.body_text()),
         }
     }
 }
 
 impl From<QueryRejection> for Problem {
     fn from(rejection: QueryRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text())
+        Self::new(StatusCode::BAD_REQUEST, Key::InvalidQuery, rejection.body_text())
     }
 }
 
 impl From<PathRejection> for Problem {
     fn from(rejection: PathRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_path", rejection.body_text())
+        Self::new(StatusCode::BAD_REQUEST, Key::InvalidPath, rejection.body_text())
     }
 }
 

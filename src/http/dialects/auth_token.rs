@@ -18,7 +18,7 @@ use super::kit::{Credentials, Dialect, Routes, Wording};
 use crate::app::{CoreError, LoginPolicy, NewAccount, VerificationStep};
 use crate::http::AppState;
 use crate::http::extract::ClientDevice;
-use crate::http::problem::{JsonBody, Problem, required};
+use crate::http::problem::{JsonBody, Key, Problem, required};
 use crate::mail::Lang;
 use crate::secret::Secret;
 use axum::Json;
@@ -45,19 +45,21 @@ impl Dialect for AuthToken {
     /// `{"err": "…"}`.
     fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        let key = problem.key;
-        let wording = match key {
-            "email_or_username_required" => Wording::new(S::BAD_REQUEST, "username is required", key),
-            "username_taken" | "email_taken" => Wording::new(S::CONFLICT, "username is already taken", key),
-            "invalid_credentials" | "account_disabled" | "email_not_verified" => {
+        let key = problem.key.as_str();
+        let wording = match problem.key {
+            Key::EmailOrUsernameRequired => Wording::new(S::BAD_REQUEST, "username is required", key),
+            Key::UsernameTaken | Key::EmailTaken => {
+                Wording::new(S::CONFLICT, "username is already taken", key)
+            }
+            Key::InvalidCredentials | Key::AccountDisabled | Key::EmailNotVerified => {
                 Wording::new(S::UNAUTHORIZED, "wrong username or password", key)
             }
-            "unauthenticated" | "invalid_refresh_token" => {
+            Key::Unauthenticated | Key::InvalidRefreshToken => {
                 Wording::new(S::UNAUTHORIZED, "missing or invalid token", key)
             }
-            "token_expired" => Wording::new(S::UNAUTHORIZED, "token expired", key),
+            Key::TokenExpired => Wording::new(S::UNAUTHORIZED, "token expired", key),
             // The seed's clients send JSON; anything else is a bad request.
-            "unsupported_media_type" => Wording::new(S::BAD_REQUEST, "send the body as JSON", key),
+            Key::UnsupportedMediaType => Wording::new(S::BAD_REQUEST, "send the body as JSON", key),
             _ => Wording::of(problem),
         };
         // This document writes its errors in lower case.
@@ -129,7 +131,7 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
 
 async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, Problem> {
     let current = presented(&headers)
-        .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, "missing_token", "missing token"))?;
+        .ok_or_else(|| Problem::new(StatusCode::UNAUTHORIZED, Key::MissingToken, "missing token"))?;
     let renewed = state.core.renew_access_token(current, POLICY.door).await?;
     Ok(token(renewed.token))
 }

@@ -27,7 +27,7 @@ use crate::app::{LoginPolicy, NewAccount, SignedIn, VerificationStep};
 use crate::http::AppState;
 use crate::http::cookies::http_only_cookie;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
-use crate::http::problem::{JsonBody, Problem, required};
+use crate::http::problem::{JsonBody, Key, Problem, required};
 use crate::secret::Secret;
 use axum::Json;
 use axum::extract::{FromRequest, State};
@@ -65,15 +65,15 @@ impl Dialect for CsrfCookie {
         use StatusCode as S;
         let unauthorized = |message, key| Wording::new(S::UNAUTHORIZED, message, key);
         match problem.key {
-            "username_taken" => Wording::new(S::CONFLICT, "Username is already taken", "already_exists"),
-            "email_taken" => Wording::new(S::CONFLICT, "Email is already taken", "already_exists"),
-            "invalid_credentials" | "account_disabled" => {
+            Key::UsernameTaken => Wording::new(S::CONFLICT, "Username is already taken", "already_exists"),
+            Key::EmailTaken => Wording::new(S::CONFLICT, "Email is already taken", "already_exists"),
+            Key::InvalidCredentials | Key::AccountDisabled => {
                 unauthorized("Wrong username or password", "invalid_credentials")
             }
-            "invalid_refresh_token" | "refresh_token_expired" => {
+            Key::InvalidRefreshToken | Key::RefreshTokenExpired => {
                 unauthorized("Invalid refresh token", "invalid_refresh_token")
             }
-            "unauthenticated" | "token_expired" => unauthorized("Unauthorized", "unauthorized"),
+            Key::Unauthenticated | Key::TokenExpired => unauthorized("Unauthorized", "unauthorized"),
             // Every other refused input is a validation error.
             _ if problem.status == S::BAD_REQUEST => {
                 Wording::new(S::BAD_REQUEST, problem.message.as_ref(), "validation_error")
@@ -115,7 +115,7 @@ fn check_csrf(state: &AppState, headers: &HeaderMap) -> Result<(), Problem> {
     } else {
         Err(Problem::new(
             StatusCode::FORBIDDEN,
-            "csrf_invalid",
+            Key::CsrfInvalid,
             "Missing or invalid CSRF token",
         ))
     }

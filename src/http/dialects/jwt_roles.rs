@@ -45,7 +45,7 @@ use crate::domain::{Member, MemberInput, Role};
 use crate::http::AppState;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
 use crate::http::member_body::MemberBody;
-use crate::http::problem::{JsonBody, PathParams, Problem, header, required};
+use crate::http::problem::{JsonBody, Key, PathParams, Problem, header, required};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -85,18 +85,20 @@ impl Dialect for JwtRoles {
     /// `{"message"}`, in the tutorial's words where it has them.
     fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        let key = problem.key;
-        match key {
-            "missing_field" => Wording::new(S::BAD_REQUEST, format!("Failed! {}!", problem.message), key),
-            "username_taken" => Wording::new(S::BAD_REQUEST, "Failed! Username is already in use!", key),
-            "email_taken" => Wording::new(S::BAD_REQUEST, "Failed! Email is already in use!", key),
-            "token_expired" => Wording::new(S::UNAUTHORIZED, "Unauthorized! Access Token was expired!", key),
-            "unauthenticated" => Wording::new(S::UNAUTHORIZED, "Unauthorized!", key),
-            "forbidden" => Wording::new(S::FORBIDDEN, "Require Moderator Role!", key),
-            "invalid_refresh_token" => {
+        let key = problem.key.as_str();
+        match problem.key {
+            Key::MissingField => Wording::new(S::BAD_REQUEST, format!("Failed! {}!", problem.message), key),
+            Key::UsernameTaken => Wording::new(S::BAD_REQUEST, "Failed! Username is already in use!", key),
+            Key::EmailTaken => Wording::new(S::BAD_REQUEST, "Failed! Email is already in use!", key),
+            Key::TokenExpired => {
+                Wording::new(S::UNAUTHORIZED, "Unauthorized! Access Token was expired!", key)
+            }
+            Key::Unauthenticated => Wording::new(S::UNAUTHORIZED, "Unauthorized!", key),
+            Key::Forbidden => Wording::new(S::FORBIDDEN, "Require Moderator Role!", key),
+            Key::InvalidRefreshToken => {
                 Wording::new(S::FORBIDDEN, "This refresh token doesn't exist in database", key)
             }
-            "refresh_token_expired" => Wording::new(
+            Key::RefreshTokenExpired => Wording::new(
                 S::FORBIDDEN,
                 "Refresh token was expired. Please make a new signin request",
                 key,
@@ -144,7 +146,7 @@ fn roles(account: &crate::domain::Account) -> Vec<String> {
 /// The caller of `x-access-token`.
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, Problem> {
     let token = header(headers, "x-access-token")
-        .ok_or_else(|| Problem::new(StatusCode::FORBIDDEN, "no_token", "No token provided!"))?;
+        .ok_or_else(|| Problem::new(StatusCode::FORBIDDEN, Key::NoToken, "No token provided!"))?;
     Ok(token_principal(state, POLICY.door, token).await?)
 }
 
@@ -176,7 +178,7 @@ async fn register(
         let role = Role::parse(bare).map_err(|_| {
             Problem::new(
                 StatusCode::BAD_REQUEST,
-                "unknown_role",
+                Key::UnknownRole,
                 format!("Failed! Role {name} does not exist!"),
             )
         })?;
@@ -227,7 +229,7 @@ async fn login(
             .into_response()),
         Err(CoreError::UnknownLogin) => Err(Problem::new(
             StatusCode::NOT_FOUND,
-            "user_not_found",
+            Key::UserNotFound,
             "User Not found.",
         )),
         Err(other) => Err(other.into()),
@@ -261,7 +263,7 @@ async fn refresh_token(
         let value: Value = serde_json::from_slice(&body).map_err(|e| {
             Problem::new(
                 StatusCode::BAD_REQUEST,
-                "malformed_json",
+                Key::MalformedJson,
                 format!("Failed to parse the request body as JSON: {e}"),
             )
         })?;
@@ -283,7 +285,7 @@ async fn refresh_token(
     }
     Err(Problem::new(
         StatusCode::FORBIDDEN,
-        "refresh_token_required",
+        Key::RefreshTokenRequired,
         "Refresh Token is required!",
     ))
 }
@@ -309,7 +311,7 @@ async fn moderator_content(
 async fn admin_content(State(state): State<AppState>, headers: HeaderMap) -> Result<&'static str, Problem> {
     let principal = caller(&state, &headers).await?;
     Core::ensure_admin(Actor::Account(&principal.account))
-        .map_err(|_| Problem::new(StatusCode::FORBIDDEN, "admin_required", "Require Admin Role!"))?;
+        .map_err(|_| Problem::new(StatusCode::FORBIDDEN, Key::AdminRequired, "Require Admin Role!"))?;
     Ok("Admin Content.")
 }
 

@@ -14,7 +14,7 @@
 //! use klucznik::http::AppState;
 //! use klucznik::http::dialects::kit::{Dialect, Routes};
 //! use klucznik::http::extract::ClientDevice;
-//! use klucznik::http::problem::{JsonBody, Problem, required};
+//! use klucznik::http::problem::{JsonBody, Key, Problem, required};
 //! use serde::Deserialize;
 //! use serde_json::{Value, json};
 //!
@@ -32,7 +32,7 @@
 //!
 //!     fn render(problem: &Problem) -> Response {
 //!         let text = match problem.key {
-//!             "invalid_credentials" => "wrong name or password",
+//!             Key::InvalidCredentials => "wrong name or password",
 //!             _ => &problem.message,
 //!         };
 //!         (problem.status, Json(json!({ "error": text }))).into_response()
@@ -60,7 +60,7 @@
 
 use crate::app::{CoreError, Credential, Door, Need, Principal};
 use crate::http::AppState;
-use crate::http::problem::{Problem, Render};
+use crate::http::problem::{Key, Problem, Render};
 use crate::secret::Secret;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
@@ -193,15 +193,15 @@ impl Routes {
 
 /// The words for failures every API has (the transport, limits, outages),
 /// by key; a dialect's own words for a key come first.
-pub fn common_words(key: &str) -> Option<&'static str> {
+pub fn common_words(key: Key) -> Option<&'static str> {
     Some(match key {
-        "not_found" => "Not found",
-        "method_not_allowed" => "Method not allowed",
-        "payload_too_large" => "Request body is too large",
-        "unsupported_media_type" => "Send the body as JSON",
-        "too_many_attempts" => "Too many attempts; try again later",
-        "database_unavailable" => "Database unavailable",
-        "internal_error" => "Internal server error",
+        Key::NotFound => "Not found",
+        Key::MethodNotAllowed => "Method not allowed",
+        Key::PayloadTooLarge => "Request body is too large",
+        Key::UnsupportedMediaType => "Send the body as JSON",
+        Key::TooManyAttempts => "Too many attempts; try again later",
+        Key::DatabaseUnavailable => "Database unavailable",
+        Key::InternalError => "Internal server error",
         _ => return None,
     })
 }
@@ -228,7 +228,7 @@ impl<'a> Wording<'a> {
     pub fn of(problem: &'a Problem) -> Self {
         let message =
             common_words(problem.key).map_or(Cow::Borrowed(problem.message.as_ref()), Cow::Borrowed);
-        Self::new(problem.status, message, problem.key)
+        Self::new(problem.status, message, problem.key.as_str())
     }
 
     pub fn with_key(self, key: &'a str) -> Self {

@@ -184,6 +184,7 @@ pub fn mount(mounts: &[DialectMount]) -> Result<Mounted, MountError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::problem::Key;
 
     fn mounts(list: &[(&str, Option<&str>)]) -> Vec<DialectMount> {
         list.iter()
@@ -331,10 +332,10 @@ mod tests {
 
     /// Where a dialect turns a non-400 core error into a 400 on purpose,
     /// because its document (or its ancestor) does.
-    const DELIBERATE_400: &[(&str, &str)] = &[
-        ("jwt-roles", "username_taken"),
-        ("jwt-roles", "email_taken"),
-        ("verify-code", "already_verified"),
+    const DELIBERATE_400: &[(&str, Key)] = &[
+        ("jwt-roles", Key::UsernameTaken),
+        ("jwt-roles", Key::EmailTaken),
+        ("verify-code", Key::AlreadyVerified),
     ];
 
     #[tokio::test]

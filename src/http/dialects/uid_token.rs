@@ -30,7 +30,7 @@ use crate::domain::Invalid;
 use crate::http::AppState;
 use crate::http::extract::{AcceptLanguage, ClientDevice};
 use crate::http::links::{PageLinks, UidTokenLinks};
-use crate::http::problem::{JsonBody, PathParams, Problem, header, required};
+use crate::http::problem::{JsonBody, Key, PathParams, Problem, header, required};
 use crate::secret::Secret;
 use crate::views::rfc3339;
 use axum::extract::State;
@@ -68,13 +68,13 @@ impl Dialect for UidToken {
     /// `{"message"}`, with the statuses of the seed's tables.
     fn render(problem: &Problem) -> Response {
         use StatusCode as S;
-        let key = problem.key;
-        match key {
-            "email_taken" => Wording::new(S::FORBIDDEN, "Email already exists", key),
-            "username_taken" => Wording::new(S::FORBIDDEN, "Username already exists", key),
-            "not_found" if !problem.is_unknown_route() => Wording::new(S::NOT_FOUND, "User not found", key),
-            "account_disabled" => Wording::new(S::UNAUTHORIZED, "Account disabled", key),
-            "unauthenticated" | "token_expired" | "invalid_refresh_token" => {
+        let key = problem.key.as_str();
+        match problem.key {
+            Key::EmailTaken => Wording::new(S::FORBIDDEN, "Email already exists", key),
+            Key::UsernameTaken => Wording::new(S::FORBIDDEN, "Username already exists", key),
+            Key::NotFound if !problem.is_unknown_route() => Wording::new(S::NOT_FOUND, "User not found", key),
+            Key::AccountDisabled => Wording::new(S::UNAUTHORIZED, "Account disabled", key),
+            Key::Unauthenticated | Key::TokenExpired | Key::InvalidRefreshToken => {
                 Wording::new(S::UNAUTHORIZED, "Unauthorized", key)
             }
             _ => Wording::of(problem),
@@ -99,7 +99,7 @@ fn links(state: &AppState, MountedAt(prefix): MountedAt) -> Arc<UidTokenLinks> {
 }
 
 fn bad_request(message: &'static str) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    Problem::new(StatusCode::BAD_REQUEST, Key::BadRequest, message)
 }
 
 fn unauthorized() -> Problem {
@@ -134,7 +134,7 @@ async fn register(
             tracing::error!(cause = cause.chain(), "account not stored");
             Err(Problem::new(
                 StatusCode::CONFLICT,
-                "not_stored",
+                Key::NotStored,
                 "Could not create the user",
             ))
         }
@@ -173,7 +173,7 @@ async fn login(
         Err(CoreError::UnknownLogin) => {
             return Err(Problem::new(
                 StatusCode::NOT_FOUND,
-                "user_not_found",
+                Key::UserNotFound,
                 "User not found",
             ));
         }
@@ -250,12 +250,12 @@ async fn authorize(
         Ok(_) => Ok(Json(json!({"message": "Account verified"}))),
         Err(CoreError::AlreadyVerified) => Err(Problem::new(
             StatusCode::FORBIDDEN,
-            "already_verified",
+            Key::AlreadyVerified,
             "User is already verified",
         )),
         Err(CoreError::Verification(_)) => Err(Problem::new(
             StatusCode::FORBIDDEN,
-            "tokens_differ",
+            Key::TokensDiffer,
             "Tokens do not match",
         )),
         Err(other) => Err(other.into()),

@@ -23,7 +23,7 @@ use crate::domain::{Account, UsernameLength};
 use crate::http::AppState;
 use crate::http::cookies::{cleared_session_cookie, session_cookie};
 use crate::http::extract::{AcceptLanguage, ClientDevice, cookie_principal};
-use crate::http::problem::{JsonBody, Problem, required};
+use crate::http::problem::{JsonBody, Key, Problem, required};
 use crate::secret::Secret;
 use axum::Json;
 use axum::extract::State;
@@ -61,44 +61,49 @@ impl Dialect for VerifyCode {
         let validation = |message| Wording::new(S::BAD_REQUEST, message, "validation_error");
         let unauthorized = |message, key| Wording::new(S::UNAUTHORIZED, message, key);
         match problem.key {
-            "invalid_email" => validation("Invalid email"),
-            "invalid_password_length" => validation("Password must be 8 to 128 characters long"),
-            "password_too_common" => validation("Password is too common"),
-            "invalid_username" => validation("Username must be 3 to 15 letters, digits or underscores"),
-            "email_or_username_required" => validation("Email is required"),
-            "email_taken" => Wording::new(
+            Key::InvalidEmail => validation("Invalid email"),
+            Key::InvalidPasswordLength => validation("Password must be 8 to 128 characters long"),
+            Key::PasswordTooCommon => validation("Password is too common"),
+            Key::InvalidUsername => validation("Username must be 3 to 15 letters, digits or underscores"),
+            Key::EmailOrUsernameRequired => validation("Email is required"),
+            Key::EmailTaken => Wording::new(
                 S::CONFLICT,
                 "Account already exists in the database",
                 "RECORD_ALREADY_EXISTS",
             ),
-            "username_taken" => {
+            Key::UsernameTaken => {
                 Wording::new(S::CONFLICT, "Username is already taken", "RECORD_ALREADY_EXISTS")
             }
-            "invalid_credentials" => unauthorized("Provided credentials are invalid", "WRONG_CREDENTIALS"),
-            "email_not_verified" => unauthorized("Email not verified", "email_not_verified"),
-            "account_disabled" => Wording::new(S::FORBIDDEN, "Account disabled", "account_disabled"),
-            "too_many_attempts" => Wording::new(S::TOO_MANY_REQUESTS, "Too many attempts", problem.key),
-            "invalid_verification" | "verification_expired" | "verification_attempts_exhausted" => {
+            Key::InvalidCredentials => unauthorized("Provided credentials are invalid", "WRONG_CREDENTIALS"),
+            Key::EmailNotVerified => unauthorized("Email not verified", "email_not_verified"),
+            Key::AccountDisabled => Wording::new(S::FORBIDDEN, "Account disabled", "account_disabled"),
+            Key::TooManyAttempts => {
+                Wording::new(S::TOO_MANY_REQUESTS, "Too many attempts", problem.key.as_str())
+            }
+            Key::InvalidVerification | Key::VerificationExpired | Key::VerificationAttemptsExhausted => {
                 unauthorized(
                     "Invalid verification code or session",
                     "invalid_verification_code",
                 )
             }
-            "not_found" if !problem.is_unknown_route() => {
+            Key::NotFound if !problem.is_unknown_route() => {
                 Wording::new(S::NOT_FOUND, "User not found", "user_not_found")
             }
-            "already_verified" => validation("User already verified").with_key("user_already_verified"),
-            "too_many_resends" => Wording::new(
+            Key::AlreadyVerified => validation("User already verified").with_key("user_already_verified"),
+            Key::TooManyResends => Wording::new(
                 S::TOO_MANY_REQUESTS,
                 "Too many verification codes requested",
                 "too_many_requests",
             ),
-            "unauthenticated" | "token_expired" | "invalid_refresh_token" | "refresh_token_expired" => {
-                unauthorized("Unauthorized", "unauthorized")
+            Key::Unauthenticated
+            | Key::TokenExpired
+            | Key::InvalidRefreshToken
+            | Key::RefreshTokenExpired => unauthorized("Unauthorized", "unauthorized"),
+            Key::CsrfCheckFailed => {
+                Wording::new(S::FORBIDDEN, "Cross-site request refused", problem.key.as_str())
             }
-            "csrf_check_failed" => Wording::new(S::FORBIDDEN, "Cross-site request refused", problem.key),
-            "forbidden" => Wording::new(S::FORBIDDEN, "Forbidden", problem.key),
-            "internal_error" => Wording::new(
+            Key::Forbidden => Wording::new(S::FORBIDDEN, "Forbidden", problem.key.as_str()),
+            Key::InternalError => Wording::new(
                 S::INTERNAL_SERVER_ERROR,
                 "Internal server error",
                 "internal_server_error",

@@ -6,7 +6,7 @@ use crate::app::LoginPolicy;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{AcceptLanguage, Authenticated, ClientDevice, JsonBody};
-use crate::http::problem::Problem;
+use crate::http::problem::{Key, Problem};
 use crate::secret::Secret;
 use axum::Json;
 use axum::extract::State;
@@ -59,7 +59,7 @@ pub async fn verify_email(
 fn token_or_code() -> Problem {
     Problem::new(
         StatusCode::BAD_REQUEST,
-        "invalid_body",
+        Key::InvalidBody,
         "send either {\"token\"} or {\"email\", \"code\"}",
     )
 }
