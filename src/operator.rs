@@ -179,11 +179,11 @@ pub async fn import(config: &Config, command: ImportCommand) -> Result<(), Comma
                 .into(),
         ));
     }
-    let store = open_store(config).await?;
+    let core = operator_core(config).await?;
     let summary = if members {
-        crate::import::members(&store, &options).await
+        crate::import::members(&core, &options).await
     } else {
-        crate::import::accounts(&store, &options).await
+        crate::import::accounts(&core, &options).await
     }
     .map_err(CommandError::Failed)?;
     let dry = if options.dry_run {
@@ -197,7 +197,7 @@ pub async fn import(config: &Config, command: ImportCommand) -> Result<(), Comma
 
 /// `klucznik export accounts|members`.
 pub async fn export(config: &Config, command: ExportCommand) -> Result<(), CommandError> {
-    let store = open_store(config).await?;
+    let core = operator_core(config).await?;
     let open = |output: Option<std::path::PathBuf>| -> Result<Box<dyn std::io::Write>, CommandError> {
         Ok(match output {
             Some(path) => Box::new(std::io::BufWriter::new(
@@ -216,10 +216,10 @@ pub async fn export(config: &Config, command: ExportCommand) -> Result<(), Comma
             if with_hashes {
                 eprintln!("warning: the export holds password hashes; keep it as secret as the database");
             }
-            crate::import::export::accounts(&store, open(output)?, format, with_hashes).await
+            crate::import::export::accounts(&core, open(output)?, format, with_hashes).await
         }
         ExportCommand::Members { format, output } => {
-            crate::import::export::members(&store, open(output)?, format).await
+            crate::import::export::members(&core, open(output)?, format).await
         }
     }
     .map_err(CommandError::Failed)?;

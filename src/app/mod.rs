@@ -15,6 +15,7 @@ pub mod links;
 mod members;
 mod mfa;
 mod model;
+mod moving;
 pub mod passkeys;
 pub mod ports;
 mod recovery;

@@ -3,8 +3,8 @@
 //! Password hashes only when asked for.
 
 use super::Format;
+use crate::app::{Actor, Core};
 use crate::domain::{Account, Member, MemberData};
-use crate::store::DynStore;
 use serde_json::{Value, json};
 use std::io::Write;
 use time::format_description::well_known::Rfc3339;
@@ -105,7 +105,7 @@ fn formula_safe(cell: String) -> String {
 
 /// Every account, in id order; how many.
 pub async fn accounts(
-    store: &DynStore,
+    core: &Core,
     out: Box<dyn Write>,
     format: Format,
     with_hashes: bool,
@@ -113,8 +113,8 @@ pub async fn accounts(
     let mut writer = Writer::new(out, format, super::accounts::FIELDS)?;
     let (mut after, mut count) = (String::new(), 0);
     loop {
-        let page = store
-            .accounts_after(&after, PAGE)
+        let page = core
+            .accounts_after(Actor::Operator, &after, PAGE)
             .await
             .map_err(|e| e.to_string())?;
         let Some(last) = page.last() else { break };
@@ -129,12 +129,12 @@ pub async fn accounts(
 }
 
 /// Every member of the register; how many.
-pub async fn members(store: &DynStore, out: Box<dyn Write>, format: Format) -> Result<u64, String> {
+pub async fn members(core: &Core, out: Box<dyn Write>, format: Format) -> Result<u64, String> {
     let mut writer = Writer::new(out, format, member_columns())?;
     let mut count = 0;
     loop {
-        let page = store
-            .list_members(None, count, PAGE)
+        let page = core
+            .members_page(Actor::Operator, count, PAGE)
             .await
             .map_err(|e| e.to_string())?;
         if page.members.is_empty() {

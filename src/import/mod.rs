@@ -11,8 +11,9 @@ mod rows;
 
 pub use rows::Format;
 
+use crate::app::{Actor, Core, CoreError};
 use crate::domain::{AccountId, Member, MemberChange, MemberInput, MemberJson, whole_number};
-use crate::store::{DynStore, ImportCounts, OnConflict};
+use crate::store::{ImportCounts, OnConflict};
 use accounts::{AccountRules, Mapping};
 use rows::Row;
 use serde_json::Value;
@@ -60,7 +61,7 @@ impl std::fmt::Display for Summary {
 }
 
 /// Imports accounts.
-pub async fn accounts(store: &DynStore, options: &ImportOptions) -> Result<Summary, String> {
+pub async fn accounts(core: &Core, options: &ImportOptions) -> Result<Summary, String> {
     let rules = AccountRules {
         mapping: Mapping::new(options.format, &options.map)?,
         role_names: match &options.roles {
@@ -73,16 +74,13 @@ pub async fn accounts(store: &DynStore, options: &ImportOptions) -> Result<Summa
     run(
         options,
         |row| rules.account(row),
-        |batch, on_conflict| {
-            let store = store.clone();
-            async move { store.import_accounts(&batch, on_conflict).await }
-        },
+        |batch, on_conflict| async move { core.import_accounts(Actor::Operator, &batch, on_conflict).await },
     )
     .await
 }
 
 /// Imports members of the register.
-pub async fn members(store: &DynStore, options: &ImportOptions) -> Result<Summary, String> {
+pub async fn members(core: &Core, options: &ImportOptions) -> Result<Summary, String> {
     let now = OffsetDateTime::now_utc();
     let member = |row: &Row| -> Result<(Member, MemberChange), String> {
         let body: MemberJson = serde_json::from_value(serde_json::Value::Object(row.columns.clone()))
@@ -119,9 +117,8 @@ pub async fn members(store: &DynStore, options: &ImportOptions) -> Result<Summar
             change,
         ))
     };
-    run(options, member, |batch, on_conflict| {
-        let store = store.clone();
-        async move { store.import_members(&batch, on_conflict).await }
+    run(options, member, |batch, on_conflict| async move {
+        core.import_members(Actor::Operator, &batch, on_conflict).await
     })
     .await
 }
@@ -151,7 +148,7 @@ async fn run<T, Check, Store, Stored>(
 where
     Check: Fn(&Row) -> Result<T, String>,
     Store: Fn(Vec<T>, OnConflict) -> Stored,
-    Stored: Future<Output = Result<ImportCounts, crate::store::StoreError>>,
+    Stored: Future<Output = Result<ImportCounts, CoreError>>,
 {
     let started = Instant::now();
     let file = std::fs::File::open(&options.file).map_err(|e| format!("{}: {e}", options.file.display()))?;
@@ -204,7 +201,7 @@ async fn store_batch<T, Store, Stored>(
 ) -> Result<(), String>
 where
     Store: Fn(Vec<T>, OnConflict) -> Stored,
-    Stored: Future<Output = Result<ImportCounts, crate::store::StoreError>>,
+    Stored: Future<Output = Result<ImportCounts, CoreError>>,
 {
     if batch.is_empty() {
         return Ok(());
