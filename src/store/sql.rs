@@ -24,3 +24,7 @@ impl SqlStore {
         }
     }
 }
+
+/// Each port is implemented in its aggregate's module; together they are
+/// the store.
+impl crate::app::ports::Store for SqlStore {}

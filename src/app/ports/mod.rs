@@ -441,7 +441,7 @@ pub trait SecondFactors {
     ) -> Result<Option<Ceremony>, StoreError>;
 }
 
-/// Every port of the store; implemented by whatever implements them all.
+/// Every port of the store at once (what `SqlStore` is).
 pub trait Store:
     Housekeeping
     + Accounts
@@ -457,23 +457,5 @@ pub trait Store:
     + Send
     + Sync
     + 'static
-{
-}
-
-impl<T> Store for T where
-    T: Housekeeping
-        + Accounts
-        + Sessions
-        + SigningKeys
-        + Verifications
-        + Outbox
-        + Members
-        + Throttle
-        + Imports
-        + AuditTrail
-        + SecondFactors
-        + Send
-        + Sync
-        + 'static
 {
 }
