@@ -1,6 +1,8 @@
 //! The command line: subcommands, and one flag per setting (each also read
-//! from its `KLUCZNIK_*` environment variable by clap; the TOML file and the
-//! defaults are merged in `config`).
+//! from its `KLUCZNIK_*` environment variable by clap). The same struct is
+//! the TOML file's shape (keys as the flags, with `_` for `-`), so every
+//! setting is declared once; `config` layers flags over the file over the
+//! defaults.
 
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
@@ -197,12 +199,15 @@ pub enum UserCommand {
     Revoke { login: String, role: String },
 }
 
-/// Every setting, as given on the command line or in the environment.
-/// `None` means "not given here": the TOML file or the default decides.
-#[derive(Default, Clone, Args)]
+/// Every setting, as given on the command line or in the environment, or
+/// as the TOML file gives it. `None` (or an empty list) means "not given
+/// here": the next layer or the default decides.
+#[derive(Default, Clone, Args, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SettingsArgs {
     /// TOML file with settings (keys as the flags, with `_` for `-`).
     #[arg(long, global = true, env = "KLUCZNIK_CONFIG")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Address to bind; port 0 picks a free port.
     #[arg(long, global = true, env = "KLUCZNIK_LISTEN")]
@@ -215,6 +220,7 @@ pub struct SettingsArgs {
     pub public_url: Option<String>,
     /// Extra dialect to mount, as NAME or NAME@PREFIX (repeatable).
     #[arg(long = "api", global = true, env = "KLUCZNIK_API", value_delimiter = ',')]
+    #[serde(rename = "api")]
     pub apis: Vec<String>,
     /// Development mode: cookies without `Secure`, codes echoed where a seed shows them.
     #[arg(long, global = true, env = "KLUCZNIK_DEV", value_parser = BoolishValueParser::new(),
@@ -271,6 +277,8 @@ pub struct SettingsArgs {
         hide = true,
         hide_env_values = true
     )]
+    // Never in the file (it names the key's file) and never serialised.
+    #[serde(skip)]
     pub secret_key: Option<String>,
     /// How often expired and used rows are deleted (default 10m; 0 = never in the background).
     #[arg(long, global = true, env = "KLUCZNIK_PRUNE_INTERVAL")]

@@ -10,10 +10,9 @@ mod parse;
 pub use parse::DialectMount;
 pub use parse::parse_duration;
 use parse::{
-    duration, number, parse_database_url, parse_dialect, parse_origin, parse_proxy, parse_public_url,
-    parse_rate_limit, parse_secret_key, read_file,
+    duration, layered, number, parse_database_url, parse_dialect, parse_origin, parse_proxy,
+    parse_public_url, parse_rate_limit, parse_secret_key, read_file,
 };
-use serde::Deserialize;
 use std::net::SocketAddr;
 use time::Duration;
 use url::Url;
@@ -111,65 +110,16 @@ impl Default for Config {
     }
 }
 
-/// The optional TOML file; keys as the flags with `_` for `-`.
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileSettings {
-    listen: Option<String>,
-    database_url: Option<String>,
-    public_url: Option<String>,
-    api: Option<Vec<String>>,
-    dev: Option<bool>,
-    cors_origins: Option<Vec<String>>,
-    trusted_proxies: Option<Vec<String>>,
-    secret_key_file: Option<String>,
-    rate_limits: Option<String>,
-    rate_limit: Option<Vec<String>>,
-    request_timeout: Option<String>,
-    header_read_timeout: Option<String>,
-    prune_interval: Option<String>,
-    prune_after: Option<String>,
-    key_rotation: Option<String>,
-    email_sign_in: Option<bool>,
-    require_mfa_for_role: Option<Vec<String>>,
-    audit_retention: Option<String>,
-    metrics_listen: Option<String>,
-    argon2_m_kib: Option<u32>,
-    argon2_t: Option<u32>,
-    argon2_p: Option<u32>,
-    hash_threads: Option<usize>,
-    access_ttl: Option<String>,
-    session_idle: Option<String>,
-    session_absolute: Option<String>,
-    jwt_roles_refresh_ttl: Option<String>,
-    jwt_algorithm: Option<String>,
-    log_format: Option<String>,
-    log: Option<String>,
-    mail: Option<String>,
-    mail_dir: Option<String>,
-    smtp_url: Option<String>,
-    mail_from: Option<String>,
-    require_verified_email: Option<bool>,
-}
-
 impl Config {
     /// Merges flags and environment (`args`) over the file over defaults.
-    pub fn resolve(args: &SettingsArgs) -> Result<Self, ConfigError> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None => FileSettings::default(),
+    pub fn resolve(flags: &SettingsArgs) -> Result<Self, ConfigError> {
+        let args = &match &flags.config {
+            Some(path) => layered(flags, read_file(path)?)?,
+            None => flags.clone(),
         };
         let defaults = Config::default();
-        let pick = |flag: &Option<String>, from_file: Option<String>| flag.clone().or(from_file);
-        let pick_list = |flag: &Vec<String>, from_file: &Option<Vec<String>>| {
-            if flag.is_empty() {
-                from_file.clone().unwrap_or_default()
-            } else {
-                flag.clone()
-            }
-        };
 
-        let listen = match pick(&args.listen, file.listen) {
+        let listen = match args.listen.clone() {
             Some(raw) => raw.parse().map_err(|_| {
                 ConfigError::new(
                     "--listen / KLUCZNIK_LISTEN",
@@ -178,38 +128,48 @@ impl Config {
             })?,
             None => defaults.listen,
         };
-        let database_url = pick(&args.database_url, file.database_url)
+        let database_url = args
+            .database_url
+            .clone()
             .unwrap_or_else(|| defaults.database_url.expose().to_owned());
         parse_database_url(&database_url)?;
-        let public_url = pick(&args.public_url, file.public_url)
+        let public_url = args
+            .public_url
+            .clone()
             .map(|raw| parse_public_url(&raw))
             .transpose()?;
-        let dialects = pick_list(&args.apis, &file.api)
+        let dialects = args
+            .apis
+            .clone()
             .iter()
             .map(|raw| parse_dialect(raw))
             .collect::<Result<Vec<_>, _>>()?;
-        let cors_origins = pick_list(&args.cors_origins, &file.cors_origins)
+        let cors_origins = args
+            .cors_origins
+            .clone()
             .iter()
             .map(|raw| parse_origin(raw))
             .collect::<Result<Vec<_>, _>>()?;
-        let trusted_proxies = pick_list(&args.trusted_proxies, &file.trusted_proxies)
+        let trusted_proxies = args
+            .trusted_proxies
+            .clone()
             .iter()
             .map(|raw| parse_proxy(raw))
             .collect::<Result<Vec<_>, _>>()?;
 
         let argon2 = Argon2Cost {
             memory_kib: number(
-                pick(&args.argon2_m_kib, file.argon2_m_kib.map(|v| v.to_string())),
+                args.argon2_m_kib.clone(),
                 "--argon2-m-kib / KLUCZNIK_ARGON2_M_KIB",
                 defaults.argon2.memory_kib,
             )?,
             iterations: number(
-                pick(&args.argon2_t, file.argon2_t.map(|v| v.to_string())),
+                args.argon2_t.clone(),
                 "--argon2-t / KLUCZNIK_ARGON2_T",
                 defaults.argon2.iterations,
             )?,
             parallelism: number(
-                pick(&args.argon2_p, file.argon2_p.map(|v| v.to_string())),
+                args.argon2_p.clone(),
                 "--argon2-p / KLUCZNIK_ARGON2_P",
                 defaults.argon2.parallelism,
             )?,
@@ -218,7 +178,7 @@ impl Config {
             .params()
             .map_err(|e| ConfigError::new("KLUCZNIK_ARGON2_M_KIB / _T / _P", e.to_string()))?;
         let hash_threads: usize = number(
-            pick(&args.hash_threads, file.hash_threads.map(|v| v.to_string())),
+            args.hash_threads.clone(),
             "--hash-threads / KLUCZNIK_HASH_THREADS",
             defaults.hash_threads,
         )?;
@@ -234,32 +194,32 @@ impl Config {
         let lifetimes = [
             (
                 &mut core.access_ttl,
-                pick(&args.access_ttl, file.access_ttl),
+                args.access_ttl.clone(),
                 "--access-ttl / KLUCZNIK_ACCESS_TTL",
             ),
             (
                 &mut core.session_idle,
-                pick(&args.session_idle, file.session_idle),
+                args.session_idle.clone(),
                 "--session-idle / KLUCZNIK_SESSION_IDLE",
             ),
             (
                 &mut core.session_absolute,
-                pick(&args.session_absolute, file.session_absolute),
+                args.session_absolute.clone(),
                 "--session-absolute / KLUCZNIK_SESSION_ABSOLUTE",
             ),
             (
                 &mut core.fixed_refresh_ttl,
-                pick(&args.jwt_roles_refresh_ttl, file.jwt_roles_refresh_ttl),
+                args.jwt_roles_refresh_ttl.clone(),
                 "--jwt-roles-refresh-ttl / KLUCZNIK_JWT_ROLES_REFRESH_TTL",
             ),
             (
                 &mut core.prune_after,
-                pick(&args.prune_after, file.prune_after),
+                args.prune_after.clone(),
                 "--prune-after / KLUCZNIK_PRUNE_AFTER",
             ),
             (
                 &mut core.audit_retention,
-                pick(&args.audit_retention, file.audit_retention),
+                args.audit_retention.clone(),
                 "--audit-retention / KLUCZNIK_AUDIT_RETENTION",
             ),
         ];
@@ -267,7 +227,7 @@ impl Config {
             *lifetime = duration(raw, setting, *lifetime)?;
         }
 
-        let jwt_algorithm = match pick(&args.jwt_algorithm, file.jwt_algorithm) {
+        let jwt_algorithm = match args.jwt_algorithm.clone() {
             Some(raw) => JwtAlgorithm::parse(&raw).ok_or_else(|| {
                 ConfigError::new(
                     "--jwt-algorithm / KLUCZNIK_JWT_ALGORITHM",
@@ -276,7 +236,7 @@ impl Config {
             })?,
             None => defaults.jwt_algorithm,
         };
-        let log_format = match pick(&args.log_format, file.log_format).as_deref() {
+        let log_format = match args.log_format.clone().as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
@@ -286,7 +246,7 @@ impl Config {
                 ));
             }
         };
-        core.rate_limits = match pick(&args.rate_limits, file.rate_limits).as_deref() {
+        core.rate_limits = match args.rate_limits.clone().as_deref() {
             None | Some("on") => core.rate_limits,
             Some("off") => None,
             Some(other) => {
@@ -297,29 +257,26 @@ impl Config {
             }
         };
         if let Some(limits) = core.rate_limits.as_mut() {
-            for raw in pick_list(&args.rate_limit, &file.rate_limit) {
+            for raw in args.rate_limit.clone() {
                 let (action, rule) = parse_rate_limit(&raw)?;
                 *limits.of_mut(action) = rule;
             }
         }
-        let secret_key = parse_secret_key(
-            args.secret_key.as_deref(),
-            pick(&args.secret_key_file, file.secret_key_file).as_deref(),
-        )?;
+        let secret_key = parse_secret_key(args.secret_key.as_deref(), args.secret_key_file.as_deref())?;
         let request_timeout = duration(
-            pick(&args.request_timeout, file.request_timeout),
+            args.request_timeout.clone(),
             "--request-timeout / KLUCZNIK_REQUEST_TIMEOUT",
             Duration::seconds(30),
         )?
         .unsigned_abs();
         let header_read_timeout = duration(
-            pick(&args.header_read_timeout, file.header_read_timeout),
+            args.header_read_timeout.clone(),
             "--header-read-timeout / KLUCZNIK_HEADER_READ_TIMEOUT",
             Duration::seconds(10),
         )?
         .unsigned_abs();
         // `0` turns the background janitor off (`klucznik prune` still works).
-        let prune_interval = match pick(&args.prune_interval, file.prune_interval) {
+        let prune_interval = match args.prune_interval.clone() {
             Some(raw) if raw.trim() == "0" => None,
             raw => Some(
                 duration(
@@ -330,7 +287,9 @@ impl Config {
                 .unsigned_abs(),
             ),
         };
-        let metrics_listen = pick(&args.metrics_listen, file.metrics_listen)
+        let metrics_listen = args
+            .metrics_listen
+            .clone()
             .map(|raw| {
                 raw.trim().parse::<SocketAddr>().map_err(|_| {
                     ConfigError::new(
@@ -341,7 +300,7 @@ impl Config {
             })
             .transpose()?;
         // Automatic rotation of the JWT signing key: off unless set.
-        core.key_rotation = match pick(&args.key_rotation, file.key_rotation) {
+        core.key_rotation = match args.key_rotation.clone() {
             None => None,
             Some(raw) if matches!(raw.trim(), "0" | "off") => None,
             raw => Some(duration(
@@ -350,7 +309,9 @@ impl Config {
                 Duration::days(30),
             )?),
         };
-        core.second_factor_roles = pick_list(&args.require_mfa_for_role, &file.require_mfa_for_role)
+        core.second_factor_roles = args
+            .require_mfa_for_role
+            .clone()
             .iter()
             .map(|raw| {
                 crate::domain::Role::parse(raw).map_err(|_| {
@@ -361,23 +322,13 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        core.email_sign_in = args
-            .email_sign_in
-            .or(file.email_sign_in)
-            .unwrap_or(core.email_sign_in);
-        core.require_verified_email = args
-            .require_verified_email
-            .or(file.require_verified_email)
-            .unwrap_or(core.require_verified_email);
-        let mail = match pick(&args.mail, file.mail).as_deref() {
+        core.email_sign_in = args.email_sign_in.unwrap_or(core.email_sign_in);
+        core.require_verified_email = args.require_verified_email.unwrap_or(core.require_verified_email);
+        let mail = match args.mail.clone().as_deref() {
             None | Some("log") => MailSettings::Log,
-            Some("file") => MailSettings::File(
-                pick(&args.mail_dir, file.mail_dir)
-                    .unwrap_or_else(|| "mail".into())
-                    .into(),
-            ),
+            Some("file") => MailSettings::File(args.mail_dir.clone().unwrap_or_else(|| "mail".into()).into()),
             Some("smtp") => {
-                let url = pick(&args.smtp_url, file.smtp_url).ok_or_else(|| {
+                let url = args.smtp_url.clone().ok_or_else(|| {
                     ConfigError::new("--smtp-url / KLUCZNIK_SMTP_URL", "required with --mail smtp")
                 })?;
                 let parsed = Url::parse(&url).map_err(|e| {
@@ -404,7 +355,7 @@ impl Config {
                 ));
             }
         };
-        let mail_from = pick(&args.mail_from, file.mail_from).unwrap_or(defaults.mail_from);
+        let mail_from = args.mail_from.clone().unwrap_or(defaults.mail_from);
         mail_from.parse::<lettre::message::Mailbox>().map_err(|e| {
             ConfigError::new("--mail-from / KLUCZNIK_MAIL_FROM", format!("`{mail_from}`: {e}"))
         })?;
@@ -415,7 +366,7 @@ impl Config {
             database_url: database_url.into(),
             public_url,
             dialects,
-            dev: args.dev.or(file.dev).unwrap_or(defaults.dev),
+            dev: args.dev.unwrap_or(defaults.dev),
             cors_origins,
             trusted_proxies,
             secret_key,
@@ -429,7 +380,7 @@ impl Config {
             core,
             clock: defaults.clock,
             log_format,
-            log_filter: pick(&args.log, file.log).unwrap_or(defaults.log_filter),
+            log_filter: args.log.clone().unwrap_or(defaults.log_filter),
         })
     }
 

@@ -1,16 +1,50 @@
 //! Parsing of single settings: each refusal names the setting it came from.
 
-use super::{ConfigError, FileSettings, redact_url};
+use super::{ConfigError, redact_url};
+use crate::cli::SettingsArgs;
 use std::path::Path;
 use time::Duration;
 use url::Url;
 
-pub(super) fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
-    const SETTING: &str = "--config / KLUCZNIK_CONFIG";
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(SETTING, format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text)
-        .map_err(|e| ConfigError::new(SETTING, format!("{}: {}", path.display(), e.message())))
+const CONFIG_SETTING: &str = "--config / KLUCZNIK_CONFIG";
+
+/// The TOML file's settings, in the flags' own struct. A number is taken
+/// where the flag takes text (`argon2_m_kib = 19456`).
+pub(super) fn read_file(path: &Path) -> Result<SettingsArgs, ConfigError> {
+    let refused = |reason: String| ConfigError::new(CONFIG_SETTING, format!("{}: {reason}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| refused(format!("cannot be read: {e}")))?;
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| refused(e.message().to_owned()))?;
+    for (_, value) in table.iter_mut() {
+        if let toml::Value::Integer(_) | toml::Value::Float(_) = value {
+            *value = toml::Value::String(value.to_string());
+        }
+    }
+    table
+        .try_into()
+        .map_err(|e: toml::de::Error| refused(e.message().to_owned()))
+}
+
+/// `flags` over `file`: a setting the flags (or the environment) leave out
+/// comes from the file; a list given there replaces the file's.
+pub(super) fn layered(flags: &SettingsArgs, file: SettingsArgs) -> Result<SettingsArgs, ConfigError> {
+    let merge_failed = |e: serde_json::Error| ConfigError::new(CONFIG_SETTING, e.to_string());
+    let serde_json::Value::Object(mut merged) = serde_json::to_value(file).map_err(merge_failed)? else {
+        return Err(ConfigError::new(CONFIG_SETTING, "settings are not a table"));
+    };
+    if let serde_json::Value::Object(given) = serde_json::to_value(flags).map_err(merge_failed)? {
+        for (key, value) in given {
+            let left_out = value.is_null() || value.as_array().is_some_and(Vec::is_empty);
+            if !left_out {
+                merged.insert(key, value);
+            }
+        }
+    }
+    let mut settings: SettingsArgs =
+        serde_json::from_value(serde_json::Value::Object(merged)).map_err(merge_failed)?;
+    // Not in the file, nor in its serialised form.
+    settings.config = flags.config.clone();
+    settings.secret_key = flags.secret_key.clone();
+    Ok(settings)
 }
 
 pub(super) fn parse_database_url(raw: &str) -> Result<(), ConfigError> {

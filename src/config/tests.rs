@@ -195,3 +195,33 @@ fn the_readme_lists_every_setting() {
     }
     assert!(checked > 20, "only {checked} settings checked");
 }
+
+/// The file is read into the flags' own struct: numbers and booleans as
+/// TOML writes them, every key a flag has, and nothing else.
+#[test]
+fn the_file_takes_every_flags_key_in_its_toml_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.toml");
+    std::fs::write(
+        &path,
+        "argon2_m_kib = 4096\nhash_threads = 3\nemail_sign_in = true\napi = [\"verify-code\"]\n",
+    )
+    .unwrap();
+    let args = SettingsArgs {
+        config: Some(path),
+        ..Default::default()
+    };
+    let config = Config::resolve(&args).unwrap();
+    assert_eq!(config.argon2.memory_kib, 4096);
+    assert_eq!(config.hash_threads, 3);
+    assert!(config.core.email_sign_in);
+    assert_eq!(config.dialects.len(), 1);
+    // The secret key itself is no file key (its file is).
+    let secret = dir.path().join("s.toml");
+    std::fs::write(&secret, "secret_key = \"x\"\n").unwrap();
+    let args = SettingsArgs {
+        config: Some(secret),
+        ..Default::default()
+    };
+    assert!(Config::resolve(&args).unwrap_err().setting.contains("--config"));
+}
