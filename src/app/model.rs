@@ -200,11 +200,15 @@ impl Door {
 
 /// What an authenticated request is for. An account whose role must
 /// enrol a second factor may, until it has one, only enrol it (and read
-/// itself, sign out); every other request is refused.
+/// itself, sign out); every other request is refused. Some ask a role too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
     Anything,
     Enrolment,
+    /// The member register: moderators and admins.
+    MemberRegister,
+    /// Administration: admins.
+    Admin,
 }
 
 /// How a sign-in goes, named at the call site.

@@ -228,8 +228,13 @@ impl Core {
         if principal.session.door != audience {
             return Err(CoreError::Unauthenticated);
         }
-        if need == Need::Anything && self.must_enrol_second_factor(&principal.account).await? {
+        if need != Need::Enrolment && self.must_enrol_second_factor(&principal.account).await? {
             return Err(CoreError::SecondFactorEnrolmentRequired);
+        }
+        match need {
+            Need::MemberRegister => Self::ensure_member_access(&principal.account)?,
+            Need::Admin => Self::ensure_admin(super::Actor::Account(&principal.account))?,
+            Need::Anything | Need::Enrolment => {}
         }
         Ok(principal)
     }

@@ -193,3 +193,28 @@ async fn step_up_leans_on_a_password_sign_in_not_a_mailed_one() {
     assert!(matches!(stale, Err(CoreError::StepUpRequired)));
     assert!(core.begin_totp(&principal, Some(PASSWORD)).await.is_ok());
 }
+
+#[tokio::test]
+async fn the_role_a_route_needs_is_part_of_the_question() {
+    let (core, _, _db) = harness(|_| {}).await;
+    let ala = account(&core, "ala").await;
+    let signed_in = core
+        .login("ala", PASSWORD, device(), LoginPolicy::NATIVE)
+        .await
+        .expect("signed in");
+    let token = signed_in.access_token.as_str();
+    for need in [Need::MemberRegister, Need::Admin] {
+        let refused = bearer(&core, token, Door::Native, need).await;
+        assert!(matches!(refused, Err(CoreError::Forbidden)), "{need:?}");
+    }
+    core.set_role(Actor::Operator, &ala.id, Role::Moderator, true)
+        .await
+        .expect("granted");
+    assert!(
+        bearer(&core, token, Door::Native, Need::MemberRegister)
+            .await
+            .is_ok()
+    );
+    let still = bearer(&core, token, Door::Native, Need::Admin).await;
+    assert!(matches!(still, Err(CoreError::Forbidden)));
+}

@@ -38,8 +38,8 @@
 //!   PESEL already in the register 409. Moderators and admins only.
 //! - Every failure under these paths (404, 405, 413, 415, 429, 5xx) is `{"message"}`.
 
-use super::kit::{Credentials, Dialect, Routes, Wording, token_principal};
-use crate::app::{Actor, Core, CoreError, LoginPolicy, NewAccount, Principal, VerificationStep};
+use super::kit::{Credentials, Dialect, Routes, Wording, token_principal, token_principal_for};
+use crate::app::{Actor, CoreError, LoginPolicy, Need, NewAccount, Principal, VerificationStep};
 use crate::domain::MemberId;
 use crate::domain::{Member, MemberInput, Role};
 use crate::http::AppState;
@@ -145,9 +145,14 @@ fn roles(account: &crate::domain::Account) -> Vec<String> {
 
 /// The caller of `x-access-token`.
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, Problem> {
+    caller_for(state, headers, Need::Anything).await
+}
+
+/// The caller of `x-access-token`, holding the role `need` asks.
+async fn caller_for(state: &AppState, headers: &HeaderMap, need: Need) -> Result<Principal, Problem> {
     let token = header(headers, "x-access-token")
         .ok_or_else(|| Problem::new(StatusCode::FORBIDDEN, Key::NoToken, "No token provided!"))?;
-    Ok(token_principal(state, POLICY.door, token).await?)
+    Ok(token_principal_for(state, POLICY.door, token, need).await?)
 }
 
 #[derive(Deserialize)]
@@ -303,15 +308,17 @@ async fn moderator_content(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<&'static str, Problem> {
-    let principal = caller(&state, &headers).await?;
-    Core::ensure_member_access(&principal.account)?;
+    caller_for(&state, &headers, Need::MemberRegister).await?;
     Ok("Moderator Content.")
 }
 
 async fn admin_content(State(state): State<AppState>, headers: HeaderMap) -> Result<&'static str, Problem> {
-    let principal = caller(&state, &headers).await?;
-    Core::ensure_admin(Actor::Account(&principal.account))
-        .map_err(|_| Problem::new(StatusCode::FORBIDDEN, Key::AdminRequired, "Require Admin Role!"))?;
+    caller_for(&state, &headers, Need::Admin)
+        .await
+        .map_err(|refused| match refused.key {
+            Key::Forbidden => Problem::new(StatusCode::FORBIDDEN, Key::AdminRequired, "Require Admin Role!"),
+            _ => refused,
+        })?;
     Ok("Admin Content.")
 }
 

@@ -87,9 +87,19 @@ pub trait Dialect {
 /// (design §7). A dialect has no route that enrols a second factor, so an
 /// account that must enrol one is refused here.
 pub async fn token_principal(state: &AppState, door: Door, token: &str) -> Result<Principal, CoreError> {
+    token_principal_for(state, door, token, Need::Anything).await
+}
+
+/// `token_principal` for a route that needs a role too.
+pub async fn token_principal_for(
+    state: &AppState,
+    door: Door,
+    token: &str,
+    need: Need,
+) -> Result<Principal, CoreError> {
     state
         .core
-        .authenticate(Credential::AccessToken(token), door, Need::Anything)
+        .authenticate(Credential::AccessToken(token), door, need)
         .await
 }
 
