@@ -5,12 +5,12 @@ use super::audit::AuditKind;
 use super::{Core, CoreError, Principal, account_write_error};
 use crate::domain::{Account, AccountId, Password, Username, UsernameLength};
 use crate::store::AccountChange;
+use serde_json::json;
 use time::Duration;
 
 /// How long a sign-in by password or second factor stands in for the
 /// password at a step-up.
 const STEP_UP_WINDOW: Duration = Duration::minutes(5);
-use serde_json::json;
 
 impl Core {
     /// Sets the username the user chose.

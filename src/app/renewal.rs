@@ -5,7 +5,7 @@
 //! frontends keep only the first refresh token).
 
 use super::sessions::Credential;
-use super::{Core, CoreError, Door, Need, Principal, SignedIn, role_names};
+use super::{Core, CoreError, Door, Need, Principal, SignedIn};
 use crate::domain::AccountId;
 use time::{Duration, OffsetDateTime};
 
@@ -45,16 +45,8 @@ impl Core {
         term: AccessTerm,
     ) -> Result<IssuedAccessToken, CoreError> {
         let now = self.now();
-        // Never past the session's absolute end.
         let ttl = self.lifetime(term).min(principal.session.expires_at - now);
-        let token = self.tokens.issue_with_ttl(
-            &principal.account.id,
-            &principal.session.id,
-            &principal.session.door,
-            role_names(&principal.account),
-            now,
-            ttl,
-        )?;
+        let token = self.sign_access_token(&principal.account, &principal.session, now, ttl)?;
         Ok(IssuedAccessToken {
             token,
             expires_at: now + ttl,

@@ -27,14 +27,25 @@ impl Core {
         session: &Session,
         now: OffsetDateTime,
     ) -> Result<String, CoreError> {
-        let ttl = self.tokens.ttl().min(session.expires_at - now);
+        self.sign_access_token(account, session, now, self.tokens.ttl())
+    }
+
+    /// An access token of the session's door, living `ttl` but never past
+    /// the session's absolute end.
+    pub(super) fn sign_access_token(
+        &self,
+        account: &Account,
+        session: &Session,
+        now: OffsetDateTime,
+        ttl: Duration,
+    ) -> Result<String, CoreError> {
         self.tokens.issue_with_ttl(
             &account.id,
             &session.id,
             &session.door,
             role_names(account),
             now,
-            ttl,
+            ttl.min(session.expires_at - now),
         )
     }
 
@@ -228,15 +239,23 @@ impl Core {
         if principal.session.door != audience {
             return Err(CoreError::Unauthenticated);
         }
+        self.permit(&principal, need).await?;
+        Ok(principal)
+    }
+
+    /// Whether an authenticated principal may do what `need` asks: an
+    /// account that must enrol a second factor only enrols one, and a role
+    /// a route needs is held. `authenticate` asks it; a door that already
+    /// holds a principal for one need asks it again for another.
+    pub async fn permit(&self, principal: &Principal, need: Need) -> Result<(), CoreError> {
         if need != Need::Enrolment && self.must_enrol_second_factor(&principal.account).await? {
             return Err(CoreError::SecondFactorEnrolmentRequired);
         }
         match need {
-            Need::MemberRegister => Self::ensure_member_access(&principal.account)?,
-            Need::Admin => Self::ensure_admin(super::Actor::Account(&principal.account))?,
-            Need::Anything | Need::Enrolment => {}
+            Need::MemberRegister => Self::ensure_member_access(&principal.account),
+            Need::Admin => Self::ensure_admin(super::Actor::Account(&principal.account)),
+            Need::Anything | Need::Enrolment => Ok(()),
         }
-        Ok(principal)
     }
 
     /// An access token's principal: valid signature and expiry, issued for

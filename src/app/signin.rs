@@ -182,7 +182,7 @@ impl Core {
         // Distinct prefixes, so no typed name can make its key equal an
         // account's: every login name of one account shares its counters.
         let subject = match &found {
-            Some((account, _)) => format!("id:{}", account.id),
+            Some((account, _)) => account_subject(&account.id),
             None => format!("name:{login_key}"),
         };
         let lockout = self.reserve_password_try(&subject, client, now).await?;
@@ -228,7 +228,7 @@ impl Core {
     ) -> Result<bool, CoreError> {
         let now = self.now();
         let lockout = self
-            .reserve_password_try(&format!("id:{account_id}"), client, now)
+            .reserve_password_try(&account_subject(account_id), client, now)
             .await?;
         let account = self.account_required(account_id).await;
         let right = match &account {
@@ -456,6 +456,12 @@ struct LockoutCounter {
 struct Lockout {
     pair: LockoutCounter,
     account: LockoutCounter,
+}
+
+/// The password counters' subject for an account, whichever of its login
+/// names was typed (a name no account has is `name:…`).
+fn account_subject(account_id: &AccountId) -> String {
+    format!("id:{account_id}")
 }
 
 /// How a sign-in ended, as the metrics count it.

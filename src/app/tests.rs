@@ -57,6 +57,13 @@ async fn account(core: &Core, username: &str) -> crate::domain::Account {
         .account
 }
 
+/// A sign-in by password through the native API.
+async fn native_sign_in(core: &Core, login: &str) -> super::SignedIn {
+    core.login(login, PASSWORD, device(), LoginPolicy::NATIVE)
+        .await
+        .expect("signed in")
+}
+
 fn device() -> Device {
     Device {
         user_agent: None,
@@ -158,10 +165,7 @@ async fn one_account_has_one_counter_whatever_name_or_place() {
 async fn a_password_change_never_undoes_a_disable() {
     let (core, _, _db) = harness(|_| {}).await;
     let ala = account(&core, "ala").await;
-    let signed_in = core
-        .login("ala", PASSWORD, device(), LoginPolicy::NATIVE)
-        .await
-        .expect("signed in");
+    let signed_in = native_sign_in(&core, "ala").await;
     // The principal was read before the admin disabled the account.
     let principal = signed_in.principal();
     core.set_disabled(Actor::Operator, &ala.id, true)
@@ -178,10 +182,7 @@ async fn a_password_change_never_undoes_a_disable() {
 async fn step_up_leans_on_a_password_sign_in_not_a_mailed_one() {
     let (core, clock, _db) = harness(|_| {}).await;
     account(&core, "ala").await;
-    let signed_in = core
-        .login("ala", PASSWORD, device(), LoginPolicy::NATIVE)
-        .await
-        .expect("signed in");
+    let signed_in = native_sign_in(&core, "ala").await;
     let principal = signed_in.principal();
     assert_eq!(
         principal.session.strong_auth_at,
@@ -198,10 +199,7 @@ async fn step_up_leans_on_a_password_sign_in_not_a_mailed_one() {
 async fn the_role_a_route_needs_is_part_of_the_question() {
     let (core, _, _db) = harness(|_| {}).await;
     let ala = account(&core, "ala").await;
-    let signed_in = core
-        .login("ala", PASSWORD, device(), LoginPolicy::NATIVE)
-        .await
-        .expect("signed in");
+    let signed_in = native_sign_in(&core, "ala").await;
     let token = signed_in.access_token.as_str();
     for need in [Need::MemberRegister, Need::Admin] {
         let refused = bearer(&core, token, Door::Native, need).await;

@@ -3,7 +3,7 @@
 use super::auth::CsrfOnly;
 use super::links::failure;
 use super::{PageContext, see_other};
-use crate::app::{CoreError, Credential, Door, Need, Principal};
+use crate::app::{CoreError, Need, Principal};
 use crate::domain::SessionId;
 use crate::domain::UsernameLength;
 use crate::secret::Secret;
@@ -77,29 +77,16 @@ async fn render(
     )
 }
 
-/// The signed-in caller, as the core answers for `need`; or the way to
+/// The signed-in caller, if the core permits what `need` asks; or the way to
 /// the sign-in page, or to the Security screen when the account must
 /// enrol a second factor first (`--require-mfa-for-role`).
 async fn signed_in(ctx: &PageContext, need: Need) -> Result<Principal, Response> {
     let Some(principal) = ctx.principal.clone() else {
         return Err(ctx.finish(see_other("/sign-in")));
     };
-    let Some(secret) = ctx.session_secret.as_deref().filter(|_| need == Need::Anything) else {
-        return Ok(principal);
-    };
-    let credential = Credential::SessionSecret(secret);
-    match ctx
-        .state()
-        .core
-        .authenticate(credential, Door::Native, need)
-        .await
-    {
-        Ok(again) => Ok(Principal {
-            client: principal.client,
-            ..again
-        }),
+    match ctx.state().core.permit(&principal, need).await {
+        Ok(()) => Ok(principal),
         Err(CoreError::SecondFactorEnrolmentRequired) => Err(ctx.finish(see_other("/account/security"))),
-        Err(CoreError::Unauthenticated) => Err(ctx.finish(see_other("/sign-in"))),
         Err(other) => {
             let (status, message) = failure(&other, ctx);
             Err(ctx.finish((status, message).into_response()))

@@ -234,7 +234,7 @@ impl FromRequestParts<AppState> for PageContext {
         let session_secret = jar.get(SESSION_COOKIE_NAME).map(|c| c.value().to_owned());
         let Ok(ClientDevice(device)) = ClientDevice::from_request_parts(parts, state).await;
         // Enough to show who is signed in and the Security screen; what
-        // else a page does asks the core again (`account::signed_in`).
+        // else a page needs, the core permits apart (`account::signed_in`).
         let principal = match &session_secret {
             Some(secret) => {
                 let credential = Credential::SessionSecret(secret);
