@@ -84,7 +84,7 @@
         return navigator.credentials.get(requestOptions(start.options)).then(function (credential) {
           return post("/api/v1/login/passkey/finish", { ceremony: start.ceremony, credential: assertion(credential) });
         });
-      }).then(function () { window.location.assign("/account"); });
+      }).then(function () { window.location.assign("/"); });
     },
     "second-factor": function (button) {
       var token = button.getAttribute("data-mfa-token");
@@ -94,7 +94,7 @@
             mfa_token: token, passkey: { ceremony: start.ceremony, credential: assertion(credential) },
           });
         });
-      }).then(function () { window.location.assign("/account"); });
+      }).then(function () { window.location.assign("/"); });
     },
   };
   document.querySelectorAll("[data-passkey]").forEach(function (button) {

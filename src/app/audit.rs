@@ -72,10 +72,16 @@ pub enum AuditKind {
     SecondFactorDisabled,
     RecoveryCodeUsed,
     RecoveryCodesRenewed,
+    ClientCreated,
+    ClientChanged,
+    ClientDeleted,
+    ConsentGiven,
+    ConsentRevoked,
+    TokenIssued,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 26] = [
+    pub const ALL: [AuditKind; 32] = [
         Self::SignUp,
         Self::SignIn,
         Self::SignInFailed,
@@ -102,6 +108,12 @@ impl AuditKind {
         Self::SecondFactorDisabled,
         Self::RecoveryCodeUsed,
         Self::RecoveryCodesRenewed,
+        Self::ClientCreated,
+        Self::ClientChanged,
+        Self::ClientDeleted,
+        Self::ConsentGiven,
+        Self::ConsentRevoked,
+        Self::TokenIssued,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +144,12 @@ impl AuditKind {
             Self::SecondFactorDisabled => "second_factor_disabled",
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::RecoveryCodesRenewed => "recovery_codes_renewed",
+            Self::ClientCreated => "client_created",
+            Self::ClientChanged => "client_changed",
+            Self::ClientDeleted => "client_deleted",
+            Self::ConsentGiven => "consent_given",
+            Self::ConsentRevoked => "consent_revoked",
+            Self::TokenIssued => "token_issued",
         }
     }
 
@@ -178,6 +196,8 @@ const ACTIVITY: &[AuditKind] = &[
     AuditKind::SecondFactorDisabled,
     AuditKind::RecoveryCodeUsed,
     AuditKind::RecoveryCodesRenewed,
+    AuditKind::ConsentGiven,
+    AuditKind::ConsentRevoked,
 ];
 
 /// The most events one page holds.

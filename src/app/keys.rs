@@ -10,7 +10,7 @@
 
 use super::audit::{AuditKind, current_origin};
 use super::tokens::{KEY_RELOAD_EVERY, ROTATION_NOTICE, generate_key};
-use super::{Core, CoreError, secrets};
+use super::{Core, CoreError, JwtAlgorithm, secrets};
 
 /// Who changes keys: the operator at the command line, or the server's
 /// own `--key-rotation`.
@@ -61,14 +61,17 @@ impl Core {
     /// Every stored key with its state.
     pub async fn signing_key_summaries(&self) -> Result<Vec<KeySummary>, CoreError> {
         let now = self.now();
-        let algorithm = self.tokens.algorithm().name();
-        let signing = self.tokens.signing_kid(now);
+        let ours = self.tokens.algorithms();
+        let signing: Vec<String> = ours
+            .iter()
+            .filter_map(|algorithm| self.tokens.signing_kid(*algorithm, now))
+            .collect();
         let window = self.tokens.verify_window();
         let keys = self.store.all_signing_keys().await?;
         Ok(keys
             .into_iter()
             .map(|key| {
-                let state = if key.algorithm != algorithm {
+                let state = if !ours.iter().any(|algorithm| algorithm.name() == key.algorithm) {
                     KeyState::Shared
                 } else if let Some(retired_at) = key.retired_at {
                     let verifies_until = retired_at + window;
@@ -77,7 +80,7 @@ impl Core {
                     } else {
                         KeyState::Expired
                     }
-                } else if signing.as_deref() == Some(key.kid.as_str()) {
+                } else if signing.contains(&key.kid) {
                     KeyState::Signing
                 } else if key.signs_from > now {
                     KeyState::Next
@@ -97,19 +100,20 @@ impl Core {
             .collect())
     }
 
-    /// Publishes the next signing key; it signs `ROTATION_NOTICE` from now
-    /// on every instance. Two rotations at once: one wins, the other fails.
+    /// Publishes the next signing key of the configured algorithm, and of
+    /// RS256 (OpenID Connect's) with it; each signs `ROTATION_NOTICE` from
+    /// now on every instance. Two rotations at once: one wins, the other
+    /// fails. The summary is the configured algorithm's key.
     pub async fn rotate_signing_key(&self) -> Result<KeySummary, CoreError> {
-        let latest = self
-            .store
-            .latest_key_generation(self.tokens.algorithm().name())
-            .await?;
-        self.rotate_after(latest).await
+        let [main, oidc] = self.tokens.algorithms();
+        let latest = self.store.latest_key_generation(oidc.name()).await?;
+        self.rotate_after(oidc, latest).await?;
+        let latest = self.store.latest_key_generation(main.name()).await?;
+        self.rotate_after(main, latest).await
     }
 
     /// Stores generation `latest + 1`, unless another instance did first.
-    async fn rotate_after(&self, latest: i64) -> Result<KeySummary, CoreError> {
-        let algorithm = self.tokens.algorithm();
+    async fn rotate_after(&self, algorithm: JwtAlgorithm, latest: i64) -> Result<KeySummary, CoreError> {
         let now = self.now();
         let generation = latest + 1;
         let key = generate_key(algorithm, generation, now, now + ROTATION_NOTICE)?;
@@ -139,15 +143,20 @@ impl Core {
     /// The last live key cannot be retired (rotate first).
     pub async fn retire_signing_key(&self, kid: &str, at_once: bool) -> Result<OffsetDateTime, CoreError> {
         let now = self.now();
-        let algorithm = self.tokens.algorithm().name();
-        let live: Vec<SigningKeyRecord> = self
-            .store
-            .signing_keys(algorithm, now)
-            .await?
-            .into_iter()
-            .filter(|key| key.retired_at.is_none())
-            .collect();
-        if !live.iter().any(|key| key.kid == kid) {
+        let mut live = Vec::new();
+        for algorithm in self.tokens.algorithms() {
+            let keys: Vec<SigningKeyRecord> = self
+                .store
+                .signing_keys(algorithm.name(), now)
+                .await?
+                .into_iter()
+                .filter(|key| key.retired_at.is_none())
+                .collect();
+            if keys.iter().any(|key| key.kid == kid) {
+                live = keys;
+            }
+        }
+        if live.is_empty() {
             return Err(CoreError::NotFound("live signing key"));
         }
         if live.len() < 2 {
@@ -177,9 +186,17 @@ impl Core {
     /// rotate when the newest key is that old and retire the keys a
     /// signing successor replaced.
     pub async fn maintain_keys(&self) -> Result<(), CoreError> {
+        for algorithm in self.tokens.algorithms() {
+            self.maintain_keys_of(algorithm).await?;
+        }
+        self.tokens.reload().await
+    }
+
+    /// `--key-rotation`'s round for the keys of one algorithm.
+    async fn maintain_keys_of(&self, kind: JwtAlgorithm) -> Result<(), CoreError> {
         if let Some(every) = self.settings.key_rotation {
             let now = self.now();
-            let algorithm = self.tokens.algorithm().name();
+            let algorithm = kind.name();
             // Read first, as in `load_keys`: of instances rotating in the
             // same round, one succeeds and the others find its key.
             let latest = self.store.latest_key_generation(algorithm).await?;
@@ -190,7 +207,7 @@ impl Core {
                 && newest.created_at + every <= now
             {
                 // Losing to another instance's rotation is no failure.
-                let _ = self.rotate_after(latest).await;
+                let _ = self.rotate_after(kind, latest).await;
             }
             if let Some(signer) = live.iter().find(|key| key.signs_from <= now) {
                 for older in live.iter().filter(|key| key.generation < signer.generation) {
@@ -198,7 +215,7 @@ impl Core {
                 }
             }
         }
-        self.tokens.reload().await
+        Ok(())
     }
 
     /// How often `maintain_keys` runs.

@@ -16,6 +16,7 @@ mod members;
 mod mfa;
 mod model;
 mod moving;
+pub mod oidc;
 pub mod passkeys;
 pub mod ports;
 mod recovery;

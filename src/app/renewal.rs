@@ -100,7 +100,9 @@ impl Core {
             return Err(CoreError::InvalidRefreshToken);
         }
         let now = self.now();
-        let principal = self.live_refresh_session(&record.session_id, now, door).await?;
+        let principal = self
+            .live_refresh_session(&record.session_id, now, &door.audience())
+            .await?;
         if now > principal.session.created_at + self.settings.fixed_refresh_ttl {
             return Err(CoreError::RefreshTokenExpired);
         }

@@ -55,6 +55,18 @@ impl Core {
     /// Only a refresh token issued at `door` is taken there.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str, door: Door) -> Result<SignedIn, CoreError> {
+        let (principal, successor) = self.rotate_refresh_token(refresh_token, &door.audience()).await?;
+        self.refreshed(principal, successor, self.now())
+    }
+
+    /// The rotation behind every refresh: the session of a refresh token
+    /// issued for `audience` (a door's, or an OpenID Connect client's) and
+    /// its successor, with reuse detection and the grace window.
+    pub(super) async fn rotate_refresh_token(
+        &self,
+        refresh_token: &str,
+        audience: &str,
+    ) -> Result<(Principal, String), CoreError> {
         let presented = refresh_token.trim();
         let digest = refresh_token_digest(presented)?;
         let now = self.now();
@@ -66,23 +78,19 @@ impl Core {
             .ok_or_else(|| CoreError::internal("sealing failed"))?;
         let record = match self
             .store
-            .rotate_refresh_token(
-                &digest,
-                &secrets::digest(&successor),
-                &sealed,
-                now,
-                &door.audience(),
-            )
+            .rotate_refresh_token(&digest, &secrets::digest(&successor), &sealed, now, audience)
             .await?
         {
             Rotation::Rotated(session_id) => {
-                let principal = self.live_refresh_session(&session_id, now, door).await?;
-                return self.refreshed(principal, successor, now);
+                let principal = self.live_refresh_session(&session_id, now, audience).await?;
+                return Ok((principal, successor));
             }
             Rotation::AlreadyUsed(record) => record,
             Rotation::Unknown => return Err(CoreError::InvalidRefreshToken),
         };
-        let principal = self.live_refresh_session(&record.session_id, now, door).await?;
+        let principal = self
+            .live_refresh_session(&record.session_id, now, audience)
+            .await?;
         let within_grace = record
             .used_at
             .is_some_and(|used| now - used <= self.settings.refresh_grace);
@@ -91,7 +99,7 @@ impl Core {
             .as_deref()
             .and_then(|sealed| secrets::open_successor(presented, sealed));
         match (within_grace, successor) {
-            (true, Some(successor)) => self.refreshed(principal, successor, now),
+            (true, Some(successor)) => Ok((principal, successor)),
             _ => {
                 tracing::warn!(session_id = %principal.session.id, "refresh token reused; session revoked");
                 let session = json!({ "session": principal.session.id.to_string() });
@@ -117,16 +125,16 @@ impl Core {
         }
     }
 
-    /// The live session of a refresh token presented at `door`; one that
-    /// is not live says why, and another door's is unknown here.
+    /// The live session of a refresh token presented for `audience`; one
+    /// that is not live says why, and another door's is unknown here.
     pub(super) async fn live_refresh_session(
         &self,
         session_id: &SessionId,
         now: OffsetDateTime,
-        door: Door,
+        audience: &str,
     ) -> Result<Principal, CoreError> {
         match self.live_session(session_id, now).await? {
-            Some(principal) if principal.session.door == door.audience() => Ok(principal),
+            Some(principal) if principal.session.door == audience => Ok(principal),
             Some(_) => Err(CoreError::InvalidRefreshToken),
             None => Err(self.why_not_live(session_id, now).await?),
         }
@@ -169,7 +177,7 @@ impl Core {
     }
 
     /// The live session and its enabled account, marking the session used.
-    async fn live_session(
+    pub(super) async fn live_session(
         &self,
         session_id: &SessionId,
         now: OffsetDateTime,
@@ -340,7 +348,8 @@ impl Core {
     pub async fn sessions(&self, account_id: &AccountId) -> Result<Vec<Session>, CoreError> {
         let now = self.now();
         let mut sessions = self.store.sessions_of(account_id).await?;
-        sessions.retain(|s| s.is_active(now));
+        // An app's sessions are shown as connected apps, not as devices.
+        sessions.retain(|s| s.is_active(now) && s.door.starts_with("klucznik:"));
         Ok(sessions)
     }
 

@@ -19,6 +19,8 @@ use time::{Duration, OffsetDateTime};
 pub enum JwtAlgorithm {
     EdDsa,
     Hs256,
+    /// OpenID Connect's: ID tokens and RFC 9068 access tokens for clients.
+    Rs256,
 }
 
 impl JwtAlgorithm {
@@ -34,6 +36,7 @@ impl JwtAlgorithm {
         match self {
             Self::EdDsa => "EdDSA",
             Self::Hs256 => "HS256",
+            Self::Rs256 => "RS256",
         }
     }
 
@@ -41,6 +44,7 @@ impl JwtAlgorithm {
         match self {
             Self::EdDsa => Algorithm::EdDSA,
             Self::Hs256 => Algorithm::HS256,
+            Self::Rs256 => Algorithm::RS256,
         }
     }
 }
@@ -81,7 +85,15 @@ struct KeySet {
 struct Signer {
     kid: String,
     signs_from: OffsetDateTime,
-    key: EncodingKey,
+    key: SigningKey,
+}
+
+/// A private key ready to sign: jsonwebtoken's for EdDSA and HS256, and
+/// the parsed RSA pair for RS256 (jsonwebtoken would parse it again for
+/// every signature).
+enum SigningKey {
+    Jwt(EncodingKey),
+    Rsa(aws_lc_rs::rsa::KeyPair),
 }
 
 impl KeySet {
@@ -118,6 +130,9 @@ pub struct TokenService {
     verify_window: Duration,
     store: DynStore,
     keys: RwLock<KeySet>,
+    /// RS256 keys, for OpenID Connect clients (ID tokens, RFC 9068 access
+    /// tokens): every OpenID Connect library verifies RS256.
+    oidc_keys: RwLock<KeySet>,
     clock: Arc<dyn Clock>,
     /// Tokens whose signature and issuer were checked, by their exact
     /// text: a signature check (tens of microseconds for EdDSA) is paid
@@ -141,6 +156,7 @@ impl TokenService {
     ) -> Result<Self, CoreError> {
         let verify_window = longest_ttl.max(ttl) + KEY_RELOAD_EVERY;
         let keys = load_keys(&store, algorithm, clock.now(), verify_window).await?;
+        let oidc_keys = load_keys(&store, JwtAlgorithm::Rs256, clock.now(), verify_window).await?;
         Ok(Self {
             algorithm,
             issuer,
@@ -148,6 +164,7 @@ impl TokenService {
             verify_window,
             store,
             keys: RwLock::new(keys),
+            oidc_keys: RwLock::new(oidc_keys),
             clock,
             verified: BoundedMap::new(VERIFIED_CAPACITY),
         })
@@ -175,8 +192,6 @@ impl TokenService {
         let signer = keys
             .signer(now)
             .ok_or_else(|| CoreError::internal("no signing key loaded"))?;
-        let mut header = Header::new(self.algorithm.jwt());
-        header.kid = Some(signer.kid.clone());
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: audience.to_owned(),
@@ -187,8 +202,72 @@ impl TokenService {
             exp: (now + ttl).unix_timestamp(),
             jti: uuid::Uuid::now_v7().to_string(),
         };
-        jsonwebtoken::encode(&header, &claims, &signer.key)
-            .map_err(|e| CoreError::internal(format!("signing failed: {e}")))
+        sign(self.algorithm, signer, None, &claims)
+    }
+
+    /// Signs `claims` with the RS256 key that signs at `now`, the header
+    /// typed `typ` (`at+jwt`, `logout+jwt`) when given: OpenID Connect's
+    /// ID, access and logout tokens.
+    pub fn sign_oidc<T: Serialize>(
+        &self,
+        typ: Option<&str>,
+        claims: &T,
+        now: OffsetDateTime,
+    ) -> Result<String, CoreError> {
+        let keys = self
+            .oidc_keys
+            .read()
+            .map_err(|_| CoreError::internal("key set poisoned"))?;
+        let signer = keys
+            .signer(now)
+            .ok_or_else(|| CoreError::internal("no RS256 signing key loaded"))?;
+        sign(JwtAlgorithm::Rs256, signer, typ, claims)
+    }
+
+    /// Checks an RS256 token of ours: signature, issuer and, unless
+    /// `allow_expired` (an `id_token_hint`), expiry. `typ` must match when given.
+    pub async fn verify_oidc(
+        &self,
+        token: &str,
+        typ: Option<&str>,
+        allow_expired: bool,
+    ) -> Result<serde_json::Value, TokenRejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Invalid)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenRejection::Invalid);
+        }
+        if let Some(typ) = typ
+            && !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(typ))
+        {
+            return Err(TokenRejection::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenRejection::Invalid)?;
+        let known = |keys: &RwLock<KeySet>| keys.read().is_ok_and(|k| k.verifying.contains_key(&kid));
+        if !known(&self.oidc_keys) {
+            self.reload_if_stale().await;
+        }
+        let keys = self.oidc_keys.read().map_err(|_| TokenRejection::Invalid)?;
+        let key = keys.verifying.get(&kid).ok_or(TokenRejection::Invalid)?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|_| TokenRejection::Invalid)?;
+        let exp = claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .ok_or(TokenRejection::Invalid)?;
+        if !allow_expired && exp + EXP_LEEWAY_SECS < self.clock.now().unix_timestamp() {
+            return Err(TokenRejection::Expired);
+        }
+        Ok(claims)
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// Checks signature, algorithm, issuer and expiry (one second of leeway).
@@ -239,11 +318,14 @@ impl TokenService {
 
     /// The public keys, as a JWK set (empty for HS256: its key is secret).
     pub fn jwks(&self) -> serde_json::Value {
-        let keys = self
+        let mut keys = self
             .keys
             .read()
             .map(|keys| keys.public_jwks.clone())
             .unwrap_or_default();
+        if let Ok(oidc) = self.oidc_keys.read() {
+            keys.extend(oidc.public_jwks.iter().cloned());
+        }
         serde_json::json!({ "keys": keys })
     }
 
@@ -270,7 +352,13 @@ impl TokenService {
     /// Loads the keys again (every instance, every `KEY_RELOAD_EVERY`):
     /// a key rotated or retired on another instance takes effect here.
     pub async fn reload(&self) -> Result<(), CoreError> {
-        let loaded = load_keys(&self.store, self.algorithm, self.clock.now(), self.verify_window).await?;
+        let now = self.clock.now();
+        let oidc = load_keys(&self.store, JwtAlgorithm::Rs256, now, self.verify_window).await?;
+        *self
+            .oidc_keys
+            .write()
+            .map_err(|_| CoreError::internal("key set poisoned"))? = oidc;
+        let loaded = load_keys(&self.store, self.algorithm, now, self.verify_window).await?;
         let mut keys = self
             .keys
             .write()
@@ -295,10 +383,61 @@ impl TokenService {
         self.verify_window
     }
 
-    /// The key id this instance signs with at `now`.
-    pub fn signing_kid(&self, now: OffsetDateTime) -> Option<String> {
-        let keys = self.keys.read().ok()?;
+    /// The key id this instance signs with at `now`, of `algorithm`.
+    pub fn signing_kid(&self, algorithm: JwtAlgorithm, now: OffsetDateTime) -> Option<String> {
+        let keys = if algorithm == JwtAlgorithm::Rs256 {
+            self.oidc_keys.read().ok()?
+        } else {
+            self.keys.read().ok()?
+        };
         keys.signer(now).map(|signer| signer.kid.clone())
+    }
+
+    /// The algorithms whose keys this instance keeps: the configured one,
+    /// and RS256 for OpenID Connect.
+    pub fn algorithms(&self) -> [JwtAlgorithm; 2] {
+        [self.algorithm, JwtAlgorithm::Rs256]
+    }
+}
+
+/// A compact JWS of `claims` by `signer`.
+fn sign<T: Serialize>(
+    algorithm: JwtAlgorithm,
+    signer: &Signer,
+    typ: Option<&str>,
+    claims: &T,
+) -> Result<String, CoreError> {
+    let failed = |e: &dyn std::fmt::Display| CoreError::internal(format!("signing failed: {e}"));
+    match &signer.key {
+        SigningKey::Jwt(key) => {
+            let mut header = Header::new(algorithm.jwt());
+            header.kid = Some(signer.kid.clone());
+            if let Some(typ) = typ {
+                header.typ = Some(typ.to_owned());
+            }
+            jsonwebtoken::encode(&header, claims, key).map_err(|e| failed(&e))
+        }
+        SigningKey::Rsa(pair) => {
+            let header =
+                serde_json::json!({ "alg": "RS256", "typ": typ.unwrap_or("JWT"), "kid": signer.kid });
+            let header = serde_json::to_vec(&header).map_err(|e| failed(&e))?;
+            let claims = serde_json::to_vec(claims).map_err(|e| failed(&e))?;
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header),
+                URL_SAFE_NO_PAD.encode(claims)
+            );
+            let mut signature = vec![0; pair.public_modulus_len()];
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            pair.sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &rng,
+                input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|e| failed(&e))?;
+            Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+        }
     }
 }
 
@@ -333,12 +472,25 @@ async fn load_keys(
                 kid: record.kid.clone(),
                 signs_from: record.signs_from,
                 key: match algorithm {
-                    JwtAlgorithm::EdDsa => EncodingKey::from_ed_der(&record.private_key),
-                    JwtAlgorithm::Hs256 => EncodingKey::from_secret(&record.private_key),
+                    JwtAlgorithm::EdDsa => SigningKey::Jwt(EncodingKey::from_ed_der(&record.private_key)),
+                    JwtAlgorithm::Hs256 => SigningKey::Jwt(EncodingKey::from_secret(&record.private_key)),
+                    JwtAlgorithm::Rs256 => SigningKey::Rsa(rsa_pair(&record.private_key)?),
                 },
             });
         }
         let key = match algorithm {
+            JwtAlgorithm::Rs256 => {
+                use aws_lc_rs::signature::KeyPair;
+                let pair = rsa_pair(&record.private_key)?;
+                let public = pair.public_key();
+                let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
+                let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+                public_jwks.push(serde_json::json!({
+                    "kty": "RSA", "use": "sig", "alg": "RS256", "kid": record.kid, "n": n, "e": e,
+                }));
+                DecodingKey::from_rsa_components(&n, &e)
+                    .map_err(|e| CoreError::internal(format!("RSA public key: {e}")))?
+            }
             JwtAlgorithm::EdDsa => {
                 public_jwks.push(serde_json::json!({
                     "kty": "OKP",
@@ -365,6 +517,11 @@ async fn load_keys(
     })
 }
 
+/// An RS256 key pair from its stored PKCS#8 form.
+fn rsa_pair(pkcs8: &[u8]) -> Result<aws_lc_rs::rsa::KeyPair, CoreError> {
+    aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(|_| CoreError::internal("stored RSA key rejected"))
+}
+
 /// A fresh key of `generation`, signing from `signs_from`.
 pub(super) fn generate_key(
     algorithm: JwtAlgorithm,
@@ -383,6 +540,16 @@ pub(super) fn generate_key(
             (pkcs8.as_ref().to_vec(), pair.public_key().as_ref().to_vec())
         }
         JwtAlgorithm::Hs256 => (super::secrets::random_bytes::<32>().to_vec(), Vec::new()),
+        JwtAlgorithm::Rs256 => {
+            use aws_lc_rs::encoding::AsDer;
+            let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                .map_err(|_| CoreError::internal("RSA key generation failed"))?;
+            let pkcs8 = pair
+                .as_der()
+                .map_err(|_| CoreError::internal("RSA key not encodable"))?;
+            // The public half is read from the private key when loaded.
+            (pkcs8.as_ref().to_vec(), Vec::new())
+        }
     };
     Ok(SigningKeyRecord {
         kid: uuid::Uuid::now_v7().simple().to_string(),

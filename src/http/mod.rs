@@ -13,6 +13,7 @@ pub mod links;
 pub mod member_body;
 pub mod metrics;
 pub mod native;
+pub mod oidc;
 mod origin;
 pub mod pages;
 pub mod problem;
@@ -99,6 +100,7 @@ pub fn router(
     let native = origin::api_layer(native::router(state.clone()), "native", Some(error::render));
     let routes = native
         .merge(origin::api_layer(pages::router(), "web", None).with_state(state.clone()))
+        .merge(origin::api_layer(oidc::router(), "oidc", None).with_state(state.clone()))
         .merge(dialect_routes.with_state(state.clone()));
     Ok(layers::wrap(routes, &state.web, Arc::new(claims), count_requests))
 }

@@ -19,6 +19,7 @@ mod keys;
 mod live;
 mod members;
 mod mfa;
+mod oauth;
 mod outbox;
 mod passkeys;
 mod rows;

@@ -29,6 +29,16 @@ pub async fn insert(
     events: &[AuditEvent],
     cleared_lockouts: &[&str],
 ) -> Result<(), StoreError> {
+    let mut batch = Batch::default();
+    batch.add(inserting(session, secret_digest));
+    batch.add(first_refresh_token(session, refresh_digest));
+    batch.extend(audit::inserts(events));
+    batch.extend(super::throttle::clearing(cleared_lockouts));
+    batch.run(db).await
+}
+
+/// The statement that stores a new session.
+pub fn inserting(session: &Session, secret_digest: &str) -> Statement {
     let sql = "INSERT INTO sessions (id, account_id, secret_digest, remember_me, user_agent, ip, \
          created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at, strong_auth_at, door) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)";
@@ -46,13 +56,13 @@ pub async fn insert(
         session.strong_auth_at.map(to_millis),
         &session.door,
     ];
+    Statement::new(sql, values)
+}
+
+/// The statement that stores a new session's first refresh token.
+pub fn first_refresh_token(session: &Session, refresh_digest: &str) -> Statement {
     let token = args![refresh_digest, &session.id, to_millis(session.created_at)];
-    let mut batch = Batch::default();
-    batch.add(Statement::new(sql, values));
-    batch.add(Statement::new(INSERT_REFRESH_TOKEN, token));
-    batch.extend(audit::inserts(events));
-    batch.extend(super::throttle::clearing(cleared_lockouts));
-    batch.run(db).await
+    Statement::new(INSERT_REFRESH_TOKEN, token)
 }
 
 /// The session whose `column` (a name from this module) equals `value`.
@@ -107,9 +117,12 @@ pub async fn revoke(
     now: OffsetDateTime,
     events: &[AuditEvent],
 ) -> Result<bool, StoreError> {
-    let sql = "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+    // A browser session's end ends the sessions OpenID Connect clients
+    // were granted from it (not offline_access ones: they have no parent).
+    let sql = "UPDATE sessions SET revoked_at = $2 WHERE (id = $1 OR id IN \
+         (SELECT session_id FROM oauth_grants WHERE parent_session_id = $1)) AND revoked_at IS NULL";
     let mut tx = Tx::begin(db).await?;
-    let revoked = tx.execute(sql, args![id, to_millis(now)]).await? == 1;
+    let revoked = tx.execute(sql, args![id, to_millis(now)]).await? >= 1;
     // Recorded only when something changed.
     if revoked {
         audit::insert_on(&mut tx, events).await?;

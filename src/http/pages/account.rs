@@ -60,6 +60,16 @@ async fn render(
             return ctx.message(status, ctx.t.account_title, message, true, None);
         }
     };
+    let apps: Vec<minijinja::Value> = match ctx.state().core.connected_apps(principal).await {
+        Ok(apps) => apps
+            .into_iter()
+            .map(|app| context! { name => app.client_name, client_id => app.client_id, scope => app.scope })
+            .collect(),
+        Err(error) => {
+            let (status, message) = failure(&error, ctx);
+            return ctx.message(status, ctx.t.account_title, message, true, None);
+        }
+    };
     let username = account.username.clone().unwrap_or_default();
     ctx.render(
         status,
@@ -69,6 +79,7 @@ async fn render(
             account => Serde(AccountView::from(&account)),
             sessions => Serde(sessions),
             activity,
+            apps,
             username,
             notice,
             bad => status != StatusCode::OK,

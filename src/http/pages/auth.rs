@@ -7,8 +7,8 @@ use crate::domain::Invalid;
 use crate::http::cookies::cleared_session_cookie;
 use crate::http::extract::ClientDevice;
 use crate::secret::Secret;
-use axum::extract::Form;
 use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Query};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use minijinja::context;
@@ -17,23 +17,32 @@ use std::collections::BTreeMap;
 
 /// `/`: my account when signed in, else the sign-in page.
 pub async fn root(ctx: PageContext) -> Response {
-    ctx.finish(see_other(if ctx.principal.is_some() {
-        "/account"
-    } else {
-        "/sign-in"
-    }))
+    if ctx.principal.is_some() {
+        // A passkey sign-in (by script) lands here: back to an app if one sent it.
+        return ctx.finish(ctx.after_sign_in("/account"));
+    }
+    ctx.finish(see_other("/sign-in"))
 }
 
-pub async fn sign_in_page(ctx: PageContext) -> Response {
-    if ctx.principal.is_some() {
-        return ctx.finish(see_other("/account"));
+#[derive(Debug, Default, Deserialize)]
+pub struct SignInQuery {
+    /// Show the form even when signed in (an app asked for a fresh sign-in).
+    again: Option<String>,
+    /// An app's `login_hint`: the name put in the field.
+    login_hint: Option<String>,
+}
+
+pub async fn sign_in_page(ctx: PageContext, Query(query): Query<SignInQuery>) -> Response {
+    if ctx.principal.is_some() && query.again.is_none() {
+        return ctx.finish(ctx.after_sign_in("/account"));
     }
+    let login: String = query.login_hint.unwrap_or_default().chars().take(320).collect();
     ctx.render(
         StatusCode::OK,
         "sign_in.html",
         context! {
             title => ctx.t.sign_in_title,
-            login => "",
+            login,
             email_sign_in => ctx.state().core.settings().email_sign_in,
         },
     )

@@ -10,6 +10,7 @@
 mod account;
 mod auth;
 mod links;
+pub mod oidc;
 mod security;
 mod words;
 
@@ -91,6 +92,18 @@ impl Default for Pages {
                 include_str!("../../../templates/pages/email_sign_in.html"),
             ),
             (
+                "consent.html",
+                include_str!("../../../templates/pages/consent.html"),
+            ),
+            (
+                "device.html",
+                include_str!("../../../templates/pages/device.html"),
+            ),
+            (
+                "logout.html",
+                include_str!("../../../templates/pages/logout.html"),
+            ),
+            (
                 "security.html",
                 include_str!("../../../templates/pages/security.html"),
             ),
@@ -140,6 +153,14 @@ pub fn router() -> Router<AppState> {
             "/account/security/passkeys/delete",
             post(security::delete_passkey),
         )
+        .route(
+            "/oauth2/authorize",
+            get(oidc::authorize).post(oidc::authorize_form),
+        )
+        .route("/oauth2/consent", post(oidc::consent))
+        .route("/oauth2/logout", get(oidc::logout_get).post(oidc::logout_post))
+        .route("/device", get(oidc::device_page).post(oidc::device_decide))
+        .route("/account/apps/disconnect", post(oidc::disconnect_app))
         .route("/static/klucznik.css", get(stylesheet))
         .route("/static/passkeys.js", get(passkey_script))
 }
@@ -182,6 +203,8 @@ pub struct PageContext {
     pub session_secret: Option<String>,
     /// Where the request came from, for per-client limits.
     pub client: Option<std::net::IpAddr>,
+    /// Where a sign-in started for an app returns to (`oidc::RETURN_COOKIE`).
+    pub return_to: Option<String>,
 }
 
 impl FromRequestParts<AppState> for PageContext {
@@ -232,6 +255,10 @@ impl FromRequestParts<AppState> for PageContext {
             _ => (state.csrf.issue().0, true),
         };
         let session_secret = jar.get(SESSION_COOKIE_NAME).map(|c| c.value().to_owned());
+        let return_to = jar
+            .get(oidc::RETURN_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|path| oidc::returnable(path));
         let Ok(ClientDevice(device)) = ClientDevice::from_request_parts(parts, state).await;
         // Enough to show who is signed in and the Security screen; what
         // else a page needs, the core permits apart (`account::signed_in`).
@@ -259,6 +286,7 @@ impl FromRequestParts<AppState> for PageContext {
             csrf_is_new,
             principal,
             session_secret,
+            return_to,
         })
     }
 }
@@ -351,5 +379,25 @@ impl PageContext {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// Where to go once signed in: back to the app that sent the browser
+    /// here (the cookie is then removed), or `fallback`.
+    pub fn after_sign_in(&self, fallback: &str) -> Response {
+        let Some(target) = &self.return_to else {
+            return see_other(fallback);
+        };
+        let mut response = see_other(target);
+        let cleared = http_only_cookie(
+            &self.state.web,
+            oidc::RETURN_COOKIE,
+            String::new(),
+            SameSite::Lax,
+            Some(Duration::ZERO),
+        );
+        if let Some(cleared) = cleared {
+            response.headers_mut().append(header::SET_COOKIE, cleared);
+        }
+        response
     }
 }

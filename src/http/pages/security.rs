@@ -193,7 +193,7 @@ pub(super) fn signed_in_page(
 ) -> Response {
     match outcome {
         Ok(signed_in) => {
-            let mut response = super::see_other("/account");
+            let mut response = ctx.after_sign_in("/account");
             if let Some(cookie) = session_cookie(&ctx.state().web, &signed_in) {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }
