@@ -218,6 +218,7 @@ impl Application {
             .map(|every| spawn_janitor(Arc::clone(&self.core), every));
         let ticker = spawn_ticker(Arc::clone(&self.core));
         let key_rounds = spawn_key_rounds(Arc::clone(&self.core));
+        let logouts = spawn_logouts(Arc::clone(&self.core));
         let metrics = self.metrics.map(|(listener, router)| {
             tokio::spawn(async move {
                 if let Err(error) = axum::serve(listener, router).await {
@@ -238,6 +239,7 @@ impl Application {
         }
         ticker.abort();
         key_rounds.abort();
+        logouts.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
         }
@@ -291,6 +293,15 @@ fn spawn_key_rounds(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
 /// Runs `round` every `period`, the first one period after start-up, until
 /// aborted. A failed round is tried again the next time; the first failure
 /// of a run of them is a warning, the rest (an outage) only debug lines.
+/// Back-channel logout tokens, once a second.
+fn spawn_logouts(core: Arc<Core>) -> tokio::task::JoinHandle<()> {
+    let http = crate::http::backchannel::client();
+    spawn_rounds(Duration::from_secs(1), "back-channel logout", move || {
+        let (core, http) = (Arc::clone(&core), http.clone());
+        async move { crate::http::backchannel::deliver(&core, &http).await }
+    })
+}
+
 fn spawn_rounds<Round, Done>(
     period: Duration,
     what: &'static str,

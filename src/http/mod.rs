@@ -2,6 +2,7 @@
 //! through, and one adapter per API. Handlers translate HTTP to core calls
 //! and back; no rule of authentication lives here.
 
+pub mod backchannel;
 pub mod client;
 pub mod cookies;
 pub mod csrf;

@@ -388,6 +388,8 @@ pub struct PageSession<'a> {
     csrf_token: String,
     pub language: Option<&'static str>,
     pub user_agent: Option<&'static str>,
+    /// The `Location` of the last answer, if it redirected.
+    pub location: Option<String>,
 }
 
 impl<'a> PageSession<'a> {
@@ -398,6 +400,7 @@ impl<'a> PageSession<'a> {
             csrf_token: String::new(),
             language: None,
             user_agent: None,
+            location: None,
         }
     }
 
@@ -438,6 +441,10 @@ impl<'a> PageSession<'a> {
 
     async fn finish(&mut self, response: Response) -> (reqwest::StatusCode, String) {
         self.keep(&response);
+        self.location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
         let status = response.status();
         let html = response.text().await.unwrap();
         if let Some(start) = html.find("name=\"csrf_token\" value=\"") {
@@ -500,6 +507,11 @@ impl<'a> PageSession<'a> {
             .await
             .unwrap();
         self.finish(response).await
+    }
+
+    /// `http://ADDR` of the server.
+    pub fn base(&self) -> String {
+        self.app.address.clone()
     }
 
     pub fn has_cookie(&self, name: &str) -> bool {

@@ -37,6 +37,7 @@ mod janitor;
 mod keys;
 mod limits;
 mod mail;
+mod oidc;
 mod ops;
 mod sessions;
 mod tokens;

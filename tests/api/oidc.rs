@@ -1,0 +1,562 @@
+//! The OpenID Connect provider, driven by the `openidconnect` crate (a
+//! certified relying-party library) the way an application would; the
+//! browser's part by `PageSession` (the headless browser test is in
+//! `browser.rs`).
+
+use crate::helpers::{Backend, PASSWORD, PageSession, TestApp, both_backends};
+use klucznik::app::Actor;
+use klucznik::app::oidc::NewClient;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreDeviceAuthorizationResponse, CoreProviderMetadata,
+    CoreUserInfoClaims,
+};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, DeviceAuthorizationUrl, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenResponse,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+both_backends!(
+    code_flow_with_pkce_signs_a_confidential_client_in,
+    a_public_client_needs_pkce_and_refresh_tokens_rotate,
+    codes_are_single_use_and_bound_to_their_verifier,
+    silent_requests_and_unregistered_redirects_are_refused,
+    consent_is_remembered_and_revocable,
+    introspection_revocation_and_client_credentials,
+    device_flow_signs_a_device_in,
+    logout_ends_the_browser_session_and_its_apps,
+);
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+fn http() -> openidconnect::reqwest::Client {
+    openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn registered(app: &TestApp, public: bool, trusted: bool) -> (String, Option<String>) {
+    let issued = app
+        .core
+        .create_client(
+            Actor::Operator,
+            NewClient {
+                name: "Wiki".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                public,
+                trusted,
+                grants: [
+                    "authorization_code",
+                    "refresh_token",
+                    "client_credentials",
+                    "urn:ietf:params:oauth:grant-type:device_code",
+                ]
+                .iter()
+                .filter(|g| !(public && **g == "client_credentials"))
+                .map(|g| (*g).to_owned())
+                .collect(),
+                post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
+                ..NewClient::default()
+            },
+        )
+        .await
+        .unwrap();
+    (issued.client.id, issued.secret)
+}
+
+/// The relying party as an application builds it: from discovery alone.
+async fn relying_party(
+    app: &TestApp,
+    id: &str,
+    secret: Option<&str>,
+) -> openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+> {
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http())
+            .await
+            .expect("discovery document accepted by openidconnect");
+    CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(id.to_owned()),
+        secret.map(|s| ClientSecret::new(s.to_owned())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap())
+}
+
+/// Follows an authorization URL in the browser: sign in if asked, allow
+/// if asked; the redirect back to the app.
+async fn approve(page: &mut PageSession<'_>, authorize_url: &str, login: &str) -> url::Url {
+    let path = authorize_url.trim_start_matches(&page_base(page));
+    page.get(&path).await;
+    loop {
+        let location = page.location.clone();
+        match location {
+            Some(to) if to.starts_with(REDIRECT) => return url::Url::parse(&to).unwrap(),
+            Some(to) if to.starts_with("/sign-in") => {
+                page.get(&to).await;
+                let (status, _) = page
+                    .post("/sign-in", &[("login", login), ("password", PASSWORD)])
+                    .await;
+                assert_eq!(status, StatusCode::SEE_OTHER);
+            }
+            Some(to) => {
+                page.get(&to).await;
+            }
+            None => {
+                // The consent screen.
+                let (_, html) = page.get(&path).await;
+                if page.location.is_some() {
+                    continue;
+                }
+                let request = html
+                    .split("name=\"request\" value=\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .expect("a consent form")
+                    .replace("&amp;", "&");
+                page.post("/oauth2/consent", &[("request", &request), ("decision", "allow")])
+                    .await;
+            }
+        }
+    }
+}
+
+fn page_base(page: &PageSession<'_>) -> String {
+    page.base()
+}
+
+fn param(url: &url::Url, key: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+async fn code_flow_with_pkce_signs_a_confidential_client_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("ala@example.pl").await;
+    let (id, secret) = registered(&app, false, false).await;
+    let client = relying_party(&app, &id, secret.as_deref()).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let mut page = PageSession::new(&app);
+    let back = approve(&mut page, url.as_str(), "ala@example.pl").await;
+    assert_eq!(param(&back, "state").as_deref(), Some(state.secret().as_str()));
+    assert_eq!(
+        param(&back, "iss").as_deref(),
+        Some(app.address.as_str()),
+        "RFC 9207"
+    );
+    let code = param(&back, "code").expect("a code");
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http())
+        .await
+        .expect("the code exchange");
+    let id_token = tokens.id_token().expect("an ID token");
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .expect("the ID token verifies (RS256, nonce, audience)");
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("ala@example.pl"));
+    assert!(claims.auth_time().is_some());
+    // at_hash binds the access token to the ID token.
+    let expected = openidconnect::AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&client.id_token_verifier()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+    let info: CoreUserInfoClaims = client
+        .user_info(tokens.access_token().clone(), None)
+        .unwrap()
+        .request_async(&http())
+        .await
+        .expect("userinfo");
+    assert_eq!(info.subject(), claims.subject());
+    assert_eq!(info.email().map(|e| e.as_str()), Some("ala@example.pl"));
+    // The client's access token opens no other door.
+    let native = app
+        .get_with_token("/api/v1/me", tokens.access_token().secret())
+        .await;
+    assert_eq!(native.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn a_public_client_needs_pkce_and_refresh_tokens_rotate(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("ola@example.pl").await;
+    let (id, _) = registered(&app, true, true).await;
+    let client = relying_party(&app, &id, None).await;
+    // Without PKCE the request goes back with an error.
+    let (bare, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
+    let mut page = PageSession::new(&app);
+    let back = approve(&mut page, bare.as_str(), "ola@example.pl").await;
+    assert_eq!(param(&back, "error").as_deref(), Some("invalid_request"));
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("offline_access".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = approve(&mut page, url.as_str(), "ola@example.pl").await;
+    let code = param(&back, "code").expect("a trusted client skips consent");
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http())
+        .await
+        .unwrap();
+    let first = tokens.refresh_token().expect("a refresh token").clone();
+    let second = client
+        .exchange_refresh_token(&first)
+        .unwrap()
+        .request_async(&http())
+        .await
+        .expect("refresh");
+    let next = second.refresh_token().expect("rotated").clone();
+    assert_ne!(next.secret(), first.secret());
+    // Past the grace window, the old token again is reuse: the session ends.
+    app.clock.advance(time::Duration::seconds(3));
+    let reuse = client
+        .exchange_refresh_token(&first)
+        .unwrap()
+        .request_async(&http())
+        .await;
+    assert!(format!("{reuse:?}").contains("invalid_grant"), "{reuse:?}");
+    let after = client
+        .exchange_refresh_token(&next)
+        .unwrap()
+        .request_async(&http())
+        .await;
+    assert!(after.is_err(), "the successor died with its session");
+}
+
+async fn codes_are_single_use_and_bound_to_their_verifier(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("ela@example.pl").await;
+    let (id, secret) = registered(&app, false, true).await;
+    let client = relying_party(&app, &id, secret.as_deref()).await;
+    let mut page = PageSession::new(&app);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let code = param(&approve(&mut page, url.as_str(), "ela@example.pl").await, "code").unwrap();
+    let wrong = client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .unwrap()
+        .set_pkce_verifier(openidconnect::PkceCodeVerifier::new("x".repeat(43)))
+        .request_async(&http())
+        .await;
+    assert!(format!("{wrong:?}").contains("invalid_grant"), "{wrong:?}");
+    // The wrong verifier used the code up.
+    let (challenge, verifier2) = PkceCodeChallenge::new_random_sha256();
+    let _ = verifier;
+    let (url, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let code = param(&approve(&mut page, url.as_str(), "ela@example.pl").await, "code").unwrap();
+    let first = client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .unwrap()
+        .set_pkce_verifier(openidconnect::PkceCodeVerifier::new(verifier2.secret().clone()))
+        .request_async(&http())
+        .await
+        .expect("first exchange");
+    let replay = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier2)
+        .request_async(&http())
+        .await;
+    assert!(format!("{replay:?}").contains("invalid_grant"), "{replay:?}");
+    // The replay revoked what the first exchange issued.
+    let info = client
+        .user_info(first.access_token().clone(), None)
+        .unwrap()
+        .request_async::<openidconnect::EmptyAdditionalClaims, _, openidconnect::core::CoreGenderClaim>(
+            &http(),
+        )
+        .await;
+    assert!(info.is_err(), "the first exchange's token died");
+}
+
+async fn silent_requests_and_unregistered_redirects_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("iza@example.pl").await;
+    let (id, secret) = registered(&app, false, false).await;
+    let client = relying_party(&app, &id, secret.as_deref()).await;
+    let (url, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_prompt(openidconnect::core::CoreAuthPrompt::None)
+        .url();
+    let mut page = PageSession::new(&app);
+    let back = approve(&mut page, url.as_str(), "iza@example.pl").await;
+    assert_eq!(param(&back, "error").as_deref(), Some("login_required"));
+    page.sign_in("iza@example.pl", PASSWORD).await;
+    let back = approve(&mut page, url.as_str(), "iza@example.pl").await;
+    assert_eq!(param(&back, "error").as_deref(), Some("consent_required"));
+    let elsewhere = url
+        .as_str()
+        .replace("127.0.0.1%3A9%2Fcallback", "evil.example%2Fcallback");
+    let (status, html) = page.get(elsewhere.trim_start_matches(&app.address)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.location.is_none(), "never a redirect");
+    assert!(html.contains("redirect_uri is not registered"), "{html}");
+}
+
+async fn consent_is_remembered_and_revocable(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("ula@example.pl").await;
+    let (id, secret) = registered(&app, false, false).await;
+    let client = relying_party(&app, &id, secret.as_deref()).await;
+    let mut page = PageSession::new(&app);
+    let url = || {
+        client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .url()
+            .0
+    };
+    assert!(
+        param(
+            &approve(&mut page, url().as_str(), "ula@example.pl").await,
+            "code"
+        )
+        .is_some()
+    );
+    // Remembered: no consent screen the second time.
+    let path = url().as_str().trim_start_matches(&app.address).to_owned();
+    page.get(&path).await;
+    assert!(page.location.as_deref().unwrap().starts_with(REDIRECT));
+    let (_, account) = page.get("/account").await;
+    assert!(account.contains("Wiki"), "connected apps lists it");
+    let (status, _) = page.post("/account/apps/disconnect", &[("client_id", &id)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, html) = page.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("consent-scopes"), "asked again");
+}
+
+async fn introspection_revocation_and_client_credentials(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (id, secret) = registered(&app, false, false).await;
+    let client = relying_party(&app, &id, secret.as_deref()).await;
+    let tokens = client
+        .exchange_client_credentials()
+        .unwrap()
+        .add_scope(Scope::new("roles".into()))
+        .request_async(&http())
+        .await
+        .expect("client credentials");
+    let introspect = |token: String| {
+        let app = &app;
+        let (id, secret) = (id.clone(), secret.clone().unwrap());
+        async move {
+            let answer = app
+                .client
+                .post(app.url("/oauth2/introspect"))
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::OK);
+            answer.json::<Value>().await.unwrap()
+        }
+    };
+    let answer = introspect(tokens.access_token().secret().clone()).await;
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["client_id"], id.as_str());
+    assert_eq!(introspect("nonsense".into()).await["active"], false);
+    // A user's refresh token: active, then revoked.
+    app.register("ida@example.pl").await;
+    let mut page = PageSession::new(&app);
+    let (url, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
+    let code = param(&approve(&mut page, url.as_str(), "ida@example.pl").await, "code").unwrap();
+    let user = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .request_async(&http())
+        .await
+        .unwrap();
+    let refresh: RefreshToken = user.refresh_token().unwrap().clone();
+    assert_eq!(introspect(refresh.secret().clone()).await["active"], true);
+    let revoked = app
+        .client
+        .post(app.url("/oauth2/revoke"))
+        .basic_auth(&id, secret.as_ref())
+        .form(&[("token", refresh.secret().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(introspect(refresh.secret().clone()).await["active"], false);
+    assert_eq!(
+        introspect(user.access_token().secret().clone()).await["active"],
+        false
+    );
+    // A wrong secret: 401 invalid_client, with a Basic challenge.
+    let wrong = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&id, Some("wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().contains_key("www-authenticate"));
+    assert_eq!(wrong.json::<Value>().await.unwrap()["error"], "invalid_client");
+}
+
+async fn device_flow_signs_a_device_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("eva@example.pl").await;
+    let (id, _) = registered(&app, true, false).await;
+    let client = relying_party(&app, &id, None).await.set_device_authorization_url(
+        DeviceAuthorizationUrl::new(app.url("/oauth2/device_authorization")).unwrap(),
+    );
+    let details: CoreDeviceAuthorizationResponse = client
+        .exchange_device_code()
+        .add_scope(Scope::new("email".into()))
+        .request_async(&http())
+        .await
+        .expect("device authorization");
+    // Before the person answers: authorization_pending.
+    let pending = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", details.device_code().secret().as_str()),
+            ("client_id", id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        pending.json::<Value>().await.unwrap()["error"],
+        "authorization_pending"
+    );
+    let mut page = PageSession::new(&app);
+    page.sign_in("eva@example.pl", PASSWORD).await;
+    let code = details.user_code().secret().clone();
+    let (status, html) = page.get(&format!("/device?user_code={code}")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Wiki"));
+    let (status, _) = page
+        .post("/device", &[("user_code", &code), ("decision", "allow")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.clock.advance(time::Duration::seconds(6));
+    let tokens = client
+        .exchange_device_access_token(&details)
+        .unwrap()
+        .request_async(&http(), |_| async {}, None)
+        .await
+        .expect("the device's tokens");
+    let id_token = tokens.id_token().expect("an ID token");
+    let verifier = client.id_token_verifier();
+    let claims = id_token
+        .claims(&verifier, |_: Option<&Nonce>| Ok(()))
+        .expect("verifies");
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("eva@example.pl"));
+}
+
+async fn logout_ends_the_browser_session_and_its_apps(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("zoe@example.pl").await;
+    let (id, secret) = registered(&app, false, true).await;
+    let client = relying_party(&app, &id, secret.as_deref()).await;
+    let mut page = PageSession::new(&app);
+    let (url, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
+    let code = param(&approve(&mut page, url.as_str(), "zoe@example.pl").await, "code").unwrap();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .request_async(&http())
+        .await
+        .unwrap();
+    let hint = tokens.id_token().unwrap().to_string();
+    // An unregistered post-logout URI is refused with a page.
+    let (status, _) = page
+        .get(&format!(
+            "/oauth2/logout?id_token_hint={hint}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = page
+        .get(&format!(
+            "/oauth2/logout?id_token_hint={hint}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=s1"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("http://127.0.0.1:9/bye?state=s1"));
+    let (_, html) = page.get("/account").await;
+    assert!(!html.contains("zoe@example.pl"), "signed out of the page");
+    let refreshed = client
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .unwrap()
+        .request_async(&http())
+        .await;
+    assert!(refreshed.is_err(), "the app's session ended with the browser's");
+}
