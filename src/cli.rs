@@ -44,6 +44,66 @@ pub enum Command {
     /// Manage accounts directly in the configured database.
     #[command(subcommand)]
     User(UserCommand),
+    /// OpenID Connect clients: the applications that sign in through Klucznik.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Register an application; prints its client id (and its secret, once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        settings: ClientSettings,
+        /// No secret: a single-page or native app, with PKCE.
+        #[arg(long)]
+        public: bool,
+        /// The organisation's own app: no consent screen.
+        #[arg(long)]
+        trusted: bool,
+    },
+    /// Every client.
+    List,
+    /// One client, as JSON.
+    Show { id: String },
+    /// Change a client; a list given replaces the stored one.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        settings: ClientSettings,
+        #[arg(long)]
+        trusted: Option<bool>,
+        /// Remove the back-channel logout URI.
+        #[arg(long)]
+        no_backchannel_logout: bool,
+    },
+    /// A new secret (shown once); the old one stops working at once.
+    RotateSecret { id: String },
+    /// Delete a client: its consents go and its sessions end.
+    Delete { id: String },
+}
+
+#[derive(Args, Default)]
+pub struct ClientSettings {
+    /// Where the app receives codes (repeatable; exact match, a loopback
+    /// address's port free).
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// openid, profile, email, roles, offline_access (repeatable; default all).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// authorization_code, refresh_token, client_credentials, device_code
+    /// (repeatable; default the first two).
+    #[arg(long = "grant")]
+    pub grants: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 #[derive(Subcommand)]

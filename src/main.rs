@@ -69,6 +69,7 @@ fn main() -> ExitCode {
             Command::Export(command) => operator::export(&config, command).await,
             Command::Keys(command) => operator::keys(&config, command).await,
             Command::User(command) => operator::user(&config, command).await,
+            Command::Client(command) => operator::clients::client(&config, command).await,
         }
     }));
     match outcome {

@@ -231,3 +231,38 @@ mod tests {
         assert_eq!(device_label(None), None);
     }
 }
+
+/// An OpenID Connect client as the admin API and `client show` give it:
+/// never its secret's digest.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClientView {
+    pub client_id: String,
+    pub name: String,
+    pub public: bool,
+    pub trusted: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub scopes: Vec<String>,
+    pub grants: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&crate::app::oidc::OAuthClient> for ClientView {
+    fn from(client: &crate::app::oidc::OAuthClient) -> Self {
+        Self {
+            client_id: client.id.clone(),
+            name: client.name.clone(),
+            public: client.is_public(),
+            trusted: client.trusted,
+            redirect_uris: client.redirect_uris.clone(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+            scopes: client.scopes.clone(),
+            grants: client.grants.clone(),
+            created_at: rfc3339(client.created_at),
+            updated_at: rfc3339(client.updated_at),
+        }
+    }
+}

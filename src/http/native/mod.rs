@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod clients;
 mod email;
 mod me;
 mod members;
@@ -90,6 +91,13 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::end_sessions))
         .routes(routes!(admin::audit))
         .routes(routes!(admin::second_factors, admin::reset_second_factors))
+        .routes(routes!(clients::create_client, clients::list_clients))
+        .routes(routes!(
+            clients::get_client,
+            clients::update_client,
+            clients::delete_client
+        ))
+        .routes(routes!(clients::rotate_client_secret))
         .routes(routes!(mfa::login_second_step))
         .routes(routes!(passkeys::list))
         .routes(routes!(passkeys::register_start))

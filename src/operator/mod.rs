@@ -1,6 +1,8 @@
 //! The operator's commands (`klucznik migrate`, `klucznik user …`): the same
 //! core as the server, acting as `Actor::Operator` on the configured database.
 
+pub mod clients;
+
 use crate::app::{Actor, CoreError, NewAccount};
 use crate::cli::{AuditArgs, ConflictChoice, ExportCommand, ImportCommand, KeysCommand, UserCommand};
 use crate::config::Config;
@@ -34,7 +36,7 @@ pub async fn migrate(config: &Config) -> Result<(), CommandError> {
 
 /// The core on the configured database, as the server would open it (mail
 /// queued by a command goes out from the server).
-async fn operator_core(config: &Config) -> Result<std::sync::Arc<crate::app::Core>, CommandError> {
+pub(crate) async fn operator_core(config: &Config) -> Result<std::sync::Arc<crate::app::Core>, CommandError> {
     let store = open_store(config).await?;
     let public_url = config.public_url_for(config.listen)?;
     Ok(open_core(config, store, &public_url, Default::default()).await?)
