@@ -33,6 +33,14 @@ pub async fn prune(
             cutoff_args,
         )
         .await?,
+        // The grants of sessions pruned above.
+        oauth_grants: in_batches(
+            db,
+            "DELETE FROM oauth_grants WHERE session_id IN (SELECT g.session_id FROM oauth_grants g \
+             LEFT JOIN sessions s ON s.id = g.session_id WHERE s.id IS NULL LIMIT $1)",
+            || args![BATCH],
+        )
+        .await?,
         // A used token stays while its session can live: presented again,
         // it must be known as reused (and end the session), not unknown.
         refresh_tokens: in_batches(
@@ -85,6 +93,22 @@ pub async fn prune(
                 "DELETE FROM mfa_challenges WHERE digest IN (SELECT digest FROM mfa_challenges \
                  WHERE expires_at < $1 LIMIT $2)",
                 || args![now_ms, BATCH],
+            )
+            .await?
+            // Kept a while after they expire, so that a replay is still
+            // known as one (and revokes what the code issued).
+            + in_batches(
+                db,
+                "DELETE FROM oauth_codes WHERE digest IN (SELECT digest FROM oauth_codes \
+                 WHERE expires_at < $1 LIMIT $2)",
+                cutoff_args,
+            )
+            .await?
+            + in_batches(
+                db,
+                "DELETE FROM oauth_device_codes WHERE digest IN (SELECT digest FROM oauth_device_codes \
+                 WHERE expires_at < $1 LIMIT $2)",
+                cutoff_args,
             )
             .await?,
         audit_events: in_batches(

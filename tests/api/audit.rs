@@ -277,6 +277,73 @@ async fn every_event_type_is_recorded_with_its_actor_and_no_secret(backend: Back
         app.post("/api/v1/register", body).await;
     }
 
+    // OpenID Connect: a client created, changed, a token issued, consent
+    // given and revoked, the client deleted.
+    let issued = app
+        .core
+        .create_client(
+            klucznik::app::Actor::Operator,
+            klucznik::app::oidc::NewClient {
+                name: "Wiki".into(),
+                redirect_uris: vec!["https://wiki.example/cb".into()],
+                grants: vec!["authorization_code".into(), "client_credentials".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let client_id = issued.client.id.clone();
+    let change = klucznik::app::oidc::ClientChange {
+        trusted: Some(true),
+        ..Default::default()
+    };
+    app.core
+        .update_client(klucznik::app::Actor::Operator, &client_id, change)
+        .await
+        .unwrap();
+    let granted = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&client_id, issued.secret.as_ref())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status(), StatusCode::OK);
+    let principal = app
+        .core
+        .authenticate(
+            klucznik::app::Credential::AccessToken(token(&admin)),
+            klucznik::app::Door::Native,
+            klucznik::app::Need::Anything,
+        )
+        .await
+        .unwrap();
+    let request = klucznik::app::oidc::AuthorizeRequest {
+        client_id: Some(client_id.clone()),
+        redirect_uri: Some("https://wiki.example/cb".into()),
+        response_type: Some("code".into()),
+        ..Default::default()
+    };
+    let consented = app
+        .core
+        .authorize(
+            &request,
+            Some(&principal),
+            klucznik::app::oidc::ConsentAnswer::Given,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        consented,
+        klucznik::app::oidc::Authorization::Redirect(_)
+    ));
+    app.core.disconnect_app(&principal, &client_id).await.unwrap();
+    app.core
+        .delete_client(klucznik::app::Actor::Operator, &client_id)
+        .await
+        .unwrap();
+
     let events = whole_trail(&app, &admin).await;
     let kinds: BTreeSet<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     for kind in AuditKind::ALL {

@@ -678,3 +678,64 @@ async fn the_metrics_address_is_printed_and_answers_at_once() {
     assert!(scraped.text().await.unwrap().contains("klucznik_"));
     assert!(stop(&mut child).success());
 }
+
+/// `klucznik client create` prints the id and the secret once; the server
+/// then takes them, `rotate-secret` replaces the secret and `delete` ends
+/// the client.
+#[tokio::test]
+async fn operator_registers_and_manages_an_oidc_client() {
+    let (_dir, url) = scratch_database();
+    let created = klucznik(&url)
+        .args([
+            "client",
+            "create",
+            "--name",
+            "Grafana",
+            "--redirect-uri",
+            "https://grafana.example/login",
+        ])
+        .args(["--grant", "code", "--grant", "client_credentials"])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let printed = String::from_utf8(created.stdout).unwrap();
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+            .trim()
+            .to_owned()
+    };
+    let id = field(&printed, "client_id:");
+    let secret = field(&printed, "client_secret:");
+    let listed = klucznik(&url).args(["client", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&id));
+    let shown = klucznik(&url).args(["client", "show", &id]).output().unwrap();
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["redirect_uris"], json!(["https://grafana.example/login"]));
+    assert!(shown.get("secret_digest").is_none());
+    let (mut server, base) = serve(klucznik(&url));
+    let http = reqwest::Client::new();
+    let token = |secret: String| {
+        http.post(format!("{base}/oauth2/token"))
+            .basic_auth(id.clone(), Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    assert_eq!(token(secret.clone()).await.unwrap().status(), StatusCode::OK);
+    let rotated = klucznik(&url)
+        .args(["client", "rotate-secret", &id])
+        .output()
+        .unwrap();
+    let fresh = field(&String::from_utf8(rotated.stdout).unwrap(), "client_secret:");
+    assert_eq!(token(secret).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(token(fresh.clone()).await.unwrap().status(), StatusCode::OK);
+    let deleted = klucznik(&url).args(["client", "delete", &id]).output().unwrap();
+    assert!(deleted.status.success());
+    assert_eq!(token(fresh).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    stop(&mut server);
+}

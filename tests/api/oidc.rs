@@ -26,6 +26,8 @@ both_backends!(
     introspection_revocation_and_client_credentials,
     device_flow_signs_a_device_in,
     logout_ends_the_browser_session_and_its_apps,
+    a_back_channel_logout_token_reaches_the_client,
+    admins_manage_clients_over_the_api,
 );
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
@@ -95,7 +97,7 @@ async fn relying_party(
 /// if asked; the redirect back to the app.
 async fn approve(page: &mut PageSession<'_>, authorize_url: &str, login: &str) -> url::Url {
     let path = authorize_url.trim_start_matches(&page_base(page));
-    page.get(&path).await;
+    page.get(path).await;
     loop {
         let location = page.location.clone();
         match location {
@@ -112,7 +114,7 @@ async fn approve(page: &mut PageSession<'_>, authorize_url: &str, login: &str) -
             }
             None => {
                 // The consent screen.
-                let (_, html) = page.get(&path).await;
+                let (_, html) = page.get(path).await;
                 if page.location.is_some() {
                     continue;
                 }
@@ -559,4 +561,169 @@ async fn logout_ends_the_browser_session_and_its_apps(backend: Backend) {
         .request_async(&http())
         .await;
     assert!(refreshed.is_err(), "the app's session ended with the browser's");
+}
+
+/// A client with a back-channel logout URI gets a logout token, naming
+/// the ID token's `sid`, when the user signs out on the page.
+async fn a_back_channel_logout_token_reaches_the_client(backend: Backend) {
+    let (sent, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let receiver = axum::Router::new().route(
+        "/backchannel",
+        axum::routing::post(
+            move |axum::Form(form): axum::Form<std::collections::HashMap<String, String>>| {
+                let sent = sent.clone();
+                async move {
+                    sent.send(form.get("logout_token").cloned().unwrap_or_default())
+                        .unwrap();
+                    StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let app = TestApp::spawn(backend).await;
+    app.register("ewa@example.pl").await;
+    let issued = app
+        .core
+        .create_client(
+            Actor::Operator,
+            NewClient {
+                name: "Wiki".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                trusted: true,
+                backchannel_logout_uri: Some(format!("http://127.0.0.1:{port}/backchannel")),
+                ..NewClient::default()
+            },
+        )
+        .await
+        .unwrap();
+    let client = relying_party(&app, &issued.client.id, issued.secret.as_deref()).await;
+    let mut page = PageSession::new(&app);
+    let (url, _, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
+    let code = param(&approve(&mut page, url.as_str(), "ewa@example.pl").await, "code").unwrap();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .request_async(&http())
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().unwrap().clone();
+    id_token.claims(&client.id_token_verifier(), &nonce).unwrap();
+    let sid = payload_of(&id_token.to_string())["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    page.get("/sign-out").await;
+    let (status, _) = page.post("/sign-out", &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let token = tokio::time::timeout(std::time::Duration::from_secs(10), received.recv())
+        .await
+        .expect("a logout token within seconds")
+        .unwrap();
+    let payload = payload_of(&token);
+    use base64::Engine;
+    assert_eq!(payload["sid"], sid.as_str());
+    assert_eq!(payload["aud"], issued.client.id.as_str());
+    assert!(payload["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(payload.get("nonce").is_none());
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["typ"], "logout+jwt");
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == header["kid"]),
+        "signed by a published key"
+    );
+}
+
+async fn admins_manage_clients_over_the_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin("root@example.pl").await;
+    let bearer = crate::helpers::token(&admin).to_owned();
+    let created = app
+        .client
+        .post(app.url("/api/v1/admin/clients"))
+        .bearer_auth(&bearer)
+        .json(&serde_json::json!({ "name": "CI", "grants": ["client_credentials"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    let id = created["client"]["client_id"].as_str().unwrap().to_owned();
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    let bad = app
+        .client
+        .post(app.url("/api/v1/admin/clients"))
+        .bearer_auth(&bearer)
+        .json(&serde_json::json!({ "name": "Bad", "redirect_uris": ["http://evil.example/cb"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let user = app.signed_in("eve@example.pl").await;
+    let refused = app
+        .get_with_token("/api/v1/admin/clients", crate::helpers::token(&user))
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let listed: Value = app
+        .client
+        .get(app.url("/api/v1/admin/clients"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["clients"][0]["client_id"], id.as_str());
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/api/v1/admin/clients/{id}")))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let token = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A JWT's claims, unverified (the test checks the signature's key apart).
+fn payload_of(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
 }

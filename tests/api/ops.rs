@@ -42,7 +42,7 @@ async fn with_a_secret_key_every_key_is_stored_encrypted(backend: Backend) {
         .await;
     assert_eq!(me.status(), StatusCode::OK);
     let stored = app.stored_texts("SELECT private_key FROM signing_keys").await;
-    assert_eq!(stored.len(), 3, "signing, CSRF and code keys");
+    assert_eq!(stored.len(), 4, "EdDSA and RS256 signing, CSRF and code keys");
     for key in stored {
         let bytes = base64::engine::general_purpose::STANDARD.decode(key).unwrap();
         assert!(bytes.starts_with(b"klucz\x00K1"), "{bytes:?}");
@@ -91,6 +91,12 @@ const NATIVE_ROUTES: &[&str] = &[
     "post /api/v1/admin/users/{id}/enable",
     "delete /api/v1/admin/users/{id}/sessions",
     "get /api/v1/admin/audit",
+    "get /api/v1/admin/clients",
+    "post /api/v1/admin/clients",
+    "get /api/v1/admin/clients/{id}",
+    "patch /api/v1/admin/clients/{id}",
+    "delete /api/v1/admin/clients/{id}",
+    "post /api/v1/admin/clients/{id}/secret",
     "post /api/v1/login/mfa",
     "post /api/v1/login/mfa/passkey",
     "post /api/v1/login/passkey/start",

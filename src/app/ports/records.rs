@@ -198,11 +198,14 @@ pub struct PruneCounts {
     pub sessions: u64,
     /// Used refresh tokens of live sessions.
     pub refresh_tokens: u64,
+    /// What OpenID Connect clients were granted, of the sessions pruned.
+    pub oauth_grants: u64,
     pub verifications: u64,
     pub password_resets: u64,
     pub login_failures: u64,
     pub rate_limits: u64,
-    /// Expired passkey ceremonies and second-factor challenges.
+    /// Expired passkey ceremonies, second-factor challenges, and OpenID
+    /// Connect authorization and device codes.
     pub ceremonies: u64,
     /// Delivered or abandoned mail.
     pub mail: u64,
@@ -214,6 +217,7 @@ impl PruneCounts {
     pub fn total(&self) -> u64 {
         self.sessions
             + self.refresh_tokens
+            + self.oauth_grants
             + self.verifications
             + self.password_resets
             + self.login_failures
