@@ -185,14 +185,24 @@ async fn client_of(
         .map_err(|error| (error, used_basic))
 }
 
+/// A form request's parameters and the client it authenticates as, or
+/// the error answer.
+async fn authenticated(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(OAuthClient, HashMap<String, String>), Response> {
+    let params = form(headers, body).map_err(|error| error_response(&error, false))?;
+    let client = client_of(state, headers, &params)
+        .await
+        .map_err(|(error, basic)| error_response(&error, basic))?;
+    Ok((client, params))
+}
+
 async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match form(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return error_response(&error, false),
-    };
-    let client = match client_of(&state, &headers, &params).await {
-        Ok(client) => client,
-        Err((error, basic)) => return error_response(&error, basic),
+    let (client, params) = match authenticated(&state, &headers, &body).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let text = |key: &str| params.get(key).cloned();
     let request = match params.get("grant_type").map(String::as_str) {
@@ -272,13 +282,9 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match form(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return error_response(&error, false),
-    };
-    let client = match client_of(&state, &headers, &params).await {
-        Ok(client) => client,
-        Err((error, basic)) => return error_response(&error, basic),
+    let (client, params) = match authenticated(&state, &headers, &body).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let Some(token) = params.get("token") else {
         return error_response(&OAuthError::invalid_request("token is missing"), false);
@@ -290,13 +296,9 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
 }
 
 async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match form(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return error_response(&error, false),
-    };
-    let client = match client_of(&state, &headers, &params).await {
-        Ok(client) => client,
-        Err((error, basic)) => return error_response(&error, basic),
+    let (client, params) = match authenticated(&state, &headers, &body).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let Some(token) = params.get("token") else {
         return error_response(&OAuthError::invalid_request("token is missing"), false);
@@ -308,13 +310,9 @@ async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Byt
 }
 
 async fn device_authorization(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match form(&headers, &body) {
-        Ok(params) => params,
-        Err(error) => return error_response(&error, false),
-    };
-    let client = match client_of(&state, &headers, &params).await {
-        Ok(client) => client,
-        Err((error, basic)) => return error_response(&error, basic),
+    let (client, params) = match authenticated(&state, &headers, &body).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let page = format!("{}/device", state.web.public_url.as_str().trim_end_matches('/'));
     let scope = params.get("scope").map(String::as_str);

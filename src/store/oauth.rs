@@ -68,11 +68,9 @@ fn client(row: ClientRow) -> OAuthClient {
     }
 }
 
-pub async fn insert_client(db: &Db, c: &OAuthClient, events: &[AuditEvent]) -> Result<(), StoreError> {
-    let sql = "INSERT INTO oauth_clients (id, name, secret_digest, redirect_uris, post_logout_redirect_uris, \
-         backchannel_logout_uri, scopes, grants, trusted, id_token_alg, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-    let values = args![
+/// A client's columns in table order, `id` to `created_at`.
+fn columns(c: &OAuthClient) -> Vec<super::db::Arg> {
+    args![
         &c.id,
         &c.name,
         &c.secret_digest,
@@ -84,8 +82,15 @@ pub async fn insert_client(db: &Db, c: &OAuthClient, events: &[AuditEvent]) -> R
         c.trusted,
         &c.id_token_alg,
         to_millis(c.created_at),
-        to_millis(c.updated_at),
-    ];
+    ]
+}
+
+pub async fn insert_client(db: &Db, c: &OAuthClient, events: &[AuditEvent]) -> Result<(), StoreError> {
+    let sql = "INSERT INTO oauth_clients (id, name, secret_digest, redirect_uris, post_logout_redirect_uris, \
+         backchannel_logout_uri, scopes, grants, trusted, id_token_alg, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    let mut values = columns(c);
+    values.push(to_millis(c.updated_at).into());
     let mut batch = Batch::default();
     batch.add(Statement::new(sql, values));
     batch.extend(audit::inserts(events));
@@ -96,19 +101,10 @@ pub async fn update_client(db: &Db, c: &OAuthClient, events: &[AuditEvent]) -> R
     let sql = "UPDATE oauth_clients SET name = $2, secret_digest = $3, redirect_uris = $4, \
          post_logout_redirect_uris = $5, backchannel_logout_uri = $6, scopes = $7, grants = $8, \
          trusted = $9, id_token_alg = $10, updated_at = $11 WHERE id = $1";
-    let values = args![
-        &c.id,
-        &c.name,
-        &c.secret_digest,
-        json(&c.redirect_uris),
-        json(&c.post_logout_redirect_uris),
-        &c.backchannel_logout_uri,
-        json(&c.scopes),
-        json(&c.grants),
-        c.trusted,
-        &c.id_token_alg,
-        to_millis(c.updated_at),
-    ];
+    let mut values = columns(c);
+    // `created_at` stays; `$11` is the time of the change.
+    values.pop();
+    values.push(to_millis(c.updated_at).into());
     let mut tx = Tx::begin(db).await?;
     let changed = tx.execute(sql, values).await? == 1;
     if changed {

@@ -217,7 +217,9 @@ async fn hs256_can_be_chosen_and_then_eddsa_tokens_are_refused(backend: Backend)
     let jwks: Value = app.get_json("/.well-known/jwks.json").await;
     let published: Vec<&Value> = jwks["keys"].as_array().unwrap().iter().collect();
     assert!(
-        published.iter().all(|key| key["alg"] == "RS256" && key["kty"] == "RSA"),
+        published
+            .iter()
+            .all(|key| key["alg"] == "RS256" && key["kty"] == "RSA"),
         "a shared secret is never published, only OpenID Connect's RSA keys: {published:?}"
     );
     let foreign = app.get_with_token("/api/v1/me", token(&eddsa_login)).await;
