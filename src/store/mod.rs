@@ -20,6 +20,7 @@ mod live;
 mod members;
 mod mfa;
 mod oauth;
+mod oauth_devices;
 mod outbox;
 mod passkeys;
 mod rows;

@@ -12,6 +12,7 @@ mod device;
 mod grants;
 mod logout;
 mod model;
+mod resources;
 
 pub use authorize::{Authorization, AuthorizeRequest, ConsentAnswer};
 pub use clients::{ClientChange, IssuedClient, NewClient, grant_name};
