@@ -6,7 +6,7 @@ use crate::helpers::{Backend, TestApp};
 use std::path::PathBuf;
 
 /// The Chromium binary, or `None` after a loud notice (a panic under CI).
-pub fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .iter()
         .map(PathBuf::from)
@@ -119,13 +119,13 @@ async fn the_csrf_cookie_diagrams_work_from_a_plain_page_using_fetch() {
 }
 
 /// A chromedriver on a free port, stopped when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: std::process::Child,
     url: String,
 }
 
 impl Driver {
-    async fn start() -> Option<Self> {
+    pub(crate) async fn start() -> Option<Self> {
         let binary = PathBuf::from("/usr/bin/chromedriver");
         if !binary.exists() {
             assert!(
@@ -157,7 +157,7 @@ impl Driver {
     }
 
     /// A new browser with its own profile: its own cookies.
-    async fn browser(&self, chromium: &std::path::Path) -> fantoccini::Client {
+    pub(crate) async fn browser(&self, chromium: &std::path::Path) -> fantoccini::Client {
         // Two TLS back-ends are linked into the tests; pick one for the driver client.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let profile = tempfile::tempdir().unwrap().keep();
@@ -192,20 +192,20 @@ impl Drop for Driver {
 }
 
 /// Saves what the browser shows under target/screenshots/ for a person to look at.
-async fn screenshot(browser: &fantoccini::Client, name: &str) {
+pub(crate) async fn screenshot(browser: &fantoccini::Client, name: &str) {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots"));
     std::fs::create_dir_all(&dir).unwrap();
     let png = browser.screenshot().await.unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-async fn fill(browser: &fantoccini::Client, css: &str, text: &str) {
+pub(crate) async fn fill(browser: &fantoccini::Client, css: &str, text: &str) {
     let field = browser.find(fantoccini::Locator::Css(css)).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
-async fn click(browser: &fantoccini::Client, css: &str) {
+pub(crate) async fn click(browser: &fantoccini::Client, css: &str) {
     browser
         .find(fantoccini::Locator::Css(css))
         .await
@@ -215,14 +215,14 @@ async fn click(browser: &fantoccini::Client, css: &str) {
         .unwrap();
 }
 
-async fn page(browser: &fantoccini::Client) -> (String, String) {
+pub(crate) async fn page(browser: &fantoccini::Client) -> (String, String) {
     let url = browser.current_url().await.unwrap();
     (url.path().to_owned(), browser.source().await.unwrap())
 }
 
 /// Waits (up to 10 s) until the browser is at `path`: a click returns
 /// before the navigation it starts has finished.
-async fn wait_for_path(browser: &fantoccini::Client, path: &str) {
+pub(crate) async fn wait_for_path(browser: &fantoccini::Client, path: &str) {
     for _ in 0..100 {
         if page(browser).await.0 == path {
             return;
@@ -233,7 +233,7 @@ async fn wait_for_path(browser: &fantoccini::Client, path: &str) {
 }
 
 /// Waits (up to 10 s) until the page shows `text`; returns the page.
-async fn wait_for_text(browser: &fantoccini::Client, text: &str) -> String {
+pub(crate) async fn wait_for_text(browser: &fantoccini::Client, text: &str) -> String {
     for _ in 0..100 {
         let (_, html) = page(browser).await;
         if html.contains(text) {

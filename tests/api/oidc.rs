@@ -30,16 +30,16 @@ both_backends!(
     admins_manage_clients_over_the_api,
 );
 
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
-fn http() -> openidconnect::reqwest::Client {
+pub(crate) fn http() -> openidconnect::reqwest::Client {
     openidconnect::reqwest::ClientBuilder::new()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-async fn registered(app: &TestApp, public: bool, trusted: bool) -> (String, Option<String>) {
+pub(crate) async fn registered(app: &TestApp, public: bool, trusted: bool) -> (String, Option<String>) {
     let issued = app
         .core
         .create_client(
@@ -68,23 +68,26 @@ async fn registered(app: &TestApp, public: bool, trusted: bool) -> (String, Opti
     (issued.client.id, issued.secret)
 }
 
-/// The relying party as an application builds it: from discovery alone.
-async fn relying_party(
-    app: &TestApp,
-    id: &str,
-    secret: Option<&str>,
-) -> openidconnect::core::CoreClient<
+/// A relying party configured by discovery, with its redirect URI set.
+pub(crate) type DiscoveredClient = openidconnect::core::CoreClient<
     openidconnect::EndpointSet,
     openidconnect::EndpointNotSet,
     openidconnect::EndpointNotSet,
     openidconnect::EndpointNotSet,
     openidconnect::EndpointMaybeSet,
     openidconnect::EndpointMaybeSet,
-> {
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http())
-            .await
-            .expect("discovery document accepted by openidconnect");
+>;
+
+/// The relying party as an application builds it: from discovery alone.
+pub(crate) async fn relying_party(app: &TestApp, id: &str, secret: Option<&str>) -> DiscoveredClient {
+    discovered(&app.address, id, secret).await
+}
+
+/// The relying party of the provider at `issuer`.
+pub(crate) async fn discovered(issuer: &str, id: &str, secret: Option<&str>) -> DiscoveredClient {
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.to_owned()).unwrap(), &http())
+        .await
+        .expect("discovery document accepted by openidconnect");
     CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(id.to_owned()),
@@ -95,7 +98,7 @@ async fn relying_party(
 
 /// Follows an authorization URL in the browser: sign in if asked, allow
 /// if asked; the redirect back to the app.
-async fn approve(page: &mut PageSession<'_>, authorize_url: &str, login: &str) -> url::Url {
+pub(crate) async fn approve(page: &mut PageSession<'_>, authorize_url: &str, login: &str) -> url::Url {
     let path = authorize_url.trim_start_matches(&page_base(page));
     page.get(path).await;
     loop {
@@ -108,6 +111,11 @@ async fn approve(page: &mut PageSession<'_>, authorize_url: &str, login: &str) -
                     .post("/sign-in", &[("login", login), ("password", PASSWORD)])
                     .await;
                 assert_eq!(status, StatusCode::SEE_OTHER);
+                let back = page.location.clone().unwrap_or_default();
+                assert!(
+                    back.starts_with("/oauth2/authorize?"),
+                    "signed in, back to the app: {back}"
+                );
             }
             Some(to) => {
                 page.get(&to).await;
@@ -135,7 +143,7 @@ fn page_base(page: &PageSession<'_>) -> String {
     page.base()
 }
 
-fn param(url: &url::Url, key: &str) -> Option<String> {
+pub(crate) fn param(url: &url::Url, key: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())

@@ -35,6 +35,20 @@ pub use words::Words;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const CSRF_COOKIE: &str = "klucznik_csrf";
+
+/// Sets the page's Content-Security-Policy, letting its forms lead to
+/// `origin` (an app's, already checked against its registration) as well.
+pub fn allow_form_target(response: &mut Response, origin: Option<&str>) {
+    let policy = origin
+        .map(|origin| {
+            CONTENT_SECURITY_POLICY.replace("form-action 'self'", &format!("form-action 'self' {origin}"))
+        })
+        .and_then(|policy| HeaderValue::from_str(&policy).ok())
+        .unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy);
+}
 const LANG_COOKIE: &str = "klucznik_lang";
 
 pub struct Pages {
@@ -257,8 +271,7 @@ impl FromRequestParts<AppState> for PageContext {
         let session_secret = jar.get(SESSION_COOKIE_NAME).map(|c| c.value().to_owned());
         let return_to = jar
             .get(oidc::RETURN_COOKIE)
-            .map(|c| c.value().to_owned())
-            .filter(|path| oidc::returnable(path));
+            .and_then(|c| oidc::return_target(c.value()));
         let Ok(ClientDevice(device)) = ClientDevice::from_request_parts(parts, state).await;
         // Enough to show who is signed in and the Security screen; what
         // else a page needs, the core permits apart (`account::signed_in`).
@@ -344,10 +357,10 @@ impl PageContext {
 
     /// Adds the CSRF cookie when it is new, and the security headers.
     pub fn finish(&self, mut response: Response) -> Response {
-        response.headers_mut().insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        );
+        // A sign-in for an app ends, by redirects, at the app: the page's
+        // forms may lead there (browsers apply form-action to redirects).
+        let app = self.return_to.as_deref().and_then(oidc::redirect_origin);
+        allow_form_target(&mut response, app.as_deref());
         if self.csrf_is_new {
             let cookie = http_only_cookie(
                 &self.state.web,

@@ -4,7 +4,7 @@
 //! is the page's own; a `klucznik_return` cookie brings the browser back.
 
 use super::links::failure;
-use super::{PageContext, see_other};
+use super::{PageContext, allow_form_target, see_other};
 use crate::app::oidc::{Authorization, AuthorizeRequest, ConsentAnswer, DeviceDecision, EndSession};
 use crate::http::cookies::{SameSite, cleared_session_cookie, http_only_cookie};
 use axum::extract::{Form, RawQuery};
@@ -18,10 +18,40 @@ use std::collections::HashMap;
 pub const RETURN_COOKIE: &str = "klucznik_return";
 
 /// Only our own endpoints may be returned to: never another site.
-pub fn returnable(path: &str) -> bool {
+fn returnable(path: &str) -> bool {
     (path.starts_with("/oauth2/authorize?") || path == "/device" || path.starts_with("/device?"))
         && !path.contains("//")
         && !path.contains('\\')
+}
+
+/// The return cookie's value for `target`. Base64url, because cookie
+/// parsers percent-decode values, which would turn the query's encoded
+/// redirect URI into a different (and refused) path.
+fn return_cookie_value(target: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(target)
+}
+
+/// The origin of the app an authorization request (`/oauth2/authorize?…`)
+/// returns to, or of a post-logout URI: a form on the way may lead there.
+pub fn redirect_origin(target: &str) -> Option<String> {
+    let uri = match target.split_once('?') {
+        Some(("/oauth2/authorize", query)) => url::form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == "redirect_uri")
+            .map(|(_, value)| value.into_owned())?,
+        _ => target.to_owned(),
+    };
+    let url = url::Url::parse(&uri).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.origin().ascii_serialization())
+}
+
+/// Where the return cookie's `value` leads, if it is one of ours.
+pub fn return_target(value: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value)
+        .ok()?;
+    String::from_utf8(bytes).ok().filter(|path| returnable(path))
 }
 
 fn parse_request(query: &str) -> AuthorizeRequest {
@@ -56,7 +86,7 @@ fn sign_in_first(ctx: &PageContext, target: &str, again: bool, login_hint: Optio
     let cookie = http_only_cookie(
         &ctx.state().web,
         RETURN_COOKIE,
-        target.to_owned(),
+        return_cookie_value(target),
         SameSite::Lax,
         Some(time::Duration::minutes(15)),
     );
@@ -125,11 +155,16 @@ async fn decide(ctx: PageContext, query: String, answer: ConsentAnswer) -> Respo
             let target = format!("/oauth2/authorize?{}", after_sign_in(&query));
             sign_in_first(&ctx, &target, again, login_hint.as_deref())
         }
-        Ok(Authorization::Consent { client_name, scopes }) => ctx.render(
-            StatusCode::OK,
-            "consent.html",
-            context! { title => ctx.t.consent_title, client_name, scopes, request => query },
-        ),
+        Ok(Authorization::Consent { client_name, scopes }) => {
+            let mut page = ctx.render(
+                StatusCode::OK,
+                "consent.html",
+                context! { title => ctx.t.consent_title, client_name, scopes, request => query },
+            );
+            let app = request.redirect_uri.as_deref().and_then(redirect_origin);
+            allow_form_target(&mut page, app.as_deref());
+            page
+        }
         Err(error) => {
             let (status, message) = failure(&error, &ctx);
             ctx.message(status, ctx.t.oauth_refused_title, message, true, None)
@@ -303,7 +338,7 @@ async fn logout(ctx: PageContext, params: LogoutParams) -> Response {
             };
             with_cookie(response, cookie)
         }
-        Ok(EndSession::Confirm { .. }) => {
+        Ok(EndSession::Confirm { redirect }) => {
             let fields: Vec<(&str, String)> = [
                 ("id_token_hint", params.id_token_hint),
                 ("client_id", params.client_id),
@@ -313,7 +348,10 @@ async fn logout(ctx: PageContext, params: LogoutParams) -> Response {
             .into_iter()
             .filter_map(|(name, value)| value.map(|v| (name, v)))
             .collect();
-            ctx.render(StatusCode::OK, "logout.html", context! { title, fields })
+            let app = redirect.as_deref().and_then(redirect_origin);
+            let mut page = ctx.render(StatusCode::OK, "logout.html", context! { title, fields });
+            allow_form_target(&mut page, app.as_deref());
+            page
         }
         Ok(EndSession::Refused(reason)) => ctx.message(
             StatusCode::BAD_REQUEST,
