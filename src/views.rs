@@ -245,6 +245,9 @@ pub struct ClientView {
     pub backchannel_logout_uri: Option<String>,
     pub scopes: Vec<String>,
     pub grants: Vec<String>,
+    pub id_token_signed_response_alg: String,
+    /// Registered by RFC 7591 dynamic registration.
+    pub dynamic: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -261,6 +264,8 @@ impl From<&crate::app::oidc::OAuthClient> for ClientView {
             backchannel_logout_uri: client.backchannel_logout_uri.clone(),
             scopes: client.scopes.clone(),
             grants: client.grants.clone(),
+            id_token_signed_response_alg: client.id_token_alg.clone(),
+            dynamic: client.dynamic,
             created_at: rfc3339(client.created_at),
             updated_at: rfc3339(client.updated_at),
         }

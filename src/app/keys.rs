@@ -101,15 +101,17 @@ impl Core {
     }
 
     /// Publishes the next signing key of the configured algorithm, and of
-    /// RS256 (OpenID Connect's) with it; each signs `ROTATION_NOTICE` from
+    /// OpenID Connect's others with it; each signs `ROTATION_NOTICE` from
     /// now on every instance. Two rotations at once: one wins, the other
     /// fails. The summary is the configured algorithm's key.
     pub async fn rotate_signing_key(&self) -> Result<KeySummary, CoreError> {
-        let [main, oidc] = self.tokens.algorithms();
-        let latest = self.store.latest_key_generation(oidc.name()).await?;
-        self.rotate_after(oidc, latest).await?;
-        let latest = self.store.latest_key_generation(main.name()).await?;
-        self.rotate_after(main, latest).await
+        let mut rotated = None;
+        // The configured algorithm last: its summary is the answer.
+        for algorithm in self.tokens.algorithms().into_iter().rev() {
+            let latest = self.store.latest_key_generation(algorithm.name()).await?;
+            rotated = Some(self.rotate_after(algorithm, latest).await?);
+        }
+        rotated.ok_or_else(|| CoreError::internal("no algorithm to rotate"))
     }
 
     /// Stores generation `latest + 1`, unless another instance did first.

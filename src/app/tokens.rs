@@ -6,8 +6,6 @@ use super::CoreError;
 use super::clock::Clock;
 use crate::bounded::BoundedMap;
 use crate::store::DynStore;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -19,9 +17,16 @@ use time::{Duration, OffsetDateTime};
 pub enum JwtAlgorithm {
     EdDsa,
     Hs256,
-    /// OpenID Connect's: ID tokens and RFC 9068 access tokens for clients.
+    /// OpenID Connect's default: ID tokens and RFC 9068 access tokens.
     Rs256,
+    /// For ID tokens of clients that ask for it.
+    Es256,
 }
+
+/// The algorithms OpenID Connect clients may have their ID tokens signed
+/// with; RS256 (every library verifies it) is the default.
+pub const ID_TOKEN_ALGORITHMS: [JwtAlgorithm; 3] =
+    [JwtAlgorithm::Rs256, JwtAlgorithm::Es256, JwtAlgorithm::EdDsa];
 
 impl JwtAlgorithm {
     pub fn parse(raw: &str) -> Option<Self> {
@@ -37,7 +42,13 @@ impl JwtAlgorithm {
             Self::EdDsa => "EdDSA",
             Self::Hs256 => "HS256",
             Self::Rs256 => "RS256",
+            Self::Es256 => "ES256",
         }
+    }
+
+    /// One of `ID_TOKEN_ALGORITHMS`, by its JOSE name.
+    pub fn for_id_tokens(raw: &str) -> Option<Self> {
+        ID_TOKEN_ALGORITHMS.into_iter().find(|a| a.name() == raw)
     }
 
     fn jwt(self) -> Algorithm {
@@ -45,6 +56,7 @@ impl JwtAlgorithm {
             Self::EdDsa => Algorithm::EdDSA,
             Self::Hs256 => Algorithm::HS256,
             Self::Rs256 => Algorithm::RS256,
+            Self::Es256 => Algorithm::ES256,
         }
     }
 }
@@ -130,9 +142,9 @@ pub struct TokenService {
     verify_window: Duration,
     store: DynStore,
     keys: RwLock<KeySet>,
-    /// RS256 keys, for OpenID Connect clients (ID tokens, RFC 9068 access
-    /// tokens): every OpenID Connect library verifies RS256.
-    oidc_keys: RwLock<KeySet>,
+    /// The keys of the ID-token algorithms other than the configured one:
+    /// RS256 (ID tokens by default, RFC 9068 access tokens), ES256, EdDSA.
+    oidc_keys: Vec<(JwtAlgorithm, RwLock<KeySet>)>,
     clock: Arc<dyn Clock>,
     /// Tokens whose signature and issuer were checked, by their exact
     /// text: a signature check (tens of microseconds for EdDSA) is paid
@@ -156,7 +168,11 @@ impl TokenService {
     ) -> Result<Self, CoreError> {
         let verify_window = longest_ttl.max(ttl) + KEY_RELOAD_EVERY;
         let keys = load_keys(&store, algorithm, clock.now(), verify_window).await?;
-        let oidc_keys = load_keys(&store, JwtAlgorithm::Rs256, clock.now(), verify_window).await?;
+        let mut oidc_keys = Vec::new();
+        for other in ID_TOKEN_ALGORITHMS.into_iter().filter(|a| *a != algorithm) {
+            let set = load_keys(&store, other, clock.now(), verify_window).await?;
+            oidc_keys.push((other, RwLock::new(set)));
+        }
         Ok(Self {
             algorithm,
             issuer,
@@ -164,7 +180,7 @@ impl TokenService {
             verify_window,
             store,
             keys: RwLock::new(keys),
-            oidc_keys: RwLock::new(oidc_keys),
+            oidc_keys,
             clock,
             verified: BoundedMap::new(VERIFIED_CAPACITY),
         })
@@ -205,27 +221,41 @@ impl TokenService {
         sign(self.algorithm, signer, None, &claims)
     }
 
-    /// Signs `claims` with the RS256 key that signs at `now`, the header
-    /// typed `typ` (`at+jwt`, `logout+jwt`) when given: OpenID Connect's
-    /// ID, access and logout tokens.
+    /// The key set of one of `ID_TOKEN_ALGORITHMS` (or the configured one).
+    fn key_set(&self, algorithm: JwtAlgorithm) -> Option<&RwLock<KeySet>> {
+        if algorithm == self.algorithm {
+            return Some(&self.keys);
+        }
+        self.oidc_keys
+            .iter()
+            .find(|(other, _)| *other == algorithm)
+            .map(|(_, set)| set)
+    }
+
+    /// Signs `claims` with the `algorithm` key that signs at `now`, the
+    /// header typed `typ` (`at+jwt`, `logout+jwt`) when given: OpenID
+    /// Connect's ID, access and logout tokens.
     pub fn sign_oidc<T: Serialize>(
         &self,
+        algorithm: JwtAlgorithm,
         typ: Option<&str>,
         claims: &T,
         now: OffsetDateTime,
     ) -> Result<String, CoreError> {
-        let keys = self
-            .oidc_keys
-            .read()
-            .map_err(|_| CoreError::internal("key set poisoned"))?;
+        let set = (ID_TOKEN_ALGORITHMS.contains(&algorithm))
+            .then(|| self.key_set(algorithm))
+            .flatten()
+            .ok_or_else(|| CoreError::internal("not an ID-token algorithm"))?;
+        let keys = set.read().map_err(|_| CoreError::internal("key set poisoned"))?;
         let signer = keys
             .signer(now)
-            .ok_or_else(|| CoreError::internal("no RS256 signing key loaded"))?;
-        sign(JwtAlgorithm::Rs256, signer, typ, claims)
+            .ok_or_else(|| CoreError::internal("no signing key loaded"))?;
+        sign(algorithm, signer, typ, claims)
     }
 
-    /// Checks an RS256 token of ours: signature, issuer and, unless
-    /// `allow_expired` (an `id_token_hint`), expiry. `typ` must match when given.
+    /// Checks an OpenID Connect token of ours (any ID-token algorithm):
+    /// signature, issuer and, unless `allow_expired` (an `id_token_hint`),
+    /// expiry. `typ` must match when given.
     pub async fn verify_oidc(
         &self,
         token: &str,
@@ -233,22 +263,23 @@ impl TokenService {
         allow_expired: bool,
     ) -> Result<serde_json::Value, TokenRejection> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Invalid)?;
-        if header.alg != Algorithm::RS256 {
-            return Err(TokenRejection::Invalid);
-        }
+        let algorithm = ID_TOKEN_ALGORITHMS
+            .into_iter()
+            .find(|a| a.jwt() == header.alg)
+            .ok_or(TokenRejection::Invalid)?;
+        let set = self.key_set(algorithm).ok_or(TokenRejection::Invalid)?;
         if let Some(typ) = typ
             && !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(typ))
         {
             return Err(TokenRejection::Invalid);
         }
         let kid = header.kid.ok_or(TokenRejection::Invalid)?;
-        let known = |keys: &RwLock<KeySet>| keys.read().is_ok_and(|k| k.verifying.contains_key(&kid));
-        if !known(&self.oidc_keys) {
+        if !set.read().is_ok_and(|k| k.verifying.contains_key(&kid)) {
             self.reload_if_stale().await;
         }
-        let keys = self.oidc_keys.read().map_err(|_| TokenRejection::Invalid)?;
+        let keys = set.read().map_err(|_| TokenRejection::Invalid)?;
         let key = keys.verifying.get(&kid).ok_or(TokenRejection::Invalid)?;
-        let mut validation = Validation::new(Algorithm::RS256);
+        let mut validation = Validation::new(algorithm.jwt());
         validation.validate_exp = false;
         validation.validate_aud = false;
         validation.set_issuer(&[&self.issuer]);
@@ -323,8 +354,10 @@ impl TokenService {
             .read()
             .map(|keys| keys.public_jwks.clone())
             .unwrap_or_default();
-        if let Ok(oidc) = self.oidc_keys.read() {
-            keys.extend(oidc.public_jwks.iter().cloned());
+        for (_, set) in &self.oidc_keys {
+            if let Ok(oidc) = set.read() {
+                keys.extend(oidc.public_jwks.iter().cloned());
+            }
         }
         serde_json::json!({ "keys": keys })
     }
@@ -353,11 +386,10 @@ impl TokenService {
     /// a key rotated or retired on another instance takes effect here.
     pub async fn reload(&self) -> Result<(), CoreError> {
         let now = self.clock.now();
-        let oidc = load_keys(&self.store, JwtAlgorithm::Rs256, now, self.verify_window).await?;
-        *self
-            .oidc_keys
-            .write()
-            .map_err(|_| CoreError::internal("key set poisoned"))? = oidc;
+        for (algorithm, set) in &self.oidc_keys {
+            let loaded = load_keys(&self.store, *algorithm, now, self.verify_window).await?;
+            *set.write().map_err(|_| CoreError::internal("key set poisoned"))? = loaded;
+        }
         let loaded = load_keys(&self.store, self.algorithm, now, self.verify_window).await?;
         let mut keys = self
             .keys
@@ -385,97 +417,20 @@ impl TokenService {
 
     /// The key id this instance signs with at `now`, of `algorithm`.
     pub fn signing_kid(&self, algorithm: JwtAlgorithm, now: OffsetDateTime) -> Option<String> {
-        let keys = if algorithm == JwtAlgorithm::Rs256 {
-            self.oidc_keys.read().ok()?
-        } else {
-            self.keys.read().ok()?
-        };
+        let keys = self.key_set(algorithm)?.read().ok()?;
         keys.signer(now).map(|signer| signer.kid.clone())
     }
 
-    /// The algorithms whose keys this instance keeps: the configured one,
-    /// and RS256 for OpenID Connect.
-    pub fn algorithms(&self) -> [JwtAlgorithm; 2] {
-        [self.algorithm, JwtAlgorithm::Rs256]
+    /// The algorithms whose keys this instance keeps: the configured one
+    /// first, then OpenID Connect's others.
+    pub fn algorithms(&self) -> Vec<JwtAlgorithm> {
+        let others = self.oidc_keys.iter().map(|(algorithm, _)| *algorithm);
+        std::iter::once(self.algorithm).chain(others).collect()
     }
 }
 
-/// The keys that sign or still verify at `now`; when none is live (first
-/// start, or every key retired), a new one is created first. Instances
-/// that start together race on its generation: one insert wins, and the
-/// others load the winner's key.
-async fn load_keys(
-    store: &DynStore,
-    algorithm: JwtAlgorithm,
-    now: OffsetDateTime,
-    verify_window: Duration,
-) -> Result<KeySet, CoreError> {
-    let retired_after = now - verify_window;
-    // Read before the keys: an instance that sees another's new key here
-    // also sees it below, so it cannot create the generation after it.
-    let latest = store.latest_key_generation(algorithm.name()).await?;
-    let mut records = store.signing_keys(algorithm.name(), retired_after).await?;
-    if records.iter().all(|record| record.retired_at.is_some()) {
-        let generation = latest + 1;
-        store
-            .insert_signing_key(&generate_key(algorithm, generation, now, now)?)
-            .await?;
-        records = store.signing_keys(algorithm.name(), retired_after).await?;
-    }
-    let mut signers = Vec::new();
-    let mut verifying = HashMap::new();
-    let mut public_jwks = Vec::new();
-    for record in &records {
-        if record.retired_at.is_none() {
-            signers.push(Signer {
-                kid: record.kid.clone(),
-                signs_from: record.signs_from,
-                key: match algorithm {
-                    JwtAlgorithm::EdDsa => SigningKey::Jwt(EncodingKey::from_ed_der(&record.private_key)),
-                    JwtAlgorithm::Hs256 => SigningKey::Jwt(EncodingKey::from_secret(&record.private_key)),
-                    JwtAlgorithm::Rs256 => SigningKey::Rsa(rsa_pair(&record.private_key)?),
-                },
-            });
-        }
-        let key = match algorithm {
-            JwtAlgorithm::Rs256 => {
-                use aws_lc_rs::signature::KeyPair;
-                let pair = rsa_pair(&record.private_key)?;
-                let public = pair.public_key();
-                let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
-                let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
-                public_jwks.push(serde_json::json!({
-                    "kty": "RSA", "use": "sig", "alg": "RS256", "kid": record.kid, "n": n, "e": e,
-                }));
-                DecodingKey::from_rsa_components(&n, &e)
-                    .map_err(|e| CoreError::internal(format!("RSA public key: {e}")))?
-            }
-            JwtAlgorithm::EdDsa => {
-                public_jwks.push(serde_json::json!({
-                    "kty": "OKP",
-                    "crv": "Ed25519",
-                    "use": "sig",
-                    "alg": "EdDSA",
-                    "kid": record.kid,
-                    "x": URL_SAFE_NO_PAD.encode(&record.public_key),
-                }));
-                DecodingKey::from_ed_der(&record.public_key)
-            }
-            JwtAlgorithm::Hs256 => DecodingKey::from_secret(&record.private_key),
-        };
-        verifying.insert(record.kid.clone(), key);
-    }
-    if signers.is_empty() {
-        return Err(CoreError::internal("no live signing key after creating one"));
-    }
-    Ok(KeySet {
-        signers,
-        verifying,
-        public_jwks,
-        loaded_at: now,
-    })
-}
-
+mod loading;
 mod signing;
+use loading::load_keys;
 pub(super) use signing::generate_key;
-use signing::{rsa_pair, sign};
+use signing::sign;

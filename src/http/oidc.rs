@@ -5,6 +5,7 @@
 //! page, logout) are pages, in `pages::oidc`.
 
 use super::AppState;
+use super::extract::ClientDevice;
 use crate::app::CoreError;
 use crate::app::oidc::{OAuthClient, OAuthError, TokenRequest};
 use axum::Router;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/revoke", post(revoke))
         .route("/oauth2/introspect", post(introspect))
         .route("/oauth2/device_authorization", post(device_authorization))
+        .route("/oauth2/register", post(super::oidc_register::register))
 }
 
 /// RFC 6749 §5.2's error body, never cached.
@@ -87,7 +89,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "response_modes_supported": ["query"],
         "grant_types_supported": grants,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": crate::app::tokens::ID_TOKEN_ALGORITHMS.map(|a| a.name()),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -106,6 +108,12 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,
     });
+    let mut document = document;
+    if state.core.settings().oidc_dynamic_registration
+        && let Some(fields) = document.as_object_mut()
+    {
+        fields.insert("registration_endpoint".into(), json!(at("/oauth2/register")));
+    }
     let mut response = (StatusCode::OK, axum::Json(document)).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
@@ -309,14 +317,22 @@ async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Byt
     }
 }
 
-async fn device_authorization(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn device_authorization(
+    State(state): State<AppState>,
+    ClientDevice(device): ClientDevice,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (client, params) = match authenticated(&state, &headers, &body).await {
         Ok(found) => found,
         Err(refused) => return refused,
     };
     let page = format!("{}/device", state.web.public_url.as_str().trim_end_matches('/'));
     let scope = params.get("scope").map(String::as_str);
-    match state.core.start_device_authorization(&client, scope, page).await {
+    let started = (state.core)
+        .start_device_authorization(&client, scope, page, device.address)
+        .await;
+    match started {
         Ok(answer) => json_answer(answer),
         Err(error) => error_response(&error, false),
     }

@@ -47,6 +47,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> Result<(), Comma
                 grants: grant_list,
                 post_logout_redirect_uris,
                 backchannel_logout_uri,
+                id_token_alg,
             } = settings;
             let new = NewClient {
                 name,
@@ -57,6 +58,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> Result<(), Comma
                 grants: grants(grant_list)?,
                 post_logout_redirect_uris,
                 backchannel_logout_uri,
+                id_token_alg,
             };
             print_issued(&core.create_client(Actor::Operator, new).await?);
         }
@@ -96,6 +98,7 @@ pub async fn client(config: &Config, command: ClientCommand) -> Result<(), Comma
                 grants: given(grants(settings.grants)?),
                 post_logout_redirect_uris: given(settings.post_logout_redirect_uris),
                 backchannel_logout_uri,
+                id_token_alg: settings.id_token_alg,
             };
             let client = core.update_client(Actor::Operator, &id, change).await?;
             println!("client {} updated", client.id);

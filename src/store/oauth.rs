@@ -24,10 +24,11 @@ type ClientRow = (
     String,
     i64,
     i64,
+    bool,
 );
 
 const SELECT_CLIENTS: &str = "SELECT id, name, secret_digest, redirect_uris, post_logout_redirect_uris, \
-     backchannel_logout_uri, scopes, grants, trusted, id_token_alg, created_at, updated_at FROM oauth_clients ";
+     backchannel_logout_uri, scopes, grants, trusted, id_token_alg, created_at, updated_at, dynamic FROM oauth_clients ";
 
 fn list(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
@@ -51,6 +52,7 @@ fn client(row: ClientRow) -> OAuthClient {
         alg,
         created,
         updated,
+        dynamic,
     ) = row;
     OAuthClient {
         id,
@@ -65,6 +67,7 @@ fn client(row: ClientRow) -> OAuthClient {
         id_token_alg: alg,
         created_at: from_millis(created),
         updated_at: from_millis(updated),
+        dynamic,
     }
 }
 
@@ -87,10 +90,11 @@ fn columns(c: &OAuthClient) -> Vec<super::db::Arg> {
 
 pub async fn insert_client(db: &Db, c: &OAuthClient, events: &[AuditEvent]) -> Result<(), StoreError> {
     let sql = "INSERT INTO oauth_clients (id, name, secret_digest, redirect_uris, post_logout_redirect_uris, \
-         backchannel_logout_uri, scopes, grants, trusted, id_token_alg, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+         backchannel_logout_uri, scopes, grants, trusted, id_token_alg, created_at, updated_at, dynamic) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
     let mut values = columns(c);
     values.push(to_millis(c.updated_at).into());
+    values.push(c.dynamic.into());
     let mut batch = Batch::default();
     batch.add(Statement::new(sql, values));
     batch.extend(audit::inserts(events));

@@ -111,7 +111,15 @@ pub async fn use_device_code(db: &Db, digest: &str) -> Result<bool, StoreError> 
     Ok(db.execute(sql, args![digest]).await? == 1)
 }
 
-type LogoutRow = (String, String, String, Option<String>, Option<String>, i64);
+type LogoutRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    String,
+);
 
 /// Ended sessions of clients with a back-channel logout URI, not yet told.
 pub async fn pending_logouts(
@@ -120,23 +128,26 @@ pub async fn pending_logouts(
     limit: i64,
 ) -> Result<Vec<PendingLogout>, StoreError> {
     let sql = "SELECT g.session_id, g.client_id, s.account_id, g.parent_session_id, c.backchannel_logout_uri, \
-         g.logout_attempts FROM oauth_grants g JOIN sessions s ON s.id = g.session_id \
+         g.logout_attempts, c.id_token_alg FROM oauth_grants g JOIN sessions s ON s.id = g.session_id \
          JOIN oauth_clients c ON c.id = g.client_id \
          WHERE g.logout_pending AND g.logout_next_at <= $1 AND s.revoked_at IS NOT NULL LIMIT $2";
     let rows: Vec<LogoutRow> = db.fetch_all(sql, args![to_millis(now), limit]).await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(session, client_id, account, parent, uri, attempts)| {
-            let session_id = SessionId::from(session);
-            Some(PendingLogout {
-                sid: parent.map(SessionId::from).unwrap_or_else(|| session_id.clone()),
-                session_id,
-                client_id,
-                account_id: AccountId::from(account),
-                uri: uri?,
-                attempts,
-            })
-        })
+        .filter_map(
+            |(session, client_id, account, parent, uri, attempts, id_token_alg)| {
+                let session_id = SessionId::from(session);
+                Some(PendingLogout {
+                    sid: parent.map(SessionId::from).unwrap_or_else(|| session_id.clone()),
+                    session_id,
+                    client_id,
+                    account_id: AccountId::from(account),
+                    uri: uri?,
+                    attempts,
+                    id_token_alg,
+                })
+            },
+        )
         .collect())
 }
 

@@ -6,6 +6,7 @@
 
 use crate::helpers::{Backend, PageSession, TestApp, both_backends};
 use crate::oidc::{REDIRECT, approve, registered};
+use klucznik::app::Actor;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -13,13 +14,13 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 both_backends!(openid_client_for_node_signs_a_user_in);
 
-fn script_dir() -> PathBuf {
+pub(crate) fn script_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node"))
 }
 
 /// `node`, with the script's locked dependencies installed (once per run),
 /// or `None` after a loud notice.
-async fn node_ready() -> Option<PathBuf> {
+pub(crate) async fn node_ready() -> Option<PathBuf> {
     static INSTALLED: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
     let node = ["/usr/bin/node", "/usr/local/bin/node"]
         .iter()
@@ -38,7 +39,10 @@ async fn node_ready() -> Option<PathBuf> {
     let installed = INSTALLED
         .get_or_init(|| async {
             let dir = script_dir();
-            if dir.join("node_modules/openid-client/package.json").exists() {
+            let installed = ["openid-client", "oidc-provider"]
+                .iter()
+                .all(|package| dir.join(format!("node_modules/{package}/package.json")).exists());
+            if installed {
                 return true;
             }
             let status = tokio::process::Command::new("npm")
@@ -55,7 +59,7 @@ async fn node_ready() -> Option<PathBuf> {
 
 async fn openid_client_for_node_signs_a_user_in(backend: Backend) {
     let Some(node) = node_ready().await else { return };
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_with(backend, |c| c.core.oidc_dynamic_registration = true).await;
     app.register("ola@example.pl").await;
     let (id, secret) = registered(&app, false, false).await;
     let mut script = tokio::process::Command::new(node)
@@ -112,6 +116,14 @@ async fn openid_client_for_node_signs_a_user_in(backend: Backend) {
     );
     assert_eq!(seen["client_credentials"], "bearer");
     assert_eq!(seen["device_sub"], seen["sub"]);
+    let registered = seen["registered_client"].as_str().unwrap();
+    assert!(
+        app.core
+            .client(Actor::Operator, registered)
+            .await
+            .unwrap()
+            .dynamic
+    );
     let end_session = url::Url::parse(seen["end_session"].as_str().unwrap()).unwrap();
     assert_eq!(end_session.path(), "/oauth2/logout");
     // The hint's session was ended by the revocation above, so the page

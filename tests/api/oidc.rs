@@ -28,6 +28,8 @@ both_backends!(
     logout_ends_the_browser_session_and_its_apps,
     a_back_channel_logout_token_reaches_the_client,
     admins_manage_clients_over_the_api,
+    id_tokens_are_signed_with_the_clients_algorithm,
+    dynamic_registration_is_off_unless_asked_and_its_clients_are_never_trusted,
 );
 
 pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
@@ -99,12 +101,22 @@ pub(crate) async fn discovered(issuer: &str, id: &str, secret: Option<&str>) -> 
 /// Follows an authorization URL in the browser: sign in if asked, allow
 /// if asked; the redirect back to the app.
 pub(crate) async fn approve(page: &mut PageSession<'_>, authorize_url: &str, login: &str) -> url::Url {
+    approve_to(page, authorize_url, login, REDIRECT).await
+}
+
+/// `approve`, for an app whose redirect URI starts with `redirect`.
+pub(crate) async fn approve_to(
+    page: &mut PageSession<'_>,
+    authorize_url: &str,
+    login: &str,
+    redirect: &str,
+) -> url::Url {
     let path = authorize_url.trim_start_matches(&page_base(page));
     page.get(path).await;
     loop {
         let location = page.location.clone();
         match location {
-            Some(to) if to.starts_with(REDIRECT) => return url::Url::parse(&to).unwrap(),
+            Some(to) if to.starts_with(redirect) => return url::Url::parse(&to).unwrap(),
             Some(to) if to.starts_with("/sign-in") => {
                 page.get(&to).await;
                 let (status, _) = page
@@ -734,4 +746,183 @@ fn payload_of(jwt: &str) -> Value {
             .unwrap(),
     )
     .unwrap()
+}
+
+/// A client registered for ES256 or EdDSA gets its ID tokens (and their
+/// `at_hash`) by that algorithm, verified by openidconnect against the
+/// published keys; access tokens stay RS256 (RFC 9068). An unknown
+/// algorithm is refused at registration.
+async fn id_tokens_are_signed_with_the_clients_algorithm(backend: Backend) {
+    use openidconnect::core::CoreJwsSigningAlgorithm;
+    let app = TestApp::spawn(backend).await;
+    app.register("ela@example.pl").await;
+    for (alg, expected) in [
+        ("ES256", CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+        ("EdDSA", CoreJwsSigningAlgorithm::EdDsa),
+    ] {
+        let issued = app
+            .core
+            .create_client(
+                Actor::Operator,
+                NewClient {
+                    name: format!("{alg} app"),
+                    redirect_uris: vec![REDIRECT.into()],
+                    trusted: true,
+                    id_token_alg: Some(alg.into()),
+                    ..NewClient::default()
+                },
+            )
+            .await
+            .unwrap();
+        let client = relying_party(&app, &issued.client.id, issued.secret.as_deref()).await;
+        let (url, _, nonce) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .url();
+        let mut page = PageSession::new(&app);
+        let code = param(&approve(&mut page, url.as_str(), "ela@example.pl").await, "code").unwrap();
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code))
+            .unwrap()
+            .request_async(&http())
+            .await
+            .unwrap();
+        let id_token = tokens.id_token().unwrap();
+        assert_eq!(id_token.signing_alg().unwrap(), &expected);
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![expected.clone()]);
+        let claims = id_token.claims(&verifier, &nonce).expect("verifies by the JWKS");
+        let at_hash = openidconnect::AccessTokenHash::from_token(
+            tokens.access_token(),
+            id_token.signing_alg().unwrap(),
+            id_token.signing_key(&verifier).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims.access_token_hash(), Some(&at_hash), "{alg}");
+        let header = tokens
+            .access_token()
+            .secret()
+            .split('.')
+            .next()
+            .unwrap()
+            .to_owned();
+        let header: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], "RS256");
+    }
+    let refused = app
+        .core
+        .create_client(
+            Actor::Operator,
+            NewClient {
+                name: "HS app".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                id_token_alg: Some("HS256".into()),
+                ..NewClient::default()
+            },
+        )
+        .await;
+    assert!(refused.is_err());
+}
+
+/// RFC 7591: off by default (404, not in discovery); on, a registered
+/// client signs people in after the consent screen (never trusted), bad
+/// metadata is refused in the RFC's terms, and an unused one is pruned.
+async fn dynamic_registration_is_off_unless_asked_and_its_clients_are_never_trusted(backend: Backend) {
+    let off = TestApp::spawn(backend.clone()).await;
+    let document: Value = off.get_json("/.well-known/openid-configuration").await;
+    assert!(document.get("registration_endpoint").is_none());
+    let refused = off
+        .post(
+            "/oauth2/register",
+            serde_json::json!({ "redirect_uris": [REDIRECT] }),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+
+    let app = TestApp::spawn_with(backend, |c| c.core.oidc_dynamic_registration = true).await;
+    let document: Value = app.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(document["registration_endpoint"], app.url("/oauth2/register"));
+    let bad = [
+        (
+            serde_json::json!({ "redirect_uris": ["http://wiki.example.org/cb"] }),
+            "invalid_redirect_uri",
+        ),
+        (
+            serde_json::json!({ "redirect_uris": [REDIRECT], "response_types": ["token"] }),
+            "invalid_client_metadata",
+        ),
+        (
+            serde_json::json!({ "redirect_uris": [REDIRECT], "grant_types": ["password"] }),
+            "invalid_client_metadata",
+        ),
+        (
+            serde_json::json!(["not", "an", "object"]),
+            "invalid_client_metadata",
+        ),
+    ];
+    for (metadata, error) in bad {
+        let answer = app.post("/oauth2/register", metadata.clone()).await;
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{metadata}");
+        assert_eq!(
+            answer.json::<Value>().await.unwrap()["error"],
+            error,
+            "{metadata}"
+        );
+    }
+    let answer = app
+        .post(
+            "/oauth2/register",
+            serde_json::json!({
+                "client_name": "Self-registered",
+                "redirect_uris": [REDIRECT],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "scope": "openid email",
+                "id_token_signed_response_alg": "ES256",
+            }),
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::CREATED);
+    let registered: Value = answer.json().await.unwrap();
+    assert_eq!(registered["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(registered["client_secret_expires_at"], 0);
+    let id = registered["client_id"].as_str().unwrap().to_owned();
+    let stored = app.core.client(Actor::Operator, &id).await.unwrap();
+    assert!(stored.dynamic && !stored.trusted);
+
+    // It signs a person in, after the consent screen.
+    app.register("ida@example.pl").await;
+    let client = relying_party(&app, &id, registered["client_secret"].as_str()).await;
+    let (url, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
+    let mut page = PageSession::new(&app);
+    page.sign_in("ida@example.pl", PASSWORD).await;
+    let path = url.as_str().trim_start_matches(&app.address).to_owned();
+    let (_, html) = page.get(&path).await;
+    assert!(html.contains("Self-registered"), "asked for consent: {html}");
+
+    // A public one nobody signs in to is pruned after --prune-after.
+    let answer = app
+        .post(
+            "/oauth2/register",
+            serde_json::json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" }),
+        )
+        .await;
+    let unused: Value = answer.json().await.unwrap();
+    assert!(unused["client_secret"].is_null());
+    let unused = unused["client_id"].as_str().unwrap().to_owned();
+    app.clock.advance(time::Duration::days(8));
+    app.core.prune().await.unwrap();
+    assert!(app.core.client(Actor::Operator, &unused).await.is_err(), "pruned");
 }

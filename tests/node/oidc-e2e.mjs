@@ -73,5 +73,14 @@ seen.end_session = client.buildEndSessionUrl(config, {
   state: 'bye',
 }).href;
 
+// Dynamic registration (RFC 7591), as openid-client does it.
+const registered = await client.dynamicClientRegistration(
+  new URL(ISSUER),
+  { redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', client_name: 'Registered by openid-client' },
+  client.None(),
+  options,
+);
+seen.registered_client = registered.clientMetadata().client_id;
+
 console.log(JSON.stringify({ done: seen }));
 process.exit(0);

@@ -6,9 +6,11 @@ use super::model::{
     GRANT_CLIENT_CREDENTIALS, GRANT_CODE, GRANT_DEVICE, GRANT_REFRESH, GRANTS, OAuthClient, SCOPES,
 };
 use crate::app::audit::{AuditKind, actor_id};
+use crate::app::tokens::JwtAlgorithm;
 use crate::app::{Actor, Core, CoreError, secrets};
-use crate::domain::Invalid;
+use crate::domain::{Invalid, Limited};
 use serde_json::json;
+use std::net::IpAddr;
 
 /// What `client create` asks for.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +27,8 @@ pub struct NewClient {
     pub grants: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
+    /// `None`: RS256.
+    pub id_token_alg: Option<String>,
 }
 
 /// What `client update` changes; `None` keeps a field as it is.
@@ -38,6 +42,7 @@ pub struct ClientChange {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// `Some(None)` removes it.
     pub backchannel_logout_uri: Option<Option<String>>,
+    pub id_token_alg: Option<String>,
 }
 
 /// A client just created or given a new secret: the secret, once.
@@ -95,6 +100,9 @@ fn checked(client: &OAuthClient) -> Result<(), CoreError> {
             "authorization_code, refresh_token, client_credentials and the device code only",
         ));
     }
+    if JwtAlgorithm::for_id_tokens(&client.id_token_alg).is_none() {
+        return Err(invalid("id_token_alg", "RS256, ES256 or EdDSA"));
+    }
     if client.allows_grant(GRANT_CODE) && client.redirect_uris.is_empty() {
         return Err(invalid("redirect_uris", "the authorization code grant needs one"));
     }
@@ -111,6 +119,34 @@ impl Core {
     /// Registers a client; a confidential one gets its secret, shown once.
     pub async fn create_client(&self, actor: Actor<'_>, new: NewClient) -> Result<IssuedClient, CoreError> {
         Self::ensure_admin(actor)?;
+        self.insert_new_client(new, false, actor_id(actor)).await
+    }
+
+    /// RFC 7591 dynamic registration, by anyone, when the operator turned it
+    /// on: never trusted (its users always see the consent screen), counted
+    /// per address, and pruned when nobody signs in to it.
+    pub async fn register_client(
+        &self,
+        new: NewClient,
+        address: Option<IpAddr>,
+    ) -> Result<IssuedClient, CoreError> {
+        if !self.settings.oidc_dynamic_registration {
+            return Err(CoreError::NotFound("dynamic client registration"));
+        }
+        self.admit(Limited::Ceremonies, address).await?;
+        let new = NewClient {
+            trusted: false,
+            ..new
+        };
+        self.insert_new_client(new, true, None).await
+    }
+
+    async fn insert_new_client(
+        &self,
+        new: NewClient,
+        dynamic: bool,
+        actor: Option<String>,
+    ) -> Result<IssuedClient, CoreError> {
         let now = self.now();
         let secret = (!new.public).then(secrets::random_secret);
         let or_default = |list: Vec<String>, default: &[&str]| {
@@ -130,13 +166,14 @@ impl Core {
             scopes: or_default(new.scopes, &SCOPES),
             grants: or_default(new.grants, &[GRANT_CODE, GRANT_REFRESH]),
             trusted: new.trusted,
-            id_token_alg: "RS256".into(),
+            id_token_alg: new.id_token_alg.unwrap_or_else(|| "RS256".into()),
             created_at: now,
             updated_at: now,
+            dynamic,
         };
         checked(&client)?;
-        let detail = json!({ "client": client.id, "name": client.name });
-        let event = self.audit_event(AuditKind::ClientCreated, None, actor_id(actor), detail);
+        let detail = json!({ "client": client.id, "name": client.name, "dynamic": dynamic });
+        let event = self.audit_event(AuditKind::ClientCreated, None, actor, detail);
         self.store.insert_client(&client, &[event]).await?;
         Ok(IssuedClient { client, secret })
     }
@@ -169,6 +206,7 @@ impl Core {
             grants,
             post_logout_redirect_uris,
             backchannel_logout_uri,
+            id_token_alg,
         } = change;
         client.name = name.map_or(client.name, |n| n.trim().to_owned());
         client.redirect_uris = redirect_uris.unwrap_or(client.redirect_uris);
@@ -178,6 +216,7 @@ impl Core {
         client.post_logout_redirect_uris =
             post_logout_redirect_uris.unwrap_or(client.post_logout_redirect_uris);
         client.backchannel_logout_uri = backchannel_logout_uri.unwrap_or(client.backchannel_logout_uri);
+        client.id_token_alg = id_token_alg.unwrap_or(client.id_token_alg);
         client.updated_at = self.now();
         checked(&client)?;
         self.save_client(actor, &client, "updated").await?;

@@ -56,11 +56,14 @@ fn displayed(code: &str) -> String {
 
 impl Core {
     /// Starts a device authorization for `client`.
+    /// Each is a row a public client's caller makes the server store, so
+    /// it is counted per address like other ceremonies.
     pub async fn start_device_authorization(
         &self,
         client: &OAuthClient,
         scope: Option<&str>,
         verification_uri: String,
+        address: Option<IpAddr>,
     ) -> Result<DeviceAuthorization, OAuthError> {
         if !client.allows_grant(GRANT_DEVICE) {
             return Err(OAuthError::new(
@@ -75,6 +78,7 @@ impl Core {
                 format!("scope {bad} is not allowed"),
             ));
         }
+        self.admit(Limited::Ceremonies, address).await?;
         let device_code = secrets::random_secret();
         let random = secrets::random_bytes::<8>();
         let user_code: String = random

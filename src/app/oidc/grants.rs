@@ -6,6 +6,7 @@
 use super::model::{GRANT_CLIENT_CREDENTIALS, GRANT_CODE, GRANT_DEVICE, GRANT_REFRESH, Grant, OAuthClient};
 use super::{OAuthError, pkce_matches, scope_list};
 use crate::app::audit::AuditKind;
+use crate::app::tokens::JwtAlgorithm;
 use crate::app::{Core, CoreError, Principal, role_names, secrets};
 use crate::domain::{Account, Session, SessionId};
 use base64::Engine;
@@ -271,7 +272,11 @@ impl Core {
             auth_time: Some(grant.auth_time.unix_timestamp()),
             roles: grant.has_scope("roles").then(|| role_names(account)),
         };
-        let access_token = self.tokens.sign_oidc(Some("at+jwt"), &claims, now)?;
+        // RFC 9068: RS256, which every resource server verifies.
+        let access_token = self
+            .tokens
+            .sign_oidc(JwtAlgorithm::Rs256, Some("at+jwt"), &claims, now)?;
+        let algorithm = client.id_token_algorithm();
         let id_token = if grant.has_scope("openid") {
             let mut id = json!({
                 "iss": self.tokens.issuer(),
@@ -283,13 +288,13 @@ impl Core {
                 "auth_time": grant.auth_time.unix_timestamp(),
                 "amr": grant.amr.split(' ').collect::<Vec<_>>(),
                 "sid": grant.sid().to_string(),
-                "at_hash": at_hash(&access_token),
+                "at_hash": at_hash(&access_token, algorithm),
             });
             if let Some(nonce) = nonce {
                 merge(&mut id, json!({ "nonce": nonce }));
             }
             merge(&mut id, user_claims(account, grant));
-            Some(self.tokens.sign_oidc(None, &id, now)?)
+            Some(self.tokens.sign_oidc(algorithm, None, &id, now)?)
         } else {
             None
         };
@@ -375,7 +380,9 @@ impl Core {
         };
         let detail = json!({ "client": client.id, "grant": GRANT_CLIENT_CREDENTIALS });
         let event = self.audit_event(AuditKind::TokenIssued, None, Some(client.id.clone()), detail);
-        let access_token = self.tokens.sign_oidc(Some("at+jwt"), &claims, now)?;
+        let access_token = self
+            .tokens
+            .sign_oidc(JwtAlgorithm::Rs256, Some("at+jwt"), &claims, now)?;
         self.record(&[event]).await;
         Ok(TokenResponse {
             access_token,
@@ -419,9 +426,18 @@ pub(super) fn merge(into: &mut Value, from: Value) {
 
 /// OpenID Connect Core §3.1.3.6: the left half of the access token's
 /// SHA-256, base64url.
-fn at_hash(access_token: &str) -> String {
-    let digest = sha2::Sha256::digest(access_token.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.get(..16).unwrap_or_default())
+/// The left half of the access token's hash, by the ID token's
+/// algorithm's hash (SHA-512 for Ed25519, as OpenID libraries expect).
+fn at_hash(access_token: &str, algorithm: JwtAlgorithm) -> String {
+    let digest = match algorithm {
+        JwtAlgorithm::EdDsa => sha2::Sha512::digest(access_token.as_bytes())
+            .get(..32)
+            .map(<[u8]>::to_vec),
+        _ => sha2::Sha256::digest(access_token.as_bytes())
+            .get(..16)
+            .map(<[u8]>::to_vec),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.unwrap_or_default())
 }
 
 fn grant_label(grant: &str) -> &'static str {

@@ -2,6 +2,7 @@
 //! back-channel logout tokens owed to clients when a session ends.
 
 use super::model::PendingLogout;
+use crate::app::tokens::JwtAlgorithm;
 use crate::app::{Core, CoreError, Principal};
 use serde_json::json;
 use time::Duration;
@@ -110,6 +111,7 @@ impl Core {
             sid,
             uri,
             attempts,
+            id_token_alg,
         } in pending
         {
             if attempts >= LOGOUT_ATTEMPTS {
@@ -131,7 +133,10 @@ impl Core {
                 "sid": sid.to_string(),
                 "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
             });
-            let token = self.tokens.sign_oidc(Some("logout+jwt"), &claims, now)?;
+            let algorithm = JwtAlgorithm::for_id_tokens(&id_token_alg).unwrap_or(JwtAlgorithm::Rs256);
+            let token = self
+                .tokens
+                .sign_oidc(algorithm, Some("logout+jwt"), &claims, now)?;
             owed.push(LogoutToken {
                 session_id,
                 uri,

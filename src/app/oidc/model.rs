@@ -1,6 +1,7 @@
 //! What the OpenID Connect provider stores: clients, codes, the grant
 //! behind each session a client holds, consents and device codes.
 
+use crate::app::tokens::JwtAlgorithm;
 use crate::domain::{AccountId, SessionId};
 use time::OffsetDateTime;
 
@@ -33,9 +34,17 @@ pub struct OAuthClient {
     pub id_token_alg: String,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Registered by RFC 7591 (`--oidc-dynamic-registration`): never
+    /// trusted, pruned when unused.
+    pub dynamic: bool,
 }
 
 impl OAuthClient {
+    /// What signs its ID and logout tokens (RS256 unless it chose another).
+    pub fn id_token_algorithm(&self) -> JwtAlgorithm {
+        JwtAlgorithm::for_id_tokens(&self.id_token_alg).unwrap_or(JwtAlgorithm::Rs256)
+    }
+
     pub fn is_public(&self) -> bool {
         self.secret_digest.is_none()
     }
@@ -151,4 +160,6 @@ pub struct PendingLogout {
     pub sid: SessionId,
     pub uri: String,
     pub attempts: i64,
+    /// The client's ID-token algorithm, which signs its logout tokens too.
+    pub id_token_alg: String,
 }

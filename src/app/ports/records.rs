@@ -204,8 +204,9 @@ pub struct PruneCounts {
     pub password_resets: u64,
     pub login_failures: u64,
     pub rate_limits: u64,
-    /// Expired passkey ceremonies, second-factor challenges, and OpenID
-    /// Connect authorization and device codes.
+    /// Expired passkey ceremonies, second-factor challenges, OpenID
+    /// Connect authorization and device codes, and dynamically registered
+    /// clients never used.
     pub ceremonies: u64,
     /// Delivered or abandoned mail.
     pub mail: u64,

@@ -72,6 +72,15 @@ pub(crate) fn generate_key(
                 .map_err(|_| CoreError::internal("Ed25519 key rejected"))?;
             (pkcs8.as_ref().to_vec(), pair.public_key().as_ref().to_vec())
         }
+        JwtAlgorithm::Es256 => {
+            use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map_err(|_| CoreError::internal("P-256 key generation failed"))?;
+            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+                .map_err(|_| CoreError::internal("P-256 key rejected"))?;
+            (pkcs8.as_ref().to_vec(), pair.public_key().as_ref().to_vec())
+        }
         JwtAlgorithm::Hs256 => (crate::app::secrets::random_bytes::<32>().to_vec(), Vec::new()),
         JwtAlgorithm::Rs256 => {
             use aws_lc_rs::encoding::AsDer;

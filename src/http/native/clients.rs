@@ -32,6 +32,8 @@ pub struct ClientRequest {
     #[serde(default)]
     post_logout_redirect_uris: Vec<String>,
     backchannel_logout_uri: Option<String>,
+    /// RS256 (the default), ES256 or EdDSA: signs its ID and logout tokens.
+    id_token_signed_response_alg: Option<String>,
 }
 
 /// Fields left out stay as they are; an empty `backchannel_logout_uri` removes it.
@@ -44,6 +46,7 @@ pub struct ClientPatch {
     grants: Option<Vec<String>>,
     post_logout_redirect_uris: Option<Vec<String>>,
     backchannel_logout_uri: Option<String>,
+    id_token_signed_response_alg: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,6 +101,7 @@ pub async fn create_client(
         grants: grants(body.grants)?,
         post_logout_redirect_uris: body.post_logout_redirect_uris,
         backchannel_logout_uri: body.backchannel_logout_uri.filter(|u| !u.is_empty()),
+        id_token_alg: body.id_token_signed_response_alg,
     };
     let created = state
         .core
@@ -165,6 +169,7 @@ pub async fn update_client(
         backchannel_logout_uri: body
             .backchannel_logout_uri
             .map(|u| Some(u).filter(|u| !u.is_empty())),
+        id_token_alg: body.id_token_signed_response_alg,
     };
     let client = state
         .core
