@@ -104,6 +104,9 @@ pub struct ClientSettings {
     pub post_logout_redirect_uris: Vec<String>,
     #[arg(long)]
     pub backchannel_logout_uri: Option<String>,
+    /// RS256 (default), ES256 or EdDSA: what signs its ID tokens.
+    #[arg(long)]
+    pub id_token_alg: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -265,6 +268,10 @@ pub enum UserCommand {
 #[derive(Default, Clone, Args, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SettingsArgs {
+    /// The config file's `[[upstream]]` tables (providers to sign in with);
+    /// not a flag.
+    #[arg(skip)]
+    pub upstream: Vec<crate::config::UpstreamEntry>,
     /// TOML file with settings (keys as the flags, with `_` for `-`).
     #[arg(long, global = true, env = "KLUCZNIK_CONFIG")]
     #[serde(skip)]
@@ -354,6 +361,11 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "KLUCZNIK_EMAIL_SIGN_IN", value_parser = BoolishValueParser::new(),
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub email_sign_in: Option<bool>,
+    /// Let anyone register an OpenID Connect client at /oauth2/register
+    /// (RFC 7591; never trusted, limited per address; default off).
+    #[arg(long, global = true, env = "KLUCZNIK_OIDC_DYNAMIC_REGISTRATION", value_parser = BoolishValueParser::new(),
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub oidc_dynamic_registration: Option<bool>,
     /// How long audit events are kept (default 365d).
     #[arg(long, global = true, env = "KLUCZNIK_AUDIT_RETENTION")]
     pub audit_retention: Option<String>,

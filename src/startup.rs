@@ -88,7 +88,28 @@ pub async fn open_core(
             public_url: public_url.clone(),
         }),
         webauthn: crate::app::passkeys::relying_party(public_url).map(Arc::new),
+        upstream: upstream_providers(config, public_url)?,
     })))
+}
+
+/// The `[[upstream]]` providers, each with its callback at this public URL.
+fn upstream_providers(
+    config: &Config,
+    public_url: &url::Url,
+) -> Result<crate::app::upstream::Upstream, ConfigError> {
+    let base = public_url.as_str().trim_end_matches('/');
+    let providers = (config.upstreams.iter().cloned())
+        .map(|mut provider| {
+            provider.redirect_uri = format!("{base}/login/upstream/{}/callback", provider.name);
+            provider
+        })
+        .collect();
+    let network = crate::upstream::ProviderNetwork::new()
+        .map_err(|e| ConfigError::new("[[upstream]] (config file)", format!("no HTTP client: {e}")))?;
+    Ok(crate::app::upstream::Upstream {
+        providers,
+        network: Arc::new(network),
+    })
 }
 
 /// The configured mail transport.

@@ -78,10 +78,13 @@ pub enum AuditKind {
     ConsentGiven,
     ConsentRevoked,
     TokenIssued,
+    UpstreamLinked,
+    UpstreamUnlinked,
+    UpstreamSignIn,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 32] = [
+    pub const ALL: [AuditKind; 35] = [
         Self::SignUp,
         Self::SignIn,
         Self::SignInFailed,
@@ -114,6 +117,9 @@ impl AuditKind {
         Self::ConsentGiven,
         Self::ConsentRevoked,
         Self::TokenIssued,
+        Self::UpstreamLinked,
+        Self::UpstreamUnlinked,
+        Self::UpstreamSignIn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -150,6 +156,9 @@ impl AuditKind {
             Self::ConsentGiven => "consent_given",
             Self::ConsentRevoked => "consent_revoked",
             Self::TokenIssued => "token_issued",
+            Self::UpstreamLinked => "upstream_linked",
+            Self::UpstreamUnlinked => "upstream_unlinked",
+            Self::UpstreamSignIn => "upstream_sign_in",
         }
     }
 
@@ -198,6 +207,9 @@ const ACTIVITY: &[AuditKind] = &[
     AuditKind::RecoveryCodesRenewed,
     AuditKind::ConsentGiven,
     AuditKind::ConsentRevoked,
+    AuditKind::UpstreamLinked,
+    AuditKind::UpstreamUnlinked,
+    AuditKind::UpstreamSignIn,
 ];
 
 /// The most events one page holds.

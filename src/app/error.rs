@@ -78,6 +78,9 @@ pub enum CoreError {
     SecondFactorEnrolled,
     #[error("no authenticator app is enrolled")]
     SecondFactorMissing,
+    /// An upstream sign-in or link refused (design §9).
+    #[error(transparent)]
+    Upstream(crate::app::upstream::UpstreamProblem),
     /// A change to the signing keys that would break sign-in (retiring the
     /// last live key) or that lost a race with another instance's.
     #[error("{0}")]

@@ -134,6 +134,9 @@ impl PasswordHasherPool {
     /// is no account, so both cost the same.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<Verdict, CoreError> {
         let argon2 = Arc::clone(&self.argon2);
+        // An account without a password (`NO_PASSWORD`) takes the same
+        // time as an unknown one, and matches nothing.
+        let stored = stored.filter(|s| *s != super::upstream::NO_PASSWORD);
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.to_owned();

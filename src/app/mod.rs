@@ -26,6 +26,7 @@ mod sessions;
 mod signin;
 mod signup;
 pub mod tokens;
+pub mod upstream;
 mod verification;
 
 #[cfg(test)]
@@ -71,6 +72,8 @@ pub struct Core {
     /// The WebAuthn relying party (`--public-url`'s host); none when that
     /// host is an IP address, where browsers refuse passkeys.
     webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// The `[[upstream]]` providers, and the network that reaches them.
+    upstream: upstream::Upstream,
 }
 
 /// What the core is made of, built by `startup`.
@@ -86,6 +89,7 @@ pub struct CoreParts {
     /// The default shapes of mailed links (the web page's routes).
     pub links: links::Links,
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    pub upstream: upstream::Upstream,
 }
 
 impl Core {
@@ -101,6 +105,7 @@ impl Core {
             links: parts.links,
             code_key: tokio::sync::OnceCell::new(),
             webauthn: parts.webauthn,
+            upstream: parts.upstream,
         }
     }
 
@@ -202,7 +207,7 @@ pub fn role_names(account: &Account) -> Vec<String> {
 
 /// What a write of an account that broke a unique rule means: the email or
 /// the username is taken (the store names which).
-fn account_write_error(error: StoreError) -> CoreError {
+pub(crate) fn account_write_error(error: StoreError) -> CoreError {
     match error {
         StoreError::Conflict(UniqueField::Email) => CoreError::EmailTaken,
         StoreError::Conflict(UniqueField::Username) => CoreError::UsernameTaken,

@@ -32,6 +32,8 @@ pub struct CoreSettings {
     pub prune_after: Duration,
     /// Signing in by a mailed code, without a password (`--email-sign-in`).
     pub email_sign_in: bool,
+    /// RFC 7591 registration of clients by anyone (`--oidc-dynamic-registration`).
+    pub oidc_dynamic_registration: bool,
     /// Accounts with one of these roles must enrol a second factor before
     /// anything else works (`--require-mfa-for-role`).
     pub second_factor_roles: Vec<crate::domain::Role>,
@@ -62,6 +64,7 @@ impl Default for CoreSettings {
             key_rotation: None,
             audit_retention: Duration::days(365),
             email_sign_in: false,
+            oidc_dynamic_registration: false,
             second_factor_roles: Vec::new(),
             rate_limits: Some(RateLimits::DEFAULT),
             require_verified_email: true,
@@ -118,6 +121,8 @@ pub enum Proof {
     Strong,
     /// A mailed code or link.
     Mailed,
+    /// A sign-in at an upstream provider: not a step-up here either.
+    Elsewhere,
 }
 
 impl SignedIn {

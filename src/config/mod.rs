@@ -7,6 +7,7 @@ use crate::cli::SettingsArgs;
 pub use crate::secret::{SecretUrl, redact_url};
 
 mod parse;
+mod upstream;
 pub use parse::DialectMount;
 pub use parse::parse_duration;
 use parse::{
@@ -15,6 +16,7 @@ use parse::{
 };
 use std::net::SocketAddr;
 use time::Duration;
+pub use upstream::UpstreamEntry;
 use url::Url;
 
 /// A setting that cannot be used, and why.
@@ -80,6 +82,8 @@ pub struct Config {
     pub log_filter: String,
     pub mail: MailSettings,
     pub mail_from: String,
+    /// The `[[upstream]]` providers to sign in with (design §9).
+    pub upstreams: Vec<crate::app::upstream::UpstreamProvider>,
 }
 
 impl Default for Config {
@@ -106,6 +110,7 @@ impl Default for Config {
             log_filter: "info".into(),
             mail: MailSettings::Log,
             mail_from: "Klucznik <no-reply@localhost>".into(),
+            upstreams: Vec::new(),
         }
     }
 }
@@ -323,6 +328,9 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
         core.email_sign_in = args.email_sign_in.unwrap_or(core.email_sign_in);
+        core.oidc_dynamic_registration = args
+            .oidc_dynamic_registration
+            .unwrap_or(core.oidc_dynamic_registration);
         core.require_verified_email = args.require_verified_email.unwrap_or(core.require_verified_email);
         let mail = match args.mail.clone().as_deref() {
             None | Some("log") => MailSettings::Log,
@@ -360,6 +368,7 @@ impl Config {
             ConfigError::new("--mail-from / KLUCZNIK_MAIL_FROM", format!("`{mail_from}`: {e}"))
         })?;
         Ok(Config {
+            upstreams: upstream::providers(&args.upstream)?,
             mail,
             mail_from,
             listen,

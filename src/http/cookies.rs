@@ -53,3 +53,16 @@ pub fn cleared_session_cookie(web: &WebSettings) -> Option<HeaderValue> {
         Some(Duration::ZERO),
     )
 }
+
+/// `response` with `cookie` set, when there is one.
+pub fn with_cookie(
+    mut response: axum::response::Response,
+    cookie: Option<HeaderValue>,
+) -> axum::response::Response {
+    if let Some(cookie) = cookie {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, cookie);
+    }
+    response
+}

@@ -15,6 +15,7 @@ pub mod member_body;
 pub mod metrics;
 pub mod native;
 pub mod oidc;
+mod oidc_register;
 mod origin;
 pub mod pages;
 pub mod problem;

@@ -93,6 +93,13 @@ problem_keys!(
     Unauthenticated = "unauthenticated",
     UnknownRole = "unknown_role",
     UnsupportedMediaType = "unsupported_media_type",
+    UpstreamDenied = "upstream_denied",
+    UpstreamLastWayIn = "upstream_last_way_in",
+    UpstreamLinkedElsewhere = "upstream_linked_elsewhere",
+    UpstreamNoEmail = "upstream_no_email",
+    UpstreamRejected = "upstream_rejected",
+    UpstreamStateInvalid = "upstream_state_invalid",
+    UpstreamUnavailable = "upstream_unavailable",
     UserNotFound = "user_not_found",
     UsernameTaken = "username_taken",
     VerificationAttemptsExhausted = "verification_attempts_exhausted",
@@ -306,6 +313,21 @@ impl From<&CoreError> for Problem {
             }
             CoreError::SecondFactorMissing => plain(S::CONFLICT, Key::SecondFactorMissing),
             CoreError::KeyChangeRefused(_) => plain(S::CONFLICT, Key::KeyChangeRefused),
+            CoreError::Upstream(problem) => {
+                use crate::app::upstream::{ProviderFailure as F, UpstreamProblem as U};
+                let (status, key) = match problem {
+                    U::UnknownProvider => (S::NOT_FOUND, Key::NotFound),
+                    U::Provider(F::Unreachable(_)) => (S::BAD_GATEWAY, Key::UpstreamUnavailable),
+                    U::Provider(F::Rejected(..)) => (S::BAD_GATEWAY, Key::UpstreamRejected),
+                    U::Denied(_) => (S::FORBIDDEN, Key::UpstreamDenied),
+                    U::StateInvalid => (S::BAD_REQUEST, Key::UpstreamStateInvalid),
+                    U::NoEmail(_) => (S::BAD_REQUEST, Key::UpstreamNoEmail),
+                    U::EmailTaken(_) => (S::CONFLICT, Key::EmailTaken),
+                    U::LinkedElsewhere(_) => (S::CONFLICT, Key::UpstreamLinkedElsewhere),
+                    U::LastWayIn => (S::CONFLICT, Key::UpstreamLastWayIn),
+                };
+                plain(status, key)
+            }
             // A failover or a restart takes seconds: say when to try again.
             CoreError::Unavailable => Self::new(
                 S::SERVICE_UNAVAILABLE,

@@ -59,6 +59,11 @@ pub(super) fn columns(account: &Account) -> Vec<Arg> {
     ]
 }
 
+/// The statement that stores a new account.
+pub(super) fn insert_statement(account: &Account) -> Statement {
+    Statement::new(INSERT, columns(account))
+}
+
 pub async fn insert(
     db: &Db,
     account: &Account,
@@ -67,7 +72,7 @@ pub async fn insert(
     events: &[AuditEvent],
 ) -> Result<(), StoreError> {
     let mut batch = Batch::default();
-    batch.add(Statement::new(INSERT, columns(account)));
+    batch.add(insert_statement(account));
     batch.extend(verification.map(verification::insert));
     batch.extend(mail.map(outbox::insert));
     batch.extend(audit::inserts(events));

@@ -110,6 +110,33 @@ pub async fn prune(
                  WHERE expires_at < $1 LIMIT $2)",
                 cutoff_args,
             )
+            .await?
+            // Trips to upstream providers never finished, and links never confirmed.
+            + in_batches(
+                db,
+                "DELETE FROM upstream_flows WHERE state_digest IN (SELECT state_digest FROM upstream_flows \
+                 WHERE expires_at < $1 LIMIT $2)",
+                || args![now_ms, BATCH],
+            )
+            .await?
+            + in_batches(
+                db,
+                "DELETE FROM upstream_pending_links WHERE digest IN (SELECT digest FROM upstream_pending_links \
+                 WHERE expires_at < $1 LIMIT $2)",
+                || args![now_ms, BATCH],
+            )
+            .await?
+            // Dynamically registered clients nobody signed in to.
+            + in_batches(
+                db,
+                "DELETE FROM oauth_clients WHERE id IN (SELECT c.id FROM oauth_clients c \
+                 WHERE c.dynamic AND c.created_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.client_id = c.id) \
+                 AND NOT EXISTS (SELECT 1 FROM oauth_consents k WHERE k.client_id = c.id) \
+                 AND NOT EXISTS (SELECT 1 FROM oauth_codes o WHERE o.client_id = c.id) \
+                 AND NOT EXISTS (SELECT 1 FROM oauth_device_codes d WHERE d.client_id = c.id) LIMIT $2)",
+                cutoff_args,
+            )
             .await?,
         audit_events: in_batches(
             db,

@@ -28,6 +28,7 @@ mod sealing;
 mod sessions;
 mod sql;
 mod throttle;
+mod upstream;
 mod verification;
 
 pub use crate::app::ports::records::{

@@ -509,6 +509,20 @@ impl<'a> PageSession<'a> {
         self.finish(response).await
     }
 
+    /// A native API answer with this browser's session cookie (which the
+    /// native API takes), as JSON: the error body when refused.
+    pub async fn app_json(&mut self, path: &str) -> Value {
+        let response = self
+            .app
+            .client
+            .get(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap_or(Value::Null)
+    }
+
     /// `http://ADDR` of the server.
     pub fn base(&self) -> String {
         self.app.address.clone()

@@ -440,20 +440,7 @@ async fn introspection_revocation_and_client_credentials(backend: Backend) {
     // A user's refresh token: active, then revoked.
     app.register("ida@example.pl").await;
     let mut page = PageSession::new(&app);
-    let (url, _, _) = client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .url();
-    let code = param(&approve(&mut page, url.as_str(), "ida@example.pl").await, "code").unwrap();
-    let user = client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .request_async(&http())
-        .await
-        .unwrap();
+    let (user, _) = code_flow(&client, &mut page, "ida@example.pl").await;
     let refresh: RefreshToken = user.refresh_token().unwrap().clone();
     assert_eq!(introspect(refresh.secret().clone()).await["active"], true);
     let revoked = app
@@ -544,20 +531,7 @@ async fn logout_ends_the_browser_session_and_its_apps(backend: Backend) {
     let (id, secret) = registered(&app, false, true).await;
     let client = relying_party(&app, &id, secret.as_deref()).await;
     let mut page = PageSession::new(&app);
-    let (url, _, _) = client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .url();
-    let code = param(&approve(&mut page, url.as_str(), "zoe@example.pl").await, "code").unwrap();
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .request_async(&http())
-        .await
-        .unwrap();
+    let (tokens, _) = code_flow(&client, &mut page, "zoe@example.pl").await;
     let hint = tokens.id_token().unwrap().to_string();
     // An unregistered post-logout URI is refused with a page.
     let (status, _) = page
@@ -621,20 +595,7 @@ async fn a_back_channel_logout_token_reaches_the_client(backend: Backend) {
         .unwrap();
     let client = relying_party(&app, &issued.client.id, issued.secret.as_deref()).await;
     let mut page = PageSession::new(&app);
-    let (url, _, nonce) = client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .url();
-    let code = param(&approve(&mut page, url.as_str(), "ewa@example.pl").await, "code").unwrap();
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .request_async(&http())
-        .await
-        .unwrap();
+    let (tokens, nonce) = code_flow(&client, &mut page, "ewa@example.pl").await;
     let id_token = tokens.id_token().unwrap().clone();
     id_token.claims(&client.id_token_verifier(), &nonce).unwrap();
     let sid = payload_of(&id_token.to_string())["sid"]
@@ -775,21 +736,8 @@ async fn id_tokens_are_signed_with_the_clients_algorithm(backend: Backend) {
             .await
             .unwrap();
         let client = relying_party(&app, &issued.client.id, issued.secret.as_deref()).await;
-        let (url, _, nonce) = client
-            .authorize_url(
-                CoreAuthenticationFlow::AuthorizationCode,
-                CsrfToken::new_random,
-                Nonce::new_random,
-            )
-            .url();
         let mut page = PageSession::new(&app);
-        let code = param(&approve(&mut page, url.as_str(), "ela@example.pl").await, "code").unwrap();
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(code))
-            .unwrap()
-            .request_async(&http())
-            .await
-            .unwrap();
+        let (tokens, nonce) = code_flow(&client, &mut page, "ela@example.pl").await;
         let id_token = tokens.id_token().unwrap();
         assert_eq!(id_token.signing_alg().unwrap(), &expected);
         let verifier = client
@@ -925,4 +873,28 @@ async fn dynamic_registration_is_off_unless_asked_and_its_clients_are_never_trus
     app.clock.advance(time::Duration::days(8));
     app.core.prune().await.unwrap();
     assert!(app.core.client(Actor::Operator, &unused).await.is_err(), "pruned");
+}
+
+/// The code flow (no PKCE) of a confidential client, its browser part in
+/// `page`: the tokens, and the nonce the request carried.
+async fn code_flow(
+    client: &DiscoveredClient,
+    page: &mut PageSession<'_>,
+    login: &str,
+) -> (openidconnect::core::CoreTokenResponse, Nonce) {
+    let (url, _, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
+    let code = param(&approve(page, url.as_str(), login).await, "code").unwrap();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .request_async(&http())
+        .await
+        .unwrap();
+    (tokens, nonce)
 }

@@ -96,6 +96,26 @@ async fn callback(
     ))
 }
 
+/// The sign-in page's password, then the authenticator's next code (the
+/// one before was used), with a screenshot of the second step if named.
+async fn both_steps(browser: &fantoccini::Client, klucznik: &TestApp, totp_secret: &str, shot: Option<&str>) {
+    fill(browser, "#login", "ala@example.pl").await;
+    fill(browser, "#password", PASSWORD).await;
+    click(browser, "button[type=submit]").await;
+    wait_for_text(browser, "name=\"mfa_token\"").await;
+    if let Some(name) = shot {
+        screenshot(browser, name).await;
+    }
+    klucznik.clock.advance(time::Duration::seconds(30));
+    let code = crate::mfa::code_at(totp_secret, klucznik.clock.now());
+    fill(browser, "#code", &code).await;
+    click(
+        browser,
+        "form[action='/sign-in/second-factor'] button[type=submit]",
+    )
+    .await;
+}
+
 async fn an_app_signs_a_person_in_with_a_second_factor_in_chromium(backend: Backend) {
     let Some(chromium) = chromium() else { return };
     let Some(driver) = Driver::start().await else {
@@ -146,20 +166,7 @@ async fn an_app_signs_a_person_in_with_a_second_factor_in_chromium(backend: Back
     click(&browser, "#sign-in").await;
     wait_for_path(&browser, "/sign-in").await;
     screenshot(&browser, "31-oidc-sign-in").await;
-    fill(&browser, "#login", "ala@example.pl").await;
-    fill(&browser, "#password", PASSWORD).await;
-    click(&browser, "button[type=submit]").await;
-    wait_for_text(&browser, "name=\"mfa_token\"").await;
-    screenshot(&browser, "32-oidc-second-factor").await;
-    // The enrolment used this 30-second step's code: the next one.
-    klucznik.clock.advance(time::Duration::seconds(30));
-    let code = crate::mfa::code_at(&totp_secret, klucznik.clock.now());
-    fill(&browser, "#code", &code).await;
-    click(
-        &browser,
-        "form[action='/sign-in/second-factor'] button[type=submit]",
-    )
-    .await;
+    both_steps(&browser, &klucznik, &totp_secret, Some("32-oidc-second-factor")).await;
     let html = wait_for_text(&browser, "id=\"consent-scopes\"").await;
     assert!(html.contains("Team wiki"), "the consent screen names the app");
     screenshot(&browser, "33-oidc-consent").await;
@@ -181,18 +188,7 @@ async fn an_app_signs_a_person_in_with_a_second_factor_in_chromium(backend: Back
     // as a form target, or the browser would stop at Klucznik).
     browser.goto(&format!("{site}/login?again=1")).await.unwrap();
     wait_for_path(&browser, "/sign-in").await;
-    fill(&browser, "#login", "ala@example.pl").await;
-    fill(&browser, "#password", PASSWORD).await;
-    click(&browser, "button[type=submit]").await;
-    wait_for_text(&browser, "name=\"mfa_token\"").await;
-    klucznik.clock.advance(time::Duration::seconds(30));
-    let code = crate::mfa::code_at(&totp_secret, klucznik.clock.now());
-    fill(&browser, "#code", &code).await;
-    click(
-        &browser,
-        "form[action='/sign-in/second-factor'] button[type=submit]",
-    )
-    .await;
+    both_steps(&browser, &klucznik, &totp_secret, None).await;
     wait_for_text(&browser, "sign-in 3").await;
     browser.close().await.unwrap();
 }

@@ -42,7 +42,11 @@ async fn with_a_secret_key_every_key_is_stored_encrypted(backend: Backend) {
         .await;
     assert_eq!(me.status(), StatusCode::OK);
     let stored = app.stored_texts("SELECT private_key FROM signing_keys").await;
-    assert_eq!(stored.len(), 4, "EdDSA and RS256 signing, CSRF and code keys");
+    assert_eq!(
+        stored.len(),
+        5,
+        "EdDSA, RS256 and ES256 signing, CSRF and code keys"
+    );
     for key in stored {
         let bytes = base64::engine::general_purpose::STANDARD.decode(key).unwrap();
         assert!(bytes.starts_with(b"klucz\x00K1"), "{bytes:?}");
@@ -107,6 +111,7 @@ const NATIVE_ROUTES: &[&str] = &[
     "patch /api/v1/me/passkeys/{id}",
     "delete /api/v1/me/passkeys/{id}",
     "post /api/v1/login/email",
+    "get /api/v1/login/upstream/{name}",
     "post /api/v1/login/email/verify",
     "get /api/v1/me/mfa",
     "post /api/v1/me/mfa/totp",

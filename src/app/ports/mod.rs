@@ -6,8 +6,10 @@
 
 mod oauth;
 pub mod records;
+mod upstream;
 
 pub use oauth::OAuth;
+pub use upstream::{IdentityProviders, UpstreamLinks};
 
 pub use records::*;
 
@@ -458,6 +460,7 @@ pub trait Store:
     + AuditTrail
     + SecondFactors
     + OAuth
+    + UpstreamLinks
     + Send
     + Sync
     + 'static

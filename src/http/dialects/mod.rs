@@ -290,6 +290,7 @@ mod tests {
             E::SecondFactorEnrolled,
             E::SecondFactorMissing,
             E::KeyChangeRefused("only key"),
+            E::Upstream(crate::app::upstream::UpstreamProblem::StateInvalid),
             E::Unavailable,
             E::Internal("boom".into()),
         ];
@@ -323,6 +324,7 @@ mod tests {
                 | E::SecondFactorEnrolled
                 | E::SecondFactorMissing
                 | E::KeyChangeRefused(_)
+                | E::Upstream(_)
                 | E::Unavailable
                 | E::Internal(_) => {}
             }

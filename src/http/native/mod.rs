@@ -10,6 +10,7 @@ mod me;
 mod members;
 mod mfa;
 mod passkeys;
+mod upstream;
 
 use super::AppState;
 use super::error::ErrorBody;
@@ -108,6 +109,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(passkeys::sign_in_finish))
         .routes(routes!(email::request_email_sign_in))
         .routes(routes!(email::email_sign_in))
+        .routes(routes!(upstream::start))
         .routes(routes!(mfa::status))
         .routes(routes!(mfa::begin_totp, mfa::disable_totp))
         .routes(routes!(mfa::confirm_totp))

@@ -70,6 +70,13 @@ async fn render(
             return ctx.message(status, ctx.t.account_title, message, true, None);
         }
     };
+    let (outside, linkable) = match outside_accounts(ctx, principal).await {
+        Ok(lists) => lists,
+        Err(error) => {
+            let (status, message) = failure(&error, ctx);
+            return ctx.message(status, ctx.t.account_title, message, true, None);
+        }
+    };
     let username = account.username.clone().unwrap_or_default();
     ctx.render(
         status,
@@ -80,6 +87,8 @@ async fn render(
             sessions => Serde(sessions),
             activity,
             apps,
+            outside,
+            linkable,
             username,
             notice,
             bad => status != StatusCode::OK,
@@ -105,9 +114,46 @@ async fn signed_in(ctx: &PageContext, need: Need) -> Result<Principal, Response>
     }
 }
 
-pub async fn account_page(ctx: PageContext) -> Response {
+/// The identities linked to the account, and the providers it could link.
+async fn outside_accounts(
+    ctx: &PageContext,
+    principal: &Principal,
+) -> Result<(Vec<minijinja::Value>, Vec<minijinja::Value>), CoreError> {
+    let core = &ctx.state().core;
+    let linked = core.linked_identities(principal).await?;
+    let providers = core.upstream_providers();
+    let label = |name: &str| {
+        (providers.iter())
+            .find(|p| p.name == name)
+            .map_or_else(|| name.to_owned(), |p| p.label.clone())
+    };
+    let outside = (linked.iter())
+        .map(|i| context! { provider => &i.provider, label => label(&i.provider), subject => &i.subject, email => &i.email })
+        .collect();
+    let linkable = (providers.iter())
+        .filter(|p| !linked.iter().any(|i| i.provider == p.name))
+        .map(|p| context! { name => &p.name, label => &p.label })
+        .collect();
+    Ok((outside, linkable))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AccountQuery {
+    linked: Option<String>,
+    unlinked: Option<String>,
+}
+
+pub async fn account_page(
+    ctx: PageContext,
+    axum::extract::Query(query): axum::extract::Query<AccountQuery>,
+) -> Response {
+    let notice = match (query.linked, query.unlinked) {
+        (Some(_), _) => Some(ctx.t.outside_linked),
+        (_, Some(_)) => Some(ctx.t.outside_unlinked),
+        _ => None,
+    };
     match signed_in(&ctx, Need::Anything).await {
-        Ok(principal) => render(&ctx, &principal, StatusCode::OK, None, BTreeMap::new()).await,
+        Ok(principal) => render(&ctx, &principal, StatusCode::OK, notice, BTreeMap::new()).await,
         Err(redirect) => redirect,
     }
 }

@@ -39,6 +39,22 @@ pub fn failure(error: &CoreError, ctx: &PageContext) -> (StatusCode, &'static st
         CoreError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, t.too_many),
         CoreError::WrongCurrentPassword => (StatusCode::BAD_REQUEST, t.wrong_current),
         CoreError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, t.unavailable),
+        CoreError::Upstream(problem) => {
+            use crate::app::upstream::{ProviderFailure as F, UpstreamProblem as U};
+            let status = crate::http::problem::Problem::from(error).status;
+            let words = match problem {
+                U::UnknownProvider => t.error,
+                U::Provider(F::Unreachable(_)) => t.upstream_unreachable,
+                U::Provider(F::Rejected(..)) => t.upstream_rejected,
+                U::Denied(_) => t.upstream_denied,
+                U::StateInvalid => t.upstream_state,
+                U::NoEmail(_) => t.upstream_no_email,
+                U::EmailTaken(_) => t.upstream_email_taken,
+                U::LinkedElsewhere(_) => t.upstream_linked_elsewhere,
+                U::LastWayIn => t.upstream_last_way,
+            };
+            (status, words)
+        }
         CoreError::Internal(cause) => {
             tracing::error!(cause = cause.chain(), "internal error on a page");
             (StatusCode::INTERNAL_SERVER_ERROR, t.error)

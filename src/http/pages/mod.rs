@@ -12,6 +12,7 @@ mod auth;
 mod links;
 pub mod oidc;
 mod security;
+pub mod upstream;
 mod words;
 
 use super::AppState;
@@ -110,6 +111,14 @@ impl Default for Pages {
                 include_str!("../../../templates/pages/consent.html"),
             ),
             (
+                "upstream_link.html",
+                include_str!("../../../templates/pages/upstream_link.html"),
+            ),
+            (
+                "upstream_buttons.html",
+                include_str!("../../../templates/pages/upstream_buttons.html"),
+            ),
+            (
                 "device.html",
                 include_str!("../../../templates/pages/device.html"),
             ),
@@ -175,6 +184,10 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/logout", get(oidc::logout_get).post(oidc::logout_post))
         .route("/device", get(oidc::device_page).post(oidc::device_decide))
         .route("/account/apps/disconnect", post(oidc::disconnect_app))
+        .route("/login/upstream/{name}", get(upstream::start))
+        .route("/login/upstream/{name}/callback", get(upstream::callback))
+        .route("/login/upstream/link", post(upstream::confirm_link))
+        .route("/account/upstream/unlink", post(upstream::unlink))
         .route("/static/klucznik.css", get(stylesheet))
         .route("/static/passkeys.js", get(passkey_script))
 }
@@ -317,7 +330,10 @@ impl PageContext {
     pub fn render(&self, status: StatusCode, name: &str, values: Value) -> Response {
         let csrf_token = self.state.csrf.sign(&self.csrf_cookie);
         let passkeys = self.state.core.passkeys_available();
-        let values = context! { lang => self.lang.code(), t => Value::from(minijinja::value::Serde(self.t)), csrf_token, passkeys, ..values };
+        let upstreams: Vec<Value> = (self.state.core.upstream_providers().iter())
+            .map(|p| context! { name => &p.name, label => &p.label })
+            .collect();
+        let values = context! { lang => self.lang.code(), t => Value::from(minijinja::value::Serde(self.t)), csrf_token, passkeys, upstreams, ..values };
         let body = self
             .state
             .pages

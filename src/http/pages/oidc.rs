@@ -6,9 +6,9 @@
 use super::links::failure;
 use super::{PageContext, allow_form_target, see_other};
 use crate::app::oidc::{Authorization, AuthorizeRequest, ConsentAnswer, DeviceDecision, EndSession};
-use crate::http::cookies::{SameSite, cleared_session_cookie, http_only_cookie};
+use crate::http::cookies::{SameSite, cleared_session_cookie, http_only_cookie, with_cookie};
 use axum::extract::{Form, RawQuery};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
@@ -72,13 +72,6 @@ fn after_sign_in(query: &str) -> String {
         .extend_pairs(url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "signed_in_after"))
         .append_pair("signed_in_after", &now)
         .finish()
-}
-
-fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
 }
 
 /// Sends the browser to sign in, to come back to `target` after.
