@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+pub mod admin_area;
 pub mod audit;
 pub mod clock;
 mod error;

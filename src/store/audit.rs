@@ -7,6 +7,7 @@ use super::sql::SqlStore;
 use super::{AuditEvent, AuditFilter, AuditPage, StoreError, from_millis, to_millis};
 use crate::app::ports::AuditTrail;
 use sqlx::AssertSqlSafe;
+use time::OffsetDateTime;
 
 const INSERT: &str = "INSERT INTO audit_events \
      (id, at, kind, account_id, actor_id, address, user_agent, api, request_id, detail) \
@@ -155,5 +156,21 @@ impl AuditTrail for SqlStore {
         limit: u64,
     ) -> Result<AuditPage, StoreError> {
         self::list(&self.db, filter, offset, limit).await
+    }
+
+    async fn audit_per_hour(
+        &self,
+        kinds: &[&str],
+        since: OffsetDateTime,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let mut values: Vec<Arg> = vec![to_millis(since).into()];
+        values.extend(kinds.iter().map(|kind| Arg::from(*kind)));
+        let listed = super::db::placeholders(2, kinds.len());
+        // `at` is milliseconds: integer division gives the hour, alike on both databases.
+        let sql = format!(
+            "SELECT kind, at / 3600000 AS hour, COUNT(*) FROM audit_events \
+             WHERE at >= $1 AND kind IN ({listed}) GROUP BY kind, at / 3600000"
+        );
+        self.db.fetch_all(AssertSqlSafe(sql), values).await
     }
 }

@@ -18,6 +18,8 @@ mod mfa;
 mod abuse;
 mod account;
 mod admin;
+mod admin_browser;
+mod admin_page;
 mod audit;
 mod auth;
 mod backup;

@@ -356,6 +356,13 @@ pub trait AuditTrail {
         offset: u64,
         limit: u64,
     ) -> Result<AuditPage, StoreError>;
+    /// How many events of each of `kinds` fell in each hour since `since`:
+    /// (kind, hours since the Unix epoch, count).
+    async fn audit_per_hour(
+        &self,
+        kinds: &[&str],
+        since: OffsetDateTime,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError>;
 }
 
 /// Second factors: TOTP secrets, recovery codes, sign-in challenges.

@@ -8,6 +8,9 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod admin;
+mod admin_members;
+mod admin_words;
 mod auth;
 mod links;
 pub mod oidc;
@@ -111,6 +114,50 @@ impl Default for Pages {
                 include_str!("../../../templates/pages/consent.html"),
             ),
             (
+                "admin_nav.html",
+                include_str!("../../../templates/pages/admin_nav.html"),
+            ),
+            (
+                "admin_paging.html",
+                include_str!("../../../templates/pages/admin_paging.html"),
+            ),
+            (
+                "admin_home.html",
+                include_str!("../../../templates/pages/admin_home.html"),
+            ),
+            (
+                "admin_accounts.html",
+                include_str!("../../../templates/pages/admin_accounts.html"),
+            ),
+            (
+                "admin_account.html",
+                include_str!("../../../templates/pages/admin_account.html"),
+            ),
+            (
+                "admin_events.html",
+                include_str!("../../../templates/pages/admin_events.html"),
+            ),
+            (
+                "admin_audit.html",
+                include_str!("../../../templates/pages/admin_audit.html"),
+            ),
+            (
+                "admin_keys.html",
+                include_str!("../../../templates/pages/admin_keys.html"),
+            ),
+            (
+                "admin_clients.html",
+                include_str!("../../../templates/pages/admin_clients.html"),
+            ),
+            (
+                "admin_members.html",
+                include_str!("../../../templates/pages/admin_members.html"),
+            ),
+            (
+                "admin_member.html",
+                include_str!("../../../templates/pages/admin_member.html"),
+            ),
+            (
                 "upstream_link.html",
                 include_str!("../../../templates/pages/upstream_link.html"),
             ),
@@ -184,6 +231,29 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/logout", get(oidc::logout_get).post(oidc::logout_post))
         .route("/device", get(oidc::device_page).post(oidc::device_decide))
         .route("/account/apps/disconnect", post(oidc::disconnect_app))
+        .route("/admin", get(admin::home))
+        .route("/admin/accounts", get(admin::accounts))
+        .route("/admin/accounts/{id}", get(admin::account))
+        .route("/admin/accounts/{id}/{action}", post(admin::account_action))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/keys", get(admin::keys))
+        .route("/admin/keys/{action}", post(admin::key_action))
+        .route(
+            "/admin/clients",
+            get(admin_members::clients).post(admin_members::create_client),
+        )
+        .route("/admin/clients/{id}/{action}", post(admin_members::client_action))
+        .route(
+            "/admin/members",
+            get(admin_members::members).post(admin_members::add_member),
+        )
+        .route("/admin/members/new", get(admin_members::new_member))
+        .route("/admin/members/export.csv", get(admin_members::export))
+        .route(
+            "/admin/members/{id}",
+            get(admin_members::member).post(admin_members::save_member),
+        )
+        .route("/admin/members/{id}/delete", post(admin_members::delete_member))
         .route("/login/upstream/{name}", get(upstream::start))
         .route("/login/upstream/{name}/callback", get(upstream::callback))
         .route("/login/upstream/link", post(upstream::confirm_link))
