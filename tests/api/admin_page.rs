@@ -87,6 +87,8 @@ async fn an_admin_runs_accounts_keys_clients_and_the_trail_from_the_page(backend
         .account_by_login(Actor::Operator, "ola@example.pl")
         .await
         .unwrap();
+    let (_, html) = page.get(&format!("/admin/accounts/{}", ola.id)).await;
+    assert!(html.contains("authenticator app: ✓"), "{html}");
     app.clock.advance(time::Duration::minutes(6));
     let reset = format!("/admin/accounts/{}/reset-factors", ola.id);
     let (status, html) = page.post(&reset, &[("password", "")]).await;

@@ -216,13 +216,17 @@ pub async fn account(ctx: PageContext, Path(id): Path<String>, Query(done): Quer
         Err(error) => return refused(&ctx, &error),
     };
     let sessions = core.sessions(&account.id).await.map(|s| s.len()).unwrap_or(0);
+    let factors = match core.second_factors(&account.id).await {
+        Ok(f) => context! { totp => f.totp, passkeys => f.passkeys, recovery_codes => f.recovery_codes_left },
+        Err(error) => return refused(&ctx, &error),
+    };
     let roles: Vec<Value> = [Role::User, Role::Moderator, Role::Admin]
         .iter()
         .map(|role| context! { name => role.as_str(), held => account.has_role(*role) })
         .collect();
     let values = context! {
         account => Serde(AccountView::from(&account)),
-        roles, sessions, events, notice => done.notice(&ctx),
+        roles, sessions, factors, events, notice => done.notice(&ctx),
     };
     page(&ctx, StatusCode::OK, "admin_account.html", "accounts", values)
 }

@@ -15,6 +15,7 @@ mod auth;
 mod links;
 pub mod oidc;
 mod security;
+mod templates;
 pub mod upstream;
 mod words;
 
@@ -64,120 +65,7 @@ impl Default for Pages {
         let mut templates = Environment::new();
         // `errors.email` on a page without errors is simply empty.
         templates.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        for (name, source) in [
-            (
-                "layout.html",
-                include_str!("../../../templates/pages/layout.html"),
-            ),
-            (
-                "verify.html",
-                include_str!("../../../templates/pages/verify.html"),
-            ),
-            (
-                "reset_password.html",
-                include_str!("../../../templates/pages/reset_password.html"),
-            ),
-            (
-                "sign_in.html",
-                include_str!("../../../templates/pages/sign_in.html"),
-            ),
-            (
-                "sign_up.html",
-                include_str!("../../../templates/pages/sign_up.html"),
-            ),
-            (
-                "forgot_password.html",
-                include_str!("../../../templates/pages/forgot_password.html"),
-            ),
-            (
-                "account.html",
-                include_str!("../../../templates/pages/account.html"),
-            ),
-            (
-                "sign_out.html",
-                include_str!("../../../templates/pages/sign_out.html"),
-            ),
-            (
-                "message.html",
-                include_str!("../../../templates/pages/message.html"),
-            ),
-            (
-                "second_step.html",
-                include_str!("../../../templates/pages/second_step.html"),
-            ),
-            (
-                "email_sign_in.html",
-                include_str!("../../../templates/pages/email_sign_in.html"),
-            ),
-            (
-                "consent.html",
-                include_str!("../../../templates/pages/consent.html"),
-            ),
-            (
-                "admin_nav.html",
-                include_str!("../../../templates/pages/admin_nav.html"),
-            ),
-            (
-                "admin_paging.html",
-                include_str!("../../../templates/pages/admin_paging.html"),
-            ),
-            (
-                "admin_home.html",
-                include_str!("../../../templates/pages/admin_home.html"),
-            ),
-            (
-                "admin_accounts.html",
-                include_str!("../../../templates/pages/admin_accounts.html"),
-            ),
-            (
-                "admin_account.html",
-                include_str!("../../../templates/pages/admin_account.html"),
-            ),
-            (
-                "admin_events.html",
-                include_str!("../../../templates/pages/admin_events.html"),
-            ),
-            (
-                "admin_audit.html",
-                include_str!("../../../templates/pages/admin_audit.html"),
-            ),
-            (
-                "admin_keys.html",
-                include_str!("../../../templates/pages/admin_keys.html"),
-            ),
-            (
-                "admin_clients.html",
-                include_str!("../../../templates/pages/admin_clients.html"),
-            ),
-            (
-                "admin_members.html",
-                include_str!("../../../templates/pages/admin_members.html"),
-            ),
-            (
-                "admin_member.html",
-                include_str!("../../../templates/pages/admin_member.html"),
-            ),
-            (
-                "upstream_link.html",
-                include_str!("../../../templates/pages/upstream_link.html"),
-            ),
-            (
-                "upstream_buttons.html",
-                include_str!("../../../templates/pages/upstream_buttons.html"),
-            ),
-            (
-                "device.html",
-                include_str!("../../../templates/pages/device.html"),
-            ),
-            (
-                "logout.html",
-                include_str!("../../../templates/pages/logout.html"),
-            ),
-            (
-                "security.html",
-                include_str!("../../../templates/pages/security.html"),
-            ),
-        ] {
+        for (name, source) in templates::PAGES {
             if let Err(error) = templates.add_template(name, source) {
                 tracing::error!(%error, name, "page template does not compile");
             }
