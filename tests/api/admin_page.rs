@@ -4,6 +4,7 @@
 //! `admin_browser.rs`.
 
 use crate::helpers::{Backend, PASSWORD, PageSession, TestApp, both_backends, token};
+use crate::mfa::between;
 use klucznik::app::Actor;
 use klucznik::domain::Role;
 use reqwest::StatusCode;
@@ -26,14 +27,6 @@ pub(crate) const MEMBER: [(&str, &str); 11] = [
     ("email", "jan@example.pl"),
     ("tel", "+48 600 100 200"),
 ];
-
-fn between(html: &str, start: &str, end: &str) -> String {
-    html.split(start)
-        .nth(1)
-        .and_then(|rest| rest.split(end).next())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 async fn signed_in_admin(app: &TestApp) -> PageSession<'_> {
     app.admin("root@example.pl").await;

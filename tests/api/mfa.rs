@@ -489,7 +489,7 @@ async fn the_web_page_enrols_an_app_and_asks_for_its_code(backend: Backend) {
     assert_eq!(lost.get("/account").await.0, StatusCode::OK);
 }
 
-fn between(html: &str, start: &str, end: &str) -> String {
+pub(crate) fn between(html: &str, start: &str, end: &str) -> String {
     let from = html.find(start).unwrap_or_else(|| panic!("no {start} in {html}")) + start.len();
     let rest = &html[from..];
     rest[..rest.find(end).unwrap()].to_owned()

@@ -3,6 +3,7 @@
 //! played by `PageSession`s, one per server.
 
 use crate::helpers::{Backend, PASSWORD, PageSession, TestApp, both_backends};
+use crate::mfa::between;
 use crate::oidc::approve_to;
 use klucznik::app::Actor;
 use klucznik::app::oidc::NewClient;
@@ -376,12 +377,4 @@ async fn an_app_signs_in_through_klucznik_and_its_upstream(backend: Backend) {
 
 fn urlencode(raw: &str) -> String {
     url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
-}
-
-fn between(html: &str, start: &str, end: &str) -> String {
-    html.split(start)
-        .nth(1)
-        .and_then(|rest| rest.split(end).next())
-        .unwrap_or_default()
-        .to_owned()
 }

@@ -37,6 +37,22 @@ fn data_of(fields: &Fields) -> MemberData {
         .unwrap_or_default()
 }
 
+/// `allowed` for a posted form: its CSRF token, and its password for step-up.
+async fn posted(
+    ctx: &PageContext,
+    action: AdminAction,
+    fields: &Fields,
+) -> Result<crate::app::Principal, Response> {
+    let csrf = fields.get("csrf_token").map(String::as_str);
+    allowed(
+        ctx,
+        action,
+        Some(csrf),
+        fields.get("password").map(String::as_str),
+    )
+    .await
+}
+
 fn member_id(raw: &str) -> MemberId {
     MemberId::from(raw.to_owned())
 }
@@ -104,14 +120,7 @@ fn invalid(
 
 /// `POST /admin/members`: adds one.
 pub async fn add_member(ctx: PageContext, Form(fields): Form<Fields>) -> Response {
-    let principal = match allowed(
-        &ctx,
-        AdminAction::Members,
-        Some(fields.get("csrf_token").map(String::as_str)),
-        None,
-    )
-    .await
-    {
+    let principal = match posted(&ctx, AdminAction::Members, &fields).await {
         Ok(principal) => principal,
         Err(refusal) => return refusal,
     };
@@ -153,14 +162,7 @@ pub async fn member(ctx: PageContext, Path(id): Path<String>, Query(done): Query
 /// `POST /admin/members/{id}`: saves, unless someone saved since the
 /// version the form was read at (then the current data, and why).
 pub async fn save_member(ctx: PageContext, Path(id): Path<String>, Form(fields): Form<Fields>) -> Response {
-    let principal = match allowed(
-        &ctx,
-        AdminAction::Members,
-        Some(fields.get("csrf_token").map(String::as_str)),
-        None,
-    )
-    .await
-    {
+    let principal = match posted(&ctx, AdminAction::Members, &fields).await {
         Ok(principal) => principal,
         Err(refusal) => return refusal,
     };
@@ -193,9 +195,7 @@ pub async fn save_member(ctx: PageContext, Path(id): Path<String>, Form(fields):
 
 /// `POST /admin/members/{id}/delete`: after the confirmation box and step-up.
 pub async fn delete_member(ctx: PageContext, Path(id): Path<String>, Form(fields): Form<Fields>) -> Response {
-    let csrf = Some(fields.get("csrf_token").map(String::as_str));
-    let password = fields.get("password").map(String::as_str);
-    let principal = match allowed(&ctx, AdminAction::DeleteMember, csrf, password).await {
+    let principal = match posted(&ctx, AdminAction::DeleteMember, &fields).await {
         Ok(principal) => principal,
         Err(refusal) => return refusal,
     };
@@ -304,14 +304,7 @@ fn uris(raw: Option<&String>) -> Vec<String> {
 
 /// `POST /admin/clients`: registers one; its secret is on this page only.
 pub async fn create_client(ctx: PageContext, Form(fields): Form<Fields>) -> Response {
-    let principal = match allowed(
-        &ctx,
-        AdminAction::Change,
-        Some(fields.get("csrf_token").map(String::as_str)),
-        None,
-    )
-    .await
-    {
+    let principal = match posted(&ctx, AdminAction::Change, &fields).await {
         Ok(principal) => principal,
         Err(refusal) => return refusal,
     };
@@ -345,8 +338,7 @@ pub async fn client_action(
     } else {
         AdminAction::Change
     };
-    let csrf = Some(fields.get("csrf_token").map(String::as_str));
-    let principal = match allowed(&ctx, kind, csrf, fields.get("password").map(String::as_str)).await {
+    let principal = match posted(&ctx, kind, &fields).await {
         Ok(principal) => principal,
         Err(refusal) => return refusal,
     };
