@@ -354,6 +354,10 @@ impl Core {
         let account_id = AccountId::from(challenge.account_id.clone());
         let account = self.account_required(&account_id).await?;
         let attempt = self.reserve_second_factor_try(&account_id).await?;
+        let proof = match factor {
+            SecondFactor::Passkey { .. } => super::Proof::PasswordAndPasskey,
+            SecondFactor::Totp(_) | SecondFactor::RecoveryCode(_) => super::Proof::PasswordAndCode,
+        };
         let right = match factor {
             SecondFactor::Totp(code) => {
                 let totp = self
@@ -416,8 +420,7 @@ impl Core {
         };
         // Only the native API and the page have a second step.
         let policy = super::LoginPolicy::NATIVE.with_length(length);
-        self.start_session(account, policy, device, super::Proof::Strong)
-            .await
+        self.start_session(account, policy, device, proof).await
     }
 
     /// Mails the owner a notice of a change to their second factors.

@@ -117,12 +117,37 @@ pub struct SignedIn {
 /// recent password or second factor, never on a mailed code or link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proof {
-    /// A password or a second factor (a passkey included).
-    Strong,
+    Password,
+    /// A password, then an authenticator app's or a recovery code.
+    PasswordAndCode,
+    /// A password, then a passkey.
+    PasswordAndPasskey,
+    /// A passkey alone (it verifies its user).
+    Passkey,
     /// A mailed code or link.
     Mailed,
     /// A sign-in at an upstream provider: not a step-up here either.
     Elsewhere,
+}
+
+impl Proof {
+    /// Whether a step-up may lean on it.
+    pub fn is_strong(self) -> bool {
+        !matches!(self, Self::Mailed | Self::Elsewhere)
+    }
+
+    /// RFC 8176 method references, as ID tokens' `amr` carries them
+    /// (`fed`: federated, not in the RFC's registry).
+    pub fn amr(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::PasswordAndCode => "pwd otp mfa",
+            Self::PasswordAndPasskey => "pwd hwk mfa",
+            Self::Passkey => "hwk user",
+            Self::Mailed => "otp",
+            Self::Elsewhere => "fed",
+        }
+    }
 }
 
 impl SignedIn {

@@ -376,7 +376,7 @@ impl Core {
         if account.disabled {
             return Err(CoreError::AccountDisabled);
         }
-        self.start_session(account, super::LoginPolicy::NATIVE, device, super::Proof::Strong)
+        self.start_session(account, super::LoginPolicy::NATIVE, device, super::Proof::Passkey)
             .await
     }
 }

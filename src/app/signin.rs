@@ -128,7 +128,7 @@ impl Core {
             self.store.clear_login_failures(cleared).await?;
             return Err(gated);
         }
-        self.open_session(account, policy, device, Proof::Strong, &cleared)
+        self.open_session(account, policy, device, Proof::Password, &cleared)
             .await
     }
 
@@ -380,7 +380,7 @@ impl Core {
             .await?;
         self.second_factor_gate_of(&registered.account, policy, false)
             .await?;
-        self.open_session(registered.account, policy, device, Proof::Strong, &[])
+        self.open_session(registered.account, policy, device, Proof::Password, &[])
             .await
     }
 
@@ -412,8 +412,9 @@ impl Core {
             expires_at: now + lifetime,
             idle_timeout: idle,
             revoked_at: None,
-            strong_auth_at: (proof == Proof::Strong).then_some(now),
+            strong_auth_at: proof.is_strong().then_some(now),
             door: policy.door.audience(),
+            amr: proof.amr().to_owned(),
         };
         let session_secret = secrets::random_secret();
         let refresh_token = secrets::random_secret();

@@ -104,6 +104,9 @@ pub struct Session {
     /// The audience of the door it was opened at (`klucznik:native`,
     /// `klucznik:jwt-roles`, …): it opens no other.
     pub door: String,
+    /// How it was opened, as RFC 8176 method references ("pwd otp mfa");
+    /// empty for sessions made before this was recorded.
+    pub amr: String,
 }
 
 impl Session {
@@ -138,6 +141,7 @@ mod tests {
             revoked_at: None,
             strong_auth_at: None,
             door: "klucznik:native".into(),
+            amr: "pwd".into(),
         };
         assert!(session.is_active(start + Duration::hours(23)));
         assert!(!session.is_active(start + Duration::hours(25)));

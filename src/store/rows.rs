@@ -77,6 +77,7 @@ pub(super) struct SessionRow {
     revoked_at: Option<i64>,
     strong_auth_at: Option<i64>,
     door: String,
+    amr: String,
 }
 
 impl From<SessionRow> for Session {
@@ -94,6 +95,7 @@ impl From<SessionRow> for Session {
             revoked_at: row.revoked_at.map(from_millis),
             strong_auth_at: row.strong_auth_at.map(from_millis),
             door: row.door,
+            amr: row.amr,
         }
     }
 }
@@ -114,6 +116,7 @@ pub(super) struct PrincipalRow {
     s_revoked_at: Option<i64>,
     s_strong_auth_at: Option<i64>,
     s_door: String,
+    s_amr: String,
     a_id: String,
     a_email: Option<String>,
     a_username: Option<String>,
@@ -142,6 +145,7 @@ impl From<PrincipalRow> for (Session, Account) {
             revoked_at: row.s_revoked_at,
             strong_auth_at: row.s_strong_auth_at,
             door: row.s_door,
+            amr: row.s_amr,
         };
         let account = AccountRow {
             id: row.a_id,

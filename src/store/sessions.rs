@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 /// The columns `SessionRow` reads, before a query's own clauses.
 const SELECT_SESSIONS: &str = "SELECT id, account_id, remember_me, user_agent, ip, created_at, last_used_at, \
-     expires_at, idle_timeout_ms, revoked_at, strong_auth_at, door FROM sessions ";
+     expires_at, idle_timeout_ms, revoked_at, strong_auth_at, door, amr FROM sessions ";
 
 const INSERT_REFRESH_TOKEN: &str =
     "INSERT INTO refresh_tokens (digest, session_id, created_at) VALUES ($1, $2, $3)";
@@ -40,8 +40,8 @@ pub async fn insert(
 /// The statement that stores a new session.
 pub fn inserting(session: &Session, secret_digest: &str) -> Statement {
     let sql = "INSERT INTO sessions (id, account_id, secret_digest, remember_me, user_agent, ip, \
-         created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at, strong_auth_at, door) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)";
+         created_at, last_used_at, expires_at, idle_timeout_ms, revoked_at, strong_auth_at, door, amr) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12, $13)";
     let values = args![
         &session.id,
         &session.account_id,
@@ -55,6 +55,7 @@ pub fn inserting(session: &Session, secret_digest: &str) -> Statement {
         i64::try_from(session.idle_timeout.whole_milliseconds()).unwrap_or(i64::MAX),
         session.strong_auth_at.map(to_millis),
         &session.door,
+        &session.amr,
     ];
     Statement::new(sql, values)
 }
@@ -78,7 +79,7 @@ pub async fn principal(db: &Db, id: &str) -> Result<Option<(Session, Account)>, 
     let sql = "SELECT s.id AS s_id, s.account_id AS s_account_id, s.remember_me AS s_remember_me, \
          s.user_agent AS s_user_agent, s.ip AS s_ip, s.created_at AS s_created_at, \
          s.last_used_at AS s_last_used_at, s.expires_at AS s_expires_at, \
-         s.idle_timeout_ms AS s_idle_timeout_ms, s.revoked_at AS s_revoked_at, s.strong_auth_at AS s_strong_auth_at, s.door AS s_door, \
+         s.idle_timeout_ms AS s_idle_timeout_ms, s.revoked_at AS s_revoked_at, s.strong_auth_at AS s_strong_auth_at, s.door AS s_door, s.amr AS s_amr, \
          a.id AS a_id, a.email AS a_email, a.username AS a_username, a.password_hash AS a_password_hash, \
          a.email_verified_at AS a_email_verified_at, a.roles AS a_roles, \
          a.custom_username AS a_custom_username, a.disabled AS a_disabled, a.created_at AS a_created_at, \

@@ -199,6 +199,10 @@ async fn code_flow_with_pkce_signs_a_confidential_client_in(backend: Backend) {
         .expect("the ID token verifies (RS256, nonce, audience)");
     assert_eq!(claims.email().map(|e| e.as_str()), Some("ala@example.pl"));
     assert!(claims.auth_time().is_some());
+    let amr: Vec<String> = (claims.auth_method_refs().unwrap().iter())
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    assert_eq!(amr, vec!["pwd".to_owned()], "signed in by password alone");
     // at_hash binds the access token to the ID token.
     let expected = openidconnect::AccessTokenHash::from_token(
         tokens.access_token(),

@@ -174,7 +174,10 @@ async fn an_app_signs_a_person_in_with_a_second_factor_in_chromium(backend: Back
     let html = wait_for_text(&browser, "id=\"signed-in\"").await;
     screenshot(&browser, "34-oidc-back-in-the-app").await;
     assert!(html.contains("Signed in as ala@example.pl"), "{html}");
-    assert!(html.contains("mfa"), "amr names the second factor: {html}");
+    assert!(
+        html.contains("<p id=\"amr\">pwd otp mfa</p>"),
+        "amr names the password and the code: {html}"
+    );
 
     // Again from the app: the Klucznik session and the consent are
     // remembered, so the browser goes straight back.

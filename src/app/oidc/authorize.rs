@@ -336,6 +336,10 @@ impl Core {
     /// RFC 8176 methods the principal's session was opened with, as far
     /// as Klucznik records them.
     pub(super) async fn amr(&self, principal: &Principal) -> Result<String, CoreError> {
+        if !principal.session.amr.is_empty() {
+            return Ok(principal.session.amr.clone());
+        }
+        // A session from before `amr` was recorded: as near as can be told.
         if principal.session.strong_auth_at.is_none() {
             return Ok("otp".into());
         }

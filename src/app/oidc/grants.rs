@@ -222,6 +222,7 @@ impl Core {
             revoked_at: None,
             strong_auth_at: principal.session.strong_auth_at,
             door: client.id.clone(),
+            amr: amr.clone(),
         };
         let grant = Grant {
             session_id: session.id.clone(),
