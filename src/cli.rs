@@ -366,6 +366,9 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "KLUCZNIK_OIDC_DYNAMIC_REGISTRATION", value_parser = BoolishValueParser::new(),
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub oidc_dynamic_registration: Option<bool>,
+    /// `open` (default) or `closed`: closed, only admins make accounts.
+    #[arg(long, global = true, env = "KLUCZNIK_SIGN_UP")]
+    pub sign_up: Option<String>,
     /// How long audit events are kept (default 365d).
     #[arg(long, global = true, env = "KLUCZNIK_AUDIT_RETENTION")]
     pub audit_retention: Option<String>,

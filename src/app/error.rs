@@ -78,6 +78,9 @@ pub enum CoreError {
     SecondFactorEnrolled,
     #[error("no authenticator app is enrolled")]
     SecondFactorMissing,
+    /// `--sign-up closed`: new accounts come from admins only.
+    #[error("sign-up is closed: ask an administrator for an account")]
+    SignUpClosed,
     /// An upstream sign-in or link refused (design §9).
     #[error(transparent)]
     Upstream(crate::app::upstream::UpstreamProblem),

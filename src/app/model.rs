@@ -32,6 +32,8 @@ pub struct CoreSettings {
     pub prune_after: Duration,
     /// Signing in by a mailed code, without a password (`--email-sign-in`).
     pub email_sign_in: bool,
+    /// Only admins make accounts (`--sign-up closed`).
+    pub sign_up_closed: bool,
     /// RFC 7591 registration of clients by anyone (`--oidc-dynamic-registration`).
     pub oidc_dynamic_registration: bool,
     /// Accounts with one of these roles must enrol a second factor before
@@ -65,6 +67,7 @@ impl Default for CoreSettings {
             audit_retention: Duration::days(365),
             email_sign_in: false,
             oidc_dynamic_registration: false,
+            sign_up_closed: false,
             second_factor_roles: Vec::new(),
             rate_limits: Some(RateLimits::DEFAULT),
             require_verified_email: true,

@@ -7,6 +7,16 @@ use crate::mail::Lang;
 use std::net::IpAddr;
 
 impl Core {
+    /// `--sign-up closed`: only admins and the operator make accounts
+    /// (a visitor's sign-up, at any door, and an upstream sign-in's new
+    /// identity are refused).
+    pub(super) fn sign_up_open(&self, by: Actor<'_>) -> Result<(), CoreError> {
+        if self.settings.sign_up_closed && Self::ensure_admin(by).is_err() {
+            return Err(CoreError::SignUpClosed);
+        }
+        Ok(())
+    }
+
     /// Creates an account; one with an email also gets a verification code
     /// and link, mailed in the same transaction. Roles beyond `user`, and an
     /// email taken as verified, are honoured only when an admin or the
@@ -20,6 +30,7 @@ impl Core {
         lang: Lang,
     ) -> Result<Registered, CoreError> {
         let trusted = Self::ensure_admin(by).is_ok();
+        self.sign_up_open(by)?;
         let email = non_empty(new.email.as_deref()).map(Email::parse).transpose()?;
         let username = non_empty(new.username.as_deref())
             .map(Username::parse)

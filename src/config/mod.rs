@@ -328,6 +328,16 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
         core.email_sign_in = args.email_sign_in.unwrap_or(core.email_sign_in);
+        core.sign_up_closed = match args.sign_up.clone().as_deref() {
+            None | Some("open") => false,
+            Some("closed") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "--sign-up / KLUCZNIK_SIGN_UP",
+                    format!("`{other}` is not open or closed"),
+                ));
+            }
+        };
         core.oidc_dynamic_registration = args
             .oidc_dynamic_registration
             .unwrap_or(core.oidc_dynamic_registration);

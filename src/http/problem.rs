@@ -85,6 +85,7 @@ problem_keys!(
     SecondFactorMissing = "second_factor_missing",
     SecondFactorRequired = "second_factor_required",
     StaleVersion = "stale_version",
+    SignUpClosed = "sign_up_closed",
     StepUpRequired = "step_up_required",
     TokenExpired = "token_expired",
     TokensDiffer = "tokens_differ",
@@ -313,6 +314,7 @@ impl From<&CoreError> for Problem {
             }
             CoreError::SecondFactorMissing => plain(S::CONFLICT, Key::SecondFactorMissing),
             CoreError::KeyChangeRefused(_) => plain(S::CONFLICT, Key::KeyChangeRefused),
+            CoreError::SignUpClosed => plain(S::FORBIDDEN, Key::SignUpClosed),
             CoreError::Upstream(problem) => {
                 use crate::app::upstream::{ProviderFailure as F, UpstreamProblem as U};
                 let (status, key) = match problem {

@@ -17,6 +17,7 @@ both_backends!(
     a_second_factor_is_still_asked_and_the_last_way_in_stays,
     a_provider_that_is_down_gets_a_clear_page,
     an_app_signs_in_through_klucznik_and_its_upstream,
+    closed_sign_up_refuses_new_identities_but_not_linked_ones,
 );
 
 /// The provider (a Klucznik) and the server that signs in with it, which
@@ -377,4 +378,54 @@ async fn an_app_signs_in_through_klucznik_and_its_upstream(backend: Backend) {
 
 fn urlencode(raw: &str) -> String {
     url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
+}
+
+/// `--sign-up closed`: a visitor's sign-up is refused at the API and the
+/// page, and so is a new upstream identity; an identity linked to an
+/// account (which an admin made) still signs in.
+async fn closed_sign_up_refuses_new_identities_but_not_linked_ones(backend: Backend) {
+    let pair = pair_with(backend, |c| c.core.sign_up_closed = true).await;
+    verified_at(&pair.provider, "ula@example.pl").await;
+    verified_at(&pair.provider, "ewa@example.pl").await;
+    let refused = pair
+        .app
+        .post(
+            "/api/v1/register",
+            serde_json::json!({ "email": "x@example.pl", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "sign_up_closed");
+
+    let mut page = PageSession::new(&pair.app);
+    let callback = round_trip(&pair, &mut page, "ula@example.pl").await;
+    let (status, html) = page.get(&callback).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("Sign-up is closed"), "{html}");
+    assert!(pair.app.stored_texts("SELECT id FROM accounts").await.is_empty());
+
+    // An account the operator made, with her identity linked by its owner.
+    let new = klucznik::app::NewAccount {
+        email: Some("ewa@example.pl".into()),
+        password: PASSWORD.to_owned().into(),
+        email_verified: true,
+        ..Default::default()
+    };
+    (pair.app.core)
+        .register(new, Actor::Operator, None, klucznik::mail::Lang::En)
+        .await
+        .unwrap();
+    let mut page = PageSession::new(&pair.app);
+    let callback = round_trip(&pair, &mut page, "ewa@example.pl").await;
+    let (_, html) = page.get(&callback).await;
+    let token = between(&html, "name=\"token\" value=\"", "\"");
+    let (status, _) = page
+        .post(
+            "/login/upstream/link",
+            &[("token", &token), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("/account"));
 }

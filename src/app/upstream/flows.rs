@@ -252,6 +252,7 @@ impl Core {
         identity: &UpstreamIdentity,
         email: &str,
     ) -> Result<Account, CoreError> {
+        self.sign_up_open(crate::app::Actor::Visitor)?;
         let now = self.now();
         let account = Account {
             id: AccountId::generate(),

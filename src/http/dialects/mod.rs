@@ -291,6 +291,7 @@ mod tests {
             E::SecondFactorMissing,
             E::KeyChangeRefused("only key"),
             E::Upstream(crate::app::upstream::UpstreamProblem::StateInvalid),
+            E::SignUpClosed,
             E::Unavailable,
             E::Internal("boom".into()),
         ];
@@ -325,6 +326,7 @@ mod tests {
                 | E::SecondFactorMissing
                 | E::KeyChangeRefused(_)
                 | E::Upstream(_)
+                | E::SignUpClosed
                 | E::Unavailable
                 | E::Internal(_) => {}
             }

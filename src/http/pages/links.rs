@@ -32,6 +32,7 @@ pub fn failure(error: &CoreError, ctx: &PageContext) -> (StatusCode, &'static st
         CoreError::Invalid(Invalid::Username) => (StatusCode::BAD_REQUEST, t.bad_username),
         CoreError::Invalid(_) => (StatusCode::BAD_REQUEST, t.missing),
         CoreError::EmailTaken => (StatusCode::CONFLICT, t.email_taken),
+        CoreError::SignUpClosed => (StatusCode::FORBIDDEN, t.sign_up_closed),
         CoreError::UsernameTaken => (StatusCode::CONFLICT, t.username_taken),
         CoreError::InvalidCredentials => (StatusCode::UNAUTHORIZED, t.wrong_credentials),
         CoreError::EmailNotVerified => (StatusCode::FORBIDDEN, t.verify_first),

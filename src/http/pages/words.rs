@@ -45,6 +45,7 @@ pub struct Words {
     pub bad_email: &'static str,
     pub bad_username: &'static str,
     pub email_taken: &'static str,
+    pub sign_up_closed: &'static str,
     pub username_taken: &'static str,
     pub wrong_credentials: &'static str,
     pub not_verified: &'static str,
@@ -275,6 +276,10 @@ pub fn words(lang: Lang) -> Words {
         bad_username: pick(
             "Od 3 do 32 liter, cyfr lub podkreśleń.",
             "3 to 32 letters, digits or underscores.",
+        ),
+        sign_up_closed: pick(
+            "Rejestracja jest zamknięta: o konto poproś administratora.",
+            "Sign-up is closed: ask an administrator for an account.",
         ),
         email_taken: pick(
             "Konto z tym adresem już istnieje.",
