@@ -253,7 +253,7 @@ pub async fn export(ctx: PageContext, Query(query): Query<ListQuery>) -> Respons
             let values = member.data.fields().map(|(_, v)| cell(v));
             let _ = out.write_record(std::iter::once(member.id.to_string()).chain(values));
         }
-        offset += 500;
+        offset += u64::try_from(found.members.len()).unwrap_or(u64::MAX);
         if found.members.is_empty() || offset >= found.total {
             break;
         }
