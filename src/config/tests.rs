@@ -225,3 +225,66 @@ fn the_file_takes_every_flags_key_in_its_toml_type() {
     };
     assert!(Config::resolve(&args).unwrap_err().setting.contains("--config"));
 }
+
+/// `[[upstream]]` tables: read with their secret file and defaults, and
+/// refused with the table's name when wrong.
+#[test]
+fn upstream_tables_are_read_and_checked() {
+    use crate::app::upstream::UpstreamKind;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("google-secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let path = dir.path().join("k.toml");
+    let file = format!(
+        "access_ttl = \"5m\"\n\n[[upstream]]\nname = \"google\"\nlabel = \"Google\"\nissuer = \"https://accounts.google.com\"\n\
+         client_id = \"abc\"\nclient_secret_file = \"{}\"\n\n[[upstream]]\nname = \"github\"\nlabel = \"GitHub\"\nkind = \"github\"\nclient_id = \"gh\"\n",
+        secret.display()
+    );
+    std::fs::write(&path, file).unwrap();
+    let config = Config::resolve(&SettingsArgs {
+        config: Some(path.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let [google, github] = config.upstreams.as_slice() else {
+        panic!("two providers: {:?}", config.upstreams);
+    };
+    assert_eq!(google.client_secret.as_ref().map(|s| s.expose()), Some("s3cret"));
+    assert_eq!(google.scopes, ["openid", "email", "profile"]);
+    assert!(
+        matches!(&github.kind, UpstreamKind::GitHub { api, .. } if api.as_str() == "https://api.github.com/")
+    );
+    assert_eq!(github.scopes, ["read:user", "user:email"]);
+
+    for (table, expected) in [
+        (
+            "name = \"Bad Name\"\nlabel = \"x\"\nissuer = \"https://x.example\"\nclient_id = \"c\"",
+            "Bad Name: name must be",
+        ),
+        (
+            "name = \"x\"\nlabel = \"x\"\nclient_id = \"c\"",
+            "x: an oidc provider needs its issuer",
+        ),
+        (
+            "name = \"x\"\nlabel = \"x\"\nissuer = \"http://idp.example\"\nclient_id = \"c\"",
+            "must use https",
+        ),
+        (
+            "name = \"x\"\nlabel = \"x\"\nkind = \"saml\"\nclient_id = \"c\"",
+            "`saml` is not oidc or github",
+        ),
+        (
+            "name = \"x\"\nlabel = \"x\"\nissuer = \"https://x.example\"\nclient_id = \"c\"\nsecret = \"no\"",
+            "unknown field",
+        ),
+    ] {
+        std::fs::write(&path, format!("[[upstream]]\n{table}\n")).unwrap();
+        let error = Config::resolve(&SettingsArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .err()
+        .unwrap_or_else(|| panic!("{table} was accepted"));
+        assert!(error.to_string().contains(expected), "{table}: {error}");
+    }
+}
