@@ -3,7 +3,7 @@
 //! the dashboard's figures. The page maps; these decide.
 
 use super::audit::AuditKind;
-use super::{Core, CoreError, Need, Principal};
+use super::{Actor, Core, CoreError, Need, Principal};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -15,8 +15,10 @@ pub enum AdminAction {
     /// Roles, disable and enable, end sessions, rotate a key, retire it
     /// gracefully, create or change a client, rotate its secret.
     Change,
-    /// Reset someone's second factors, retire a key at once, delete a client.
-    Dangerous,
+    ResetSecondFactors,
+    /// For a leaked key: its tokens stop verifying now.
+    RetireKeyAtOnce,
+    DeleteClient,
     /// The member register: look and change.
     Members,
     /// Delete a member.
@@ -27,13 +29,20 @@ impl AdminAction {
     fn need(self) -> Need {
         match self {
             Self::Members | Self::DeleteMember => Need::MemberRegister,
-            Self::Look | Self::Change | Self::Dangerous => Need::Admin,
+            Self::Look
+            | Self::Change
+            | Self::ResetSecondFactors
+            | Self::RetireKeyAtOnce
+            | Self::DeleteClient => Need::Admin,
         }
     }
 
     /// A password or second factor within five minutes, or the password now.
     fn asks_step_up(self) -> bool {
-        matches!(self, Self::Dangerous | Self::DeleteMember)
+        matches!(
+            self,
+            Self::ResetSecondFactors | Self::RetireKeyAtOnce | Self::DeleteClient | Self::DeleteMember
+        )
     }
 }
 
@@ -67,9 +76,9 @@ impl Core {
         Ok(())
     }
 
-    /// The last seven days, hour by hour.
-    pub async fn dashboard(&self, principal: &Principal) -> Result<Dashboard, CoreError> {
-        self.permit_admin(principal, AdminAction::Look, None).await?;
+    /// The last seven days, hour by hour (admins).
+    pub async fn dashboard(&self, actor: Actor<'_>) -> Result<Dashboard, CoreError> {
+        Self::ensure_admin(actor)?;
         let now = self.now();
         let this_hour = now.unix_timestamp().div_euclid(3600);
         let first = this_hour - DASHBOARD_HOURS + 1;

@@ -54,13 +54,13 @@ impl ProviderNetwork {
         issuer: &url::Url,
         fresh: bool,
     ) -> Result<CoreProviderMetadata, ProviderFailure> {
-        let mut discovered = self.discovered.lock().await;
         if !fresh
-            && let Some((metadata, at)) = discovered.get(&provider.name)
+            && let Some((metadata, at)) = self.discovered.lock().await.get(&provider.name)
             && at.elapsed() < DISCOVERY_KEPT
         {
             return Ok(metadata.clone());
         }
+        // Fetched without the lock held: one slow provider holds up no other.
         let issuer = IssuerUrl::new(issuer.as_str().trim_end_matches('/').to_owned())
             .map_err(|e| unreachable(provider, &e))?;
         let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
@@ -69,7 +69,7 @@ impl ProviderNetwork {
                 tracing::warn!(provider = %provider.name, error = %e, "discovery failed");
                 unreachable(provider, &e)
             })?;
-        discovered.insert(provider.name.clone(), (metadata.clone(), Instant::now()));
+        (self.discovered.lock().await).insert(provider.name.clone(), (metadata.clone(), Instant::now()));
         Ok(metadata)
     }
 

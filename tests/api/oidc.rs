@@ -292,16 +292,7 @@ async fn codes_are_single_use_and_bound_to_their_verifier(backend: Backend) {
     let (id, secret) = registered(&app, false, true).await;
     let client = relying_party(&app, &id, secret.as_deref()).await;
     let mut page = PageSession::new(&app);
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _, _) = client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge)
-        .url();
-    let code = param(&approve(&mut page, url.as_str(), "ela@example.pl").await, "code").unwrap();
+    let (code, _) = pkce_code(&client, &mut page, "ela@example.pl").await;
     let wrong = client
         .exchange_code(AuthorizationCode::new(code.clone()))
         .unwrap()
@@ -310,17 +301,7 @@ async fn codes_are_single_use_and_bound_to_their_verifier(backend: Backend) {
         .await;
     assert!(format!("{wrong:?}").contains("invalid_grant"), "{wrong:?}");
     // The wrong verifier used the code up.
-    let (challenge, verifier2) = PkceCodeChallenge::new_random_sha256();
-    let _ = verifier;
-    let (url, _, _) = client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge)
-        .url();
-    let code = param(&approve(&mut page, url.as_str(), "ela@example.pl").await, "code").unwrap();
+    let (code, verifier2) = pkce_code(&client, &mut page, "ela@example.pl").await;
     let first = client
         .exchange_code(AuthorizationCode::new(code.clone()))
         .unwrap()
@@ -901,4 +882,23 @@ async fn code_flow(
         .await
         .unwrap();
     (tokens, nonce)
+}
+
+/// A code (and its verifier) from the flow with PKCE, signed in as `login`.
+async fn pkce_code(
+    client: &DiscoveredClient,
+    page: &mut PageSession<'_>,
+    login: &str,
+) -> (String, openidconnect::PkceCodeVerifier) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let code = param(&approve(page, url.as_str(), login).await, "code").unwrap();
+    (code, verifier)
 }

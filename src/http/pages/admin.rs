@@ -121,17 +121,31 @@ fn chart(dashboard: &Dashboard) -> String {
 
 /// `GET /admin`: the dashboard (a moderator goes to the members).
 pub async fn home(ctx: PageContext) -> Response {
-    if let Some(principal) = &ctx.principal
-        && !principal.account.has_role(Role::Admin)
-        && principal.account.has_role(Role::Moderator)
-    {
-        return ctx.finish(see_other("/admin/members"));
+    // Where the core lets the person in: the dashboard, else the register.
+    if let Some(principal) = &ctx.principal {
+        let core = &ctx.state().core;
+        if core
+            .permit_admin(principal, AdminAction::Look, None)
+            .await
+            .is_err()
+            && core
+                .permit_admin(principal, AdminAction::Members, None)
+                .await
+                .is_ok()
+        {
+            return ctx.finish(see_other("/admin/members"));
+        }
     }
     let principal = match allowed(&ctx, AdminAction::Look, None, None).await {
         Ok(principal) => principal,
         Err(refusal) => return refusal,
     };
-    let dashboard = match ctx.state().core.dashboard(&principal).await {
+    let dashboard = match ctx
+        .state()
+        .core
+        .dashboard(Actor::Account(&principal.account))
+        .await
+    {
         Ok(dashboard) => dashboard,
         Err(error) => return refused(&ctx, &error),
     };
@@ -260,10 +274,9 @@ pub async fn account_action(
     form: Result<Form<AccountForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let kind = if action == "reset-factors" {
-        AdminAction::Dangerous
-    } else {
-        AdminAction::Change
+    let kind = match action.as_str() {
+        "reset-factors" => AdminAction::ResetSecondFactors,
+        _ => AdminAction::Change,
     };
     let password = form.password.as_ref().map(|p| p.expose());
     let principal = match allowed(&ctx, kind, Some(form.csrf_token.as_deref()), password).await {
@@ -409,10 +422,9 @@ pub async fn key_action(
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
     let at_once = form.at_once.is_some();
-    let kind = if at_once {
-        AdminAction::Dangerous
-    } else {
-        AdminAction::Change
+    let kind = match at_once {
+        true => AdminAction::RetireKeyAtOnce,
+        false => AdminAction::Change,
     };
     let password = form.password.as_ref().map(|p| p.expose());
     if let Err(refusal) = allowed(&ctx, kind, Some(form.csrf_token.as_deref()), password).await {

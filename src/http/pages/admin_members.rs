@@ -333,10 +333,9 @@ pub async fn client_action(
     Path((id, action)): Path<(String, String)>,
     Form(fields): Form<Fields>,
 ) -> Response {
-    let kind = if action == "delete" {
-        AdminAction::Dangerous
-    } else {
-        AdminAction::Change
+    let kind = match action.as_str() {
+        "delete" => AdminAction::DeleteClient,
+        _ => AdminAction::Change,
     };
     let principal = match posted(&ctx, kind, &fields).await {
         Ok(principal) => principal,

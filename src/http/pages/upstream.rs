@@ -6,7 +6,7 @@ use super::links::failure;
 use super::security::signed_in_page;
 use super::{PageContext, see_other};
 use crate::app::upstream::{UpstreamCallback, UpstreamOutcome};
-use crate::app::{CoreError, LoginPolicy, SessionLength};
+use crate::app::{CoreError, LoginPolicy};
 use crate::http::cookies::{SameSite, http_only_cookie, with_cookie};
 use crate::http::extract::ClientDevice;
 use crate::secret::Secret;
@@ -19,11 +19,6 @@ use serde::Deserialize;
 /// The flow's state, kept by the browser that left: the callback must
 /// come back to it (a callback opened elsewhere is a login CSRF).
 pub const FLOW_COOKIE: &str = "klucznik_upstream";
-
-/// The page's sign-in rules, for a sign-in by an upstream provider.
-fn policy() -> LoginPolicy {
-    LoginPolicy::NATIVE.with_length(SessionLength::remember_me(false))
-}
 
 /// The flow's cookie: ten minutes, sent on the provider's top-level
 /// redirect back (Lax), gone once used.
@@ -107,7 +102,7 @@ pub async fn callback(
     let finished = ctx
         .state()
         .core
-        .finish_upstream(&name, callback, kept.as_deref(), device, policy())
+        .finish_upstream(&name, callback, kept.as_deref(), device, LoginPolicy::NATIVE)
         .await;
     let cleared = flow_cookie(&ctx.state().web, None);
     with_cookie(outcome_page(&ctx, finished), cleared)
@@ -152,7 +147,7 @@ pub async fn confirm_link(
     let confirmed = ctx
         .state()
         .core
-        .confirm_upstream_link(token.expose(), password.expose(), device, policy())
+        .confirm_upstream_link(token.expose(), password.expose(), device, LoginPolicy::NATIVE)
         .await;
     match confirmed {
         Err(CoreError::InvalidCredentials) => ctx.render(
